@@ -1,0 +1,40 @@
+# Recipes shared by people and CI. The README's two commands call `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+
+.PHONY: install demo test test-all lint bench clean
+
+$(BIN)/sasaran: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(BIN)/sasaran
+
+demo: install
+	$(BIN)/sasaran demo --out demo-data
+	$(BIN)/sasaran build demo-data/sasaran.toml --store store
+	$(BIN)/sasaran serve --store store --host 127.0.0.1 --port $(PORT)
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+test-all: install
+	$(BIN)/python -m pytest -m ''
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf demo-data store .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,111 @@
+"""The ``sasaran`` command (DESIGN §9).
+
+Exit status: 0 on success, 2 on bad input (a `SasaranError`, whose message names file, row and
+field), 1 on an unexpected fault.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from layers.errors import SasaranError
+from layers.mpi_command import mpi_command
+
+app = typer.Typer(
+    name="sasaran",
+    help="Geospatial poverty targeting: build H3 layers, score deprivation, serve them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+log = logging.getLogger("sasaran")
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False,
+) -> None:
+    """Sasaran: geospatial poverty targeting."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command("demo")
+def demo_command(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the synthetic source files.")] = Path(
+        "demo-data"
+    ),
+    villages: Annotated[int, typer.Option("--villages", min=20, help="Number of villages.")] = 1500,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same province).")] = 62,
+) -> None:
+    """Write the synthetic demo province as ordinary source files plus sasaran.toml."""
+    from layers.demo import write_demo
+
+    config_path = write_demo(out, villages=villages, seed=seed)
+    typer.echo(f"Synthetic demo province written; build it with: sasaran build {config_path}")
+
+
+@app.command("build")
+def build_command(
+    config: Annotated[Path, typer.Argument(help="Build config (sasaran.toml).")],
+    store: Annotated[Path, typer.Option("--store", help="Layer store directory to (re)place.")] = Path(
+        "store"
+    ),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Build the layer store from the sources a config names."""
+    from layers.config import load_config
+    from layers.pipeline import build
+
+    result = build(load_config(config), store, progress=not quiet)
+    typer.echo(result.summary())
+
+
+@app.command("serve")
+def serve_command(
+    store: Annotated[Path, typer.Option("--store", help="Layer store directory.")] = Path("store"),
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+) -> None:
+    """Serve a layer store over HTTP (OGC API - Features, scores, tiles, exports)."""
+    import uvicorn
+
+    from layers.store import LayerStore
+    from service.app import create_app
+    from service.settings import Settings
+
+    LayerStore.open(store)  # fail here, with exit 2, rather than inside the server
+    base = f"http://{host}:{port}"
+    typer.echo(f"Sasaran serving {store} at {base}/  (health: {base}/healthz, API docs: {base}/docs)")
+    uvicorn.run(create_app(Settings(store_dir=store)), host=host, port=port, log_level="info")
+
+
+app.command("mpi")(mpi_command)
+
+
+def main() -> None:
+    """Console-script entry point: run the app and map errors to exit codes.
+
+    Usage errors are handled by click itself (message and exit status 2); a `SasaranError` is bad
+    input (exit 2, one line naming file, row and field); anything else is a fault (exit 1).
+    """
+    try:
+        app()
+    except SasaranError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except Exception:
+        log.exception("unexpected fault")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

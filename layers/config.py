@@ -1,0 +1,224 @@
+"""Build configuration: which source files, which of their columns, and the access speeds.
+
+A build is described by one TOML file (``sasaran.toml``). Paths in it are relative to that file.
+Column names are mapped here, so users supply their files as they are (Indonesian headers, BPS or
+Kemendagri codes) and the rest of Sasaran sees one canonical schema.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from layers.errors import ConfigError
+
+#: Canonical poverty-table columns (DESIGN §3). Only ``population`` is required; a missing
+#: optional column drops the indicators that need it (weights renormalised, reported in the manifest).
+POVERTY_COLUMNS: tuple[str, ...] = (
+    "population",
+    "households",
+    "poor_population",
+    "poverty_rate",
+    "hh_decile_1",
+    "hh_decile_2",
+    "hh_decile_3",
+    "hh_decile_4",
+    "elderly",
+    "disabled",
+    "female_headed_hh",
+    "hh_no_electricity",
+    "hh_no_safe_water",
+    "hh_no_sanitation",
+)
+
+#: Facility kinds with their own distance and travel-time columns (DESIGN §9).
+FACILITY_KINDS: tuple[str, ...] = (
+    "school_sd",
+    "school_smp",
+    "school_sma",
+    "health_primary",
+    "health_hospital",
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VectorSource(_Model):
+    """A vector file read through pyogrio."""
+
+    file: Path
+    layer: str | None = None
+
+
+class VillageSource(VectorSource):
+    """Village (desa/kelurahan) polygons with their codes and names."""
+
+    code: str = "kode_desa"
+    name: str = "nama_desa"
+    kecamatan_code: str = "kode_kec"
+    kecamatan_name: str = "nama_kec"
+    kabupaten_code: str = "kode_kab"
+    kabupaten_name: str = "nama_kab"
+
+
+class PovertySource(_Model):
+    """The poverty table (CSV, XLSX or Parquet), one row per village and year."""
+
+    file: Path
+    sheet: str | None = None
+    code: str = "kode_desa"
+    year: str = "tahun"
+    columns: dict[str, str] = Field(default_factory=dict, description="canonical name -> column in the file")
+
+    @field_validator("columns")
+    @classmethod
+    def _known_canonical_names(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(POVERTY_COLUMNS))
+        if unknown:
+            raise ValueError(f"unknown poverty column(s) {unknown}; known: {list(POVERTY_COLUMNS)}")
+        return value
+
+
+class SchoolSource(VectorSource):
+    """School points; ``level`` holds SD/SMP/SMA/SMK/... (Kemendikbud's ``bentuk``)."""
+
+    level: str = "bentuk"
+    name: str | None = None
+
+
+class HealthSource(VectorSource):
+    """Health facility points; ``type`` holds hospital/puskesmas/clinic/... (or OSM amenity values)."""
+
+    type: str = "type"
+    name: str | None = None
+
+
+class LineSource(VectorSource):
+    """Roads or rivers; ``kind`` is the class column (OSM ``highway`` / ``waterway``)."""
+
+    kind: str
+
+
+class RasterSource(_Model):
+    """The population raster (people per pixel)."""
+
+    file: Path
+
+
+class Sources(_Model):
+    """Every source file of a build; only villages and poverty are required."""
+
+    villages: VillageSource
+    poverty: PovertySource
+    schools: SchoolSource | None = None
+    health_facilities: HealthSource | None = None
+    roads: LineSource | None = None
+    rivers: LineSource | None = None
+    population: RasterSource | None = None
+
+
+class AccessConfig(_Model):
+    """Travel speeds and the friction-surface resolution (DESIGN §4)."""
+
+    resolution_m: float = Field(250.0, gt=0)
+    walking_kmh: float = Field(4.0, gt=0)
+    road_speeds_kmh: dict[str, float] = Field(
+        default_factory=lambda: {
+            "motorway": 80.0,
+            "trunk": 60.0,
+            "primary": 50.0,
+            "secondary": 40.0,
+            "tertiary": 30.0,
+            "unclassified": 20.0,
+            "residential": 20.0,
+            "track": 10.0,
+            "path": 5.0,
+        }
+    )
+    river_speeds_kmh: dict[str, float] = Field(
+        default_factory=lambda: {"river": 15.0, "canal": 10.0, "stream": 6.0}
+    )
+    #: Road classes that count as "all-weather" for ``dist_km_road``.
+    all_weather_roads: tuple[str, ...] = ("motorway", "trunk", "primary", "secondary", "tertiary")
+
+
+class BuildConfig(_Model):
+    """A whole build, as read from ``sasaran.toml``."""
+
+    name: str = "Sasaran build"
+    synthetic: bool = False
+    h3_resolution: int = Field(8, ge=5, le=10)
+    #: Indicator spec file; ``None`` uses the built-in default set (``layers/data/indicators.toml``).
+    indicators: Path | None = None
+    sources: Sources
+    access: AccessConfig = Field(default_factory=AccessConfig)
+    #: Directory the relative paths were resolved against (set by `load_config`).
+    base_dir: Path = Path(".")
+
+    def resolve(self, path: Path) -> Path:
+        """Return ``path`` resolved against the config file's directory."""
+        return path if path.is_absolute() else (self.base_dir / path)
+
+
+def load_config(path: str | Path) -> BuildConfig:
+    """Read and validate a build config TOML file.
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, not TOML, or an entry is invalid; the message names the file
+        and the entry.
+    """
+    path = Path(path)
+    try:
+        raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return config_from_dict(raw, base_dir=path.parent, source=str(path))
+
+
+def config_from_dict(raw: dict[str, Any], base_dir: Path, source: str = "<config>") -> BuildConfig:
+    """Validate a config mapping (as parsed from TOML); relative paths resolve against ``base_dir``."""
+    try:
+        return BuildConfig.model_validate({**raw, "base_dir": base_dir})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{source}: entry '{where}': {first['msg']}") from None
+
+
+HealthKind = Literal["health_primary", "health_hospital"]
+
+#: How health facility types map to kinds; keys are lower-cased values of the type column.
+HEALTH_TYPE_KINDS: dict[str, str] = {
+    "hospital": "health_hospital",
+    "rumah sakit": "health_hospital",
+    "rs": "health_hospital",
+    "rsud": "health_hospital",
+    "puskesmas": "health_primary",
+    "clinic": "health_primary",
+    "klinik": "health_primary",
+    "doctors": "health_primary",
+    "pustu": "health_primary",
+}
+
+#: How school levels (Kemendikbud ``bentuk``) map to kinds; SMK counts as upper secondary.
+SCHOOL_LEVEL_KINDS: dict[str, str] = {
+    "SD": "school_sd",
+    "SDLB": "school_sd",
+    "MI": "school_sd",
+    "SMP": "school_smp",
+    "SMPLB": "school_smp",
+    "MTS": "school_smp",
+    "SMA": "school_sma",
+    "SMK": "school_sma",
+    "SMLB": "school_sma",
+    "MA": "school_sma",
+}

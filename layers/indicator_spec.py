@@ -1,0 +1,498 @@
+"""The indicator spec: which columns count as deprivations, with which weights and cutoffs (DESIGN §9).
+
+A spec is a TOML file, the same format for the built-in spatial set (``layers/data/indicators.toml``)
+and for ``sasaran mpi``::
+
+    k = "1/3"                      # optional; numbers or fractions as strings
+    [[indicator]]
+    name = "d_income"              # unique
+    column = "pce_rp"              # raw value column in the unit table
+    dimension = "income"
+    weight = "1/4"                 # weights must sum to 1
+    cutoff = 550000
+    deprived_when = "below"        # "below" (value < cutoff) or "above" (value > cutoff)
+
+Every error is a `ConfigError` whose message names the spec source and the indicator, e.g.
+``indicators.toml, indicator 'd_water': weight must be positive``.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from layers.errors import ConfigError
+from layers.types import BoolArray, FloatArray, IntArray
+
+DeprivedWhen = Literal["below", "above"]
+
+#: Tolerance on "weights sum to 1". Decimal weights written to 9+ places pass; 0.33 * 3 does not.
+WEIGHT_SUM_TOLERANCE = 1e-9
+
+_INDICATOR_KEYS = ("name", "column", "dimension", "weight", "cutoff", "deprived_when")
+_TOP_KEYS = {"k", "indicator", "description"}
+_DEFAULT_SOURCE = "layers/data/indicators.toml"
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One deprivation indicator: a unit is deprived when its ``column`` value is beyond ``cutoff``."""
+
+    name: str
+    column: str
+    dimension: str
+    weight: float
+    cutoff: float
+    deprived_when: DeprivedWhen
+
+
+@dataclass(frozen=True)
+class IndicatorSpec:
+    """A validated set of indicators with nested weights summing to 1, and the poverty cutoff ``k``.
+
+    Construction validates (weights positive and summing to 1, unique names, ``k`` in (0, 1]) and
+    raises `ConfigError` naming ``source`` and the indicator at fault.
+    """
+
+    indicators: tuple[Indicator, ...]
+    k: float = 1 / 3
+    source: str = field(default="<spec>", compare=False)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def __len__(self) -> int:
+        return len(self.indicators)
+
+    @property
+    def names(self) -> list[str]:
+        """Indicator names, in spec order."""
+        return [ind.name for ind in self.indicators]
+
+    @property
+    def columns(self) -> list[str]:
+        """Unit-table column of each indicator, in spec order."""
+        return [ind.column for ind in self.indicators]
+
+    @cached_property
+    def dimensions(self) -> list[str]:
+        """Unique dimension names, in order of first appearance."""
+        return list(dict.fromkeys(ind.dimension for ind in self.indicators))
+
+    @cached_property
+    def weights(self) -> FloatArray:
+        """Indicator weights (read-only float64 array summing to 1)."""
+        return _frozen(np.array([ind.weight for ind in self.indicators], dtype=np.float64))
+
+    @cached_property
+    def cutoffs(self) -> FloatArray:
+        """Indicator cutoffs (read-only float64 array)."""
+        return _frozen(np.array([ind.cutoff for ind in self.indicators], dtype=np.float64))
+
+    @cached_property
+    def above(self) -> BoolArray:
+        """True where an indicator is deprived above its cutoff, False where below."""
+        return _frozen(np.array([ind.deprived_when == "above" for ind in self.indicators], dtype=bool))
+
+    @cached_property
+    def dimension_index(self) -> IntArray:
+        """Position in `dimensions` of each indicator's dimension."""
+        pos = {dim: i for i, dim in enumerate(self.dimensions)}
+        return _frozen(np.array([pos[ind.dimension] for ind in self.indicators], dtype=np.int64))
+
+    @cached_property
+    def dimension_weights(self) -> FloatArray:
+        """Total weight of each dimension, in `dimensions` order."""
+        out = np.bincount(self.dimension_index, weights=self.weights, minlength=len(self.dimensions))
+        return _frozen(out)
+
+
+def _frozen(arr: np.ndarray) -> np.ndarray:
+    arr.flags.writeable = False
+    return arr
+
+
+def _where(source: str, name: str | None, index: int | None = None) -> str:
+    if name is not None:
+        return f"{source}, indicator '{name}'"
+    if index is not None:
+        return f"{source}, indicator #{index + 1}"
+    return source
+
+
+def _validate(spec: IndicatorSpec) -> None:
+    src = spec.source
+    if not spec.indicators:
+        raise ConfigError(f"{src}: the spec lists no indicators")
+    if not (isinstance(spec.k, int | float) and 0 < spec.k <= 1):
+        raise ConfigError(
+            f"{src}: k must be in (0, 1] (a share of the weighted indicators, not a percent); got {spec.k!r}"
+        )
+    seen: set[str] = set()
+    for ind in spec.indicators:
+        where = _where(src, ind.name)
+        if ind.name in seen:
+            raise ConfigError(f"{where}: duplicate indicator name")
+        seen.add(ind.name)
+        for key in ("name", "column", "dimension"):
+            value = getattr(ind, key)
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{where}: {key} must be a non-empty string, got {value!r}")
+        if ind.deprived_when not in ("below", "above"):
+            raise ConfigError(f"{where}: deprived_when must be 'below' or 'above', got {ind.deprived_when!r}")
+        if not math.isfinite(ind.weight) or ind.weight <= 0:
+            raise ConfigError(f"{where}: weight must be positive, got {ind.weight!r}")
+        if not math.isfinite(ind.cutoff):
+            raise ConfigError(f"{where}: cutoff must be a finite number, got {ind.cutoff!r}")
+    total = math.fsum(ind.weight for ind in spec.indicators)
+    if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
+        listed = ", ".join(f"{ind.name}={ind.weight:.6g}" for ind in spec.indicators)
+        raise ConfigError(f"{src}: indicator weights must sum to 1, they sum to {total:.10g} ({listed})")
+
+
+def parse_fraction(value: Any, where: str) -> float:
+    """Read a number given as an int, a float, or a string such as ``"1/3"`` or ``"0.25"``.
+
+    Parameters
+    ----------
+    value
+        The raw value, as parsed from TOML, JSON or a command-line option.
+    where
+        Where the value came from, used as the error-message prefix
+        (``"indicators.toml, indicator 'd_water', weight"``).
+
+    Returns
+    -------
+    float
+        The value as a finite float.
+
+    Raises
+    ------
+    ConfigError
+        When the value is not a finite number or fraction.
+
+    Examples
+    --------
+    >>> parse_fraction("1/3", "k") == 1 / 3
+    True
+    """
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: expected a number or a fraction like '1/3', got {value!r}")
+    if isinstance(value, int | float):
+        out = float(value)
+    elif isinstance(value, str):
+        try:
+            out = float(Fraction(value.strip()))
+        except (ValueError, ZeroDivisionError):
+            raise ConfigError(f"{where}: expected a number or a fraction like '1/3', got {value!r}") from None
+    else:
+        raise ConfigError(f"{where}: expected a number or a fraction like '1/3', got {value!r}")
+    if not math.isfinite(out):
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+    return out
+
+
+def _indicator_from_dict(raw: Any, index: int, source: str) -> Indicator:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{_where(source, None, index)}: expected a table of keys, got {raw!r}")
+    name = raw.get("name")
+    where = _where(source, name if isinstance(name, str) else None, index)
+    missing = [key for key in _INDICATOR_KEYS if key not in raw]
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {', '.join(repr(m) for m in missing)}")
+    unknown = sorted(set(raw) - set(_INDICATOR_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(repr(u) for u in unknown)}; "
+            f"known: {', '.join(_INDICATOR_KEYS)}"
+        )
+    for key in ("name", "column", "dimension", "deprived_when"):
+        if not isinstance(raw[key], str):
+            raise ConfigError(f"{where}: {key} must be a string, got {raw[key]!r}")
+    return Indicator(
+        name=raw["name"],
+        column=raw["column"],
+        dimension=raw["dimension"],
+        weight=parse_fraction(raw["weight"], f"{where}, weight"),
+        cutoff=parse_fraction(raw["cutoff"], f"{where}, cutoff"),
+        deprived_when=raw["deprived_when"],
+    )
+
+
+def spec_from_dict(raw: Mapping[str, Any], source: str = "<spec>") -> IndicatorSpec:
+    """Validate a spec mapping (as parsed from TOML or JSON).
+
+    Parameters
+    ----------
+    raw
+        ``{"k": ..., "indicator": [{"name": ..., "column": ..., ...}, ...]}``; ``k`` is optional
+        (default 1/3).
+    source
+        Name of the spec used in error messages (usually the file name).
+
+    Returns
+    -------
+    IndicatorSpec
+        The validated spec.
+
+    Raises
+    ------
+    ConfigError
+        On a missing or unknown key, a bad value, duplicate names, or weights not summing to 1.
+
+    Examples
+    --------
+    >>> spec = spec_from_dict(default_spec_dict(), "demo")
+    >>> spec.dimensions
+    ['income', 'education', 'health', 'quality_of_life']
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: expected a table with 'k' and [[indicator]] entries")
+    unknown = sorted(set(raw) - _TOP_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown top-level key(s) {', '.join(repr(u) for u in unknown)}; "
+            "expected 'k' and [[indicator]] tables"
+        )
+    entries = raw.get("indicator")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{source}: no [[indicator]] entries")
+    indicators = tuple(_indicator_from_dict(entry, i, source) for i, entry in enumerate(entries))
+    k = parse_fraction(raw["k"], f"{source}, k") if "k" in raw else 1 / 3
+    return IndicatorSpec(indicators=indicators, k=k, source=source)
+
+
+def load_spec(path: str | Path) -> IndicatorSpec:
+    """Read and validate an indicator spec TOML file.
+
+    Parameters
+    ----------
+    path
+        The spec file.
+
+    Returns
+    -------
+    IndicatorSpec
+        The validated spec; its ``source`` is the path as given.
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, not TOML, or invalid (the message names the file and indicator).
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: indicator spec file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read indicator spec ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return spec_from_dict(raw, source=str(path))
+
+
+def default_spec_dict() -> dict[str, Any]:
+    """Return the packaged default spec (``layers/data/indicators.toml``) as parsed TOML.
+
+    Returns
+    -------
+    dict
+        The raw mapping, before validation.
+    """
+    text = resources.files("layers").joinpath("data/indicators.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def default_spec() -> IndicatorSpec:
+    """Return the default spatial indicator set: four dimensions at 1/4 each, k = 1/3.
+
+    Returns
+    -------
+    IndicatorSpec
+        The packaged spec, with source ``layers/data/indicators.toml``.
+
+    Examples
+    --------
+    >>> spec = default_spec()
+    >>> len(spec), round(spec.k, 4)
+    (10, 0.3333)
+    """
+    return spec_from_dict(default_spec_dict(), source=_DEFAULT_SOURCE)
+
+
+def spec_to_dict(spec: IndicatorSpec) -> dict[str, Any]:
+    """Return the spec as a plain mapping that `spec_from_dict` reads back (for JSON answers).
+
+    Parameters
+    ----------
+    spec
+        The spec.
+
+    Returns
+    -------
+    dict
+        ``{"k": float, "indicator": [{name, column, dimension, weight, cutoff, deprived_when}, ...]}``.
+
+    Examples
+    --------
+    >>> spec = default_spec()
+    >>> spec_from_dict(spec_to_dict(spec)) == spec
+    True
+    """
+    return {
+        "k": spec.k,
+        "indicator": [
+            {
+                "name": ind.name,
+                "column": ind.column,
+                "dimension": ind.dimension,
+                "weight": ind.weight,
+                "cutoff": ind.cutoff,
+                "deprived_when": ind.deprived_when,
+            }
+            for ind in spec.indicators
+        ],
+    }
+
+
+def _check_known(kind: str, given: Mapping[str, Any], known: list[str], source: str) -> None:
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown {kind}(s) {', '.join(repr(u) for u in unknown)}; known: {', '.join(known)}"
+        )
+
+
+def with_overrides(
+    spec: IndicatorSpec,
+    k: float | str | None = None,
+    weights: Mapping[str, float | str] | None = None,
+    dimension_weights: Mapping[str, float | str] | None = None,
+    cutoffs: Mapping[str, float | str] | None = None,
+) -> IndicatorSpec:
+    """Return a copy of ``spec`` with some of k, indicator weights, dimension weights or cutoffs replaced.
+
+    Indicator weights are applied first; a dimension weight is then split across the dimension's
+    indicators in proportion to their (possibly overridden) weights. The result is validated again,
+    so the final weights must sum to 1.
+
+    Parameters
+    ----------
+    spec
+        The spec to start from (not changed).
+    k
+        New poverty cutoff in (0, 1], or a fraction string such as ``"1/3"``.
+    weights
+        Indicator name -> weight.
+    dimension_weights
+        Dimension name -> total weight of that dimension.
+    cutoffs
+        Indicator name -> cutoff.
+
+    Returns
+    -------
+    IndicatorSpec
+        The new spec.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown indicator or dimension name, a bad value, or weights no longer summing to 1.
+
+    Examples
+    --------
+    >>> spec = with_overrides(default_spec(), k="1/2", dimension_weights={"income": 0.4, "health": 0.1})
+    >>> round(spec.k, 2), spec.dimension_weights.round(3).tolist()
+    (0.5, [0.4, 0.25, 0.1, 0.25])
+    """
+    src = spec.source
+    inds = list(spec.indicators)
+    if weights:
+        _check_known("indicator", weights, spec.names, src)
+        inds = [
+            replace(ind, weight=parse_fraction(weights[ind.name], f"{src}, indicator '{ind.name}', weight"))
+            if ind.name in weights
+            else ind
+            for ind in inds
+        ]
+    if dimension_weights:
+        _check_known("dimension", dimension_weights, spec.dimensions, src)
+        current = {dim: math.fsum(i.weight for i in inds if i.dimension == dim) for dim in spec.dimensions}
+        scale = {
+            dim: parse_fraction(value, f"{src}, dimension '{dim}', weight") / current[dim]
+            for dim, value in dimension_weights.items()
+        }
+        inds = [
+            replace(ind, weight=ind.weight * scale[ind.dimension]) if ind.dimension in scale else ind
+            for ind in inds
+        ]
+    if cutoffs:
+        _check_known("indicator", cutoffs, spec.names, src)
+        inds = [
+            replace(ind, cutoff=parse_fraction(cutoffs[ind.name], f"{src}, indicator '{ind.name}', cutoff"))
+            if ind.name in cutoffs
+            else ind
+            for ind in inds
+        ]
+    new_k = spec.k if k is None else parse_fraction(k, f"{src}, k")
+    return IndicatorSpec(indicators=tuple(inds), k=new_k, source=src)
+
+
+def restrict_to_columns(spec: IndicatorSpec, available: set[str]) -> tuple[IndicatorSpec, list[str]]:
+    """Drop the indicators whose column is not available and renormalise the weights.
+
+    Within a dimension that keeps some indicators, their weights are scaled so the dimension keeps
+    its total weight. When a whole dimension disappears, the remaining weights are scaled together
+    so that they sum to 1 again (the surviving dimensions keep their relative weights).
+
+    Parameters
+    ----------
+    spec
+        The full spec (not changed).
+    available
+        Column names present in the unit table.
+
+    Returns
+    -------
+    tuple[IndicatorSpec, list[str]]
+        The restricted spec and the names of the dropped indicators (in spec order).
+
+    Raises
+    ------
+    ConfigError
+        When no indicator's column is available.
+
+    Examples
+    --------
+    >>> spec, dropped = restrict_to_columns(default_spec(), set(default_spec().columns) - {"dist_km_road"})
+    >>> dropped, round(float(spec.weights[spec.names.index("qol_water")]), 4)
+    (['qol_road'], 0.0833)
+    """
+    kept = [ind for ind in spec.indicators if ind.column in available]
+    dropped = [ind.name for ind in spec.indicators if ind.column not in available]
+    if not dropped:
+        return spec, []
+    if not kept:
+        raise ConfigError(
+            f"{spec.source}: none of the indicator columns is available (needed: {', '.join(spec.columns)})"
+        )
+    dim_total = dict(zip(spec.dimensions, spec.dimension_weights.tolist(), strict=True))
+    kept_total: dict[str, float] = {}
+    for ind in kept:
+        kept_total[ind.dimension] = kept_total.get(ind.dimension, 0.0) + ind.weight
+    surviving = math.fsum(dim_total[dim] for dim in kept_total)
+    inds = tuple(
+        replace(ind, weight=ind.weight * dim_total[ind.dimension] / kept_total[ind.dimension] / surviving)
+        for ind in kept
+    )
+    return IndicatorSpec(indicators=inds, k=spec.k, source=spec.source), dropped

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# System packages that the real-client tests use (QGIS under the system Python). Needs root; skipped
+# (and those tests skip with a visible reason) where apt-get is not available.
+set -euo pipefail
+need=()
+/usr/bin/python3 -c "import qgis.core" 2>/dev/null || need+=(python3-qgis qgis-providers)
+command -v ogrinfo >/dev/null || need+=(gdal-bin)
+if [ ${#need[@]} -eq 0 ]; then
+  echo "system deps: already installed"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+  echo "system deps: cannot install ${need[*]} (not root or no apt-get); their tests will be skipped"
+  exit 0
+fi
+echo "system deps: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
