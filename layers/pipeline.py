@@ -1,0 +1,513 @@
+"""``build(config, store_dir)``: source files → validated inputs → H3 layers → layer store.
+
+Stages run in order with a progress bar each and are timed for the manifest. Every input is read
+and validated before anything is written; the store is written to a temporary directory and
+swapped into place only when complete (`layers.store.writing_store`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from layers import access, distance, grid, population, sources
+from layers.config import FACILITY_KINDS, AccessConfig, BuildConfig
+from layers.indicator_spec import IndicatorSpec, default_spec, load_spec, restrict_to_columns, spec_to_dict
+from layers.indicators import add_yearly_indicators, available_columns, indicator_matrix, weighted_mean
+from layers.scoring import score_units, summarize
+from layers.store import writing_store
+from layers.units import Hierarchy, dissolve, hierarchy, union_of
+
+log = logging.getLogger(__name__)
+
+#: Poverty-table counts summed from villages to kecamatan and kabupaten.
+_COUNTS = (
+    "population",
+    "households",
+    "poor_population",
+    "hh_decile_1",
+    "hh_decile_2",
+    "hh_decile_3",
+    "hh_decile_4",
+    "elderly",
+    "disabled",
+    "female_headed_hh",
+    "hh_no_electricity",
+    "hh_no_safe_water",
+    "hh_no_sanitation",
+)
+#: Area aggregates of the cell scores stored per unit and year.
+_AF_COLUMNS = ("H", "A", "M0", "mpi_poor_population", "vulnerable_share", "severe_share")
+
+
+@dataclass
+class BuildResult:
+    """What a build did: where the store is, counts and seconds per stage."""
+
+    store: Path
+    seconds: dict[str, float]
+    counts: dict[str, int]
+    synthetic: bool
+    province: dict[int, dict[str, float]] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """A short human summary for the end of ``sasaran build``."""
+        lines = [f"Store written to {self.store}" + (" (SYNTHETIC demo data)" if self.synthetic else "")]
+        lines.append("  " + ", ".join(f"{name}: {n:,}" for name, n in self.counts.items()))
+        lines.append("  seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in self.seconds.items()))
+        for year, stats in sorted(self.province.items()):
+            lines.append(
+                f"  {year}: H {stats['H']:.3f}, A {stats['A']:.3f}, M0 {stats['M0']:.3f} "
+                f"({stats['mpi_poor_population']:,.0f} MPI-poor people of {stats['population']:,.0f})"
+            )
+        return "\n".join(lines)
+
+
+class _Stages:
+    """Times each stage and shows one progress bar per stage."""
+
+    def __init__(self, show: bool):
+        self.seconds: dict[str, float] = {}
+        self.progress = Progress(
+            TextColumn("{task.description:<12}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            disable=not show,
+        )
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[Callable[[float], None]]:
+        task = self.progress.add_task(name, total=1.0)
+        start = time.perf_counter()
+        yield lambda fraction: self.progress.update(task, completed=fraction)
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+        self.progress.update(task, completed=1.0)
+        log.debug("stage %s: %.2f s", name, self.seconds[name])
+
+
+@dataclass
+class _Inputs:
+    villages: gpd.GeoDataFrame
+    poverty: pd.DataFrame
+    schools: gpd.GeoDataFrame | None
+    health: gpd.GeoDataFrame | None
+    roads: gpd.GeoDataFrame | None
+    rivers: gpd.GeoDataFrame | None
+    provenance: list[dict[str, Any]]
+
+
+def _read_inputs(config: BuildConfig) -> _Inputs:
+    src = config.sources
+    villages = sources.read_villages(src.villages, config)
+    poverty = sources.read_poverty(src.poverty, config, villages["village_code"])
+    schools = sources.read_schools(src.schools, config) if src.schools else None
+    health = sources.read_health(src.health_facilities, config) if src.health_facilities else None
+    roads = sources.read_lines(src.roads, config) if src.roads else None
+    rivers = sources.read_lines(src.rivers, config) if src.rivers else None
+    rows = {
+        "villages": len(villages),
+        "poverty": len(poverty),
+        "schools": schools,
+        "health_facilities": health,
+        "roads": roads,
+        "rivers": rivers,
+    }
+    provenance = []
+    for name, source in src:
+        if source is None:
+            continue
+        path = config.resolve(source.file)
+        count = rows.get(name)
+        provenance.append(
+            {
+                "name": name,
+                "file": path.name,
+                "sha256": sources.sha256(path),
+                "rows": count if isinstance(count, int) or count is None else len(count),
+            }
+        )
+    return _Inputs(villages, poverty, schools, health, roads, rivers, provenance)
+
+
+def build(config: BuildConfig, store_dir: str | Path, progress: bool = True) -> BuildResult:
+    """Build the layer store a config describes.
+
+    Parameters
+    ----------
+    config
+        A validated build config (`layers.config.load_config`).
+    store_dir
+        Where the store goes; an existing store there is replaced only when the build succeeds.
+    progress
+        Show a progress bar per stage.
+
+    Returns
+    -------
+    BuildResult
+        Where the store is, layer counts, seconds per stage and the province's scores per year.
+    """
+    stages = _Stages(progress)
+    with stages.progress:
+        with stages.stage("read"):
+            inputs = _read_inputs(config)
+            units = hierarchy(inputs.villages, config.sources.villages.file.name)
+        with stages.stage("grid"):
+            cells, village_pos = grid.cells_for_villages(
+                inputs.villages.geometry.values, config.h3_resolution
+            )
+            lon, lat = grid.cell_centres(cells)
+        years = sorted(inputs.poverty["year"].unique().tolist())
+        village_years = add_yearly_indicators(inputs.poverty)
+        latest = _year_rows(village_years, years[-1], inputs.villages)
+        with stages.stage("population") as tick:
+            cell_people = _cell_population(config, cells, village_pos, latest["population"].to_numpy(), tick)
+        with stages.stage("distance"):
+            cell_columns = _distances(config, inputs, lon, lat)
+        with stages.stage("access") as tick:
+            travel, surfaces = _travel_times(config, inputs, lon, lat, tick)
+            cell_columns.update(travel)
+        with stages.stage("scores"):
+            spec, dropped = _spec_for(config, cell_columns, village_years)
+            scored = _score_years(
+                spec, cell_columns, village_years, years, units, village_pos, cell_people, inputs.villages
+            )
+        with stages.stage("layers"):
+            layers = _assemble_layers(
+                inputs, units, cells, village_pos, cell_people, cell_columns, scored, years, config.access
+            )
+        with writing_store(store_dir) as writer:
+            with stages.stage("write"):
+                for name, frame in layers.items():
+                    writer.write_layer(name, frame)
+                rasters = _write_rasters(writer, surfaces, config)
+            # The manifest records every stage, "write" included; the swap after it is a rename.
+            writer.commit(
+                {
+                    "name": config.name,
+                    "synthetic": config.synthetic,
+                    "h3_resolution": config.h3_resolution,
+                    "years": years,
+                    "default_year": years[-1],
+                    "sources": inputs.provenance,
+                    "indicators": {**spec_to_dict(spec), "dropped": dropped},
+                    "access": config.access.model_dump(mode="json"),
+                    "rasters": rasters,
+                    "province": {str(y): scored[y]["province"] for y in years},
+                    "build_seconds": stages.seconds,
+                }
+            )
+    counts = {name: len(frame) for name, frame in layers.items()}
+    result = BuildResult(
+        Path(store_dir),
+        dict(stages.seconds),
+        counts,
+        config.synthetic,
+        {y: scored[y]["province"] for y in years},
+    )
+    log.info("built %s in %.1f s", store_dir, sum(stages.seconds.values()))
+    return result
+
+
+def _year_rows(village_years: pd.DataFrame, year: int, villages: gpd.GeoDataFrame) -> pd.DataFrame:
+    """One year's rows in village position order (every village has one: checked on read)."""
+    rows = village_years[village_years["year"] == year].set_index("village_code")
+    return rows.loc[villages["village_code"].to_numpy()].reset_index()
+
+
+def _cell_population(
+    config: BuildConfig,
+    cells: np.ndarray,
+    village_pos: np.ndarray,
+    village_population: np.ndarray,
+    tick: Callable[[float], None],
+) -> np.ndarray:
+    raster = config.sources.population
+    if raster is None:
+        raw = np.zeros(len(cells))  # no raster: spread each village evenly over its cells
+    else:
+        raw = population.raster_people_per_cell(
+            config.resolve(raster.file), cells, config.h3_resolution, tick
+        )
+    return population.scale_to_villages(raw, village_pos, village_population.astype(np.float64))
+
+
+def _facility_points(inputs: _Inputs) -> dict[str, np.ndarray]:
+    """Lon/lat of each facility kind's points; a kind whose source was not given is absent."""
+    points: dict[str, np.ndarray] = {}
+    for frame, prefix in ((inputs.schools, "school_"), (inputs.health, "health_")):
+        if frame is None:
+            continue
+        for kind in (k for k in FACILITY_KINDS if k.startswith(prefix)):
+            points[kind] = shapely.get_coordinates(frame.geometry.values[(frame["kind"] == kind).to_numpy()])
+    return points
+
+
+def _all_weather_roads(config: BuildConfig, roads: gpd.GeoDataFrame | None) -> np.ndarray:
+    if roads is None:
+        return np.empty(0, dtype=object)
+    return roads.geometry.values[roads["class"].isin(config.access.all_weather_roads).to_numpy()]
+
+
+def _distances(
+    config: BuildConfig, inputs: _Inputs, lon: np.ndarray, lat: np.ndarray
+) -> dict[str, np.ndarray]:
+    columns: dict[str, np.ndarray] = {}
+    for kind, points in _facility_points(inputs).items():
+        columns[f"dist_km_{kind}"] = distance.nearest_km(lon, lat, points[:, 0], points[:, 1])
+    if inputs.roads is not None:
+        columns["dist_km_road"] = distance.nearest_line_km(lon, lat, _all_weather_roads(config, inputs.roads))
+    return columns
+
+
+def _travel_times(
+    config: BuildConfig, inputs: _Inputs, lon: np.ndarray, lat: np.ndarray, tick: Callable[[float], None]
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    facilities = _facility_points(inputs)
+    if not facilities:
+        return {}, {}
+    # Villages tile the province, so their coverage union is its outline (fast, no overlay).
+    outline = union_of(inputs.villages.geometry.values)
+    bounds = tuple(inputs.villages.total_bounds.tolist())
+    surface = access.friction_surface(
+        bounds,
+        inputs.roads,
+        inputs.rivers,
+        config.access,
+        road_kind_column="class",
+        river_kind_column="class",
+        mask=outline,
+    )
+    tick(0.2)
+    targets = np.column_stack((lon, lat))
+    times = access.travel_times(surface, facilities, targets)
+    tick(1.0)
+    return {f"time_min_{kind}": t for kind, t in times.items()}, {
+        "surface": surface,
+        "facilities": facilities,
+    }
+
+
+def _write_rasters(writer: Any, surfaces: dict[str, Any], config: BuildConfig) -> dict[str, str]:
+    if not surfaces:
+        return {}
+    rasters = access.travel_time_rasters(surfaces["surface"], surfaces["facilities"])
+    written = {}
+    for kind, array in rasters.items():
+        name = f"time_min_{kind}.tif"
+        access.write_cog(
+            writer.path_for(name),
+            array,
+            surfaces["surface"],
+            tags={"SYNTHETIC": str(config.synthetic).lower(), "UNITS": "minutes", "KIND": kind},
+        )
+        written[f"time_min_{kind}"] = name
+    return written
+
+
+def _spec_for(
+    config: BuildConfig, cell_columns: dict[str, np.ndarray], village_years: pd.DataFrame
+) -> tuple[IndicatorSpec, list[str]]:
+    spec = load_spec(config.resolve(config.indicators)) if config.indicators else default_spec()
+    spec, dropped = restrict_to_columns(spec, available_columns(cell_columns, village_years))
+    if dropped:
+        log.warning("indicators dropped for lack of a source column (weights renormalised): %s", dropped)
+    return spec, dropped
+
+
+def _score_years(
+    spec: IndicatorSpec,
+    cell_columns: dict[str, np.ndarray],
+    village_years: pd.DataFrame,
+    years: list[int],
+    units: Hierarchy,
+    village_pos: np.ndarray,
+    cell_people: np.ndarray,
+    villages: gpd.GeoDataFrame,
+) -> dict[int, dict[str, Any]]:
+    """Score every year: cells are units weighted by people; areas are their aggregates."""
+    n_villages = len(units.villages)
+    latest_pop = np.bincount(village_pos, weights=cell_people, minlength=n_villages)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share_in_village = np.where(latest_pop[village_pos] > 0, cell_people / latest_pop[village_pos], 0.0)
+    levels = {
+        "village": (village_pos, n_villages),
+        "kecamatan": (units.village_kec[village_pos], len(units.kecamatan)),
+        "kabupaten": (units.village_kab[village_pos], len(units.kabupaten)),
+        "province": (np.zeros(len(village_pos), np.int64), 1),
+    }
+    out: dict[int, dict[str, Any]] = {}
+    for year in years:
+        rows = _year_rows(village_years, year, villages)
+        weights = share_in_village * rows["population"].to_numpy(np.float64)[village_pos]
+        scores = score_units(indicator_matrix(spec.columns, cell_columns, rows, village_pos), spec)
+        result: dict[str, Any] = {"rows": rows, "cells": scores}
+        for level, (groups, n_groups) in levels.items():
+            summary = summarize(scores, spec, weights, groups, n_groups)
+            result[level] = {
+                "H": summary.H,
+                "A": summary.A,
+                "M0": summary.M0,
+                "mpi_poor_population": summary.H * summary.population,
+                "vulnerable_share": summary.vulnerable,
+                "severe_share": summary.severe,
+                "population": summary.population,
+            }
+        result["province"] = {k: float(v[0]) for k, v in result["province"].items()}
+        out[year] = result
+    return out
+
+
+def _assemble_layers(
+    inputs: _Inputs,
+    units: Hierarchy,
+    cells: np.ndarray,
+    village_pos: np.ndarray,
+    cell_people: np.ndarray,
+    cell_columns: dict[str, np.ndarray],
+    scored: dict[int, dict[str, Any]],
+    years: list[int],
+    access_config: AccessConfig,
+) -> dict[str, pd.DataFrame]:
+    latest = scored[years[-1]]
+    villages = units.villages
+    hexagons = pd.DataFrame(
+        {
+            "h3": grid.cells_to_strings(cells),
+            "village_code": villages["village_code"].to_numpy()[village_pos],
+            "kecamatan_code": villages["kecamatan_code"].to_numpy()[village_pos],
+            "kabupaten_code": villages["kabupaten_code"].to_numpy()[village_pos],
+            "population": cell_people,
+        }
+    )
+    for name in sorted(cell_columns):
+        hexagons[name] = cell_columns[name]
+    hexagons["year"] = np.int64(years[-1])
+    for name in (
+        "poverty_rate",
+        "extreme_poor_share",
+        "no_electricity_share",
+        "no_safe_water_share",
+        "no_sanitation_share",
+    ):
+        if name in latest["rows"]:
+            hexagons[name] = latest["rows"][name].to_numpy(np.float64)[village_pos]
+    cell_scores = latest["cells"]
+    hexagons["score"] = cell_scores.c
+    hexagons["poor"] = cell_scores.poor
+    hexagons["vulnerable"] = cell_scores.vulnerable
+    hexagons["severe"] = cell_scores.severe
+    hex_layer = gpd.GeoDataFrame(hexagons, geometry=grid.cells_to_polygons(cells), crs=4326)
+
+    village_layer, kec_layer, kab_layer = _area_layers(
+        units, village_pos, cell_people, cell_columns, latest, years
+    )
+    layers: dict[str, pd.DataFrame] = {
+        "hexagons": hex_layer,
+        "villages": village_layer,
+        "kecamatan": kec_layer,
+        "kabupaten": kab_layer,
+        "schools": _facility_layer(inputs.schools, "level"),
+        "health_facilities": _facility_layer(inputs.health, "type"),
+        "roads": _line_layer(inputs.roads, access_config.road_speeds_kmh, access_config.all_weather_roads),
+        "rivers": _line_layer(inputs.rivers, access_config.river_speeds_kmh, None),
+        "village_years": _village_years(scored, years),
+    }
+    return layers
+
+
+def _area_layers(
+    units: Hierarchy,
+    village_pos: np.ndarray,
+    cell_people: np.ndarray,
+    cell_columns: dict[str, np.ndarray],
+    latest: dict[str, Any],
+    years: list[int],
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    villages = units.villages
+    n_v, n_k, n_b = len(villages), len(units.kecamatan), len(units.kabupaten)
+    rows = latest["rows"]
+    area_km2 = _area_km2(villages.geometry.values)
+    counts = {c: rows[c].to_numpy(np.float64) for c in _COUNTS if c in rows}
+    base = villages.drop(columns="geometry").copy()
+    base["population"] = counts["population"]
+    base["area_km2"] = area_km2
+    base["n_cells"] = np.bincount(village_pos, minlength=n_v)
+    base["year"] = np.int64(years[-1])
+    tables = {"village": (base, np.arange(n_v), n_v)}
+    kec = units.kecamatan.copy()
+    kab = units.kabupaten.copy()
+    for table, groups, n in ((kec, units.village_kec, n_k), (kab, units.village_kab, n_b)):
+        table["population"] = np.bincount(groups, weights=counts["population"], minlength=n)
+        table["area_km2"] = np.bincount(groups, weights=area_km2, minlength=n)
+        table["n_villages"] = np.bincount(groups, minlength=n)
+        table["n_cells"] = np.bincount(groups[village_pos], minlength=n)
+        table["year"] = np.int64(years[-1])
+    tables["kecamatan"] = (kec, units.village_kec, n_k)
+    tables["kabupaten"] = (kab, units.village_kab, n_b)
+    for level, (table, groups, n) in tables.items():
+        for column, values in counts.items():
+            if column != "population":
+                table[column] = np.bincount(groups, weights=values, minlength=n)
+        _add_shares(table)
+        cell_groups = groups[village_pos]
+        for column, values in sorted(cell_columns.items()):
+            table[column] = weighted_mean(values, cell_people, cell_groups, n)
+        for column in _AF_COLUMNS:
+            table[column] = latest[level][column]
+    village_geoms = villages.geometry.values
+    return (
+        gpd.GeoDataFrame(base, geometry=village_geoms, crs=4326),
+        gpd.GeoDataFrame(kec, geometry=dissolve(np.asarray(village_geoms), units.village_kec, n_k), crs=4326),
+        gpd.GeoDataFrame(kab, geometry=dissolve(np.asarray(village_geoms), units.village_kab, n_b), crs=4326),
+    )
+
+
+def _add_shares(table: pd.DataFrame) -> None:
+    table_with = add_yearly_indicators(table)
+    for column in table_with.columns.difference(table.columns):
+        table[column] = table_with[column]
+
+
+def _area_km2(geoms: np.ndarray) -> np.ndarray:
+    # Equal-area (EASE-Grid 2.0 global) areas: correct in km² across both UTM zones.
+    return gpd.GeoSeries(geoms, crs=4326).to_crs(6933).area.to_numpy() / 1e6
+
+
+def _village_years(scored: dict[int, dict[str, Any]], years: list[int]) -> pd.DataFrame:
+    frames = []
+    for year in years:
+        rows = scored[year]["rows"].copy()
+        for column in _AF_COLUMNS:
+            rows[column] = scored[year]["village"][column]
+        frames.append(rows)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _facility_layer(frame: gpd.GeoDataFrame | None, class_name: str) -> gpd.GeoDataFrame:
+    if frame is None:
+        return gpd.GeoDataFrame({"kind": [], class_name: [], "name": []}, geometry=[], crs=4326)
+    return frame.reset_index(drop=True)
+
+
+def _line_layer(
+    frame: gpd.GeoDataFrame | None, speeds: dict[str, float], all_weather: tuple[str, ...] | None
+) -> gpd.GeoDataFrame:
+    if frame is None:
+        return gpd.GeoDataFrame({"class": [], "speed_kmh": []}, geometry=[], crs=4326)
+    out = frame.reset_index(drop=True)
+    out["speed_kmh"] = out["class"].map(speeds).astype(float)
+    if all_weather is not None:
+        out["all_weather"] = out["class"].isin(all_weather).to_numpy()
+    return out

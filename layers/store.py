@@ -1,0 +1,210 @@
+"""The layer store: one GeoParquet file per layer plus ``manifest.json`` (DESIGN §9).
+
+A store is written into a temporary sibling directory and moved into place only when complete, so
+a failed or interrupted build leaves the previous store readable. Readers load a layer once and
+keep it in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cached_property
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from layers.errors import LayerNotFound, StoreError
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+#: Spatial layers every complete store holds (DESIGN §9).
+SPATIAL_LAYERS: tuple[str, ...] = (
+    "hexagons",
+    "villages",
+    "kecamatan",
+    "kabupaten",
+    "schools",
+    "health_facilities",
+    "roads",
+    "rivers",
+)
+#: Non-spatial tables: per village and year raw values and scores.
+TABLES: tuple[str, ...] = ("village_years",)
+
+_VERSIONED_PACKAGES = ("sasaran", "numpy", "pandas", "geopandas", "shapely", "h3", "h3ronpy", "pyarrow")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape a build's output, for the manifest."""
+    found = {}
+    for name in _VERSIONED_PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+class StoreWriter:
+    """Collects layers in a temporary directory; `commit` moves it into place."""
+
+    def __init__(self, target: Path):
+        self.target = Path(target)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.building-", dir=self.target.parent))
+        self.rows: dict[str, int] = {}
+        self.files: dict[str, str] = {}
+
+    def path_for(self, filename: str) -> Path:
+        """Path inside the store being written (for rasters and other side files)."""
+        return self.tmp / filename
+
+    def write_layer(self, name: str, frame: pd.DataFrame) -> None:
+        """Write one layer (GeoDataFrame → GeoParquet, DataFrame → Parquet)."""
+        path = self.tmp / f"{name}.parquet"
+        if isinstance(frame, gpd.GeoDataFrame):
+            frame.to_parquet(path, index=False, compression="zstd", write_covering_bbox=True)
+        else:
+            frame.to_parquet(path, index=False, compression="zstd")
+        self.rows[name] = len(frame)
+        self.files[name] = path.name
+
+    def commit(self, manifest: Mapping[str, Any]) -> Path:
+        """Write the manifest and swap the finished directory into place."""
+        body = {
+            "format_version": FORMAT_VERSION,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            **manifest,
+            "layers": dict(self.rows),
+            "files": dict(self.files),
+            "packages": package_versions(),
+        }
+        (self.tmp / MANIFEST).write_text(json.dumps(body, indent=2, default=_json_default))
+        _swap_into_place(self.tmp, self.target)
+        log.info("store written to %s (%d layers)", self.target, len(self.rows))
+        return self.target
+
+    def abort(self) -> None:
+        """Remove the temporary directory; the previous store stays as it was."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@contextmanager
+def writing_store(target: str | Path) -> Iterator[StoreWriter]:
+    """Context manager: a `StoreWriter` whose temporary directory is removed unless committed."""
+    writer = StoreWriter(Path(target))
+    try:
+        yield writer
+    finally:
+        writer.abort()  # after a commit the temp dir no longer exists: this is a no-op
+
+
+def _swap_into_place(new: Path, target: Path) -> None:
+    # Two renames on one filesystem: the old store is moved aside only once the new one is complete,
+    # and deleted only after the new one is in place. A reader never sees a half-written store.
+    old = None
+    if target.exists():
+        if not (target / MANIFEST).exists() and any(target.iterdir()):
+            raise StoreError(f"{target}: exists and is not a Sasaran store; refusing to replace it")
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+    os.replace(new, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+class LayerStore:
+    """A built store, opened for reading. Layers load on first use and stay in memory.
+
+    Examples
+    --------
+    >>> store = LayerStore.open(demo_store)  # doctest: +SKIP
+    >>> store.layer("villages").crs.to_epsg()  # doctest: +SKIP
+    4326
+    """
+
+    def __init__(self, path: Path, manifest: dict[str, Any]):
+        self.path = path
+        self.manifest = manifest
+        self._cache: dict[str, pd.DataFrame] = {}
+
+    @classmethod
+    def open(cls, path: str | Path) -> LayerStore:
+        """Open a store directory, checking its manifest and files."""
+        path = Path(path)
+        manifest_path = path / MANIFEST
+        if not manifest_path.exists():
+            raise StoreError(
+                f"{path}: no layer store here (no {MANIFEST}); build one with 'sasaran build CONFIG'"
+            )
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"{manifest_path}: unreadable manifest ({exc})") from None
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise StoreError(
+                f"{manifest_path}: format_version {manifest.get('format_version')!r}, "
+                f"this Sasaran reads {FORMAT_VERSION}; rebuild the store"
+            )
+        missing = [f for f in manifest.get("files", {}).values() if not (path / f).exists()]
+        if missing:
+            raise StoreError(f"{path}: missing layer file(s) {missing}; rebuild the store")
+        return cls(path, manifest)
+
+    @property
+    def names(self) -> list[str]:
+        """Layer and table names in the store, in manifest order."""
+        return list(self.manifest.get("layers", {}))
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the store was built from the synthetic demo province."""
+        return bool(self.manifest.get("synthetic", False))
+
+    @cached_property
+    def years(self) -> list[int]:
+        """Years of the poverty table, oldest first."""
+        return [int(y) for y in self.manifest.get("years", [])]
+
+    def rows(self, name: str) -> int:
+        """Row count of a layer, from the manifest (no read)."""
+        self._check(name)
+        return int(self.manifest["layers"][name])
+
+    def layer(self, name: str) -> pd.DataFrame:
+        """A layer as a (Geo)DataFrame, read once and cached. Callers must not modify it."""
+        self._check(name)
+        if name not in self._cache:
+            path = self.path / self.manifest["files"][name]
+            try:
+                self._cache[name] = gpd.read_parquet(path)
+            except ValueError:  # no geometry metadata: a plain table
+                self._cache[name] = pd.read_parquet(path)
+        return self._cache[name]
+
+    def _check(self, name: str) -> None:
+        if name not in self.manifest.get("layers", {}):
+            raise LayerNotFound(f"no layer '{name}' in this store; layers are: {', '.join(self.names)}")
