@@ -1,0 +1,118 @@
+"""Rescoring a built store with any indicator spec, year and k, without a rebuild.
+
+`ScoringFrame` is prepared once per store (the service does it at startup): each cell's static
+indicator columns, its village/kecamatan/kabupaten positions and its share of its village's people.
+A rescoring is then one matrix gather, `score_units` and one `summarize` per level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from layers.errors import InvalidQuery
+from layers.indicator_spec import IndicatorSpec
+from layers.indicators import indicator_matrix
+from layers.scoring import Summary, UnitScores, score_units, summarize
+from layers.store import LayerStore
+from layers.types import FloatArray, IntArray
+
+#: Levels a score can be asked for, finest first.
+LEVELS: tuple[str, ...] = ("hexagon", "village", "kecamatan", "kabupaten", "province")
+#: The layer and id column of each area level.
+LEVEL_LAYERS: dict[str, tuple[str, str]] = {
+    "hexagon": ("hexagons", "h3"),
+    "village": ("villages", "village_code"),
+    "kecamatan": ("kecamatan", "kecamatan_code"),
+    "kabupaten": ("kabupaten", "kabupaten_code"),
+}
+
+
+@dataclass(frozen=True)
+class CellScores:
+    """One rescoring of every cell: the scores, the people each cell weighs, and the year."""
+
+    year: int
+    scores: UnitScores
+    weights: FloatArray
+
+
+@dataclass(frozen=True)
+class ScoringFrame:
+    """Everything a rescoring needs, gathered once from a store."""
+
+    cell_columns: dict[str, FloatArray]
+    village_pos: IntArray
+    group_pos: dict[str, IntArray]
+    n_groups: dict[str, int]
+    share_in_village: FloatArray
+    village_codes: np.ndarray
+    years: dict[int, pd.DataFrame]
+
+    @classmethod
+    def from_store(cls, store: LayerStore) -> ScoringFrame:
+        """Prepare a store's cells for rescoring (positions by `searchsorted`, never a join)."""
+        hexes = store.layer("hexagons")
+        villages = store.layer("villages")
+        village_codes = villages["village_code"].to_numpy()
+        village_pos = _positions(village_codes, hexes["village_code"].to_numpy())
+        group_pos = {"village": village_pos}
+        n_groups = {"village": len(village_codes)}
+        for level in ("kecamatan", "kabupaten"):
+            layer, column = LEVEL_LAYERS[level]
+            group_pos[level] = _positions(store.layer(layer)[column].to_numpy(), hexes[column].to_numpy())
+            n_groups[level] = store.rows(layer)
+        group_pos["province"] = np.zeros(len(hexes), np.int64)
+        n_groups["province"] = 1
+        people = hexes["population"].to_numpy(np.float64)
+        village_people = np.bincount(village_pos, weights=people, minlength=len(village_codes))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(village_people[village_pos] > 0, people / village_people[village_pos], 0.0)
+        static = {
+            c: hexes[c].to_numpy(np.float64) for c in hexes.columns if c.startswith(("time_min_", "dist_km_"))
+        }
+        table = store.layer("village_years")
+        years = {
+            int(year): rows.set_index("village_code").loc[village_codes].reset_index()
+            for year, rows in table.groupby("year")
+        }
+        return cls(static, village_pos, group_pos, n_groups, share, village_codes, years)
+
+    def year_rows(self, year: int | None) -> tuple[int, pd.DataFrame]:
+        """A year's village rows in village position order (latest year when ``None``)."""
+        if year is None:
+            year = max(self.years)
+        if year not in self.years:
+            raise InvalidQuery(f"year {year} is not in the store; years are {sorted(self.years)}")
+        return year, self.years[year]
+
+    def columns(self) -> set[str]:
+        """Raw value columns a spec may name."""
+        any_year = next(iter(self.years.values()))
+        return set(self.cell_columns) | {c for c in any_year.columns if c not in ("village_code", "year")}
+
+    def score_cells(self, spec: IndicatorSpec, year: int | None = None, k: float | None = None) -> CellScores:
+        """Score every cell for a year; each weighs its share of its village's people that year."""
+        missing = sorted(set(spec.columns) - self.columns())
+        if missing:
+            raise InvalidQuery(
+                f"indicator column(s) {missing} are not in this store; available: {sorted(self.columns())}"
+            )
+        year, rows = self.year_rows(year)
+        matrix = indicator_matrix(list(spec.columns), self.cell_columns, rows, self.village_pos)
+        weights = self.share_in_village * rows["population"].to_numpy(np.float64)[self.village_pos]
+        return CellScores(year, score_units(matrix, spec, k), weights)
+
+    def summarize(self, cells: CellScores, spec: IndicatorSpec, level: str) -> Summary:
+        """Aggregate cell scores to an area level (village, kecamatan, kabupaten or province)."""
+        if level not in self.group_pos:
+            raise InvalidQuery(f"level '{level}' is not an area level; use one of {list(self.group_pos)}")
+        return summarize(cells.scores, spec, cells.weights, self.group_pos[level], self.n_groups[level])
+
+
+def _positions(sorted_or_not: np.ndarray, wanted: np.ndarray) -> IntArray:
+    order = np.argsort(sorted_or_not, kind="stable")
+    at = np.searchsorted(sorted_or_not[order], wanted)
+    return order[np.minimum(at, len(order) - 1)].astype(np.int64)

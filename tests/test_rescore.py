@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from layers.errors import InvalidQuery
+from layers.indicator_spec import default_spec, spec_from_dict, with_overrides
+from layers.rescore import ScoringFrame
+
+
+@pytest.fixture(scope="module")
+def frame(store):
+    return ScoringFrame.from_store(store)
+
+
+def stored_spec(store):
+    raw = {k: v for k, v in store.manifest["indicators"].items() if k != "dropped"}
+    return spec_from_dict(raw, "manifest")
+
+
+def test_rescoring_with_the_build_spec_reproduces_the_stored_scores(store, frame):
+    spec = stored_spec(store)
+    for year in (2023, 2024):
+        cells = frame.score_cells(spec, year)
+        rows = store.layer("village_years")
+        stored = rows[rows["year"] == year].set_index("village_code").loc[frame.village_codes]
+        summary = frame.summarize(cells, spec, "village")
+        np.testing.assert_allclose(summary.M0, stored["M0"], rtol=1e-12)
+    latest = frame.score_cells(spec)
+    np.testing.assert_allclose(latest.scores.c, store.layer("hexagons")["score"], rtol=1e-12)
+    province = frame.summarize(latest, spec, "province")
+    assert province.M0[0] == pytest.approx(store.manifest["province"]["2024"]["M0"], rel=1e-12)
+
+
+def test_other_weights_and_k_change_the_answer(store, frame):
+    spec = stored_spec(store)
+    base = frame.summarize(frame.score_cells(spec), spec, "kabupaten")
+    strict = frame.summarize(frame.score_cells(spec, k=0.9), spec, "kabupaten")
+    assert (strict.H <= base.H).all() and (strict.H < base.H).any()
+    heavy = with_overrides(
+        spec, dimension_weights={"income": 0.7, "education": 0.1, "health": 0.1, "quality_of_life": 0.1}
+    )
+    assert not np.allclose(frame.summarize(frame.score_cells(heavy), heavy, "kabupaten").M0, base.M0)
+
+
+def test_unknown_year_and_column_are_invalid_queries(frame):
+    with pytest.raises(InvalidQuery, match="year 1999 is not in the store"):
+        frame.score_cells(default_spec(), 1999)
+    raw = {
+        "indicator": [
+            {
+                "name": "x",
+                "column": "nope",
+                "dimension": "d",
+                "weight": 1,
+                "cutoff": 1,
+                "deprived_when": "above",
+            }
+        ]
+    }
+    with pytest.raises(InvalidQuery, match="'nope'"):
+        frame.score_cells(spec_from_dict(raw), 2024)
