@@ -113,7 +113,8 @@ class _Binner:
             x, y = self.to_lonlat.transform(x, y)
         at = positions_of(self.cells, lonlat_to_cells(x, y, self.resolution))
         inside = at >= 0
-        return np.bincount(at[inside], weights=block[rows[inside], cols[inside]], minlength=len(self.cells))
+        people = block[rows[inside], cols[inside]].astype(np.float64)
+        return np.bincount(at[inside], weights=people, minlength=len(self.cells)).astype(np.float64)
 
 
 def scale_to_villages(raw: FloatArray, village_pos: IntArray, village_population: FloatArray) -> FloatArray:
