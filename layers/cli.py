@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from layers.errors import SasaranError
+from layers.export_command import export_command
 from layers.mpi_command import mpi_command
 
 app = typer.Typer(
@@ -36,6 +37,8 @@ def _root(
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # pyogrio logs every layer it writes at INFO; our own logs say what a command did.
+    logging.getLogger("pyogrio").setLevel(logging.WARNING)
 
 
 @app.command("demo")
@@ -89,6 +92,7 @@ def serve_command(
 
 
 app.command("mpi")(mpi_command)
+app.command("export")(export_command)
 
 
 def main() -> None:

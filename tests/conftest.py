@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from layers.config import load_config
@@ -11,7 +18,9 @@ from layers.demo import write_demo
 from layers.pipeline import BuildResult, build
 from layers.store import LayerStore
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "kalteng"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data" / "kalteng"
+STARTUP_SECONDS = 60
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +45,50 @@ def store_dir(demo_build: BuildResult) -> Path:
 def store(store_dir: Path) -> LayerStore:
     """The session's demo store, opened."""
     return LayerStore.open(store_dir)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The real service under uvicorn on a free loopback port: (base URL, access-log path).
+
+    Real clients (GDAL, QGIS, a browser) talk to it over HTTP; the log shows what they asked for.
+    """
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("uvicorn") / "access.log"
+    env = os.environ | {"SASARAN_STORE_DIR": str(store_dir)}
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "info"]
+    base = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_up(base, proc, log_path)
+            yield base, log_path
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_until_up(base: str, proc: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"uvicorn exited with {proc.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"service not up after {STARTUP_SECONDS} s:\n{log_path.read_text()}")
+        time.sleep(0.1)

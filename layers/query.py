@@ -1,0 +1,282 @@
+"""Vectorised row selection on a loaded layer: bbox, property equality, CQL2, sort, paging.
+
+A `Table` is a layer prepared once for querying: numpy columns, a null mask per column that can
+hold nulls, per-row bounds (``shapely.bounds``, computed once) and the feature ids. `select` turns a
+request's conditions into row positions with whole-column numpy operations; it builds no geometry.
+No HTTP here: bad input raises `InvalidQuery` with a message that names the parameter.
+
+Examples
+--------
+>>> import geopandas as gpd, shapely
+>>> frame = gpd.GeoDataFrame({"code": ["a", "b"], "n": [1, 5]}, geometry=shapely.points([0, 2], [0, 2]))
+>>> table = Table.from_frame("demo", frame, id_column="code")
+>>> select(table, bbox=(1, 1, 3, 3), equals={"n": "5"}).tolist()
+[1]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from layers import cql2
+from layers.cql2 import Kind
+from layers.errors import InvalidQuery, LayerNotFound
+
+#: Feature id column of each layer (DESIGN §9, docs/schema.md); other layers use the row position.
+ID_COLUMNS: dict[str, str] = {
+    "hexagons": "h3",
+    "villages": "village_code",
+    "kecamatan": "kecamatan_code",
+    "kabupaten": "kabupaten_code",
+}
+
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+BBox = tuple[float, float, float, float]
+
+
+class FeatureNotFound(LayerNotFound):
+    """A feature id that the layer does not hold."""
+
+
+def _kind(series: pd.Series) -> Kind:
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "integer"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "number"
+    return "string"
+
+
+def _column_arrays(series: pd.Series, kind: Kind) -> tuple[np.ndarray, np.ndarray | None]:
+    """Values as a plain numpy array and a null mask (None when no value is null)."""
+    null = series.isna().to_numpy()
+    has_null = bool(null.any())
+    if kind == "string":
+        values = np.asarray(series.astype(object).where(~null, "").astype(str).to_numpy(), dtype=str)
+    elif kind == "boolean":
+        values = series.fillna(False).to_numpy(dtype=bool)
+    elif kind == "integer" and not has_null:
+        values = series.to_numpy(dtype=np.int64)
+    else:
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    return values, (null if has_null else None)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A layer prepared for querying. Arrays are shared with year views, never modified."""
+
+    name: str
+    id_column: str | None
+    ids: np.ndarray
+    """Feature id of each row, as strings."""
+    columns: dict[str, np.ndarray]
+    """Scalar columns in layer order; strings are ``str`` arrays with '' where null."""
+    nulls: dict[str, np.ndarray]
+    """Null masks of the columns that hold nulls."""
+    kinds: dict[str, Kind]
+    geometry: np.ndarray | None = None
+    bounds: np.ndarray | None = None
+    """(n, 4) minx, miny, maxx, maxy of each row's geometry."""
+    _positions: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_frame(cls, name: str, frame: pd.DataFrame, id_column: str | None = None) -> Table:
+        """Prepare a (Geo)DataFrame: columns to numpy, bounds of every geometry, ids as strings."""
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(f"'frame' should be a DataFrame, got {type(frame)}")
+        geometry = bounds = None
+        geo_name = getattr(frame, "_geometry_column_name", None) if hasattr(frame, "geometry") else None
+        if geo_name is not None:
+            geometry = np.asarray(frame.geometry.array, dtype=object)
+            bounds = shapely.bounds(geometry)
+        columns, nulls, kinds = {}, {}, {}
+        for col in frame.columns:
+            if col == geo_name:
+                continue
+            kinds[col] = _kind(frame[col])
+            columns[col], null = _column_arrays(frame[col], kinds[col])
+            if null is not None:
+                nulls[col] = null
+        if id_column is not None and id_column in columns:
+            ids = columns[id_column]
+        else:
+            id_column = None
+            ids = np.arange(len(frame)).astype(str)
+        positions = {fid: i for i, fid in enumerate(ids.tolist())}
+        return cls(name, id_column, ids, columns, nulls, kinds, geometry, bounds, positions)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @cached_property
+    def total_bounds(self) -> BBox | None:
+        """Bounds of the whole layer (None without geometry or rows)."""
+        if self.bounds is None or not len(self.bounds) or np.isnan(self.bounds).all():
+            return None
+        b = self.bounds
+        return (
+            float(np.nanmin(b[:, 0])),
+            float(np.nanmin(b[:, 1])),
+            float(np.nanmax(b[:, 2])),
+            float(np.nanmax(b[:, 3])),
+        )
+
+    def column(self, name: str) -> tuple[np.ndarray, np.ndarray | None, Kind]:
+        """Values, null mask (None when nothing is null) and kind of a column."""
+        if name not in self.columns:
+            raise InvalidQuery(
+                f"'{name}' is not a property of '{self.name}'; properties are: {', '.join(self.columns)}"
+            )
+        return self.columns[name], self.nulls.get(name), self.kinds[name]
+
+    def row_of(self, fid: str) -> int:
+        """Row position of a feature id; `FeatureNotFound` when absent."""
+        try:
+            return self._positions[fid]
+        except KeyError:
+            what = f"{self.id_column} " if self.id_column else "feature "
+            raise FeatureNotFound(f"no feature with {what}'{fid}' in '{self.name}'") from None
+
+    def values_list(self, name: str, rows: np.ndarray) -> list[Any]:
+        """Python values of a column at ``rows``; None where null (NaN, missing string)."""
+        values = self.columns[name][rows].tolist()
+        null = self.nulls.get(name)
+        if null is not None:
+            for i in np.flatnonzero(null[rows]).tolist():
+                values[i] = None
+        return values
+
+    def with_columns(self, overrides: Mapping[str, np.ndarray]) -> Table:
+        """A view with some column values replaced (same rows, ids, geometry and bounds)."""
+        columns, nulls, kinds = dict(self.columns), dict(self.nulls), dict(self.kinds)
+        for name, given in overrides.items():
+            series = pd.Series(np.asarray(given))
+            if len(series) != len(self):
+                raise ValueError(f"column '{name}' has {len(series)} values for {len(self)} rows")
+            kinds[name] = _kind(series)
+            columns[name], null = _column_arrays(series, kinds[name])
+            nulls.pop(name, None)
+            if null is not None:
+                nulls[name] = null
+        return replace(self, columns=columns, nulls=nulls, kinds=kinds)
+
+
+def parse_value(table: Table, name: str, text: str) -> Any:
+    """Parse a query-string value into the type of column ``name`` (`InvalidQuery` when it cannot)."""
+    kind = table.column(name)[2]
+    try:
+        if kind == "integer":
+            return int(text)
+        if kind == "number":
+            return float(text)
+    except ValueError:
+        expected = "an integer" if kind == "integer" else "a number"
+        raise InvalidQuery(f"'{name}' expects {expected}, got '{text}'") from None
+    if kind == "boolean":
+        low = text.strip().lower()
+        if low not in _TRUE | _FALSE:
+            raise InvalidQuery(f"'{name}' expects true or false, got '{text}'")
+        return low in _TRUE
+    return text
+
+
+def bbox_mask(table: Table, bbox: BBox) -> np.ndarray:
+    """Rows whose geometry intersects ``bbox`` (bounds test first, exact test on the candidates)."""
+    if table.bounds is None or table.geometry is None:
+        raise InvalidQuery(f"'{table.name}' has no geometry, so bbox does not apply")
+    minx, miny, maxx, maxy = bbox
+    b = table.bounds
+    mask = (b[:, 0] <= maxx) & (b[:, 2] >= minx) & (b[:, 1] <= maxy) & (b[:, 3] >= miny)
+    candidates = np.flatnonzero(mask)
+    # A polygon's envelope can meet the box while the polygon does not: refine the candidates.
+    mask[candidates] = shapely.intersects(table.geometry[candidates], shapely.box(*bbox))
+    return mask
+
+
+def equals_mask(table: Table, equals: Mapping[str, str]) -> np.ndarray:
+    """Rows whose columns equal the given query-string values (parsed to each column's type)."""
+    mask = np.ones(len(table), dtype=bool)
+    for name, text in equals.items():
+        values, null, _ = table.column(name)
+        mask &= values == parse_value(table, name, text)
+        if null is not None:
+            mask &= ~null
+    return mask
+
+
+def sort_rows(table: Table, rows: np.ndarray, sortby: Sequence[str]) -> np.ndarray:
+    """``rows`` ordered by columns (``-name`` descending); stable, nulls last."""
+    order = rows
+    for spec in reversed(list(sortby)):
+        name = spec.lstrip("+-")
+        values, null, _ = table.column(name)
+        keys = values[order]
+        # Descending: sort on negated ranks, so ties keep their previous order (stability).
+        idx = np.argsort(-_rank(keys) if spec.startswith("-") else keys, kind="stable")
+        order = order[idx]
+        if null is not None:
+            order = np.concatenate([order[~null[order]], order[null[order]]])
+    return order
+
+
+def _rank(keys: np.ndarray) -> np.ndarray:
+    return np.unique(keys, return_inverse=True)[1]
+
+
+def select(
+    table: Table,
+    *,
+    bbox: BBox | None = None,
+    equals: Mapping[str, str] | None = None,
+    where: cql2.Node | str | None = None,
+    sortby: Sequence[str] = (),
+) -> np.ndarray:
+    """Positions of the rows matching every condition, in layer order or sorted.
+
+    Parameters
+    ----------
+    table
+        The prepared layer.
+    bbox
+        minlon, minlat, maxlon, maxlat (CRS84): rows whose geometry intersects it.
+    equals
+        Column name → query-string value; the value is parsed to the column's type.
+    where
+        A CQL2-text filter, as text or parsed by `layers.cql2.parse`.
+    sortby
+        Column names, ``-name`` for descending.
+
+    Returns
+    -------
+    ndarray
+        int64 row positions.
+    """
+    mask = np.ones(len(table), dtype=bool)
+    if bbox is not None:
+        mask &= bbox_mask(table, bbox)
+    if equals:
+        mask &= equals_mask(table, equals)
+    if where is not None:
+        node = cql2.parse(where) if isinstance(where, str) else where
+        mask &= cql2.evaluate(node, table, len(table))
+    rows = np.flatnonzero(mask)
+    return sort_rows(table, rows, sortby) if sortby else rows
+
+
+def page(rows: np.ndarray, offset: int, limit: int) -> np.ndarray:
+    """The slice of ``rows`` for one page."""
+    if offset < 0 or limit < 0:
+        raise InvalidQuery(f"offset and limit must be >= 0, got offset={offset}, limit={limit}")
+    return rows[offset : offset + limit]

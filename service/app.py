@@ -1,0 +1,127 @@
+"""The app factory. Nothing happens at import time: ``uvicorn --factory service.app:create_app``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.openapi.utils import get_openapi
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from layers.store import LayerStore
+from service import exports, ogc, scores, tiles
+from service.deps import Catalog, StoreDep
+from service.errors import add_exception_handlers
+from service.models import Health
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the store once and prepare every collection and the scoring arrays."""
+    settings: Settings = app.state.settings
+    started = time.perf_counter()
+    app.state.store = LayerStore.open(settings.store_dir)
+    app.state.catalog = Catalog(app.state.store)
+    log.info(
+        "serving %s (%d collections, synthetic=%s), prepared in %.2f s",
+        settings.store_dir,
+        len(app.state.catalog.collections),
+        app.state.store.synthetic,
+        time.perf_counter() - started,
+    )
+    yield
+
+
+def _include_routers(app: FastAPI) -> None:
+    for module in (ogc, scores, tiles, exports):
+        app.include_router(module.router)
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        catalog = getattr(app.state, "catalog", None)
+        if catalog is None:  # before the lifespan has run: no collections to describe yet
+            return schema
+        settings: Settings = app.state.settings
+        app.openapi_schema = ogc.add_collection_paths(
+            schema, catalog, settings.default_limit, settings.max_limit
+        )
+        return app.openapi_schema
+
+    return openapi
+
+
+class CacheControlMiddleware:
+    """Add ``Cache-Control`` to answers that set none: public for successful GETs, no-store otherwise.
+
+    Pure ASGI (it only edits the start message), so responses stay unbuffered and GZip still sees
+    their true size.
+    """
+
+    def __init__(self, app: ASGIApp, max_age: int):
+        self.app = app
+        self.public = f"public, max-age={max_age}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; set the header on the way out."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cache_control(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if "cache-control" not in headers:
+                    ok = scope["method"] == "GET" and message["status"] < 400
+                    headers["Cache-Control"] = self.public.decode() if ok else "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_cache_control)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app: routers, middleware, error handlers. The store opens in the lifespan."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title=settings.title,
+        version="0.1.0",
+        description="OGC API - Features, Alkire-Foster scores, vector tiles and exports of a Sasaran store.",
+        lifespan=lifespan,
+        openapi_url="/openapi",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    _include_routers(app)
+    app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["service"])
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(CacheControlMiddleware, max_age=settings.cache_max_age)
+    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"])
+    add_exception_handlers(app)
+    return app
+
+
+def healthz(store: StoreDep) -> dict[str, Any]:
+    """Liveness, and which store is served (synthetic or not)."""
+    return {
+        "status": "ok",
+        "store": str(store.manifest.get("name", store.path)),
+        "synthetic": store.synthetic,
+        "layers": len(store.names),
+    }

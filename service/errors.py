@@ -1,0 +1,86 @@
+"""Map domain errors to HTTP answers: one table, ``application/problem+json`` bodies (STYLE §4).
+
+The body's ``detail`` is the domain error's message, written for a person. Unexpected exceptions
+get a fixed message; the traceback goes to the log only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from layers.errors import ConfigError, InvalidQuery, LayerNotFound, SourceError, StoreError
+from service.responses import PROBLEM_JSON, ORJSONResponse
+
+log = logging.getLogger(__name__)
+
+STATUS_CODES: dict[type[Exception], int] = {
+    LayerNotFound: 404,
+    InvalidQuery: 400,
+    SourceError: 422,
+    ConfigError: 400,
+    StoreError: 503,
+}
+
+TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 422: "Unprocessable input"}
+TITLES |= {500: "Internal server error", 503: "Service unavailable"}
+
+
+def status_for(exc: Exception) -> int:
+    """HTTP status of a domain error: the entry of its nearest class in `STATUS_CODES`, else 500."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_CODES:
+            return STATUS_CODES[cls]
+    return 500
+
+
+def problem(status: int, detail: str, title: str | None = None) -> Response:
+    """A problem document (RFC 9457) response."""
+    body = {
+        "type": "about:blank",
+        "title": title or TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    return ORJSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    status = status_for(exc)
+    if status >= 500:
+        log.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
+    return problem(status, str(exc))
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body"))
+        parts.append(f"{where or 'request'}: {err.get('msg', 'invalid')}")
+    return problem(400, "; ".join(parts) or "invalid request")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404 and exc.detail == "Not Found":
+        return problem(404, f"no resource at {request.url.path}; start at / for the links")
+    return problem(exc.status_code, str(exc.detail))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return problem(500, "an unexpected error occurred; it has been logged")
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    """Install the handlers: domain errors by `STATUS_CODES`, validation → 400, anything else → 500."""
+    for cls in STATUS_CODES:
+        app.add_exception_handler(cls, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,157 @@
+"""Response models: they document the answers in OpenAPI and validate them in the tests."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Link(_Open):
+    """A web link (OGC API - Common)."""
+
+    href: str
+    rel: str
+    type: str | None = None
+    title: str | None = None
+
+
+class Landing(_Open):
+    """The landing page: where everything else is linked from."""
+
+    title: str
+    description: str | None = None
+    links: list[Link]
+
+
+class Conformance(_Open):
+    """The conformance classes the service implements."""
+
+    conformsTo: list[str]  # noqa: N815 - OGC member name
+
+
+class Spatial(_Open):
+    """Spatial extent: bounding boxes in CRS84."""
+
+    bbox: list[list[float]]
+    crs: str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+class Temporal(_Open):
+    """Temporal extent: intervals of ISO 8601 instants."""
+
+    interval: list[list[str | None]]
+    trs: str = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+
+
+class Extent(_Open):
+    """A collection's extent."""
+
+    spatial: Spatial | None = None
+    temporal: Temporal | None = None
+
+
+class Collection(_Open):
+    """One collection (a layer of the store)."""
+
+    id: str
+    title: str | None = None
+    description: str | None = None
+    links: list[Link]
+    extent: Extent | None = None
+    itemType: Literal["feature"] = "feature"  # noqa: N815
+    crs: list[str]
+    storageCrs: str | None = None  # noqa: N815
+
+
+class Collections(_Open):
+    """All collections."""
+
+    links: list[Link]
+    collections: list[Collection]
+
+
+class Feature(_Open):
+    """A GeoJSON Feature."""
+
+    type: Literal["Feature"]
+    id: str | int | None = None
+    geometry: dict[str, Any] | None
+    properties: dict[str, Any] | None
+    links: list[Link] | None = None
+
+
+class FeatureCollection(_Open):
+    """A page of GeoJSON Features, with paging members and links."""
+
+    type: Literal["FeatureCollection"]
+    features: list[Feature]
+    numberMatched: int | None = None  # noqa: N815
+    numberReturned: int | None = None  # noqa: N815
+    timeStamp: str | None = None  # noqa: N815
+    links: list[Link] | None = None
+
+
+class Queryables(_Open):
+    """JSON Schema of the properties a filter may use."""
+
+    schema_: str = Field(alias="$schema")
+    id_: str = Field(alias="$id")
+    type: Literal["object"]
+    title: str | None = None
+    properties: dict[str, dict[str, Any]]
+
+
+class Problem(_Open):
+    """An error (RFC 9457 problem document)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+
+
+class Health(_Open):
+    """Liveness and what the service is serving."""
+
+    status: Literal["ok"]
+    store: str
+    synthetic: bool
+    layers: int
+
+
+class ScoreUnit(_Open):
+    """One unit's scores. Hexagons carry ``c``/``poor``; areas carry ``H``/``A``/``M0``."""
+
+    id: str
+    name: str | None = None
+    population: float | None = None
+    c: float | None = None
+    poor: bool | None = None
+    vulnerable: bool | float | None = None
+    severe: bool | float | None = None
+    H: float | None = None
+    A: float | None = None
+    M0: float | None = None
+    poor_population: float | None = None
+    deprivations: dict[str, float | None]
+    """Hexagons: indicator → 1 deprived / 0 not; areas: censored headcount ratio per indicator."""
+    dimension_share: dict[str, float | None]
+    """Share of the score (hexagons) or of M0 (areas) coming from each dimension."""
+
+
+class ScoreResponse(_Open):
+    """Scores at one level under the spec actually used."""
+
+    level: str
+    year: int
+    spec: dict[str, Any]
+    summary: dict[str, Any]
+    numberMatched: int  # noqa: N815
+    numberReturned: int  # noqa: N815
+    links: list[Link]
+    units: list[ScoreUnit]

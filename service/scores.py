@@ -1,0 +1,224 @@
+"""Scores at every level under the caller's indicator spec, weights, cutoffs, k and year.
+
+Each request rescores every cell (`layers.scoring.score_units` on a cells × indicators matrix
+gathered from arrays prepared at startup) and aggregates by the level's group positions
+(`summarize`). Answers state the spec actually used. Formats: JSON (default), GeoJSON, CSV.
+
+Query parameters: ``year``, ``k``, ``w_<dimension>`` or ``w_<indicator>`` (weights),
+``cutoff_<indicator>``, ``f=json|geojson|csv``, ``limit``, ``offset``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+from fastapi import APIRouter, Body, Request
+from starlette.responses import Response
+
+from layers.errors import ConfigError
+from layers.indicator_spec import IndicatorSpec, spec_from_dict, spec_to_dict, with_overrides
+from layers.scoring import dimension_share, score_units, summarize, summary_to_json
+from service.deps import LEVELS, Catalog, CatalogDep, ScoreQuery, ScoreQueryDep
+from service.models import ScoreResponse
+from service.responses import (
+    CSVResponse,
+    GeoJSONResponse,
+    ORJSONResponse,
+    csv_bytes,
+    dumps,
+    feature_collection_bytes,
+    geometry_json,
+)
+
+router = APIRouter(tags=["scores"])
+
+#: Name column of each level's layer.
+NAME_COLUMNS = {"village": "village_name", "kecamatan": "kecamatan_name", "kabupaten": "kabupaten_name"}
+
+
+def resolve_spec(base: IndicatorSpec, q: ScoreQuery) -> IndicatorSpec:
+    """``base`` with the request's k, weights and cutoffs applied (`ConfigError` → 400)."""
+    dims = {k: v for k, v in q.weights.items() if k in base.dimensions}
+    inds = {k: v for k, v in q.weights.items() if k not in dims}
+    unknown = sorted(set(inds) - set(base.names))
+    if unknown:
+        raise ConfigError(
+            f"unknown weight(s) {', '.join('w_' + u for u in unknown)}; use w_<dimension> "
+            f"({', '.join(base.dimensions)}) or w_<indicator> ({', '.join(base.names)})"
+        )
+    return with_overrides(
+        base, k=q.k, weights=inds or None, dimension_weights=dims or None, cutoffs=q.cutoffs or None
+    )
+
+
+@dataclass(frozen=True)
+class LevelScores:
+    """The units of one level under one spec, as JSON-ready rows plus the overall summary."""
+
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any]
+    positions: np.ndarray
+    """Row of each unit in the level's layer (for geometry); empty for the province."""
+
+
+def _num(values: np.ndarray) -> list[float | None]:
+    out = values.astype(float).tolist()
+    return [None if v != v else v for v in out]  # NaN → None
+
+
+def _named(matrix: np.ndarray, names: list[str]) -> list[dict[str, float | None]]:
+    columns = [_num(matrix[:, j]) for j in range(len(names))]
+    return [dict(zip(names, vals, strict=True)) for vals in zip(*columns, strict=True)] if names else []
+
+
+def _hexagon_rows(
+    catalog: Catalog, spec: IndicatorSpec, units: Any, pop: np.ndarray, rows: np.ndarray
+) -> list[dict]:
+    scoring = catalog.require_scoring()
+    hexes = scoring.hexagons
+    villages = catalog.collections["villages"].table
+    village = scoring.groups["village"][rows]
+    names: Any = np.where(village >= 0, villages.columns["village_name"][village], "") if len(rows) else []
+    deprived = np.where(units.complete[rows, None], units.deprived[rows].astype(float), np.nan)
+    shares = dimension_share(units, spec)[rows]
+    base = {
+        "id": hexes.ids[rows].tolist(),
+        "name": list(names),
+        "population": _num(pop[rows]),
+        "c": _num(units.c[rows]),
+        "poor": units.poor[rows].tolist(),
+        "vulnerable": units.vulnerable[rows].tolist(),
+        "severe": units.severe[rows].tolist(),
+        "deprivations": _named(deprived, spec.names),
+        "dimension_share": _named(shares, spec.dimensions),
+    }
+    return [dict(zip(base, vals, strict=True)) for vals in zip(*base.values(), strict=True)]
+
+
+def _area_rows(
+    catalog: Catalog, level: str, summary: Any, spec: IndicatorSpec, rows: np.ndarray
+) -> list[dict]:
+    if level == "province":
+        ids, names = ["province"], [str(catalog.store.manifest.get("name", "province"))]
+    else:
+        table = catalog.collections[LEVELS[level] or ""].table
+        ids, names = table.ids[rows].tolist(), table.columns[NAME_COLUMNS[level]][rows].tolist()
+    base = {
+        "id": ids,
+        "name": names,
+        "population": _num(summary.population[rows]),
+        "H": _num(summary.H[rows]),
+        "A": _num(summary.A[rows]),
+        "M0": _num(summary.M0[rows]),
+        "poor_population": _num(summary.H[rows] * summary.population[rows]),
+        "vulnerable": _num(summary.vulnerable[rows]),
+        "severe": _num(summary.severe[rows]),
+        "deprivations": _named(summary.censored_headcount[rows], spec.names),
+        "dimension_share": _named(summary.contribution_dimension[rows], spec.dimensions),
+    }
+    return [dict(zip(base, vals, strict=True)) for vals in zip(*base.values(), strict=True)]
+
+
+def score_level(catalog: Catalog, spec: IndicatorSpec, q: ScoreQuery) -> tuple[LevelScores, int]:
+    """Rescore every cell for ``q.year`` and return the page ``q.offset``/``q.limit`` of the level's units."""
+    scoring = catalog.require_scoring()
+    units = score_units(scoring.matrix(spec.columns, q.year), spec)
+    pop = scoring.population(q.year)
+    overall = summary_to_json(summarize(units, spec, pop), spec)
+    if q.level == "hexagon":
+        total = scoring.n_cells
+        rows = np.arange(total)[q.offset : q.offset + q.limit]
+        return LevelScores(_hexagon_rows(catalog, spec, units, pop, rows), overall, rows), total
+    n = scoring.n_units[q.level]
+    groups = scoring.groups[q.level]
+    # Cells without a unit of this level go to an extra group, dropped from the answer.
+    summary = summarize(units, spec, pop, np.where(groups >= 0, groups, n), n + 1)
+    rows = np.arange(n)[q.offset : q.offset + q.limit]
+    positions = rows if q.level != "province" else np.array([], dtype=np.int64)
+    return LevelScores(_area_rows(catalog, q.level, summary, spec, rows), overall, positions), n
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in row.items() if k not in ("deprivations", "dimension_share")}
+    out |= {f"dep_{k}": v for k, v in row["deprivations"].items()}
+    out |= {f"share_{k}": v for k, v in row["dimension_share"].items()}
+    return out
+
+
+def _links(request: Request, q: ScoreQuery, total: int) -> list[dict[str, str]]:
+    links = [{"href": str(request.url), "rel": "self", "type": "application/json"}]
+    if q.offset + q.limit < total:
+        href = str(request.url.include_query_params(offset=q.offset + q.limit, limit=q.limit))
+        links.append({"href": href, "rel": "next", "type": "application/json"})
+    return links
+
+
+def _province_geometry(catalog: Catalog) -> np.ndarray:
+    # Built once, on first use: the union of the kabupaten.
+    cached = getattr(catalog, "_province_geometry", None)
+    if cached is None:
+        union = shapely.union_all(catalog.collections["kabupaten"].table.geometry)
+        cached = geometry_json(np.array([union], dtype=object))
+        catalog._province_geometry = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def render_scores(request: Request, catalog: Catalog, spec: IndicatorSpec, q: ScoreQuery) -> Response:
+    """Score, then answer in the requested format."""
+    scores, total = score_level(catalog, spec, q)
+    spec_dict = spec_to_dict(spec)
+    if q.fmt == "csv":
+        flat = [_flat(r) for r in scores.rows]
+        header = list(flat[0]) if flat else ["id"]
+        headers = {"Content-Disposition": f'attachment; filename="scores_{q.level}_{q.year}.csv"'}
+        headers["Sasaran-Spec"] = dumps(spec_dict).decode()
+        return CSVResponse(csv_bytes(header, ([r.get(h) for h in header] for r in flat)), headers=headers)
+    body = {
+        "level": q.level,
+        "year": q.year,
+        "spec": spec_dict,
+        "summary": scores.summary,
+        "numberMatched": total,
+        "numberReturned": len(scores.rows),
+        "links": _links(request, q, total),
+    }
+    if q.fmt == "json":
+        return ORJSONResponse(body | {"units": scores.rows})
+    if q.level == "province":
+        geoms = _province_geometry(catalog)
+    else:
+        geoms = catalog.collections[LEVELS[q.level] or ""].geometry[scores.positions]
+    features = b",".join(
+        b'{"type":"Feature","id":%b,"geometry":%b,"properties":%b}' % (dumps(r["id"]), g, dumps(_flat(r)))
+        for r, g in zip(scores.rows, geoms, strict=True)
+    )
+    return GeoJSONResponse(feature_collection_bytes(features, body))
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Scores (JSON, GeoJSON or CSV by f).",
+        "content": {"application/geo+json": {}, "text/csv": {}},
+    }
+}
+
+
+@router.get("/scores/{level}", response_model=ScoreResponse, responses=_RESPONSES)
+def scores(request: Request, q: ScoreQueryDep, catalog: CatalogDep) -> Response:
+    """Scores of every unit of a level under the default spec with the caller's k, weights, cutoffs."""
+    return render_scores(request, catalog, resolve_spec(catalog.spec, q), q)
+
+
+@router.post("/scores/{level}", response_model=ScoreResponse, responses=_RESPONSES)
+def scores_with_spec(
+    request: Request,
+    q: ScoreQueryDep,
+    catalog: CatalogDep,
+    spec: dict[str, Any] = Body(..., examples=[{"k": "1/3", "indicator": []}]),  # noqa: B008
+) -> Response:
+    """Scores under a full indicator spec given in the body (the TOML spec structure, as JSON)."""
+    base = spec_from_dict(spec, source="request body")
+    return render_scores(request, catalog, resolve_spec(base, q), q)

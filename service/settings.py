@@ -1,0 +1,30 @@
+"""Service settings, read from the environment with the ``SASARAN_`` prefix (DESIGN §2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told; ``SASARAN_STORE_DIR=/data/store`` and so on."""
+
+    model_config = SettingsConfigDict(env_prefix="SASARAN_", extra="ignore")
+
+    store_dir: Path = Path("store")
+    title: str = "Sasaran: poverty targeting layers"
+    default_limit: int = Field(100, ge=1, description="Features per page when no limit is given.")
+    max_limit: int = Field(10_000, ge=1, description="Larger limits are clamped to this.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS; none: off.")
+    cache_max_age: int = Field(300, ge=0, description="Cache-Control max-age (s) of answers that set none.")
+    gzip_min_bytes: int = Field(1024, ge=0, description="Bodies at least this large are gzipped on request.")
+    access_log: bool = Field(False, description="Keep the URLs of recent requests on app.state (tests).")
+
+    @model_validator(mode="after")
+    def _default_limit_within_max(self) -> Self:
+        if self.default_limit > self.max_limit:
+            raise ValueError(f"default_limit ({self.default_limit}) exceeds max_limit ({self.max_limit})")
+        return self

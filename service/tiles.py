@@ -1,0 +1,199 @@
+"""Vector tiles (OGC API - Tiles, WebMercatorQuad) and TileJSON for every tiled layer.
+
+Tiles are ``application/vnd.mapbox-vector-tile``. A tile outside the data is ``200`` with an empty
+body: a valid MVT with no layers, which QGIS, MapLibre and GDAL all read, and which caches keep
+like any other tile (a ``204`` is also allowed by OGC API - Tiles, but some caches do not store it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from layers.tiles import MAX_ZOOM, MIN_ZOOM, VectorTiles, hexagon_resolution
+from service.deps import StoreDep
+
+router = APIRouter(tags=["tiles"])
+
+MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
+TMS_ID = "WebMercatorQuad"
+TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+TMS_DEFINITION = "https://schemas.opengis.net/tms/2.0/json/examples/tilematrixset/WebMercatorQuad.json"
+CRS_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
+#: Tiles change only when the store is rebuilt (and the ETag then changes): cache for an hour.
+TILE_CACHE_CONTROL = "public, max-age=3600"
+METADATA_CACHE_CONTROL = "public, max-age=300"
+
+
+def get_tiles(request: Request, store: StoreDep) -> VectorTiles:
+    """The open store's vector tiles, prepared once and kept on the app."""
+    tiles: VectorTiles | None = getattr(request.app.state, "vector_tiles", None)
+    if tiles is None or tiles.store is not store:
+        tiles = VectorTiles(store)
+        request.app.state.vector_tiles = tiles
+    return tiles
+
+
+TilesDep = Annotated[VectorTiles, Depends(get_tiles)]
+
+
+@router.get("/collections/{collection_id}/tiles")
+def tilesets(collection_id: str, tiles: TilesDep, request: Request) -> dict[str, Any]:
+    """Tilesets of a collection (one: vector tiles on WebMercatorQuad)."""
+    tiles.bounds(collection_id)  # LayerNotFound for an untiled collection
+    base = _collection_url(request, collection_id)
+    return {
+        "links": [{"rel": "self", "type": "application/json", "href": f"{base}/tiles"}],
+        "tilesets": [_tileset_summary(base, collection_id)],
+    }
+
+
+@router.get(f"/collections/{{collection_id}}/tiles/{TMS_ID}")
+def tileset(collection_id: str, tiles: TilesDep, request: Request, response: Response) -> dict[str, Any]:
+    """Tileset metadata (OGC API - Tiles): tile matrix set, limits, URL template, layer fields."""
+    body = tileset_metadata(tiles, collection_id, _collection_url(request, collection_id))
+    response.headers["Cache-Control"] = METADATA_CACHE_CONTROL
+    return body
+
+
+@router.get(f"/collections/{{collection_id}}/tiles/{TMS_ID}/tilejson.json")
+def tilejson(collection_id: str, tiles: TilesDep, request: Request, response: Response) -> dict[str, Any]:
+    """TileJSON 3.0.0 of a collection's vector tiles (for MapLibre, QGIS and other clients)."""
+    body = tilejson_document(tiles, collection_id, _collection_url(request, collection_id))
+    response.headers["Cache-Control"] = METADATA_CACHE_CONTROL
+    return body
+
+
+@router.get(
+    f"/collections/{{collection_id}}/tiles/{TMS_ID}/{{z}}/{{y}}/{{x}}",
+    response_class=Response,
+    responses={200: {"content": {MVT_MEDIA_TYPE: {}}, "description": "A Mapbox vector tile (may be empty)."}},
+)
+def tile(collection_id: str, z: int, y: int, x: int, tiles: TilesDep, request: Request) -> Response:
+    """One vector tile: tileMatrix z, tileRow y, tileCol x (OGC order)."""
+    body = tiles.tile(collection_id, z, x, y)
+    etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+    headers = {"Cache-Control": TILE_CACHE_CONTROL, "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=MVT_MEDIA_TYPE, headers=headers)
+
+
+def tileset_metadata(tiles: VectorTiles, name: str, base: str) -> dict[str, Any]:
+    """The OGC API - Tiles tileset document of a layer, with ``base`` its collection URL."""
+    minx, miny, maxx, maxy = tiles.bounds(name)
+    template = f"{base}/tiles/{TMS_ID}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
+    return {
+        "title": f"{name} (vector tiles)",
+        "dataType": "vector",
+        "crs": CRS_3857,
+        "tileMatrixSetURI": TMS_URI,
+        "links": [
+            {"rel": "self", "type": "application/json", "href": f"{base}/tiles/{TMS_ID}"},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json",
+             "href": TMS_DEFINITION},
+            {"rel": "item", "type": MVT_MEDIA_TYPE, "href": template, "templated": True},
+            {"rel": "describedby", "type": "application/json", "title": "TileJSON",
+             "href": f"{base}/tiles/{TMS_ID}/tilejson.json"},
+            {"rel": "collection", "type": "application/json", "href": base},
+        ],
+        "boundingBox": {"lowerLeft": [minx, miny], "upperRight": [maxx, maxy],
+                        "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"},
+        "tileMatrixSetLimits": tile_matrix_limits((minx, miny, maxx, maxy)),
+        "layers": [
+            {
+                "id": name,
+                "dataType": "vector",
+                "minTileMatrix": str(MIN_ZOOM),
+                "maxTileMatrix": str(MAX_ZOOM),
+                "propertiesSchema": {"type": "object", "properties": _json_schema(tiles.fields(name))},
+            }
+        ],
+    }  # fmt: skip
+
+
+def tilejson_document(tiles: VectorTiles, name: str, base: str) -> dict[str, Any]:
+    """TileJSON 3.0.0 for a layer.
+
+    The ``tiles`` template is ``.../{z}/{y}/{x}``: the OGC path order (tileMatrix/tileRow/tileCol),
+    not the usual XYZ ``{z}/{x}/{y}``. MapLibre, Leaflet, OpenLayers and QGIS substitute the
+    placeholders by name, so the order in the path does not matter to them.
+    """
+    bounds = list(tiles.bounds(name))
+    description = (
+        "Deprivation score per H3 cell; coarser H3 parents below zoom 11" if name == "hexagons" else ""
+    )
+    if tiles.store.synthetic:
+        description = f"SYNTHETIC demo data. {description}".strip()
+    return {
+        "tilejson": "3.0.0",
+        "name": name,
+        "description": description,
+        "scheme": "xyz",
+        "tiles": [f"{base}/tiles/{TMS_ID}/{{z}}/{{y}}/{{x}}"],
+        "minzoom": MIN_ZOOM,
+        "maxzoom": MAX_ZOOM,
+        "bounds": bounds,
+        "center": [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, 7],
+        "vector_layers": [
+            {"id": name, "fields": tiles.fields(name), "minzoom": MIN_ZOOM, "maxzoom": MAX_ZOOM,
+             "description": _hexagon_note() if name == "hexagons" else ""}
+        ],
+    }  # fmt: skip
+
+
+def tile_matrix_limits(bounds: tuple[float, float, float, float]) -> list[dict[str, Any]]:
+    """Rows and columns that cover lon/lat ``bounds`` at each served tile matrix."""
+    minx, miny, maxx, maxy = bounds
+    limits = []
+    for z in range(MIN_ZOOM, MAX_ZOOM + 1):
+        n = 1 << z
+
+        def col(lon: float, n: int = n) -> int:
+            return min(n - 1, max(0, int((lon + 180.0) / 360.0 * n)))
+
+        def row(lat: float, n: int = n) -> int:
+            lat = max(-85.0511287798066, min(85.0511287798066, lat))
+            y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2
+            return min(n - 1, max(0, int(y * n)))
+
+        limits.append(
+            {"tileMatrix": str(z), "minTileRow": row(maxy), "maxTileRow": row(miny),
+             "minTileCol": col(minx), "maxTileCol": col(maxx)}
+        )  # fmt: skip
+    return limits
+
+
+def _tileset_summary(base: str, name: str) -> dict[str, Any]:
+    return {
+        "title": f"{name} (vector tiles)",
+        "dataType": "vector",
+        "crs": CRS_3857,
+        "tileMatrixSetURI": TMS_URI,
+        "links": [
+            {"rel": "self", "type": "application/json", "href": f"{base}/tiles/{TMS_ID}"},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json",
+             "href": TMS_DEFINITION},
+        ],
+    }  # fmt: skip
+
+
+def _hexagon_note() -> str:
+    levels = sorted({(hexagon_resolution(z), z) for z in range(MIN_ZOOM, MAX_ZOOM + 1)})
+    first: dict[int, int] = {}
+    for res, z in levels:
+        first.setdefault(res, z)
+    parts = ", ".join(f"res {res} from z{z}" for res, z in sorted(first.items()))
+    return f"H3 cells ({parts}); parents carry summed population and population-weighted mean score"
+
+
+def _json_schema(fields: dict[str, str]) -> dict[str, dict[str, str]]:
+    kinds = {"String": "string", "Number": "number", "Boolean": "boolean"}
+    return {name: {"type": kinds[kind]} for name, kind in fields.items()}
+
+
+def _collection_url(request: Request, collection_id: str) -> str:
+    return f"{str(request.base_url).rstrip('/')}/collections/{collection_id}"

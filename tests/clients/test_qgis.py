@@ -1,0 +1,103 @@
+"""QGIS as a client: the styled GeoPackage, OGC API - Features and the vector tiles.
+
+QGIS runs under the system Python (Debian's ``python3-qgis``; ``scripts/ci-system-deps.sh``
+installs it), in a subprocess running ``qgis_checks.py``. The service runs for real: uvicorn in a
+subprocess on a free port (the session's `live_server`). Skipped, with the reason, where
+``/usr/bin/python3`` cannot import qgis.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from layers.export import export_all_gpkg
+from layers.store import LayerStore
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+CHECKS = Path(__file__).with_name("qgis_checks.py")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _qgis_missing() -> str | None:
+    if not Path(SYSTEM_PYTHON).exists():
+        return f"{SYSTEM_PYTHON} not found"
+    probe = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import qgis.core"], capture_output=True, text=True, timeout=60, check=False
+    )
+    if probe.returncode != 0:
+        return f"{SYSTEM_PYTHON} cannot import qgis (apt-get install python3-qgis qgis-providers)"
+    return None
+
+
+_MISSING = _qgis_missing()
+pytestmark = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
+
+
+def run_check(tmp_path: Path, *args: str) -> dict:
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_RUNTIME_DIR": str(tmp_path),
+        "HOME": str(tmp_path),
+    }
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run(
+        [SYSTEM_PYTHON, str(CHECKS), *args],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    assert lines, (
+        f"qgis_checks.py printed no result (exit {done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}"
+    )
+    report = json.loads(lines[-1])
+    assert done.returncode == 0, json.dumps(report, indent=1)
+    return report["results"]
+
+
+@pytest.fixture(scope="module")
+def store(store_dir: Path) -> LayerStore:
+    return LayerStore.open(store_dir)
+
+
+@pytest.fixture(scope="module")
+def server(live_server: tuple[str, Path]) -> str:
+    return live_server[0]
+
+
+def test_qgis_opens_the_styled_geopackage(store, tmp_path):
+    gpkg = export_all_gpkg(store, tmp_path / "sasaran.gpkg")
+    expected = {name: {"features": store.rows(name)} for name in store.names}
+    expected["hexagons"] |= {
+        "renderer": "graduatedSymbol",
+        "attr": "score",
+        "classes": 5,
+        "geometry": "Polygon",
+    }
+    expected["villages"] |= {"renderer": "graduatedSymbol", "attr": "M0", "geometry": "MultiPolygon"}
+    expected["kabupaten"] |= {"renderer": "graduatedSymbol", "attr": "M0", "geometry": "MultiPolygon"}
+    expected["schools"] |= {"renderer": "categorizedSymbol", "attr": "kind", "classes": 6}
+    expected["rivers"] |= {"renderer": "singleSymbol"}
+    results = run_check(tmp_path, "gpkg", str(gpkg), json.dumps(expected))
+    assert all(r["valid"] for r in results.values())
+
+
+def test_qgis_reads_villages_over_ogc_api_features(server, store, tmp_path):
+    results = run_check(tmp_path, "oapif", server, "villages", str(store.rows("villages")))
+    assert results["villages"]["features"] == store.rows("villages")
+
+
+def test_qgis_renders_the_hexagon_vector_tiles(server, store, tmp_path):
+    template = f"{server}/collections/hexagons/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
+    bounds = [str(v) for v in store.layer("hexagons").total_bounds]
+    results = run_check(tmp_path, "tiles", template, *bounds)
+    assert results["tiles"]["drawn_share"] > 0.05
