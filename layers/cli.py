@@ -16,6 +16,7 @@ import typer
 from layers.errors import SasaranError
 from layers.export_command import export_command
 from layers.mpi_command import mpi_command
+from layers.target_command import changes_command, target_command
 
 app = typer.Typer(
     name="sasaran",
@@ -93,6 +94,8 @@ def serve_command(
 
 app.command("mpi")(mpi_command)
 app.command("export")(export_command)
+app.command("target")(target_command)
+app.command("changes")(changes_command)
 
 
 def main() -> None:

@@ -156,7 +156,7 @@ class BuildConfig(_Model):
     #: Indicator spec file; ``None`` uses the built-in default set (``layers/data/indicators.toml``).
     indicators: Path | None = None
     sources: Sources
-    access: AccessConfig = Field(default_factory=lambda: AccessConfig())
+    access: AccessConfig = AccessConfig()  # frozen, so one shared default is safe
     #: Directory the relative paths were resolved against (set by `load_config`).
     base_dir: Path = Path(".")
 

@@ -1,0 +1,329 @@
+"""``sasaran target`` and ``sasaran changes``, and the files a selection is downloaded as.
+
+`write_targets` writes a `TargetResult` as JSON, CSV, XLSX (sheets: selected, below_line,
+by_kabupaten, about) or GeoPackage (the selected villages, MultiPolygon, EPSG:4326), always
+under a temporary name renamed into place. ``POST /targets?f=...`` serves the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from layers.errors import InvalidQuery
+from layers.targeting import TargetResult
+
+TARGET_FORMATS: tuple[str, ...] = ("json", "csv", "table", "xlsx", "gpkg")
+CHANGE_FORMATS: tuple[str, ...] = ("json", "csv", "table")
+
+
+# ------------------------------------------------------------------------------------------------
+# Files
+# ------------------------------------------------------------------------------------------------
+
+
+def target_filename(result: TargetResult, fmt: str, synthetic: bool) -> str:
+    """Download name of a selection, e.g. ``sasaran-targets-2024-synthetic.xlsx``.
+
+    Parameters
+    ----------
+    result
+        The selection.
+    fmt
+        File extension.
+    synthetic
+        Whether the store is the synthetic demo (then the name says so).
+
+    Returns
+    -------
+    str
+        The file name.
+    """
+    return f"sasaran-targets-{result.year}{'-synthetic' if synthetic else ''}.{fmt}"
+
+
+@contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    tmp.unlink()  # GDAL creates the file itself
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _about(result: TargetResult, synthetic: bool) -> pd.DataFrame:
+    summary = {k: v for k, v in result.summary.items() if k != "by_kabupaten"}
+    rows: dict[str, Any] = {
+        "data": "SYNTHETIC demo data, not real statistics" if synthetic else "layer store",
+        "year": result.year,
+        "objective": result.objective,
+        "k": result.spec.k,
+        "status": result.status,
+        "gap": result.gap,
+        **summary,
+    }
+    rows |= {
+        f"weight {d}": w for d, w in zip(result.spec.dimensions, result.spec.dimension_weights, strict=True)
+    }
+    return pd.DataFrame({"item": list(rows), "value": [str(v) for v in rows.values()]})
+
+
+def write_targets(
+    result: TargetResult,
+    path: str | Path,
+    fmt: str,
+    villages: pd.DataFrame | None = None,
+    synthetic: bool = False,
+) -> Path:
+    """Write a selection to ``path`` atomically as json, csv, xlsx or gpkg.
+
+    Parameters
+    ----------
+    result
+        The selection.
+    path
+        The file to (re)place.
+    fmt
+        ``json``, ``csv``, ``xlsx`` or ``gpkg``.
+    villages
+        The store's villages layer (geometry for gpkg; required there).
+    synthetic
+        Whether the store is the synthetic demo (said in the XLSX and the GeoPackage).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    path = Path(path)
+    frame = result.selected_frame()
+    with _atomic(path) as tmp:
+        if fmt == "json":
+            tmp.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False, allow_nan=False))
+        elif fmt == "csv":
+            frame.to_csv(tmp, index=False)
+        elif fmt == "xlsx":
+            with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+                frame.to_excel(writer, sheet_name="selected", index=False)
+                pd.DataFrame(result.below_line).to_excel(writer, sheet_name="below_line", index=False)
+                pd.DataFrame(result.summary["by_kabupaten"]).to_excel(
+                    writer, sheet_name="by_kabupaten", index=False
+                )
+                _about(result, synthetic).to_excel(writer, sheet_name="about", index=False)
+        elif fmt == "gpkg":
+            _write_gpkg(frame, villages, tmp, synthetic)
+        else:
+            raise InvalidQuery(f"format must be json, csv, xlsx or gpkg for a file, got '{fmt}'")
+    return path
+
+
+def _write_gpkg(frame: pd.DataFrame, villages: pd.DataFrame | None, path: Path, synthetic: bool) -> None:
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    if villages is None:
+        raise InvalidQuery("a GeoPackage needs the villages layer for the geometry")
+    geometry = villages.set_index(villages["village_code"].astype(str)).geometry
+    shapes = shapely.force_2d(geometry.reindex(frame["village_code"]).to_numpy())
+    # Note: QGIS treats a mixed Polygon/MultiPolygon layer as generic geometry; always MultiPolygon.
+    multi = [shapely.MultiPolygon([g]) if isinstance(g, shapely.Polygon) else g for g in shapes]
+    out = gpd.GeoDataFrame(frame, geometry=multi, crs="EPSG:4326")
+    description = "Villages selected by Sasaran targeting"
+    if synthetic:
+        description = f"SYNTHETIC demo data, not real statistics. {description}"
+    pyogrio.write_dataframe(
+        out, path, driver="GPKG", layer="targets", promote_to_multi=True,
+        layer_options={"DESCRIPTION": description, "SPATIAL_INDEX": "YES"},
+    )  # fmt: skip
+
+
+def _table(result: TargetResult) -> str:
+    s = result.summary
+    frame = result.selected_frame()[
+        [
+            "rank",
+            "village_code",
+            "village_name",
+            "kabupaten_name",
+            "people_reached",
+            "cost",
+            "M0",
+            "confidence",
+        ]
+    ]
+    budget = "" if s["budget"] is None else f" of {s['budget']:,.0f}"
+    head = (
+        f"{s['n_selected']} villages, {s['people_reached']:,.0f} people reached "
+        f"({100 * (s['coverage'] or 0):.1f}% of {s['objective_total']:,.0f}), "
+        f"cost {s['total_cost']:,.0f}{budget}; {result.status}"
+    )
+    return head + "\n" + frame.to_string(index=False, float_format=lambda v: f"{v:,.3f}") + "\n"
+
+
+@contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Send what native code prints to fd 1 (HiGHS does) to stderr, keeping stdout for the answer."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+# ------------------------------------------------------------------------------------------------
+# Commands
+# ------------------------------------------------------------------------------------------------
+
+
+def _pairs(items: list[str] | None, option: str, kind: type) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        try:
+            if not sep or not key.strip():
+                raise ValueError
+            out[key.strip()] = kind(value)
+        except ValueError:
+            raise InvalidQuery(
+                f"{option}: expected KEY=VALUE with a {kind.__name__} value, got '{item}'"
+            ) from None
+    return out
+
+
+def target_command(
+    store: Annotated[Path, typer.Option("--store", help="Layer store directory.")] = Path("store"),
+    year: Annotated[int | None, typer.Option("--year", help="Poverty-table year (default: latest).")] = None,
+    objective: Annotated[
+        str, typer.Option("--objective", help="mpi_poor (default), m0_people, income_poor or dimension.")
+    ] = "mpi_poor",
+    dimension: Annotated[str | None, typer.Option("--dimension", help="With --objective dimension.")] = None,
+    budget: Annotated[float | None, typer.Option("--budget", help="Total budget (Rupiah).")] = None,
+    cost_fixed: Annotated[float, typer.Option("--cost-fixed", help="Cost per village (Rupiah).")] = 0.0,
+    cost_per_person: Annotated[
+        float, typer.Option("--cost-per-person", help="Cost per person reached (Rupiah).")
+    ] = 0.0,
+    max_villages: Annotated[int | None, typer.Option("--max-villages", help="At most N villages.")] = None,
+    kabupaten_min: Annotated[
+        list[str] | None, typer.Option("--kabupaten-min", help="CODE=N: at least N villages there.")
+    ] = None,
+    kabupaten_max: Annotated[
+        list[str] | None, typer.Option("--kabupaten-max", help="CODE=N: at most N villages there.")
+    ] = None,
+    include: Annotated[
+        list[str] | None, typer.Option("--include", help="Village code always selected.")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Village code never selected.")
+    ] = None,
+    min_score: Annotated[
+        float | None, typer.Option("--min-score", help="Skip villages with M0 below.")
+    ] = None,
+    priority: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--priority", help="GROUP=W for elderly, disabled, female_headed_hh (see docs/targeting.md)."
+        ),
+    ] = None,
+    indicators: Annotated[
+        Path | None, typer.Option("--indicators", help="Indicator spec TOML (default: the store's).")
+    ] = None,
+    k: Annotated[str | None, typer.Option("--k", help="Poverty cutoff in (0, 1], e.g. 1/3.")] = None,
+    scenarios: Annotated[int, typer.Option("--scenarios", help="Scenarios behind the confidence.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the scenarios.")] = 62,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Solver time limit, seconds.")] = 10.0,
+    fmt: Annotated[str, typer.Option("--format", help="json (default), csv, table, xlsx or gpkg.")] = "json",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output file (default: stdout, or a name here).")
+    ] = None,
+) -> None:
+    """Choose villages for a programme: the most people reached within budget and quotas."""
+    from layers.indicator_spec import load_spec, spec_to_dict
+    from layers.mpi_command import write_text
+    from layers.rescore import ScoringFrame
+    from layers.store import LayerStore
+    from layers.targeting import TargetRequest, select_targets, store_spec
+
+    if fmt not in TARGET_FORMATS:
+        raise InvalidQuery(f"--format: expected one of {', '.join(TARGET_FORMATS)}, got {fmt!r}")
+    raw: dict[str, Any] = {
+        "year": year, "objective": objective, "dimension": dimension, "budget": budget,
+        "cost_fixed": cost_fixed, "cost_per_person": cost_per_person, "max_villages": max_villages,
+        "kabupaten_min": _pairs(kabupaten_min, "--kabupaten-min", int),
+        "kabupaten_max": _pairs(kabupaten_max, "--kabupaten-max", int),
+        "include": include or [], "exclude": exclude or [], "min_score": min_score,
+        "priority": _pairs(priority, "--priority", float), "k": k,
+        "spec": spec_to_dict(load_spec(indicators)) if indicators else None,
+        "scenarios": scenarios, "seed": seed, "time_limit_s": time_limit,
+    }  # fmt: skip
+    request = TargetRequest.from_dict(raw).check()  # before the store loads: bad input fails fast
+    opened = LayerStore.open(store)
+    with _quiet_stdout():
+        frame = ScoringFrame.from_store(opened)
+        villages = opened.layer("villages")
+        result = select_targets(frame, villages, opened.layer("village_years"), request, store_spec(opened))
+    if fmt in ("xlsx", "gpkg") or (out is not None and fmt != "table"):
+        target = out or Path(target_filename(result, fmt, opened.synthetic))
+        write_targets(result, target, fmt, villages, opened.synthetic)
+        note = " (SYNTHETIC demo data)" if opened.synthetic else ""
+        typer.echo(f"Wrote {target}: {result.summary['n_selected']} villages{note}", err=out is None)
+    elif fmt == "json":
+        write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False, allow_nan=False) + "\n", None)
+    elif fmt == "csv":
+        write_text(result.selected_frame().to_csv(index=False), None)
+    else:
+        write_text(_table(result), out)
+
+
+def changes_command(
+    store: Annotated[Path, typer.Option("--store", help="Layer store directory.")] = Path("store"),
+    year_from: Annotated[int | None, typer.Option("--from", help="First year (default: earliest).")] = None,
+    year_to: Annotated[int | None, typer.Option("--to", help="Second year (default: latest).")] = None,
+    level: Annotated[
+        str, typer.Option("--level", help="kabupaten (default), kecamatan or village.")
+    ] = "kabupaten",
+    rank_by: Annotated[str, typer.Option("--rank-by", help="M0 (default), H or poverty_rate.")] = "M0",
+    fmt: Annotated[str, typer.Option("--format", help="json (default), csv or table.")] = "json",
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of standard output.")] = None,
+) -> None:
+    """Change in poverty rate, H and M0 between two years, ranked by the largest fall."""
+    from layers.change import changes, changes_to_json
+    from layers.mpi_command import write_text
+    from layers.rescore import ScoringFrame
+    from layers.store import LayerStore
+    from layers.targeting import store_spec
+
+    if fmt not in CHANGE_FORMATS:
+        raise InvalidQuery(f"--format: expected one of {', '.join(CHANGE_FORMATS)}, got {fmt!r}")
+    opened = LayerStore.open(store)
+    frame = ScoringFrame.from_store(opened)
+    years = sorted(frame.years)
+    first, last = year_from or years[0], year_to or years[-1]
+    spec = store_spec(opened)
+    table = changes(frame, opened, first, last, spec, level, rank_by)
+    if fmt == "json":
+        answer = changes_to_json(table, first, last, level, spec, rank_by)
+        text = json.dumps(answer, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    elif fmt == "csv":
+        text = table.to_csv(index=False)
+    else:
+        text = table.to_string(index=False, float_format=lambda v: f"{v:,.4f}") + "\n"
+    write_text(text, out)

@@ -1,0 +1,92 @@
+"""``POST /targets``: choose villages for a programme; ``GET /changes``: change between two years.
+
+The scoring frame (`layers.rescore.ScoringFrame`) is built on first use and kept on the app's
+state, so every later request only rescores arrays. Errors are domain errors (`InvalidQuery`,
+`InfeasibleTargeting` → 400 via `service.errors`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from layers.change import changes, changes_to_json
+from layers.rescore import ScoringFrame
+from layers.store import LayerStore
+from layers.target_command import target_filename, write_targets
+from layers.targeting import TargetRequest, TargetResult, select_targets, store_spec
+from service.deps import StoreDep
+from service.responses import CSVResponse, ORJSONResponse
+
+router = APIRouter(tags=["targets"])
+
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "gpkg": "application/geopackage+sqlite3",
+}
+_FRAME_LOCK = threading.Lock()
+
+
+def scoring_frame(request: Request) -> ScoringFrame:
+    """The app's scoring frame, built once from the open store on first use."""
+    state = request.app.state
+    frame = getattr(state, "scoring_frame", None)
+    if frame is None:
+        with _FRAME_LOCK:
+            frame = getattr(state, "scoring_frame", None)
+            if frame is None:
+                frame = state.scoring_frame = ScoringFrame.from_store(state.store)
+    return frame
+
+
+@router.post("/targets")
+def targets(
+    body: TargetRequest,
+    request: Request,
+    store: StoreDep,
+    f: Annotated[Literal["json", "csv", "xlsx", "gpkg"], Query(description="Answer format.")] = "json",
+) -> Response:
+    """Choose villages for a programme: the most people reached within budget and quotas."""
+    villages = store.layer("villages")
+    result = select_targets(
+        scoring_frame(request), villages, store.layer("village_years"), body, store_spec(store)
+    )
+    if f == "json":
+        return ORJSONResponse(result.to_json())
+    return _download(result, store, f)
+
+
+@router.get("/changes")
+def changes_between(
+    request: Request,
+    store: StoreDep,
+    year_from: Annotated[int, Query(alias="from", description="First year.")],
+    year_to: Annotated[int, Query(alias="to", description="Second year.")],
+    level: Literal["village", "kecamatan", "kabupaten"] = "kabupaten",
+    rank_by: Literal["M0", "H", "poverty_rate"] = "M0",
+    f: Literal["json", "csv"] = "json",
+) -> Response:
+    """Change in poverty rate, H and M0 per unit between two years, largest fall first."""
+    spec = store_spec(store)
+    table = changes(scoring_frame(request), store, year_from, year_to, spec, level, rank_by)
+    if f == "csv":
+        name = f"sasaran-changes-{level}-{year_from}-{year_to}{'-synthetic' if store.synthetic else ''}.csv"
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        return CSVResponse(table.to_csv(index=False).encode(), headers=headers)
+    return ORJSONResponse(changes_to_json(table, year_from, year_to, level, spec, rank_by))
+
+
+def _download(result: TargetResult, store: LayerStore, fmt: str) -> Response:
+    """A selection as a file download (written to a temporary directory, then sent as bytes)."""
+    name = target_filename(result, fmt, store.synthetic)
+    with tempfile.TemporaryDirectory(prefix="sasaran-targets-") as tmp:
+        path = write_targets(result, Path(tmp) / name, fmt, store.layer("villages"), store.synthetic)
+        content = path.read_bytes()
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    return Response(content, media_type=MEDIA_TYPES[fmt], headers=headers)

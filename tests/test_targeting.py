@@ -1,0 +1,431 @@
+"""Targeting: the exact solver against brute force, constraints, infeasibility, explanations, confidence."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from layers import knapsack
+from layers.errors import InfeasibleTargeting, InvalidQuery
+from layers.indicator_spec import with_overrides
+from layers.knapsack import Problem, check_feasible, greedy, make_problem, solve
+from layers.rescore import ScoringFrame
+from layers.store import LayerStore
+from layers.targeting import (
+    PRIORITY_SHARES,
+    TargetRequest,
+    VillageProfiles,
+    scenario_weights,
+    select_targets,
+    store_spec,
+)
+
+# ------------------------------------------------------------------------------------------------
+# The solver on arrays
+# ------------------------------------------------------------------------------------------------
+
+
+def _feasible_mask(p: Problem, subsets: np.ndarray) -> np.ndarray:
+    """Which rows of a (2^n × n) 0/1 matrix meet every constraint."""
+    ok = np.ones(len(subsets), bool)
+    if p.budget is not None:
+        ok &= subsets @ p.cost <= p.budget * (1 + 1e-12)
+    if p.max_count is not None:
+        ok &= subsets.sum(axis=1) <= p.max_count
+    for g in range(len(p.group_min)):
+        count = subsets[:, p.group == g].sum(axis=1)
+        ok &= (count >= p.group_min[g]) & (count <= p.group_max[g])
+    ok &= (subsets[:, p.forced] == 1).all(axis=1)
+    ok &= (subsets[:, p.banned] == 0).all(axis=1)
+    return ok
+
+
+def _brute_force(p: Problem) -> float | None:
+    n = len(p.value)
+    subsets = np.array(list(itertools.product((0, 1), repeat=n)), dtype=np.float64)
+    ok = _feasible_mask(p, subsets)
+    return float((subsets[ok] @ p.value).max()) if ok.any() else None
+
+
+def _random_problem(rng: np.random.Generator, n: int) -> Problem:
+    n_groups = int(rng.integers(1, 4))
+    group = rng.integers(0, n_groups, n)
+    size = np.bincount(group, minlength=n_groups)
+    value = np.round(rng.gamma(2.0, 50.0, n), 1) * (rng.random(n) > 0.1)  # some villages reach nobody
+    cost = np.round(rng.choice([0.0, 5.0, 20.0]) + rng.choice([0.0, 0.5]) * value + rng.random(n), 2)
+    state = rng.random(n)
+    return make_problem(
+        value,
+        cost,
+        group,
+        budget=float(rng.uniform(0.2, 0.7) * cost.sum()) if rng.random() < 0.8 else None,
+        max_count=int(rng.integers(1, n + 1)) if rng.random() < 0.5 else None,
+        group_min=np.minimum(rng.integers(0, 3, n_groups), size) * (rng.random(n_groups) < 0.5),
+        group_max=np.where(rng.random(n_groups) < 0.4, rng.integers(1, 4, n_groups), size),
+        forced=state < 0.08,
+        banned=(state > 0.08) & (state < 0.2),
+    )
+
+
+def _assert_within(p: Problem, chosen: np.ndarray) -> None:
+    assert _feasible_mask(p, chosen[None, :].astype(np.float64))[0], "a constraint is violated"
+
+
+@pytest.mark.parametrize("seed", range(80))
+def test_exact_solver_matches_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    p = _random_problem(rng, int(rng.integers(3, 13)))
+    best = _brute_force(p)
+    if best is None:
+        with pytest.raises(InfeasibleTargeting):
+            solve(p, mip_rel_gap=0.0)
+        return
+    sol = solve(p, mip_rel_gap=0.0)
+    _assert_within(p, sol.chosen)
+    assert float(p.value[sol.chosen].sum()) == pytest.approx(best, rel=1e-9, abs=1e-9)
+    assert sol.status == "optimal"
+    assert sol.gap is not None and sol.gap <= 1e-9
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_default_gap_stays_within_its_tolerance(seed):
+    rng = np.random.default_rng(1000 + seed)
+    p = _random_problem(rng, 15)
+    best = _brute_force(p)
+    if best is None:
+        return
+    sol = solve(p)
+    _assert_within(p, sol.chosen)
+    assert float(p.value[sol.chosen].sum()) >= best * (1 - knapsack.MIP_REL_GAP) - 1e-9
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_greedy_never_violates_a_constraint(seed):
+    rng = np.random.default_rng(5000 + seed)
+    p = _random_problem(rng, int(rng.integers(3, 40)))
+    chosen = greedy(p)
+    if chosen is not None:
+        _assert_within(p, chosen)
+        assert not (chosen & p.banned).any() and chosen[p.forced].all()
+
+
+def test_solver_keeps_no_village_worth_nothing_unless_needed():
+    p = make_problem([5, 0, 0, 3], [1, 1, 1, 1], [0, 0, 1, 1], group_min=[0, 1])
+    chosen = solve(p).chosen
+    assert chosen.tolist() == [True, False, False, True]
+
+
+def test_solver_reports_a_large_problem_in_time():
+    rng = np.random.default_rng(3)
+    value = rng.gamma(2.0, 500.0, 1500)
+    p = make_problem(value, 2e8 + 5e5 * value, rng.integers(0, 14, 1500), budget=5e10)
+    sol = solve(p, time_limit_s=5)
+    assert sol.status in ("optimal", "time_limit")
+    assert sol.gap is not None and sol.gap <= 1e-3 or sol.status == "time_limit"
+    _assert_within(p, sol.chosen)
+
+
+def test_greedy_fallback_when_the_solver_finds_nothing(monkeypatch):
+    def no_solution(*args, **kwargs):
+        from scipy.optimize import OptimizeResult
+
+        return OptimizeResult(status=1, x=None, fun=None, message="time limit", mip_dual_bound=-20.0)
+
+    monkeypatch.setattr(knapsack, "_milp", no_solution)
+    sol = solve(make_problem([5, 4, 3], [2, 2, 2], budget=4))
+    assert sol.status == "greedy"
+    assert sol.chosen.tolist() == [True, True, False]
+    assert sol.gap == pytest.approx((20 - 9) / 9)
+
+
+# ------------------------------------------------------------------------------------------------
+# Infeasible constraints are named
+# ------------------------------------------------------------------------------------------------
+
+_INFEASIBLE = [
+    ({"forced": [1, 0, 0], "banned": [1, 0, 0]}, "include"),
+    ({"group_min": [2, 0], "group_max": [1, 2]}, "kabupaten_min"),
+    ({"group_min": [3, 0]}, "kabupaten_min"),
+    ({"group_min": [2, 0], "banned": [1, 0, 0]}, "kabupaten_min"),
+    ({"forced": [1, 1, 0], "group_max": [1, 1]}, "kabupaten_max"),
+    ({"forced": [1, 1, 1], "max_count": 2}, "max_villages"),
+    ({"group_min": [2, 1], "max_count": 2}, "max_villages"),
+    ({"forced": [1, 1, 0], "budget": 15}, "include"),
+    ({"group_min": [1, 1], "budget": 15}, "kabupaten_min"),
+]
+
+
+@pytest.mark.parametrize(("constraints", "named"), _INFEASIBLE)
+def test_infeasible_constraints_name_the_constraint(constraints, named):
+    p = make_problem([3, 2, 1], [10, 10, 10], [0, 0, 1], **constraints)
+    with pytest.raises(InfeasibleTargeting, match=f"^{named}"):
+        solve(p)
+
+
+def test_infeasible_is_an_invalid_query():
+    assert issubclass(InfeasibleTargeting, InvalidQuery)
+
+
+@pytest.mark.parametrize(
+    ("constraints", "named"),
+    [
+        ({"group_min": [1, 1], "budget": 15}, "budget"),
+        ({"group_min": [2, 1], "max_count": 2}, "max_villages"),
+    ],
+)
+def test_solver_diagnosis_relaxes_one_family_at_a_time(constraints, named):
+    # check_feasible catches these first; the diagnosis is the safety net behind it.
+    p = make_problem([3, 2, 1], [10, 10, 10], [0, 0, 1], **constraints)
+    with pytest.raises(InfeasibleTargeting, match=f"^{named}"):
+        knapsack._diagnose(p, 5.0)
+
+
+def test_feasible_problem_passes_the_checks():
+    check_feasible(make_problem([3, 2, 1], [10, 10, 10], [0, 0, 1], group_min=[1, 1], budget=20))
+
+
+# ------------------------------------------------------------------------------------------------
+# On the demo store
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def frame(store: LayerStore) -> ScoringFrame:
+    return ScoringFrame.from_store(store)
+
+
+def _select(frame, store, **kwargs):
+    request = TargetRequest(**kwargs)
+    return select_targets(
+        frame, store.layer("villages"), store.layer("village_years"), request, store_spec(store)
+    )
+
+
+def _costs(result) -> float:
+    return sum(item["cost"] for item in result.selected)
+
+
+def test_result_json_keeps_the_planner_contract(frame, store):
+    result = _select(frame, store, budget=5e9, cost_fixed=2e8, cost_per_person=5e5, scenarios=20)
+    out = result.to_json()
+    json.dumps(out, allow_nan=False)
+    assert set(out) >= {"year", "objective", "spec", "status", "gap", "solve_seconds", "summary", "selected"}
+    assert set(out["summary"]) >= {
+        "n_selected", "total_cost", "budget", "budget_used_share", "people_reached", "objective_total",
+        "coverage", "by_kabupaten",
+    }  # fmt: skip
+    assert set(out["summary"]["by_kabupaten"][0]) == {
+        "kabupaten_code", "kabupaten_name", "n_selected", "people_reached", "cost", "coverage",
+    }  # fmt: skip
+    item = out["selected"][0]
+    assert set(item) == {
+        "rank", "village_code", "village_name", "kecamatan_name", "kabupaten_code", "kabupaten_name",
+        "population", "people_reached", "cost", "H", "A", "M0", "drivers", "top_indicators",
+        "priority_shares", "confidence",
+    }  # fmt: skip
+    assert set(out["below_line"][0]) == {
+        "village_code", "village_name", "kabupaten_name", "people_reached", "cost", "M0", "reason",
+    }  # fmt: skip
+    assert [s["rank"] for s in out["selected"]] == list(range(1, len(out["selected"]) + 1))
+    assert set(item["priority_shares"]) == set(PRIORITY_SHARES)
+    assert len(item["top_indicators"]) <= 3
+    assert sum(d["share"] or 0 for d in item["drivers"]) == pytest.approx(1.0)
+    assert out["status"] in ("optimal", "time_limit", "greedy")
+    assert out["summary"]["total_cost"] <= 5e9
+    assert out["summary"]["n_selected"] == len(out["selected"])
+    assert len(out["below_line"]) == 10
+    assert {b["reason"] for b in out["below_line"]} <= {
+        "budget",
+        "quota",
+        "min_score",
+        "excluded",
+        "no_people",
+    }
+
+
+def test_mpi_poor_people_match_the_village_scores(frame, store):
+    spec = store_spec(store)
+    cells = frame.score_cells(spec)
+    summary = frame.summarize(cells, spec, "village")
+    vp = VillageProfiles.from_cells(cells, frame.village_pos, len(frame.village_codes))
+    poor, intensity = vp.poor_and_intensity(np.asarray(spec.weights)[:, None], np.array([spec.k]))
+    np.testing.assert_allclose(poor[:, 0], np.nan_to_num(summary.H * summary.population), rtol=1e-9)
+    np.testing.assert_allclose(intensity[:, 0], np.nan_to_num(summary.M0 * summary.population), rtol=1e-9)
+
+
+def test_village_scenarios_equal_a_full_rescoring(frame, store):
+    spec = store_spec(store)
+    weights, k = scenario_weights(spec, 3, seed=9)
+    cells = frame.score_cells(spec)
+    vp = VillageProfiles.from_cells(cells, frame.village_pos, len(frame.village_codes))
+    poor, _ = vp.poor_and_intensity(weights, k)
+    for s in range(3):
+        other = with_overrides(spec, k=float(k[s]), weights=dict(zip(spec.names, weights[:, s], strict=True)))
+        summary = frame.summarize(frame.score_cells(other), other, "village")
+        np.testing.assert_allclose(poor[:, s], np.nan_to_num(summary.H * summary.population), atol=1e-6)
+
+
+def test_scenario_weights_are_reproducible_and_centred(store):
+    spec = store_spec(store)
+    w1, k1 = scenario_weights(spec, 500, seed=4)
+    w2, k2 = scenario_weights(spec, 500, seed=4)
+    np.testing.assert_array_equal(w1, w2)
+    np.testing.assert_array_equal(k1, k2)
+    np.testing.assert_allclose(w1.sum(axis=0), 1.0)
+    np.testing.assert_allclose(w1.mean(axis=1), spec.weights, atol=0.01)
+    assert (np.abs(k1 - spec.k) <= 0.05 + 1e-12).all()
+
+
+def test_confidence_is_reproducible_with_the_seed(frame, store):
+    kwargs = {"budget": 5e9, "cost_fixed": 2e8, "cost_per_person": 5e5, "scenarios": 50}
+    a = _select(frame, store, seed=1, **kwargs).to_json()["selected"]
+    b = _select(frame, store, seed=1, **kwargs).to_json()["selected"]
+    assert [x["confidence"] for x in a] == [x["confidence"] for x in b]
+    assert all(0 <= x["confidence"] <= 1 for x in a)
+    none = _select(frame, store, scenarios=0, budget=5e9, cost_fixed=2e8).to_json()["selected"]
+    assert all(x["confidence"] is None for x in none)
+
+
+@pytest.mark.parametrize(
+    ("objective", "extra"),
+    [("mpi_poor", {}), ("m0_people", {}), ("income_poor", {}), ("dimension", {"dimension": "health"})],
+)
+def test_each_objective_counts_its_own_people(frame, store, objective, extra):
+    result = _select(frame, store, objective=objective, max_villages=5, scenarios=10, **extra)
+    assert result.summary["n_selected"] == 5
+    reached = [x["people_reached"] for x in result.selected]
+    below = [x["people_reached"] for x in result.below_line]
+    assert min(reached) >= max(below) - 1e-9  # without costs, the five largest
+    if objective == "income_poor":
+        rows = store.layer("village_years")
+        rows = rows[rows["year"] == result.year].set_index("village_code")
+        assert reached[0] == pytest.approx(rows.loc[result.selected[0]["village_code"], "poor_population"])
+    if objective == "mpi_poor":
+        top = result.selected[0]
+        assert top["people_reached"] == pytest.approx(top["H"] * top["population"], rel=1e-6)
+
+
+def test_constraints_are_honoured(frame, store):
+    villages = store.layer("villages")
+    kabs = sorted(villages["kabupaten_code"].astype(str).unique())
+    result = _select(frame, store, max_villages=8, scenarios=10)
+    first = {x["kabupaten_code"] for x in result.selected}
+    missing = next(k for k in kabs if k not in first)
+    busiest = max(first, key=lambda k: sum(x["kabupaten_code"] == k for x in result.selected))
+    some = villages["village_code"].astype(str).tolist()
+    include, exclude = some[-1], result.selected[0]["village_code"]
+    out = _select(
+        frame, store, max_villages=8, kabupaten_min={missing: 2}, kabupaten_max={busiest: 1},
+        include=[include], exclude=[exclude], scenarios=10,
+    ).to_json()  # fmt: skip
+    codes = [x["village_code"] for x in out["selected"]]
+    assert len(codes) <= 8 and include in codes and exclude not in codes
+    assert sum(x["kabupaten_code"] == missing for x in out["selected"]) >= 2
+    assert sum(x["kabupaten_code"] == busiest for x in out["selected"]) <= 1
+    assert any(b["reason"] == "excluded" for b in out["below_line"])
+
+
+def test_budget_and_min_score(frame, store):
+    result = _select(
+        frame, store, budget=3e9, cost_fixed=1e8, cost_per_person=4e5, min_score=0.3, scenarios=10
+    )
+    assert result.summary["total_cost"] <= 3e9
+    assert result.summary["total_cost"] == pytest.approx(_costs(result))
+    assert all(x["M0"] >= 0.3 for x in result.selected)
+    for item in result.selected:
+        assert item["cost"] == pytest.approx(1e8 + 4e5 * item["people_reached"])
+    assert 0 < result.summary["budget_used_share"] <= 1
+
+
+def test_priority_weights_raise_villages_with_more_elderly(frame, store):
+    plain = _select(frame, store, max_villages=5, scenarios=0)
+    favoured = _select(frame, store, max_villages=5, scenarios=0, priority={"elderly": 50.0})
+    share = np.mean([x["priority_shares"]["elderly"] for x in favoured.selected])
+    assert share >= np.mean([x["priority_shares"]["elderly"] for x in plain.selected])
+
+
+def test_summary_adds_up(frame, store):
+    result = _select(frame, store, budget=4e9, cost_fixed=3e8, scenarios=0)
+    s = result.summary
+    assert s["people_reached"] == pytest.approx(sum(x["people_reached"] for x in result.selected))
+    assert sum(k["n_selected"] for k in s["by_kabupaten"]) == s["n_selected"]
+    assert sum(k["people_reached"] for k in s["by_kabupaten"]) == pytest.approx(s["people_reached"])
+    assert s["coverage"] == pytest.approx(s["people_reached"] / s["objective_total"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"budget": -1}, "budget"),
+        ({"cost_fixed": -5}, "cost_fixed"),
+        ({"cost_per_person": float("nan")}, "cost_per_person"),
+        ({"min_score": 1.5}, "min_score"),
+        ({"max_villages": -2}, "max_villages"),
+        ({"kabupaten_min": {"6201": -1}}, "kabupaten_min"),
+        ({"priority": {"elderly": -1}}, "priority"),
+        ({"scenarios": 100_000}, "scenarios"),
+        ({"time_limit_s": 0}, "time_limit_s"),
+        ({"objective": "dimension"}, "dimension"),
+        ({"dimension": "health"}, "dimension"),
+    ],
+)
+def test_bad_values_name_the_field(frame, store, kwargs, field):
+    with pytest.raises(InvalidQuery, match=field):
+        _select(frame, store, **kwargs)
+
+
+def test_bad_types_and_unknown_keys_name_the_field():
+    with pytest.raises(InvalidQuery, match="budgett"):
+        TargetRequest.from_dict({"budgett": 5})
+    with pytest.raises(InvalidQuery, match="priority"):
+        TargetRequest.from_dict({"priority": {"children": 1}})
+    with pytest.raises(InvalidQuery, match="objective"):
+        TargetRequest.from_dict({"objective": "votes"})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"include": ["nope"]}, "include: unknown village"),
+        ({"exclude": ["nope"]}, "exclude: unknown village"),
+        ({"kabupaten_min": {"9999": 1}}, "kabupaten_min: unknown kabupaten"),
+        ({"kabupaten_max": {"9999": 1}}, "kabupaten_max: unknown kabupaten"),
+        ({"kabupaten_min": {"K": 10_000}}, "kabupaten_min"),
+        ({"kabupaten_min": {"K": 2}, "kabupaten_max": {"K": 1}}, "kabupaten_min"),
+        ({"include": ["V"], "budget": 1.0, "cost_fixed": 5.0}, "include"),
+        ({"kabupaten_min": {"K": 3}, "budget": 2e8, "cost_fixed": 1e8}, "kabupaten_min"),
+    ],
+)
+def test_infeasible_requests_name_the_constraint(frame, store, kwargs, named):
+    villages = store.layer("villages")
+    kab, village = str(villages["kabupaten_code"].iloc[0]), str(villages["village_code"].iloc[0])
+    kwargs = json.loads(json.dumps(kwargs).replace('"K"', f'"{kab}"').replace('"V"', f'"{village}"'))
+    with pytest.raises(InfeasibleTargeting, match=named):
+        _select(frame, store, scenarios=0, **kwargs)
+
+
+def test_unknown_dimension_and_year(frame, store):
+    with pytest.raises(InvalidQuery, match="dimension 'wealth'"):
+        _select(frame, store, objective="dimension", dimension="wealth")
+    with pytest.raises(InvalidQuery, match="year 1990"):
+        _select(frame, store, year=1990)
+
+
+def test_request_spec_and_overrides_are_used(frame, store):
+    result = _select(frame, store, k="1/2", dimension_weights={"income": 0.4, "health": 0.1}, max_villages=3)
+    spec = result.to_json()["spec"]
+    assert spec["k"] == 0.5
+    income = sum(i["weight"] for i in spec["indicator"] if i["dimension"] == "income")
+    assert income == pytest.approx(0.4)
+
+
+def test_a_kabupaten_capped_at_zero_is_left_out(frame, store):
+    # The planner page leaves a kabupaten out by capping it at 0 villages.
+    top = _select(frame, store, max_villages=3, scenarios=0).selected[0]
+    result = _select(frame, store, max_villages=3, scenarios=5, kabupaten_max={top["kabupaten_code"]: 0})
+    assert all(x["kabupaten_code"] != top["kabupaten_code"] for x in result.selected)
+    below = {b["village_code"]: b["reason"] for b in result.below_line}
+    assert below[top["village_code"]] == "quota"
