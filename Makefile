@@ -13,6 +13,12 @@ $(BIN)/sasaran: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@
 
+# The browser test drives Chromium with playwright-core (pinned in its package-lock.json).
+NODE_CLIENT := tests/clients/node
+$(NODE_CLIENT)/node_modules: $(NODE_CLIENT)/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix $(NODE_CLIENT) --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the planner browser test will be skipped"; fi
+
 install: $(BIN)/sasaran
 
 demo: install
@@ -20,7 +26,7 @@ demo: install
 	$(BIN)/sasaran build demo-data/sasaran.toml --store store
 	$(BIN)/sasaran serve --store store --host 127.0.0.1 --port $(PORT)
 
-test: install
+test: install $(NODE_CLIENT)/node_modules
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

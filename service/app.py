@@ -16,13 +16,14 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from layers.store import LayerStore
-from service import exports, ogc, scores, tiles
+from service import exports, ogc, planner, scores, targets, tiles
 from service.deps import Catalog, StoreDep
 from service.errors import add_exception_handlers
 from service.models import Health
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,7 +43,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _include_routers(app: FastAPI) -> None:
-    for module in (ogc, scores, tiles, exports):
+    for module in (ogc, scores, tiles, exports, targets, planner):
         app.include_router(module.router)
 
 

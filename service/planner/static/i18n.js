@@ -1,0 +1,241 @@
+// Labels of the planner page in Bahasa Indonesia (default) and English.
+// Elements carry data-i18n="key" (text), data-i18n-title / data-i18n-aria / data-i18n-placeholder
+// (attributes); planner.js calls t(key) for text it builds itself.
+
+export const LANGS = ['id', 'en'];
+
+export const LOCALES = { id: 'id-ID', en: 'en-US' };
+
+export const STRINGS = {
+  id: {
+    title: 'Sasaran — perencana penargetan desa',
+    subtitle: 'Pilih desa untuk program pengentasan kemiskinan di bawah anggaran',
+    synthetic: 'DATA SINTETIS — demo, bukan data sebenarnya',
+    lang_toggle: 'English',
+    lang_toggle_aria: 'Switch the page to English',
+    controls: 'Pengaturan seleksi',
+    year: 'Tahun',
+    objective: 'Tujuan',
+    obj_mpi_poor: 'Penduduk miskin multidimensi terjangkau',
+    obj_m0_people: 'M0 × penduduk',
+    obj_income_poor: 'Penduduk miskin pendapatan',
+    obj_dimension: 'Satu dimensi',
+    dimension: 'Dimensi',
+    budget: 'Anggaran (Rp)',
+    cost_model: 'Model biaya',
+    cost_fixed: 'Biaya tetap per desa (Rp)',
+    cost_per_person: 'Biaya per orang (Rp)',
+    max_villages: 'Jumlah desa maksimum',
+    max_villages_hint: 'kosong = tanpa batas',
+    weights: 'Bobot dimensi',
+    weights_hint: 'Bobot dinormalisasi agar berjumlah 100%.',
+    income: 'Pendapatan',
+    education: 'Pendidikan',
+    health: 'Kesehatan',
+    quality_of_life: 'Kualitas hidup',
+    k: 'Batas miskin k',
+    k_hint: 'miskin bila skor deprivasi ≥ k',
+    kabupaten: 'Kabupaten/kota yang memenuhi syarat',
+    all: 'Semua',
+    none: 'Tidak ada',
+    scenarios: 'Skenario keyakinan',
+    scenarios_hint: 'bobot diacak; 0 = tanpa',
+    advanced: 'Lanjutan',
+    priority: 'Prioritas kelompok rentan (bobot)',
+    elderly: 'Lansia',
+    disabled: 'Penyandang disabilitas',
+    female_headed_hh: 'KRT perempuan',
+    min_score: 'Skor M0 minimum',
+    seed: 'Seed acak',
+    run: 'Jalankan seleksi',
+    running: 'Menghitung…',
+    map: 'Peta',
+    map_aria: 'Peta desa menurut M0, desa terpilih bergaris tebal',
+    legend_m0: 'M0 desa',
+    legend_hex: 'Skor heksagon (c)',
+    legend_selected: 'Desa terpilih',
+    layer_hex: 'Heksagon',
+    layer_villages: 'Desa',
+    hex_unavailable: 'ubin heksagon tidak tersedia',
+    summary: 'Ringkasan',
+    n_selected: 'Desa terpilih',
+    budget_used: 'Anggaran terpakai',
+    people_reached: 'Penduduk terjangkau',
+    coverage: 'Cakupan',
+    coverage_hint: 'bagian penduduk miskin provinsi',
+    status: 'Status',
+    gap: 'selisih',
+    seconds: 'dtk',
+    downloads: 'Unduh seleksi',
+    download_csv: 'CSV',
+    download_xlsx: 'XLSX',
+    download_gpkg: 'GeoPackage',
+    downloading: 'Mengunduh…',
+    downloaded: 'Berkas siap:',
+    table: 'Desa terpilih, berurutan',
+    table_empty: 'Atur anggaran lalu tekan “Jalankan seleksi”.',
+    rank: 'Peringkat',
+    village: 'Desa',
+    kab: 'Kabupaten/kota',
+    cost: 'Biaya',
+    m0: 'M0',
+    drivers: 'Penyebab utama',
+    confidence: 'Keyakinan',
+    below_line: 'Tepat di bawah garis (tidak terpilih)',
+    reason: 'Alasan',
+    by_kabupaten: 'Per kabupaten/kota',
+    loading: 'Memuat data…',
+    error: 'Kesalahan',
+    error_network: 'Layanan tidak dapat dihubungi.',
+    error_no_kab: 'Pilih setidaknya satu kabupaten/kota.',
+    error_budget: 'Anggaran harus lebih dari 0.',
+    of: 'dari',
+    villages_count: 'desa',
+    people: 'orang',
+    map_m0_note: 'M0 menurut tahun, k dan bobot yang dipilih',
+    popup_population: 'Penduduk',
+    popup_rank: 'Peringkat seleksi',
+    show_on_map: 'Tampilkan di peta',
+    status_optimal: 'optimal',
+    status_time_limit: 'batas waktu (solusi terbaik sejauh ini)',
+    status_greedy: 'pendekatan rakus (greedy)',
+    reason_budget: 'anggaran tidak cukup',
+    reason_quota: 'kuota kabupaten/jumlah desa penuh',
+    reason_min_score: 'M0 di bawah minimum',
+    reason_excluded: 'dikecualikan',
+    reason_no_people: 'tidak ada penduduk sasaran',
+  },
+  en: {
+    title: 'Sasaran — village targeting planner',
+    subtitle: 'Choose villages for a poverty programme within a budget',
+    synthetic: 'SYNTHETIC DEMO DATA — not real data',
+    lang_toggle: 'Bahasa Indonesia',
+    lang_toggle_aria: 'Ganti bahasa halaman ke Bahasa Indonesia',
+    controls: 'Selection settings',
+    year: 'Year',
+    objective: 'Objective',
+    obj_mpi_poor: 'Multidimensionally poor people reached',
+    obj_m0_people: 'M0 × population',
+    obj_income_poor: 'Income-poor people',
+    obj_dimension: 'One dimension',
+    dimension: 'Dimension',
+    budget: 'Budget (Rp)',
+    cost_model: 'Cost model',
+    cost_fixed: 'Fixed cost per village (Rp)',
+    cost_per_person: 'Cost per person (Rp)',
+    max_villages: 'Maximum number of villages',
+    max_villages_hint: 'empty = no limit',
+    weights: 'Dimension weights',
+    weights_hint: 'Weights are renormalised to sum to 100%.',
+    income: 'Income',
+    education: 'Education',
+    health: 'Health',
+    quality_of_life: 'Quality of life',
+    k: 'Poverty cutoff k',
+    k_hint: 'poor when deprivation score ≥ k',
+    kabupaten: 'Eligible kabupaten/kota',
+    all: 'All',
+    none: 'None',
+    scenarios: 'Confidence scenarios',
+    scenarios_hint: 'perturbed weights; 0 = none',
+    advanced: 'Advanced',
+    priority: 'Priority for vulnerable groups (weights)',
+    elderly: 'Elderly',
+    disabled: 'People with disabilities',
+    female_headed_hh: 'Female-headed households',
+    min_score: 'Minimum M0',
+    seed: 'Random seed',
+    run: 'Run selection',
+    running: 'Computing…',
+    map: 'Map',
+    map_aria: 'Map of villages by M0, selected villages with a thick outline',
+    legend_m0: 'Village M0',
+    legend_hex: 'Hexagon score (c)',
+    legend_selected: 'Selected village',
+    layer_hex: 'Hexagons',
+    layer_villages: 'Villages',
+    hex_unavailable: 'hexagon tiles not available',
+    summary: 'Summary',
+    n_selected: 'Villages selected',
+    budget_used: 'Budget used',
+    people_reached: 'People reached',
+    coverage: 'Coverage',
+    coverage_hint: "share of the province's poor",
+    status: 'Status',
+    gap: 'gap',
+    seconds: 's',
+    downloads: 'Download the selection',
+    download_csv: 'CSV',
+    download_xlsx: 'XLSX',
+    download_gpkg: 'GeoPackage',
+    downloading: 'Downloading…',
+    downloaded: 'File ready:',
+    table: 'Selected villages, ranked',
+    table_empty: 'Set a budget, then press “Run selection”.',
+    rank: 'Rank',
+    village: 'Village',
+    kab: 'Kabupaten/kota',
+    cost: 'Cost',
+    m0: 'M0',
+    drivers: 'Main drivers',
+    confidence: 'Confidence',
+    below_line: 'Just below the line (not selected)',
+    reason: 'Reason',
+    by_kabupaten: 'By kabupaten/kota',
+    loading: 'Loading data…',
+    error: 'Error',
+    error_network: 'The service cannot be reached.',
+    error_no_kab: 'Choose at least one kabupaten/kota.',
+    error_budget: 'The budget must be more than 0.',
+    of: 'of',
+    villages_count: 'villages',
+    people: 'people',
+    map_m0_note: 'M0 for the chosen year, k and weights',
+    popup_population: 'Population',
+    popup_rank: 'Selection rank',
+    show_on_map: 'Show on map',
+    status_optimal: 'optimal',
+    status_time_limit: 'time limit (best found so far)',
+    status_greedy: 'greedy approximation',
+    reason_budget: 'budget exhausted',
+    reason_quota: 'kabupaten or village quota full',
+    reason_min_score: 'M0 below the minimum',
+    reason_excluded: 'excluded',
+    reason_no_people: 'no target population',
+  },
+};
+
+let current = 'id';
+
+export function setLang(lang) {
+  current = LANGS.includes(lang) ? lang : 'id';
+  return current;
+}
+
+export function lang() {
+  return current;
+}
+
+export function locale() {
+  return LOCALES[current];
+}
+
+/** The label `key` in the current language (the key itself when missing, so gaps are visible). */
+export function t(key) {
+  return STRINGS[current][key] ?? STRINGS.en[key] ?? key;
+}
+
+/** The label of a value the service sends (`prefix_value`), or the value itself when unknown. */
+export function tValue(prefix, value) {
+  const key = `${prefix}_${value}`;
+  return STRINGS[current][key] ?? STRINGS.en[key] ?? String(value ?? '—');
+}
+
+/** Apply the current language to every element marked with data-i18n* under `root`. */
+export function translate(root = document) {
+  document.documentElement.lang = current;
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
+  for (const el of root.querySelectorAll('[data-i18n-aria]')) el.setAttribute('aria-label', t(el.dataset.i18nAria));
+  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+}

@@ -1,0 +1,158 @@
+// End-to-end run of the planner page in a real Chromium (driven by playwright-core, no browser download).
+//
+//   node tests/clients/planner_e2e.mjs BASE_URL OUT_DIR
+//
+// Opens BASE_URL/planner, changes the budget, runs a selection, downloads CSV/XLSX/GPKG into OUT_DIR,
+// saves OUT_DIR/planner.png and prints one JSON report on stdout (tests/clients/test_planner_browser.py
+// checks it). Any request to another origin is blocked and reported: the page must be self-contained.
+// Env: CHROMIUM (default /usr/bin/chromium), E2E_TIMEOUT_MS (default 120000).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+
+const require = createRequire(new URL('./node/', import.meta.url));
+const { chromium } = require('playwright-core');
+
+const [base, outDir] = process.argv.slice(2);
+if (!base || !outDir) {
+  console.error('usage: node planner_e2e.mjs BASE_URL OUT_DIR');
+  process.exit(2);
+}
+const origin = new URL(base).origin;
+const timeout = Number(process.env.E2E_TIMEOUT_MS ?? 120000);
+const watchdog = setTimeout(() => {
+  console.error(`planner e2e: gave up after ${timeout} ms`);
+  process.exit(3);
+}, timeout);
+
+const report = { steps: [], consoleErrors: [], pageErrors: [], externalRequests: [], failedRequests: [], downloads: {} };
+const step = (name) => report.steps.push(name);
+
+const profile = mkdtempSync(join(tmpdir(), 'sasaran-chromium-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true, // adds --headless
+  acceptDownloads: true,
+  viewport: { width: 1360, height: 1150 },
+  locale: 'id-ID',
+  args: [
+    '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run',
+    '--disable-component-update', '--disable-sync',
+    // WebGL for MapLibre on the CPU (SwiftShader through ANGLE), since --disable-gpu turns the GPU off.
+    '--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
+  ],
+});
+
+try {
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(origin) || url.startsWith('blob:') || url.startsWith('data:')) return route.continue();
+    report.externalRequests.push(url);
+    return route.abort();
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(30000);
+  let expectErrors = false; // from step 8 on, the page is made to fail on purpose
+  page.on('console', (m) => { if (m.type() === 'error' && !expectErrors) report.consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => report.pageErrors.push(String(e)));
+  page.on('requestfailed', (r) => {
+    // Tiles the map no longer needs are cancelled (net::ERR_ABORTED): not a failure.
+    if (r.url().startsWith(origin) && r.failure()?.errorText !== 'net::ERR_ABORTED') report.failedRequests.push(`${r.url()} ${r.failure()?.errorText}`);
+  });
+  let tileResponses = 0;
+  page.on('response', (r) => { if (/\/tiles\/WebMercatorQuad\/\d+\/\d+\/\d+/.test(r.url()) && r.status() === 200) tileResponses++; });
+
+  // 1. The page loads in Bahasa Indonesia, with the synthetic-data banner.
+  await page.goto(`${base}/planner`);
+  await page.waitForSelector('body[data-state="ready"], body[data-state="error"]');
+  report.loadState = await page.getAttribute('body', 'data-state');
+  if (report.loadState !== 'ready') throw new Error(`page did not load: ${await page.textContent('#error')}`);
+  report.lang = await page.getAttribute('html', 'lang');
+  report.title = (await page.textContent('h1')).trim();
+  report.bannerVisible = await page.isVisible('#synthetic-banner');
+  report.bannerText = (await page.textContent('#synthetic-banner')).trim();
+  report.years = await page.$$eval('#year option', (os) => os.map((o) => o.value));
+  report.kabupaten = await page.$$eval('#kabupaten-list input', (els) => els.map((e) => e.value));
+  step('loaded');
+
+  // 2. The map draws (WebGL) and the hexagon tiles answer.
+  report.webgl = await page.evaluate(() => !!document.querySelector('#map canvas.maplibregl-canvas'));
+  if (report.webgl) await page.waitForSelector('body[data-map="idle"]', { timeout: 60000 });
+  report.hexLayer = !(await page.isVisible('#hex-note'));
+  step('map');
+
+  // 3. Change the budget with the keyboard-usable form, and a weight slider.
+  await page.fill('#budget', '4000000000');
+  report.budgetEcho = (await page.textContent('#budget-fmt')).trim();
+  await page.focus('#w_health');
+  for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowRight');
+  report.weightOutputs = await page.$$eval('#weights output', (os) => os.map((o) => o.textContent.trim()));
+  step('controls');
+
+  // 4. Run a selection; the ranked table and the summary fill.
+  await page.click('#run');
+  await page.waitForSelector('body[data-state="done"], body[data-state="error"]', { timeout: 60000 });
+  if ((await page.getAttribute('body', 'data-state')) !== 'done') throw new Error(`selection failed: ${await page.textContent('#error')}`);
+  report.rows = await page.$$eval('#selected tbody tr[data-code]', (trs) => trs.length);
+  report.firstRow = await page.$$eval('#selected tbody tr[data-code]:first-child > *', (cells) => cells.map((c) => c.textContent.trim()));
+  report.summaryVisible = await page.isVisible('#summary');
+  report.summary = Object.fromEntries(
+    await page.$$eval('#summary .card', (cards) => cards.map((c) => [c.querySelector('dt').textContent.trim(), c.querySelector('dd').textContent.trim()])),
+  );
+  report.headers = await page.$$eval('#selected thead th', (ths) => ths.map((th) => [th.getAttribute('scope'), th.textContent.trim()]));
+  step('selection');
+
+  // 5. Downloads: fetch -> Blob -> link with a filename.
+  for (const format of ['csv', 'xlsx', 'gpkg']) {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click(`.downloads button[data-format="${format}"]`)]);
+    const path = join(outDir, dl.suggestedFilename());
+    await dl.saveAs(path);
+    report.downloads[format] = path;
+  }
+  step('downloads');
+
+  // 5b. The English toggle, then back to Bahasa Indonesia for the screenshot.
+  await page.click('#lang-toggle');
+  report.titleEn = (await page.textContent('h1')).trim();
+  report.langEn = await page.getAttribute('html', 'lang');
+  report.budgetEchoEn = (await page.textContent('#budget-fmt')).trim();
+  await page.click('#lang-toggle');
+  step('language');
+
+  // 6. The screenshot for docs/planner.md: whole province, selection outlined, top of the page.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  if (report.webgl) await page.waitForSelector('body[data-map="idle"]', { timeout: 60000 });
+  report.tileResponses = tileResponses;
+  report.screenshot = join(outDir, 'planner.png');
+  await page.screenshot({ path: report.screenshot });
+  step('screenshot');
+
+  // 7. Clicking a village in the table zooms the map to it.
+  await page.click('#selected tbody tr[data-code]:first-child .village-link');
+  report.activeRow = await page.$eval('#selected tbody tr.active', (tr) => tr.dataset.code).catch(() => null);
+  step('zoom');
+  expectErrors = true;
+
+  // 8. Errors: the page's own check (budget 0), and the service's problem+json detail shown inline.
+  await page.fill('#budget', '0');
+  await page.click('#run');
+  report.clientError = (await page.textContent('#error')).trim();
+  await page.fill('#budget', '4000000000');
+  await page.click('details.advanced > summary');
+  await page.fill('#min_score', '5'); // the service answers 400 problem+json naming min_score
+  await page.click('#run');
+  await page.waitForSelector('body[data-state="error"]');
+  report.problemError = (await page.textContent('#error')).trim();
+  step('errors');
+  report.ok = true;
+} catch (err) {
+  report.ok = false;
+  report.error = String(err?.stack ?? err);
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+  clearTimeout(watchdog);
+}
+console.log(JSON.stringify(report, null, 1));
+process.exit(report.ok ? 0 : 1);
