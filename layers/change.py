@@ -16,9 +16,8 @@ import pandas as pd
 
 from layers.errors import InvalidQuery
 from layers.indicator_spec import IndicatorSpec, spec_to_dict
-from layers.rescore import LEVEL_LAYERS, ScoringFrame
+from layers.rescore import LEVEL_LAYERS, ScoringFrame, store_spec
 from layers.store import LayerStore
-from layers.targeting import store_spec
 from layers.types import FloatArray, IntArray
 
 #: Measures compared: the income poverty rate (percent of people below the BPS line) and the

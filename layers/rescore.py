@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from layers.errors import InvalidQuery
-from layers.indicator_spec import IndicatorSpec
+from layers.errors import InvalidQuery, StoreError
+from layers.indicator_spec import IndicatorSpec, default_spec, spec_from_dict
 from layers.indicators import indicator_matrix
 from layers.scoring import Summary, UnitScores, score_units, summarize
 from layers.store import LayerStore
@@ -93,17 +93,32 @@ class ScoringFrame:
         any_year = next(iter(self.years.values()))
         return set(self.cell_columns) | {c for c in any_year.columns if c not in ("village_code", "year")}
 
-    def score_cells(self, spec: IndicatorSpec, year: int | None = None, k: float | None = None) -> CellScores:
-        """Score every cell for a year; each weighs its share of its village's people that year."""
-        missing = sorted(set(spec.columns) - self.columns())
+    @property
+    def n_cells(self) -> int:
+        """Number of cells."""
+        return len(self.village_pos)
+
+    def population(self, year: int | None = None) -> FloatArray:
+        """People per cell in a year: its share of its village's people times that year's total."""
+        _, rows = self.year_rows(year)
+        return self.share_in_village * rows["population"].to_numpy(np.float64)[self.village_pos]
+
+    def matrix(self, columns: list[str], year: int | None = None) -> FloatArray:
+        """Cells × columns raw values for a year (village-year values gathered by position)."""
+        missing = sorted(set(columns) - self.columns())
         if missing:
             raise InvalidQuery(
                 f"indicator column(s) {missing} are not in this store; available: {sorted(self.columns())}"
             )
-        year, rows = self.year_rows(year)
-        matrix = indicator_matrix(list(spec.columns), self.cell_columns, rows, self.village_pos)
-        weights = self.share_in_village * rows["population"].to_numpy(np.float64)[self.village_pos]
-        return CellScores(year, score_units(matrix, spec, k), weights)
+        _, rows = self.year_rows(year)
+        return indicator_matrix(list(columns), self.cell_columns, rows, self.village_pos)
+
+    def score_cells(self, spec: IndicatorSpec, year: int | None = None, k: float | None = None) -> CellScores:
+        """Score every cell for a year; each weighs its share of its village's people that year."""
+        year, _ = self.year_rows(year)
+        return CellScores(
+            year, score_units(self.matrix(list(spec.columns), year), spec, k), self.population(year)
+        )
 
     def summarize(self, cells: CellScores, spec: IndicatorSpec, level: str) -> Summary:
         """Aggregate cell scores to an area level (village, kecamatan, kabupaten or province)."""
@@ -112,7 +127,33 @@ class ScoringFrame:
         return summarize(cells.scores, spec, cells.weights, self.group_pos[level], self.n_groups[level])
 
 
-def _positions(sorted_or_not: np.ndarray, wanted: np.ndarray) -> IntArray:
-    order = np.argsort(sorted_or_not, kind="stable")
-    at = np.searchsorted(sorted_or_not[order], wanted)
-    return order[np.minimum(at, len(order) - 1)].astype(np.int64)
+def store_spec(store: LayerStore) -> IndicatorSpec:
+    """The indicator spec a store's scores were built with (its manifest), else the default.
+
+    Parameters
+    ----------
+    store
+        An open layer store.
+
+    Returns
+    -------
+    IndicatorSpec
+        The spec, restricted to the indicators the build could compute.
+    """
+    raw = store.manifest.get("indicators")
+    if not isinstance(raw, dict) or not raw.get("indicator"):
+        return default_spec()
+    return spec_from_dict({key: raw[key] for key in ("k", "indicator") if key in raw}, "store manifest")
+
+
+def _positions(codes: np.ndarray, wanted: np.ndarray) -> IntArray:
+    """Position of each wanted code in ``codes``; a code that is absent means a broken store."""
+    order = np.argsort(codes, kind="stable")
+    at = np.minimum(np.searchsorted(codes[order], wanted), max(len(order) - 1, 0))
+    found = codes[order][at] == wanted if len(order) else np.zeros(len(wanted), bool)
+    if not found.all():
+        raise StoreError(
+            f"{(~found).sum()} cell(s) name a unit code the store's layers lack, e.g. "
+            f"'{wanted[~found][0]}'; rebuild the store"
+        )
+    return order[at].astype(np.int64)

@@ -258,9 +258,9 @@ def target_command(
     """Choose villages for a programme: the most people reached within budget and quotas."""
     from layers.indicator_spec import load_spec, spec_to_dict
     from layers.mpi_command import write_text
-    from layers.rescore import ScoringFrame
+    from layers.rescore import ScoringFrame, store_spec
     from layers.store import LayerStore
-    from layers.targeting import TargetRequest, select_targets, store_spec
+    from layers.targeting import TargetRequest, select_targets
 
     if fmt not in TARGET_FORMATS:
         raise InvalidQuery(f"--format: expected one of {', '.join(TARGET_FORMATS)}, got {fmt!r}")
@@ -307,9 +307,8 @@ def changes_command(
     """Change in poverty rate, H and M0 between two years, ranked by the largest fall."""
     from layers.change import changes, changes_to_json
     from layers.mpi_command import write_text
-    from layers.rescore import ScoringFrame
+    from layers.rescore import ScoringFrame, store_spec
     from layers.store import LayerStore
-    from layers.targeting import store_spec
 
     if fmt not in CHANGE_FORMATS:
         raise InvalidQuery(f"--format: expected one of {', '.join(CHANGE_FORMATS)}, got {fmt!r}")

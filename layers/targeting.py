@@ -39,7 +39,6 @@ from layers.indicator_spec import IndicatorSpec, default_spec, spec_from_dict, s
 from layers.knapsack import Problem, Solution, greedy, make_problem, quote_labels, solve
 from layers.rescore import CellScores, ScoringFrame
 from layers.scoring import K_TOLERANCE, Summary
-from layers.store import LayerStore
 from layers.types import BoolArray, FloatArray, IntArray
 
 Objective = Literal["mpi_poor", "m0_people", "income_poor", "dimension"]
@@ -155,25 +154,6 @@ def resolve_spec(request: TargetRequest, base: IndicatorSpec | None = None) -> I
         spec_from_dict(request.spec, "request spec") if request.spec is not None else base or default_spec()
     )
     return with_overrides(spec, k=request.k, dimension_weights=request.dimension_weights or None)
-
-
-def store_spec(store: LayerStore) -> IndicatorSpec:
-    """The indicator spec a store's scores were built with (its manifest), else the default.
-
-    Parameters
-    ----------
-    store
-        An open layer store.
-
-    Returns
-    -------
-    IndicatorSpec
-        The spec.
-    """
-    raw = store.manifest.get("indicators")
-    if not isinstance(raw, dict) or not raw.get("indicator"):
-        return default_spec()
-    return spec_from_dict({key: raw[key] for key in ("k", "indicator") if key in raw}, "store manifest")
 
 
 # ------------------------------------------------------------------------------------------------

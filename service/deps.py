@@ -1,9 +1,9 @@
 """Dependencies: the store and its prepared catalog, collections, and query-parameter parsing.
 
 `Catalog` is built once in the lifespan: each served layer becomes a `layers.query.Table` (numpy
-columns, per-row bounds) plus its features' GeoJSON geometry bytes, and `ScoringData` keeps the
-arrays that rescoring needs (each cell's village, kecamatan and kabupaten position, the
-per-year village values). Requests then only index arrays.
+columns, per-row bounds) plus its features' GeoJSON geometry bytes, and a
+`layers.rescore.ScoringFrame` keeps the arrays that rescoring needs (each cell's village,
+kecamatan and kabupaten position, the per-year village values). Requests then only index arrays.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import Depends, Request
@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from layers import cql2
 from layers.errors import ConfigError, InvalidQuery, LayerNotFound
 from layers.query import ID_COLUMNS, BBox, Table
+from layers.rescore import ScoringFrame, store_spec
 from layers.store import TABLES, LayerStore
 from service.responses import geometry_json
 from service.settings import Settings
@@ -36,7 +37,6 @@ LEVELS: dict[str, str | None] = {
     "kabupaten": "kabupaten",
     "province": None,
 }
-_KEYS = ("village_code", "year")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -84,104 +84,12 @@ class Collection:
     stored_year: int | None = None
 
 
-class ScoringData:
-    """Arrays for rescoring per request: cell → unit positions and per-year village values."""
-
-    def __init__(self, store: LayerStore, tables: Mapping[str, Table]):
-        self.store = store
-        hexagons, villages = tables["hexagons"], tables["villages"]
-        self.hexagons = hexagons
-        self.n_cells = len(hexagons)
-        self.groups: dict[str, np.ndarray] = {"province": np.zeros(self.n_cells, dtype=np.int64)}
-        self.n_units: dict[str, int] = {"province": 1}
-        for level in ("village", "kecamatan", "kabupaten"):
-            code = ID_COLUMNS[LEVELS[level] or ""]
-            units = tables[LEVELS[level] or ""]
-            self.groups[level] = _positions(units.columns[code], hexagons.columns[code])
-            self.n_units[level] = len(units)
-            if (self.groups[level] < 0).any():
-                log.warning(
-                    "%d cells have a %s the %s layer lacks", (self.groups[level] < 0).sum(), code, level
-                )
-        self.stored_year = stored_year(store)
-        self.year_values = self._village_years(store, villages)
-
-    @staticmethod
-    def _village_years(store: LayerStore, villages: Table) -> dict[int, dict[str, np.ndarray]]:
-        if "village_years" not in store.names:
-            return {}
-        frame = store.layer("village_years")
-        pos = _positions(villages.columns["village_code"], frame["village_code"].astype(str).to_numpy())
-        numeric = [c for c in frame.columns if c not in _KEYS and frame[c].dtype.kind in "fiub"]
-        out: dict[int, dict[str, np.ndarray]] = {}
-        years = frame["year"].to_numpy()
-        for year in np.unique(years).tolist():
-            rows = np.flatnonzero((years == year) & (pos >= 0))
-            values = {}
-            for col in numeric:
-                arr = np.full(len(villages), np.nan)
-                arr[pos[rows]] = frame[col].to_numpy(dtype=np.float64)[rows]
-                values[col] = arr
-            out[int(year)] = values
-        return out
-
-    def check_year(self, year: int | None) -> int:
-        """The year to use: the stored one by default; `InvalidQuery` for a year not in the store."""
-        if year is None:
-            return self.stored_year or 0
-        known = sorted(self.year_values) or ([self.stored_year] if self.stored_year else [])
-        if year not in known:
-            raise InvalidQuery(f"year {year} is not in this store; years are: {', '.join(map(str, known))}")
-        return year
-
-    def population(self, year: int) -> np.ndarray:
-        """People per cell in ``year``: the stored cell counts scaled by the village's change."""
-        base = self.hexagons.columns["population"].astype(np.float64)
-        values = self.year_values.get(year, {})
-        stored = self.year_values.get(self.stored_year or -1, {})
-        if year == self.stored_year or "population" not in values or "population" not in stored:
-            return base
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = values["population"] / stored["population"]
-        ratio = np.where(np.isfinite(ratio), ratio, 1.0)
-        village = self.groups["village"]
-        return base * np.where(village >= 0, ratio[village], 1.0)
-
-    def matrix(self, columns: list[str], year: int) -> np.ndarray:
-        """(cells × columns) values for ``year``: village-year values gathered by each cell's village
-        position where the column varies by year, the hexagon column otherwise."""
-        year_values = self.year_values.get(year, {})
-        village = self.groups["village"]
-        out = np.empty((self.n_cells, len(columns)))
-        for j, col in enumerate(columns):
-            if col in year_values:
-                out[:, j] = np.where(village >= 0, year_values[col][village], np.nan)
-            elif col in self.hexagons.columns and self.hexagons.kinds[col] != "string":
-                out[:, j] = self.hexagons.columns[col]
-            else:
-                known = sorted(set(year_values) | set(self.hexagons.columns))
-                raise InvalidQuery(
-                    f"indicator column '{col}' is not in this store; columns are: {', '.join(known)}"
-                )
-        return out
-
-
 def stored_year(store: LayerStore) -> int | None:
     """The year the year-varying layers hold (manifest ``default_year``, else the latest)."""
     year = store.manifest.get("default_year")
     if year is None and store.years:
         year = store.years[-1]
     return None if year is None else int(year)
-
-
-def store_spec(store: LayerStore) -> Any:
-    """The indicator spec the store's scores were built with, else the packaged default."""
-    from layers.indicator_spec import default_spec, spec_from_dict
-
-    raw = store.manifest.get("indicators")
-    if not isinstance(raw, dict) or not raw.get("indicator"):
-        return default_spec()
-    return spec_from_dict({k: raw[k] for k in ("k", "indicator") if k in raw}, source="store manifest")
 
 
 class Catalog:
@@ -198,9 +106,8 @@ class Catalog:
             years = store.years if name in YEAR_LAYERS else []
             geometry = geometry_json(table.geometry) if table.geometry is not None else np.array([])
             self.collections[name] = Collection(name, table, geometry, list(years), self.year)
-        tables = {name: c.table for name, c in self.collections.items()}
-        has_scoring = all(name in tables for name in ("hexagons", "villages", "kecamatan", "kabupaten"))
-        self.scoring = ScoringData(store, tables) if has_scoring else None
+        has_scoring = all(name in store.names for name in (*YEAR_LAYERS, "village_years"))
+        self.scoring = ScoringFrame.from_store(store) if has_scoring else None
         self.spec = store_spec(store)
         self._views: dict[tuple[str, int], Table] = {}
 
@@ -213,7 +120,7 @@ class Catalog:
                 f"no collection '{collection_id}'; collections are: {', '.join(self.collections)}"
             ) from None
 
-    def require_scoring(self) -> ScoringData:
+    def require_scoring(self) -> ScoringFrame:
         """The scoring arrays; `ConfigError` when the store lacks the layers they come from."""
         if self.scoring is None:
             raise ConfigError("this store lacks hexagons, villages, kecamatan or kabupaten: no scoring")
@@ -225,7 +132,7 @@ class Catalog:
             return collection.table
         if not collection.years:
             raise InvalidQuery(f"'{collection.id}' does not vary by year; drop the year parameter")
-        self.require_scoring().check_year(year)
+        self.require_scoring().year_rows(year)  # InvalidQuery for a year the store lacks
         key = (collection.id, year)
         if key not in self._views:
             self._views[key] = self._year_view(collection, year)
@@ -235,9 +142,11 @@ class Catalog:
         scoring = self.require_scoring()
         table = collection.table
         if collection.id == "villages":
-            values = scoring.year_values[year]
-            overrides = {c: v for c, v in values.items() if c in table.columns}
-            return table.with_columns(overrides | {"year": np.full(len(table), year)})
+            _, rows = scoring.year_rows(year)
+            overrides = {
+                c: rows[c].to_numpy() for c in rows.columns if c in table.columns and c != "village_code"
+            }
+            return table.with_columns(overrides)
         if collection.id == "hexagons":
             return table.with_columns(self._hexagon_year(year))
         raise InvalidQuery(
@@ -246,16 +155,17 @@ class Catalog:
         )
 
     def _hexagon_year(self, year: int) -> dict[str, np.ndarray]:
-        from layers.scoring import score_units
-
         scoring = self.require_scoring()
         table = self.collections["hexagons"].table
-        varying = [c for c in scoring.year_values[year] if c in table.columns and c != "population"]
+        _, rows = scoring.year_rows(year)
+        varying = [
+            c for c in rows.columns if c in table.columns and c not in ("population", "village_code", "year")
+        ]
         out = dict(zip(varying, scoring.matrix(varying, year).T, strict=True))
         out["population"] = scoring.population(year)
         out["year"] = np.full(len(table), year)
         if "score" in table.columns:
-            units = score_units(scoring.matrix(self.spec.columns, year), self.spec)
+            units = scoring.score_cells(self.spec, year).scores
             out |= {
                 "score": units.c,
                 "poor": units.poor,
@@ -429,7 +339,7 @@ def score_query(level: str, request: Request, catalog: CatalogDep, settings: Set
     overrides = {k for k in params if k.startswith(("w_", "cutoff_"))}
     check_known(params, set(SCORE_PARAMETERS) | overrides, f"/scores/{level} (plus w_<name>, cutoff_<name>)")
     year_text = params.get("year")
-    year = catalog.require_scoring().check_year(None if not year_text else parse_int("year", year_text, 0))
+    year, _ = catalog.require_scoring().year_rows(None if not year_text else parse_int("year", year_text, 0))
     return ScoreQuery(
         level=level,
         year=year,

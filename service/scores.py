@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from layers.errors import ConfigError
 from layers.indicator_spec import IndicatorSpec, spec_from_dict, spec_to_dict, with_overrides
-from layers.scoring import dimension_share, score_units, summarize, summary_to_json
+from layers.scoring import dimension_share, summarize, summary_to_json
 from service.deps import LEVELS, Catalog, CatalogDep, ScoreQuery, ScoreQueryDep
 from service.models import ScoreResponse
 from service.responses import (
@@ -77,11 +77,9 @@ def _named(matrix: np.ndarray, names: list[str]) -> list[dict[str, float | None]
 def _hexagon_rows(
     catalog: Catalog, spec: IndicatorSpec, units: Any, pop: np.ndarray, rows: np.ndarray
 ) -> list[dict]:
-    scoring = catalog.require_scoring()
-    hexes = scoring.hexagons
+    hexes = catalog.collections["hexagons"].table
     villages = catalog.collections["villages"].table
-    village = scoring.groups["village"][rows]
-    names: Any = np.where(village >= 0, villages.columns["village_name"][village], "") if len(rows) else []
+    names = villages.columns["village_name"][catalog.require_scoring().village_pos[rows]]
     deprived = np.where(units.complete[rows, None], units.deprived[rows].astype(float), np.nan)
     shares = dimension_share(units, spec)[rows]
     base = {
@@ -125,17 +123,15 @@ def _area_rows(
 def score_level(catalog: Catalog, spec: IndicatorSpec, q: ScoreQuery) -> tuple[LevelScores, int]:
     """Rescore every cell for ``q.year`` and return the page ``q.offset``/``q.limit`` of the level's units."""
     scoring = catalog.require_scoring()
-    units = score_units(scoring.matrix(spec.columns, q.year), spec)
-    pop = scoring.population(q.year)
+    cells = scoring.score_cells(spec, q.year)
+    units, pop = cells.scores, cells.weights
     overall = summary_to_json(summarize(units, spec, pop), spec)
     if q.level == "hexagon":
         total = scoring.n_cells
         rows = np.arange(total)[q.offset : q.offset + q.limit]
         return LevelScores(_hexagon_rows(catalog, spec, units, pop, rows), overall, rows), total
-    n = scoring.n_units[q.level]
-    groups = scoring.groups[q.level]
-    # Cells without a unit of this level go to an extra group, dropped from the answer.
-    summary = summarize(units, spec, pop, np.where(groups >= 0, groups, n), n + 1)
+    n = scoring.n_groups[q.level]
+    summary = scoring.summarize(cells, spec, q.level)
     rows = np.arange(n)[q.offset : q.offset + q.limit]
     positions = rows if q.level != "province" else np.array([], dtype=np.int64)
     return LevelScores(_area_rows(catalog, q.level, summary, spec, rows), overall, positions), n

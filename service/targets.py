@@ -1,14 +1,13 @@
 """``POST /targets``: choose villages for a programme; ``GET /changes``: change between two years.
 
-The scoring frame (`layers.rescore.ScoringFrame`) is built on first use and kept on the app's
-state, so every later request only rescores arrays. Errors are domain errors (`InvalidQuery`,
+The scoring frame (`layers.rescore.ScoringFrame`) is prepared once at startup with the catalog,
+so every request only rescores arrays. Errors are domain errors (`InvalidQuery`,
 `InfeasibleTargeting` → 400 via `service.errors`).
 """
 
 from __future__ import annotations
 
 import tempfile
-import threading
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,10 +15,10 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from layers.change import changes, changes_to_json
-from layers.rescore import ScoringFrame
+from layers.rescore import ScoringFrame, store_spec
 from layers.store import LayerStore
 from layers.target_command import target_filename, write_targets
-from layers.targeting import TargetRequest, TargetResult, select_targets, store_spec
+from layers.targeting import TargetRequest, TargetResult, select_targets
 from service.deps import StoreDep
 from service.responses import CSVResponse, ORJSONResponse
 
@@ -30,19 +29,11 @@ MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "gpkg": "application/geopackage+sqlite3",
 }
-_FRAME_LOCK = threading.Lock()
 
 
 def scoring_frame(request: Request) -> ScoringFrame:
-    """The app's scoring frame, built once from the open store on first use."""
-    state = request.app.state
-    frame = getattr(state, "scoring_frame", None)
-    if frame is None:
-        with _FRAME_LOCK:
-            frame = getattr(state, "scoring_frame", None)
-            if frame is None:
-                frame = state.scoring_frame = ScoringFrame.from_store(state.store)
-    return frame
+    """The app's scoring frame, prepared with the catalog at startup."""
+    return request.app.state.catalog.require_scoring()
 
 
 @router.post("/targets")

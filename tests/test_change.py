@@ -9,9 +9,8 @@ import pytest
 
 from layers.change import MEASURES, changes, changes_to_json
 from layers.errors import InvalidQuery
-from layers.rescore import ScoringFrame
+from layers.rescore import ScoringFrame, store_spec
 from layers.store import LayerStore
-from layers.targeting import store_spec
 
 LEVEL_CODE = {"kabupaten": "kabupaten_code", "kecamatan": "kecamatan_code", "village": "village_code"}
 

@@ -3,7 +3,7 @@ import pytest
 
 from layers.errors import InvalidQuery
 from layers.indicator_spec import default_spec, spec_from_dict, with_overrides
-from layers.rescore import ScoringFrame
+from layers.rescore import ScoringFrame, store_spec
 
 
 @pytest.fixture(scope="module")
@@ -11,13 +11,8 @@ def frame(store):
     return ScoringFrame.from_store(store)
 
 
-def stored_spec(store):
-    raw = {k: v for k, v in store.manifest["indicators"].items() if k != "dropped"}
-    return spec_from_dict(raw, "manifest")
-
-
 def test_rescoring_with_the_build_spec_reproduces_the_stored_scores(store, frame):
-    spec = stored_spec(store)
+    spec = store_spec(store)
     for year in (2023, 2024):
         cells = frame.score_cells(spec, year)
         rows = store.layer("village_years")
@@ -31,7 +26,7 @@ def test_rescoring_with_the_build_spec_reproduces_the_stored_scores(store, frame
 
 
 def test_other_weights_and_k_change_the_answer(store, frame):
-    spec = stored_spec(store)
+    spec = store_spec(store)
     base = frame.summarize(frame.score_cells(spec), spec, "kabupaten")
     strict = frame.summarize(frame.score_cells(spec, k=0.9), spec, "kabupaten")
     assert (strict.H <= base.H).all() and (strict.H < base.H).any()

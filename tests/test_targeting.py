@@ -12,7 +12,7 @@ from layers import knapsack
 from layers.errors import InfeasibleTargeting, InvalidQuery
 from layers.indicator_spec import with_overrides
 from layers.knapsack import Problem, check_feasible, greedy, make_problem, solve
-from layers.rescore import ScoringFrame
+from layers.rescore import ScoringFrame, store_spec
 from layers.store import LayerStore
 from layers.targeting import (
     PRIORITY_SHARES,
@@ -20,7 +20,6 @@ from layers.targeting import (
     VillageProfiles,
     scenario_weights,
     select_targets,
-    store_spec,
 )
 
 # ------------------------------------------------------------------------------------------------

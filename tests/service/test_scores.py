@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from layers.indicator_spec import spec_to_dict
+from layers.rescore import store_spec
 from layers.store import LayerStore
-from service.deps import store_spec
 from service.models import FeatureCollection, Problem, ScoreResponse
 
 LEVELS = {"hexagon": "hexagons", "village": "villages", "kecamatan": "kecamatan", "kabupaten": "kabupaten"}
