@@ -14,10 +14,7 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -110,12 +107,6 @@ def _skip_reason() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r:
@@ -125,43 +116,12 @@ def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 
 
 @pytest.fixture(scope="module")
-def service_url(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real app (``uvicorn --factory service.app:create_app``) on a free local port."""
+def service_url(live_server: tuple[str, Path]) -> str:
+    """The real app under uvicorn (the session's `live_server`), once the browser can run."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("planner-server") / "uvicorn.log"
-    env = {**os.environ, "SASARAN_STORE_DIR": str(store_dir)}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app", "--host", "127.0.0.1"]
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [*cmd, "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"the service exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                if _get(f"{base}/healthz", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"/healthz did not answer within {STARTUP_SECONDS} s:\n{log_path.read_text()[-3000:]}"
-                )
-            time.sleep(0.2)
-        yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+    return live_server[0]
 
 
 def _require_routes(base: str) -> None:
@@ -172,10 +132,7 @@ def _require_routes(base: str) -> None:
         status = 200
     except urllib.error.HTTPError as e:
         status = e.code
-    if status in (404, 405):
-        if not (REPO / "service" / "targets.py").exists():
-            pytest.skip("POST /targets is not written yet (service/targets.py)")
-        pytest.fail("service/targets.py exists but the app does not serve POST /targets")
+    assert status not in (404, 405), "the app does not serve POST /targets"
     status, _ = _get(f"{base}/planner")
     assert status == 200, "service.app does not serve /planner: include service.planner.router in create_app"
 
