@@ -60,7 +60,7 @@ from scipy import ndimage
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from layers.config import FACILITY_KINDS, HEALTH_TYPE_KINDS, SCHOOL_LEVEL_KINDS, AccessConfig
+from layers.config import AccessConfig
 from layers.types import BBox
 
 log = logging.getLogger(__name__)
@@ -314,7 +314,7 @@ def travel_times(
     ----------
     surface : FrictionSurface
     facilities : mapping of str to numpy.ndarray
-        Kind -> (k, 2) lon/lat, as `facility_points` returns.
+        Kind -> (k, 2) lon/lat (the build classifies facilities in `layers.sources`).
     targets_lonlat : numpy.ndarray
         (n, 2) lon/lat.
     connectivity, max_snap_m
@@ -451,61 +451,6 @@ def write_cog(
     return path
 
 
-def facility_points(
-    schools_gdf: gpd.GeoDataFrame | None,
-    level_column: str,
-    health_gdf: gpd.GeoDataFrame | None,
-    type_column: str,
-) -> dict[str, NDArray[np.float64]]:
-    """Lon/lat of the facilities of each kind (`FACILITY_KINDS`).
-
-    School levels map through `SCHOOL_LEVEL_KINDS` (case-insensitive: "sd", "SMK"), health types
-    through `HEALTH_TYPE_KINDS` (case-insensitive: OSM's "hospital", "clinic", "doctors").
-    Rows with another value, or none, are skipped; one warning per frame gives their counts.
-    Polygons count at their centroid.
-
-    Parameters
-    ----------
-    schools_gdf, health_gdf : geopandas.GeoDataFrame or None
-        Points (or polygons), in EPSG:4326 or any CRS they declare.
-    level_column, type_column : str
-        The level and type columns.
-
-    Returns
-    -------
-    dict of str to numpy.ndarray
-        Every kind of `FACILITY_KINDS` -> (k, 2) float64 lon/lat (k may be 0).
-
-    Examples
-    --------
-    >>> xy = gpd.points_from_xy([113, 114], [-2, -1])
-    >>> schools = gpd.GeoDataFrame({"bentuk": ["sd", "SMK"]}, geometry=xy)
-    >>> facility_points(schools, "bentuk", None, "type")["school_sma"]
-    array([[114.,  -1.]])
-    """
-    school_keys = {key.upper(): kind for key, kind in SCHOOL_LEVEL_KINDS.items()}
-    health_keys = {key.lower(): kind for key, kind in HEALTH_TYPE_KINDS.items()}
-    points: dict[str, list[NDArray[np.float64]]] = {kind: [] for kind in FACILITY_KINDS}
-    for frame, column, keys, label in (
-        (schools_gdf, level_column, school_keys, "school level"),
-        (health_gdf, type_column, health_keys, "health facility type"),
-    ):
-        if frame is None or len(frame) == 0:
-            continue
-        if column not in frame.columns:
-            raise ValueError(f"{label} column '{column}' not found; columns are {list(frame.columns)}")
-        values = frame[column].astype("string").str.strip()
-        values = values.str.upper() if label == "school level" else values.str.lower()
-        kinds = values.map(keys)
-        skipped = values[kinds.isna()].fillna("<missing>").value_counts()
-        if len(skipped):
-            log.warning("skipped %d facilities of unknown %s: %s", skipped.sum(), label, skipped.to_dict())
-        lonlat = _lonlat_points(frame)
-        for kind in FACILITY_KINDS:
-            points[kind].append(lonlat[(kinds == kind).fillna(False).to_numpy(bool)])
-    return {kind: np.concatenate(arrs) if arrs else np.empty((0, 2)) for kind, arrs in points.items()}
-
-
 # --- grid and rasterisation -------------------------------------------------------------------
 
 
@@ -616,16 +561,6 @@ def _line_classes(
     # _geometries drops empty geometries; keep the speeds aligned with what it returned.
     nonempty = ~kept.geometry.is_empty.to_numpy(bool)
     return geoms, kmh[keep].to_numpy(np.float32)[nonempty]
-
-
-def _lonlat_points(frame: gpd.GeoDataFrame) -> NDArray[np.float64]:
-    """(n, 2) lon/lat of each row; polygons give their centroid, missing geometries NaN."""
-    geoms = frame.geometry
-    if geoms.crs is not None and not geoms.crs.equals(CRS.from_epsg(4326)):
-        geoms = geoms.to_crs(4326)
-    values = np.asarray(geoms.values, dtype=object)
-    points = np.where(shapely.get_type_id(values) == 0, values, shapely.centroid(values))
-    return np.column_stack([shapely.get_x(points), shapely.get_y(points)]).astype(np.float64)
 
 
 # --- sources, targets and solving -------------------------------------------------------------
@@ -815,7 +750,6 @@ def _has_driver(name: str) -> bool:
 __all__ = [
     "DISCRETISATION_BOUND",
     "FrictionSurface",
-    "facility_points",
     "friction_surface",
     "metric_crs",
     "travel_time",

@@ -19,7 +19,6 @@ from layers.access import (
     DISCRETISATION_BOUND,
     OCTILE_BOUND,
     FrictionSurface,
-    facility_points,
     friction_surface,
     metric_crs,
     travel_time,
@@ -354,29 +353,6 @@ def test_friction_surface_is_read_only_and_validated(walking: FrictionSurface) -
 
 
 # --- facilities and COG --------------------------------------------------------------------------
-
-
-def test_facility_points_by_kind(caplog: pytest.LogCaptureFixture) -> None:
-    schools = gpd.GeoDataFrame(
-        {"bentuk": ["sd", "SMP ", "smk", "PAUD", None]},
-        geometry=[*gpd.points_from_xy([1, 2, 3, 4, 5], [0, 0, 0, 0, 0]), shapely.box(0, 0, 2, 2)][1:],
-        crs=4326,
-    )
-    health = gpd.GeoDataFrame(
-        {"type": ["Puskesmas", "RSUD", "doctors", "apotek"]},
-        geometry=gpd.points_from_xy([10, 11, 12, 13], [1, 1, 1, 1]),
-        crs=4326,
-    )
-    with caplog.at_level(logging.WARNING):
-        points = facility_points(schools, "bentuk", health, "type")
-    assert list(points) == list(FACILITY_KINDS)
-    assert points["school_sd"].tolist() == [[2.0, 0.0]]
-    assert points["school_sma"].tolist() == [[4.0, 0.0]]
-    assert points["health_primary"].tolist() == [[10.0, 1.0], [12.0, 1.0]]
-    assert points["health_hospital"].tolist() == [[11.0, 1.0]]
-    assert "PAUD" in caplog.text and "apotek" in caplog.text
-    empty = facility_points(None, "bentuk", None, "type")
-    assert all(arr.shape == (0, 2) for arr in empty.values())
 
 
 def test_write_cog(tmp_path: Path) -> None:
