@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS; none: off.")
     cache_max_age: int = Field(300, ge=0, description="Cache-Control max-age (s) of answers that set none.")
     gzip_min_bytes: int = Field(1024, ge=0, description="Bodies at least this large are gzipped on request.")
+    blas_threads: int = Field(
+        1, ge=1, description="BLAS threads per worker; more oversubscribes the cores under concurrent load."
+    )
     access_log: bool = Field(False, description="Keep the URLs of recent requests on app.state (tests).")
 
     @model_validator(mode="after")
