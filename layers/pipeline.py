@@ -114,8 +114,8 @@ def _read_inputs(config: BuildConfig) -> _Inputs:
     poverty = sources.read_poverty(src.poverty, config, villages["village_code"])
     schools = sources.read_schools(src.schools, config) if src.schools else None
     health = sources.read_health(src.health_facilities, config) if src.health_facilities else None
-    roads = sources.read_lines(src.roads, config) if src.roads else None
-    rivers = sources.read_lines(src.rivers, config) if src.rivers else None
+    roads = sources.read_lines(src.roads, config, "roads") if src.roads else None
+    rivers = sources.read_lines(src.rivers, config, "rivers") if src.rivers else None
     rows = {
         "villages": len(villages),
         "poverty": len(poverty),

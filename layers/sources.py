@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from functools import lru_cache
 from pathlib import Path
 
 import geopandas as gpd
@@ -30,6 +31,7 @@ from layers.config import (
     VillageSource,
 )
 from layers.errors import SourceError
+from layers.osm import read_osm
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +54,36 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_vector(source: VectorSource, path: Path, columns: list[str]) -> gpd.GeoDataFrame:
+#: File endings GDAL's OSM driver reads; such a source is read through `layers.osm`.
+OSM_SUFFIXES = (".osm", ".osm.pbf", ".pbf", ".osm.xml")
+
+
+def is_osm_extract(path: Path) -> bool:
+    """Whether a path is an OpenStreetMap extract (read with GDAL's OSM driver)."""
+    return path.name.lower().endswith(OSM_SUFFIXES)
+
+
+@lru_cache(maxsize=2)
+def _osm_themes(path: Path, mtime_ns: int) -> dict[str, gpd.GeoDataFrame]:
+    # One extract usually feeds roads, rivers, schools and health facilities: parse it once.
+    del mtime_ns  # part of the cache key only: a changed file is read again
+    return read_osm(path)
+
+
+def _read_vector(
+    source: VectorSource, path: Path, columns: list[str], osm_theme: str | None = None
+) -> gpd.GeoDataFrame:
     if not path.exists():
         raise SourceError(path.name, None, None, f"file not found ({path})")
     try:
-        frame = pyogrio.read_dataframe(path, layer=source.layer, fid_as_index=True)
+        if osm_theme is not None and is_osm_extract(path):
+            # OSM tags become columns (highway, waterway, level, type, name); see layers.osm.
+            frame = _osm_themes(path, path.stat().st_mtime_ns)[osm_theme].copy()
+            frame.index = pd.RangeIndex(1, len(frame) + 1)
+        else:
+            frame = pyogrio.read_dataframe(path, layer=source.layer, fid_as_index=True)
+    except SourceError:
+        raise
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, ...
         raise SourceError(path.name, None, None, f"cannot read ({exc})") from None
     missing = [c for c in columns if c not in frame.columns]
@@ -246,12 +273,16 @@ def _check_keys(out: pd.DataFrame, file: str, source: PovertySource, village_cod
 
 
 def read_facilities(
-    source: SchoolSource | HealthSource, config: BuildConfig, kind_column: str, kinds: dict[str, str]
+    source: SchoolSource | HealthSource,
+    config: BuildConfig,
+    kind_column: str,
+    kinds: dict[str, str],
+    osm_theme: str,
 ) -> gpd.GeoDataFrame:
     """Facility points with ``kind`` (a facility kind or empty), the source class and ``name``."""
     path = config.resolve(source.file)
     columns = [kind_column] + ([source.name] if source.name else [])
-    frame = _read_vector(source, path, columns)
+    frame = _read_vector(source, path, columns, osm_theme)
     _check_geometry(frame, path.name, ("Point", "MultiPoint", "Polygon", "MultiPolygon"))
     frame = frame.to_crs(4326)
     # Facilities mapped as building outlines (common in OSM) count at their representative point.
@@ -282,18 +313,18 @@ def read_facilities(
 
 def read_schools(source: SchoolSource, config: BuildConfig) -> gpd.GeoDataFrame:
     """School points, ``kind`` from the level (SD → school_sd, SMP → school_smp, SMA/SMK → school_sma)."""
-    return read_facilities(source, config, source.level, SCHOOL_LEVEL_KINDS)
+    return read_facilities(source, config, source.level, SCHOOL_LEVEL_KINDS, "schools")
 
 
 def read_health(source: HealthSource, config: BuildConfig) -> gpd.GeoDataFrame:
     """Health facility points, ``kind`` health_hospital or health_primary from the type."""
-    return read_facilities(source, config, source.type, HEALTH_TYPE_KINDS)
+    return read_facilities(source, config, source.type, HEALTH_TYPE_KINDS, "health_facilities")
 
 
-def read_lines(source: LineSource, config: BuildConfig) -> gpd.GeoDataFrame:
-    """Roads or rivers as lines with a ``class`` column, EPSG:4326."""
+def read_lines(source: LineSource, config: BuildConfig, osm_theme: str) -> gpd.GeoDataFrame:
+    """Roads or rivers (``osm_theme``) as lines with a ``class`` column, EPSG:4326."""
     path = config.resolve(source.file)
-    frame = _read_vector(source, path, [source.kind])
+    frame = _read_vector(source, path, [source.kind], osm_theme)
     _check_geometry(frame, path.name, ("LineString", "MultiLineString"))
     out = gpd.GeoDataFrame(
         {"class": frame[source.kind].astype("string").str.strip().fillna("").astype(str).to_numpy()},

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 import shapely
 
-from layers.access import facility_points, friction_surface
-from layers.config import AccessConfig
+from layers.access import friction_surface
+from layers.config import AccessConfig, config_from_dict
 from layers.errors import SourceError
 from layers.osm import normalise_osm_frames, read_osm
+from layers.sources import read_health, read_lines, read_schools
 
 NODES = {  # id: (lon, lat, tags)
     1: (113.00, -2.00, {}),
@@ -98,17 +99,36 @@ def test_health_types(osm: dict[str, gpd.GeoDataFrame]) -> None:
     }
 
 
-def test_facility_kinds_from_osm(osm: dict[str, gpd.GeoDataFrame]) -> None:
-    points = facility_points(osm["schools"], "level", osm["health_facilities"], "type")
-    counts = {kind: len(arr) for kind, arr in points.items()}
+def test_a_build_reads_roads_rivers_and_facilities_from_an_osm_extract(tmp_path: Path) -> None:
+    extract = write_osm(tmp_path / "tiny.osm")
+    config = config_from_dict(
+        {
+            "sources": {
+                "villages": {"file": "villages.gpkg"},
+                "poverty": {"file": "poverty.csv"},
+                "schools": {"file": extract.name, "level": "level", "name": "name"},
+                "health_facilities": {"file": extract.name, "type": "type", "name": "name"},
+                "roads": {"file": extract.name, "kind": "highway"},
+                "rivers": {"file": extract.name, "kind": "waterway"},
+            }
+        },
+        base_dir=tmp_path,
+    )
+    schools = read_schools(config.sources.schools, config)
+    health = read_health(config.sources.health_facilities, config)
+    counts = pd.concat([schools["kind"], health["kind"]]).value_counts().to_dict()
     assert counts == {
-        "school_sd": 1,
         "school_smp": 2,
-        "school_sma": 1,
         "health_primary": 2,
+        "school_sd": 1,
+        "school_sma": 1,
         "health_hospital": 1,
+        "": 1,  # the kindergarten is kept but counts for no kind
     }
-    assert points["health_hospital"].tolist() == [[113.04, -2.02]]
+    hospital = health.geometry[(health["kind"] == "health_hospital").to_numpy()]
+    assert [(p.x, p.y) for p in hospital] == [(113.04, -2.02)]
+    assert sorted(read_lines(config.sources.roads, config, "roads")["class"]) == ["track", "trunk"]
+    assert read_lines(config.sources.rivers, config, "rivers")["class"].tolist() == ["river"]
 
 
 def test_speeds_reach_the_friction_surface(osm: dict[str, gpd.GeoDataFrame]) -> None:
