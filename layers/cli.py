@@ -88,7 +88,10 @@ def serve_command(
 
     LayerStore.open(store)  # fail here, with exit 2, rather than inside the server
     base = f"http://{host}:{port}"
-    typer.echo(f"Sasaran serving {store} at {base}/  (health: {base}/healthz, API docs: {base}/docs)")
+    typer.echo(
+        f"Sasaran serving {store} at {base}/\n  planner page: {base}/planner\n"
+        f"  API docs:     {base}/docs\n  health:       {base}/healthz"
+    )
     uvicorn.run(create_app(Settings(store_dir=store)), host=host, port=port, log_level="info")
 
 

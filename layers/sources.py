@@ -135,10 +135,15 @@ _TYPE_IDS = {
 
 
 def _as_code(series: pd.Series) -> pd.Series:
-    # Codes are identifiers, not numbers: read as text, strip spaces, and a float-looking code from
-    # a spreadsheet ("6201010001.0") loses its spurious decimal part.
-    text = series.astype("string").str.strip()
-    return text.str.replace(r"\.0$", "", regex=True)
+    """Codes as clean identifiers: text, trimmed, without separators.
+
+    A float-looking code from a spreadsheet ("6201010001.0") loses its spurious decimal part, and
+    Kemendagri's dotted codes lose their dots ("62.07.01.2001" → "6207012001"), so every code is
+    safe as a feature id and URL segment (OGC API feature ids must not contain dots) and the two
+    spellings of one code join.
+    """
+    text = series.astype("string").str.strip().str.replace(r"\.0$", "", regex=True)
+    return text.str.replace(".", "", regex=False)
 
 
 def read_villages(source: VillageSource, config: BuildConfig) -> gpd.GeoDataFrame:

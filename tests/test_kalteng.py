@@ -95,6 +95,15 @@ def test_all_1571_villages_get_cells(kalteng_store: LayerStore):
     assert (villages["n_cells"] >= 1).all()
     assert len(kalteng_store.layer("kabupaten")) == 14
     assert len(kalteng_store.layer("kecamatan")) == 136
+    # Kemendagri's dotted codes (kecamatan "62.01.01") are stored without dots: safe feature ids.
+    for layer, column in (
+        ("villages", "village_code"),
+        ("kecamatan", "kecamatan_code"),
+        ("kabupaten", "kabupaten_code"),
+    ):
+        codes = kalteng_store.layer(layer)[column]
+        assert not codes.str.contains(".", regex=False).any()
+    assert "620101" in set(kalteng_store.layer("kecamatan")["kecamatan_code"])
     # ~154,000 km² at ~0.74 km² a cell.
     assert 180_000 < len(hexes) < 240_000
 
