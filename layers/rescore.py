@@ -7,7 +7,8 @@ A rescoring is then one matrix gather, `score_units` and one `summarize` per lev
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,9 +16,13 @@ import pandas as pd
 from layers.errors import InvalidQuery, StoreError
 from layers.indicator_spec import IndicatorSpec, default_spec, spec_from_dict
 from layers.indicators import indicator_matrix
-from layers.scoring import Summary, UnitScores, score_units, summarize
+from layers.scoring import Summary, UnitScores, deprivation_profiles, scores_from_profiles, summarize
 from layers.store import LayerStore
-from layers.types import FloatArray, IntArray
+from layers.types import BoolArray, FloatArray, IntArray
+
+#: Deprivation matrices kept per (year, columns, cutoffs): each is ~2 MB for 200k cells.
+_PROFILE_CACHE_SIZE = 8
+_Profiles = tuple[BoolArray, BoolArray, IntArray, BoolArray]
 
 #: Levels a score can be asked for, finest first.
 LEVELS: tuple[str, ...] = ("hexagon", "village", "kecamatan", "kabupaten", "province")
@@ -50,6 +55,7 @@ class ScoringFrame:
     share_in_village: FloatArray
     village_codes: np.ndarray
     years: dict[int, pd.DataFrame]
+    _profiles: dict[tuple[Any, ...], _Profiles] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_store(cls, store: LayerStore) -> ScoringFrame:
@@ -114,11 +120,21 @@ class ScoringFrame:
         return indicator_matrix(list(columns), self.cell_columns, rows, self.village_pos)
 
     def score_cells(self, spec: IndicatorSpec, year: int | None = None, k: float | None = None) -> CellScores:
-        """Score every cell for a year; each weighs its share of its village's people that year."""
+        """Score every cell for a year; each weighs its share of its village's people that year.
+
+        Deprivations depend on the year, columns and cutoffs only, so they are kept for the next
+        request that changes just weights or k (the common case: a planner moving sliders).
+        """
         year, _ = self.year_rows(year)
-        return CellScores(
-            year, score_units(self.matrix(list(spec.columns), year), spec, k), self.population(year)
-        )
+        key = (year, tuple(spec.columns), tuple(spec.cutoffs.tolist()), tuple(spec.above.tolist()))
+        profiles = self._profiles.get(key)
+        if profiles is None:
+            profiles = deprivation_profiles(self.matrix(list(spec.columns), year), spec)
+            if len(self._profiles) >= _PROFILE_CACHE_SIZE:
+                self._profiles.pop(next(iter(self._profiles)))
+            self._profiles[key] = profiles
+        scores = scores_from_profiles(*profiles, spec.weights, spec.k if k is None else k)
+        return CellScores(year, scores, self.population(year))
 
     def summarize(self, cells: CellScores, spec: IndicatorSpec, level: str) -> Summary:
         """Aggregate cell scores to an area level (village, kecamatan, kabupaten or province)."""

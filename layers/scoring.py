@@ -235,9 +235,20 @@ def score_units(values: Any, spec: IndicatorSpec, k: float | None = None) -> Uni
     ([0.125, 0.25], [False, False], [False, True])
     """
     k = _check_k(spec.k if k is None else k)
+    return scores_from_profiles(*deprivation_profiles(values, spec), spec.weights, k)
+
+
+def deprivation_profiles(
+    values: Any, spec: IndicatorSpec
+) -> tuple[BoolArray, BoolArray, IntArray, BoolArray]:
+    """The part of scoring that weights and k do not change: deprivations and their profiles.
+
+    Returns ``(deprived, complete, profile, profiles)`` for `scores_from_profiles`; a caller that
+    rescores the same values under many weights (the service, robustness checks) computes it once.
+    """
     g, complete = deprivations(values, spec)
     profile, profiles = _profiles(g)
-    return scores_from_profiles(g, complete, profile, profiles, spec.weights, k)
+    return g, complete, profile, profiles
 
 
 def scores_from_profiles(

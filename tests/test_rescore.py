@@ -53,3 +53,18 @@ def test_unknown_year_and_column_are_invalid_queries(frame):
     }
     with pytest.raises(InvalidQuery, match="'nope'"):
         frame.score_cells(spec_from_dict(raw), 2024)
+
+
+def test_deprivations_are_reused_only_while_cutoffs_stay_the_same(store, frame):
+    spec = store_spec(store)
+    frame.score_cells(spec, 2024)
+    reweighted = with_overrides(
+        spec, dimension_weights={"income": 0.1, "education": 0.3, "health": 0.3, "quality_of_life": 0.3}
+    )
+    recut = with_overrides(spec, cutoffs={"edu_time_sd": 5.0})
+    for other in (reweighted, recut):
+        fresh = ScoringFrame.from_store(store).score_cells(other, 2024)  # no cache
+        cached = frame.score_cells(other, 2024)
+        np.testing.assert_array_equal(cached.scores.c, fresh.scores.c)
+        np.testing.assert_array_equal(cached.scores.poor, fresh.scores.poor)
+    assert not np.array_equal(frame.score_cells(recut, 2024).scores.c, frame.score_cells(spec, 2024).scores.c)
