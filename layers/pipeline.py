@@ -116,9 +116,9 @@ def _read_inputs(config: BuildConfig) -> _Inputs:
     health = sources.read_health(src.health_facilities, config) if src.health_facilities else None
     roads = sources.read_lines(src.roads, config, "roads") if src.roads else None
     rivers = sources.read_lines(src.rivers, config, "rivers") if src.rivers else None
-    rows = {
-        "villages": len(villages),
-        "poverty": len(poverty),
+    frames: dict[str, pd.DataFrame | None] = {
+        "villages": villages,
+        "poverty": poverty,
         "schools": schools,
         "health_facilities": health,
         "roads": roads,
@@ -129,15 +129,9 @@ def _read_inputs(config: BuildConfig) -> _Inputs:
         if source is None:
             continue
         path = config.resolve(source.file)
-        count = rows.get(name)
-        provenance.append(
-            {
-                "name": name,
-                "file": path.name,
-                "sha256": sources.sha256(path),
-                "rows": count if isinstance(count, int) or count is None else len(count),
-            }
-        )
+        frame = frames.get(name)  # the population raster has pixels, not rows
+        rows = None if frame is None else len(frame)
+        provenance.append({"name": name, "file": path.name, "sha256": sources.sha256(path), "rows": rows})
     return _Inputs(villages, poverty, schools, health, roads, rivers, provenance)
 
 
