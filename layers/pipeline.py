@@ -22,7 +22,7 @@ import shapely
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from layers import access, distance, grid, population, sources
-from layers.config import FACILITY_KINDS, AccessConfig, BuildConfig
+from layers.config import FACILITY_KINDS, POVERTY_COLUMNS, AccessConfig, BuildConfig
 from layers.indicator_spec import IndicatorSpec, default_spec, load_spec, restrict_to_columns, spec_to_dict
 from layers.indicators import add_yearly_indicators, available_columns, indicator_matrix, weighted_mean
 from layers.scoring import score_units, summarize
@@ -31,22 +31,8 @@ from layers.units import Hierarchy, dissolve, hierarchy, union_of
 
 log = logging.getLogger(__name__)
 
-#: Poverty-table counts summed from villages to kecamatan and kabupaten.
-_COUNTS = (
-    "population",
-    "households",
-    "poor_population",
-    "hh_decile_1",
-    "hh_decile_2",
-    "hh_decile_3",
-    "hh_decile_4",
-    "elderly",
-    "disabled",
-    "female_headed_hh",
-    "hh_no_electricity",
-    "hh_no_safe_water",
-    "hh_no_sanitation",
-)
+#: Poverty-table counts summed from villages to kecamatan and kabupaten (a rate is not summed).
+_COUNTS = tuple(column for column in POVERTY_COLUMNS if column != "poverty_rate")
 #: Area aggregates of the cell scores stored per unit and year.
 _AF_COLUMNS = ("H", "A", "M0", "mpi_poor_population", "vulnerable_share", "severe_share")
 

@@ -86,20 +86,18 @@ def tileset_metadata(tiles: VectorTiles, name: str, base: str) -> dict[str, Any]
     """The OGC API - Tiles tileset document of a layer, with ``base`` its collection URL."""
     minx, miny, maxx, maxy = tiles.bounds(name)
     template = f"{base}/tiles/{TMS_ID}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
-    return {
-        "title": f"{name} (vector tiles)",
-        "dataType": "vector",
-        "crs": CRS_3857,
-        "tileMatrixSetURI": TMS_URI,
-        "links": [
-            {"rel": "self", "type": "application/json", "href": f"{base}/tiles/{TMS_ID}"},
-            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json",
-             "href": TMS_DEFINITION},
-            {"rel": "item", "type": MVT_MEDIA_TYPE, "href": template, "templated": True},
-            {"rel": "describedby", "type": "application/json", "title": "TileJSON",
-             "href": f"{base}/tiles/{TMS_ID}/tilejson.json"},
-            {"rel": "collection", "type": "application/json", "href": base},
-        ],
+    document = _tileset_summary(base, name)
+    document["links"] += [
+        {"rel": "item", "type": MVT_MEDIA_TYPE, "href": template, "templated": True},
+        {
+            "rel": "describedby",
+            "type": "application/json",
+            "title": "TileJSON",
+            "href": f"{base}/tiles/{TMS_ID}/tilejson.json",
+        },
+        {"rel": "collection", "type": "application/json", "href": base},
+    ]
+    return document | {
         "boundingBox": {"lowerLeft": [minx, miny], "upperRight": [maxx, maxy],
                         "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"},
         "tileMatrixSetLimits": tile_matrix_limits((minx, miny, maxx, maxy)),

@@ -9,19 +9,10 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
-from layers.store import LayerStore
+from layers.store import SPATIAL_LAYERS, LayerStore
 from service.models import Collection, Collections, Feature, FeatureCollection, Problem, Queryables
 
-SPATIAL = (
-    "hexagons",
-    "villages",
-    "kecamatan",
-    "kabupaten",
-    "schools",
-    "health_facilities",
-    "roads",
-    "rivers",
-)
+SPATIAL = SPATIAL_LAYERS
 
 
 @pytest.fixture(scope="module")
