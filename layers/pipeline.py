@@ -91,6 +91,7 @@ class _Inputs:
     health: gpd.GeoDataFrame | None
     roads: gpd.GeoDataFrame | None
     rivers: gpd.GeoDataFrame | None
+    barriers: gpd.GeoDataFrame | None
     provenance: list[dict[str, Any]]
 
 
@@ -102,6 +103,7 @@ def _read_inputs(config: BuildConfig) -> _Inputs:
     health = sources.read_health(src.health_facilities, config) if src.health_facilities else None
     roads = sources.read_lines(src.roads, config, "roads") if src.roads else None
     rivers = sources.read_lines(src.rivers, config, "rivers") if src.rivers else None
+    barriers = sources.read_barriers(src.barriers, config) if src.barriers else None
     frames: dict[str, pd.DataFrame | None] = {
         "villages": villages,
         "poverty": poverty,
@@ -109,6 +111,7 @@ def _read_inputs(config: BuildConfig) -> _Inputs:
         "health_facilities": health,
         "roads": roads,
         "rivers": rivers,
+        "barriers": barriers,
     }
     provenance = []
     for name, source in src:
@@ -118,7 +121,7 @@ def _read_inputs(config: BuildConfig) -> _Inputs:
         frame = frames.get(name)  # the population raster has pixels, not rows
         rows = None if frame is None else len(frame)
         provenance.append({"name": name, "file": path.name, "sha256": sources.sha256(path), "rows": rows})
-    return _Inputs(villages, poverty, schools, health, roads, rivers, provenance)
+    return _Inputs(villages, poverty, schools, health, roads, rivers, barriers, provenance)
 
 
 def build(config: BuildConfig, store_dir: str | Path, progress: bool = True) -> BuildResult:
@@ -268,10 +271,13 @@ def _travel_times(
         road_kind_column="class",
         river_kind_column="class",
         mask=outline,
+        barriers=inputs.barriers,
+        outside_mask_kmh=config.access.outside_mask_kmh,
+        default_road_kmh=config.access.default_road_kmh,
     )
     tick(0.2)
     targets = np.column_stack((lon, lat))
-    times = access.travel_times(surface, facilities, targets)
+    times = access.travel_times(surface, facilities, targets, connectivity=config.access.connectivity)
     tick(1.0)
     return {f"time_min_{kind}": t for kind, t in times.items()}, {
         "surface": surface,
@@ -282,7 +288,10 @@ def _travel_times(
 def _write_rasters(writer: Any, surfaces: dict[str, Any], config: BuildConfig) -> dict[str, str]:
     if not surfaces:
         return {}
-    rasters = access.travel_time_rasters(surfaces["surface"], surfaces["facilities"])
+    # Same connectivity as the per-cell times: the rasters then come from the solver's cache.
+    rasters = access.travel_time_rasters(
+        surfaces["surface"], surfaces["facilities"], connectivity=config.access.connectivity
+    )
     written = {}
     for kind, array in rasters.items():
         name = f"time_min_{kind}.tif"

@@ -339,3 +339,11 @@ def read_lines(source: LineSource, config: BuildConfig, osm_theme: str) -> gpd.G
     if "name" in frame.columns:
         out["name"] = frame["name"].astype("string").fillna("").astype(str).to_numpy()
     return out.to_crs(4326)
+
+
+def read_barriers(source: VectorSource, config: BuildConfig) -> gpd.GeoDataFrame:
+    """Barrier polygons or lines (walking is blocked there), EPSG:4326."""
+    path = config.resolve(source.file)
+    frame = _read_vector(source, path, [])
+    _check_geometry(frame, path.name, ("Polygon", "MultiPolygon", "LineString", "MultiLineString"))
+    return frame[["geometry"]].to_crs(4326)

@@ -170,3 +170,28 @@ def test_villages_export_as_multipolygon_gpkg(store: LayerStore, tmp_path):
     villages: gpd.GeoDataFrame = store.layer("villages")
     villages.to_file(tmp_path / "v.gpkg", engine="pyogrio")
     assert gpd.read_file(tmp_path / "v.gpkg").geom_type.eq("MultiPolygon").all()
+
+
+def test_a_barrier_around_a_village_makes_it_unreachable_on_foot(demo_sources, tmp_path):
+    """A barrier source blocks walking: a village ringed by one (and no road or river crossing it)
+    cannot reach facilities outside, so its cells' travel time grows or becomes unreachable."""
+    sources_dir = demo_sources.parent
+    store = LayerStore.open(build(load_config(demo_sources), tmp_path / "base", progress=False).store)
+    villages = store.layer("villages")
+    hexes = store.layer("hexagons")
+    # The village whose nearest SD is farthest: its own cells hold no SD.
+    target = hexes.groupby("village_code")["dist_km_school_sd"].min().idxmax()
+    ring = villages.set_index("village_code").geometry[target].buffer(0.02).boundary.buffer(0.004)
+    gpd.GeoDataFrame(geometry=[ring], crs=4326).to_file(sources_dir.parent / "barrier.gpkg")
+    config_text = (sources_dir / "sasaran.toml").read_text()
+    config_path = sources_dir.parent / "with_barrier.toml"
+    config_path.write_text(
+        config_text.replace('file = "', f'file = "{sources_dir}/')
+        + f'\n[sources.barriers]\nfile = "{sources_dir.parent / "barrier.gpkg"}"\n'
+    )
+    walled = LayerStore.open(build(load_config(config_path), tmp_path / "walled", progress=False).store)
+    before = hexes.set_index("h3").loc[(hexes["village_code"] == target).to_numpy(), "time_min_school_sd"]
+    after = walled.layer("hexagons").set_index("h3").loc[before.index, "time_min_school_sd"]
+    assert (after >= before - 1e-9).all()
+    assert (after > before).any() or np.isinf(after).any()
+    assert "barriers" in {source["name"] for source in walled.manifest["sources"]}
