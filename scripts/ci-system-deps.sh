@@ -18,5 +18,8 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
 fi
 echo "system deps: installing ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq "${need[@]}" >/dev/null
+# A failed install (a mirror down) is reported, not fatal: the tests that need these clients then
+# skip and say why, and every other test still runs.
+if ! { apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; }; then
+  echo "system deps: WARNING: could not install ${need[*]}; their tests will be skipped" >&2
+fi
