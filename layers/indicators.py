@@ -90,3 +90,20 @@ def weighted_mean(values: FloatArray, weights: FloatArray, groups: IntArray, n_g
     summed = np.bincount(groups, weights=np.where(finite, values, 0.0) * w, minlength=n_groups)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(total > 0, summed / total, np.nan)
+
+
+def share_in_village(cell_people: FloatArray, village_pos: IntArray, n_villages: int) -> FloatArray:
+    """Each cell's share of its village's people (0 in a village with nobody).
+
+    A cell's people in another year is this share times that year's village total, so the
+    raster's settlement pattern carries over while the poverty table sets the totals.
+
+    Examples
+    --------
+    >>> share_in_village(np.array([1.0, 3.0, 0.0]), np.array([0, 0, 1]), 2)
+    array([0.25, 0.75, 0.  ])
+    """
+    village_people = np.bincount(village_pos, weights=cell_people, minlength=n_villages)
+    total = village_people[village_pos]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, cell_people / total, 0.0)

@@ -24,7 +24,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from layers import access, distance, grid, population, sources
 from layers.config import FACILITY_KINDS, POVERTY_COLUMNS, AccessConfig, BuildConfig
 from layers.indicator_spec import IndicatorSpec, default_spec, load_spec, restrict_to_columns, spec_to_dict
-from layers.indicators import add_yearly_indicators, available_columns, indicator_matrix, weighted_mean
+from layers.indicators import (
+    add_yearly_indicators,
+    available_columns,
+    indicator_matrix,
+    share_in_village,
+    weighted_mean,
+)
 from layers.scoring import score_units, summarize
 from layers.store import writing_store
 from layers.units import Hierarchy, dissolve, hierarchy, union_of
@@ -327,9 +333,7 @@ def _score_years(
 ) -> dict[int, dict[str, Any]]:
     """Score every year: cells are units weighted by people; areas are their aggregates."""
     n_villages = len(units.villages)
-    latest_pop = np.bincount(village_pos, weights=cell_people, minlength=n_villages)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share_in_village = np.where(latest_pop[village_pos] > 0, cell_people / latest_pop[village_pos], 0.0)
+    shares = share_in_village(cell_people, village_pos, n_villages)
     levels = {
         "village": (village_pos, n_villages),
         "kecamatan": (units.village_kec[village_pos], len(units.kecamatan)),
@@ -339,7 +343,7 @@ def _score_years(
     out: dict[int, dict[str, Any]] = {}
     for year in years:
         rows = _year_rows(village_years, year, villages)
-        weights = share_in_village * rows["population"].to_numpy(np.float64)[village_pos]
+        weights = shares * rows["population"].to_numpy(np.float64)[village_pos]
         scores = score_units(indicator_matrix(spec.columns, cell_columns, rows, village_pos), spec)
         result: dict[str, Any] = {"rows": rows, "cells": scores}
         for level, (groups, n_groups) in levels.items():

@@ -15,7 +15,7 @@ import pandas as pd
 
 from layers.errors import InvalidQuery, StoreError
 from layers.indicator_spec import IndicatorSpec, default_spec, spec_from_dict
-from layers.indicators import indicator_matrix
+from layers.indicators import indicator_matrix, share_in_village
 from layers.scoring import Summary, UnitScores, deprivation_profiles, scores_from_profiles, summarize
 from layers.store import LayerStore
 from layers.types import BoolArray, FloatArray, IntArray
@@ -73,9 +73,7 @@ class ScoringFrame:
         group_pos["province"] = np.zeros(len(hexes), np.int64)
         n_groups["province"] = 1
         people = hexes["population"].to_numpy(np.float64)
-        village_people = np.bincount(village_pos, weights=people, minlength=len(village_codes))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(village_people[village_pos] > 0, people / village_people[village_pos], 0.0)
+        share = share_in_village(people, village_pos, len(village_codes))
         static = {
             c: hexes[c].to_numpy(np.float64) for c in hexes.columns if c.startswith(("time_min_", "dist_km_"))
         }

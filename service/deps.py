@@ -63,15 +63,6 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[LayerStore, Depends(get_store)]
 
 
-def _positions(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Position of each of ``values`` in ``keys`` (-1 when absent), by one searchsorted."""
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    at = np.clip(np.searchsorted(sorted_keys, values), 0, max(len(keys) - 1, 0))
-    found = (sorted_keys[at] == values) if len(keys) else np.zeros(len(values), dtype=bool)
-    return np.where(found, order[at] if len(keys) else -1, -1)
-
-
 @dataclass
 class Collection:
     """One served collection: its prepared table, geometry bytes and the years it can show."""
