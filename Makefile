@@ -29,6 +29,7 @@ demo: install
 test: install $(NODE_CLIENT)/node_modules
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 test-all: install

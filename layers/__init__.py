@@ -9,13 +9,14 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__all__ = ["build", "load_config", "LayerStore", "score_units", "summarize", "write_demo"]
+__all__ = ["build", "load_config", "LayerStore", "score_units", "select_targets", "summarize", "write_demo"]
 
 _HOME = {
     "build": "layers.pipeline",
     "load_config": "layers.config",
     "LayerStore": "layers.store",
     "score_units": "layers.scoring",
+    "select_targets": "layers.targeting",
     "summarize": "layers.scoring",
     "write_demo": "layers.demo",
 }

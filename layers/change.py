@@ -16,15 +16,16 @@ import pandas as pd
 
 from layers.errors import InvalidQuery
 from layers.indicator_spec import IndicatorSpec, spec_to_dict
-from layers.rescore import LEVEL_LAYERS, ScoringFrame, store_spec
+from layers.rescore import ScoringFrame, store_spec
+from layers.schema import AREA_LEVELS
+from layers.schema import level as level_schema
 from layers.store import LayerStore
 from layers.types import FloatArray, IntArray
 
 #: Measures compared: the income poverty rate (percent of people below the BPS line) and the
 #: Alkire-Foster headcount ratio H and adjusted headcount M0.
 MEASURES: tuple[str, ...] = ("poverty_rate", "H", "M0")
-CHANGE_LEVELS: tuple[str, ...] = ("village", "kecamatan", "kabupaten")
-_NAMES = {"village": "village_name", "kecamatan": "kecamatan_name", "kabupaten": "kabupaten_name"}
+CHANGE_LEVELS: tuple[str, ...] = AREA_LEVELS
 
 
 def changes(
@@ -89,13 +90,13 @@ def changes(
 
 
 def _units(store: LayerStore, level: str) -> pd.DataFrame:
-    layer, code = LEVEL_LAYERS[level]
-    columns = [code, _NAMES[level]]
+    unit = level_schema(level)
+    columns = [unit.id_column or "", unit.name_column or ""]
     if level == "village":
         columns += ["kecamatan_name", "kabupaten_code", "kabupaten_name"]
     elif level == "kecamatan":
         columns += ["kabupaten_code", "kabupaten_name"]
-    table = store.layer(layer)
+    table = store.layer(unit.layer or "")
     return pd.DataFrame({c: table[c].astype(str).to_numpy() for c in columns if c in table})
 
 
@@ -124,7 +125,8 @@ def _village_to_level(store: LayerStore, frame: ScoringFrame, level: str) -> Int
     """Position of each village (in scoring order) among the units of ``level``."""
     if level == "village":
         return np.arange(len(frame.village_codes))
-    layer, code = LEVEL_LAYERS[level]
+    unit = level_schema(level)
+    layer, code = unit.layer or "", unit.id_column or ""
     villages = store.layer("villages")
     at = pd.Index(villages["village_code"].astype(str)).get_indexer(frame.village_codes.astype(str))
     wanted = villages[code].astype(str).to_numpy()[at]

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from layers.errors import ConfigError
+from layers.schema import BUILTIN_FACILITY_KINDS, KIND_NAME, FacilityKind, custom_kind
 
 #: Canonical poverty-table columns (DESIGN §3). Only ``population`` is required; a missing
 #: optional column drops the indicators that need it (weights renormalised, reported in the manifest).
@@ -34,14 +35,11 @@ POVERTY_COLUMNS: tuple[str, ...] = (
     "hh_no_sanitation",
 )
 
-#: Facility kinds with their own distance and travel-time columns (DESIGN §9).
-FACILITY_KINDS: tuple[str, ...] = (
-    "school_sd",
-    "school_smp",
-    "school_sma",
-    "health_primary",
-    "health_hospital",
-)
+#: The built-in facility kinds with their own distance and travel-time columns (DESIGN §9); a
+#: config adds more under ``[facilities.<kind>]``.
+FACILITY_KINDS: tuple[str, ...] = tuple(kind.name for kind in BUILTIN_FACILITY_KINDS)
+#: Names a declared kind may not take: they would clash with other columns or layers.
+RESERVED_KIND_NAMES = frozenset({*FACILITY_KINDS, "road", "roads", "rivers", "schools", "health_facilities"})
 
 
 class _Model(BaseModel):
@@ -96,6 +94,17 @@ class HealthSource(VectorSource):
 
     type: str = "type"
     name: str | None = None
+
+
+class FacilitySource(VectorSource):
+    """Points of one facility kind declared in the build config (``[facilities.<kind>]``).
+
+    The kind's name becomes the columns ``dist_km_<kind>`` and ``time_min_<kind>``.
+    """
+
+    where: str | None = Field(None, description="OGR SQL attribute filter, e.g. \"jenis = 'pasar'\"")
+    label: str | None = Field(None, description="Label for styles and docs, e.g. 'Pasar / market'")
+    name: str | None = Field(None, description="Column holding each facility's name")
 
 
 class LineSource(VectorSource):
@@ -183,9 +192,31 @@ class BuildConfig(_Model):
     #: Indicator spec file; ``None`` uses the built-in default set (``layers/data/indicators.toml``).
     indicators: Path | None = None
     sources: Sources
+    #: Facility kinds beyond the built-in five: kind name -> points source.
+    facilities: dict[str, FacilitySource] = Field(default_factory=dict)
     access: AccessConfig = AccessConfig()  # frozen, so one shared default is safe
     #: Directory the relative paths were resolved against (set by `load_config`).
     base_dir: Path = Path(".")
+
+    @field_validator("facilities")
+    @classmethod
+    def _safe_kind_names(cls, value: dict[str, FacilitySource]) -> dict[str, FacilitySource]:
+        for name in value:
+            if not KIND_NAME.match(name):
+                raise ValueError(
+                    f"facility kind '{name}' is not a safe name: use lower-case letters, digits and "
+                    "underscores, starting with a letter (it becomes column names such as time_min_<kind>)"
+                )
+            if name in RESERVED_KIND_NAMES:
+                raise ValueError(f"facility kind '{name}' clashes with a built-in kind or layer name")
+        return value
+
+    def facility_kinds(self) -> tuple[FacilityKind, ...]:
+        """Every facility kind of this build: the built-in five, then those the config declares."""
+        declared = (
+            custom_kind(name, source.label, i) for i, (name, source) in enumerate(self.facilities.items())
+        )
+        return (*BUILTIN_FACILITY_KINDS, *declared)
 
     def resolve(self, path: Path) -> Path:
         """Return ``path`` resolved against the config file's directory."""

@@ -496,3 +496,30 @@ def restrict_to_columns(spec: IndicatorSpec, available: set[str]) -> tuple[Indic
         for ind in kept
     )
     return IndicatorSpec(indicators=inds, k=spec.k, source=spec.source), dropped
+
+
+def with_named_overrides(
+    spec: IndicatorSpec,
+    k: float | str | None = None,
+    weights: Mapping[str, float | str] | None = None,
+    cutoffs: Mapping[str, float | str] | None = None,
+) -> IndicatorSpec:
+    """`with_overrides` where each weight is named by a dimension or an indicator (``w_<name>``).
+
+    Raises
+    ------
+    ConfigError
+        When a weight names neither a dimension nor an indicator (the message lists both).
+    """
+    weights = weights or {}
+    dims = {name: w for name, w in weights.items() if name in spec.dimensions}
+    inds = {name: w for name, w in weights.items() if name not in dims}
+    unknown = sorted(set(inds) - set(spec.names))
+    if unknown:
+        raise ConfigError(
+            f"unknown weight(s) {', '.join('w_' + u for u in unknown)}; use w_<dimension> "
+            f"({', '.join(spec.dimensions)}) or w_<indicator> ({', '.join(spec.names)})"
+        )
+    return with_overrides(
+        spec, k=k, weights=inds or None, dimension_weights=dims or None, cutoffs=cutoffs or None
+    )

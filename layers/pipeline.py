@@ -22,16 +22,11 @@ import shapely
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from layers import access, distance, grid, population, sources
-from layers.config import FACILITY_KINDS, POVERTY_COLUMNS, AccessConfig, BuildConfig
+from layers.config import POVERTY_COLUMNS, AccessConfig, BuildConfig
 from layers.indicator_spec import IndicatorSpec, default_spec, load_spec, restrict_to_columns, spec_to_dict
-from layers.indicators import (
-    add_yearly_indicators,
-    available_columns,
-    indicator_matrix,
-    share_in_village,
-    weighted_mean,
-)
-from layers.scoring import score_units, summarize
+from layers.indicators import add_yearly_indicators, available_columns, weighted_mean
+from layers.rescore import AF_COLUMNS, ScoringFrame
+from layers.schema import LAYERS, FacilityKind, kinds_to_json
 from layers.store import writing_store
 from layers.units import Hierarchy, dissolve, hierarchy, union_of
 
@@ -39,8 +34,6 @@ log = logging.getLogger(__name__)
 
 #: Poverty-table counts summed from villages to kecamatan and kabupaten (a rate is not summed).
 _COUNTS = tuple(column for column in POVERTY_COLUMNS if column != "poverty_rate")
-#: Area aggregates of the cell scores stored per unit and year.
-_AF_COLUMNS = ("H", "A", "M0", "mpi_poor_population", "vulnerable_share", "severe_share")
 
 
 @dataclass
@@ -90,7 +83,9 @@ class _Stages:
 
 
 @dataclass
-class _Inputs:
+class Inputs:
+    """Every source of a build, read and validated, in canonical columns and EPSG:4326."""
+
     villages: gpd.GeoDataFrame
     poverty: pd.DataFrame
     schools: gpd.GeoDataFrame | None
@@ -98,10 +93,24 @@ class _Inputs:
     roads: gpd.GeoDataFrame | None
     rivers: gpd.GeoDataFrame | None
     barriers: gpd.GeoDataFrame | None
+    #: Points of the kinds declared under ``[facilities.<kind>]``.
+    declared: dict[str, gpd.GeoDataFrame]
     provenance: list[dict[str, Any]]
 
+    def facility_points(self, kinds: tuple[FacilityKind, ...]) -> dict[str, np.ndarray]:
+        """Lon/lat of each kind's points; a kind whose source was not given is absent."""
+        layers = {"schools": self.schools, "health_facilities": self.health}
+        points: dict[str, np.ndarray] = {}
+        for kind in kinds:
+            frame = self.declared.get(kind.name, layers.get(kind.layer))
+            if frame is not None:
+                at = (frame["kind"] == kind.name).to_numpy()
+                points[kind.name] = shapely.get_coordinates(frame.geometry.values[at])
+        return points
 
-def _read_inputs(config: BuildConfig) -> _Inputs:
+
+def read_inputs(config: BuildConfig) -> Inputs:
+    """Read and validate every source a config names (`SourceError` at the first problem)."""
     src = config.sources
     villages = sources.read_villages(src.villages, config)
     poverty = sources.read_poverty(src.poverty, config, villages["village_code"])
@@ -110,6 +119,10 @@ def _read_inputs(config: BuildConfig) -> _Inputs:
     roads = sources.read_lines(src.roads, config, "roads") if src.roads else None
     rivers = sources.read_lines(src.rivers, config, "rivers") if src.rivers else None
     barriers = sources.read_barriers(src.barriers, config) if src.barriers else None
+    declared = {
+        kind: sources.read_declared_facility(kind, source, config)
+        for kind, source in config.facilities.items()
+    }
     frames: dict[str, pd.DataFrame | None] = {
         "villages": villages,
         "poverty": poverty,
@@ -127,7 +140,13 @@ def _read_inputs(config: BuildConfig) -> _Inputs:
         frame = frames.get(name)  # the population raster has pixels, not rows
         rows = None if frame is None else len(frame)
         provenance.append({"name": name, "file": path.name, "sha256": sources.sha256(path), "rows": rows})
-    return _Inputs(villages, poverty, schools, health, roads, rivers, barriers, provenance)
+    for kind, source in config.facilities.items():
+        path = config.resolve(source.file)
+        provenance.append(
+            {"name": f"facilities.{kind}", "file": path.name, "sha256": sources.sha256(path),
+             "rows": len(declared[kind])}
+        )  # fmt: skip
+    return Inputs(villages, poverty, schools, health, roads, rivers, barriers, declared, provenance)
 
 
 def build(config: BuildConfig, store_dir: str | Path, progress: bool = True) -> BuildResult:
@@ -150,7 +169,7 @@ def build(config: BuildConfig, store_dir: str | Path, progress: bool = True) -> 
     stages = _Stages(progress)
     with stages.progress:
         with stages.stage("read"):
-            inputs = _read_inputs(config)
+            inputs = read_inputs(config)
             units = hierarchy(inputs.villages, config.sources.villages.file.name)
         with stages.stage("grid"):
             cells, village_pos = grid.cells_for_villages(
@@ -162,16 +181,24 @@ def build(config: BuildConfig, store_dir: str | Path, progress: bool = True) -> 
         latest = _year_rows(village_years, years[-1], inputs.villages)
         with stages.stage("population") as tick:
             cell_people = _cell_population(config, cells, village_pos, latest["population"].to_numpy(), tick)
+        facilities = inputs.facility_points(config.facility_kinds())
         with stages.stage("distance"):
-            cell_columns = _distances(config, inputs, lon, lat)
+            cell_columns = _distances(config, inputs, facilities, lon, lat)
         with stages.stage("access") as tick:
-            travel, surfaces = _travel_times(config, inputs, lon, lat, tick)
+            travel, surfaces = _travel_times(config, inputs, facilities, lon, lat, tick)
             cell_columns.update(travel)
         with stages.stage("scores"):
             spec, dropped = _spec_for(config, cell_columns, village_years)
-            scored = _score_years(
-                spec, cell_columns, village_years, years, units, village_pos, cell_people, inputs.villages
-            )
+            frame = ScoringFrame.from_arrays(
+                cell_columns,
+                village_pos,
+                {"kecamatan": (units.village_kec[village_pos], len(units.kecamatan)),
+                 "kabupaten": (units.village_kab[village_pos], len(units.kabupaten))},
+                cell_people,
+                units.villages["village_code"].to_numpy(),
+                village_years,
+            )  # fmt: skip
+            scored = _score_years(frame, spec, years)
         with stages.stage("layers"):
             layers = _assemble_layers(
                 inputs, units, cells, village_pos, cell_people, cell_columns, scored, years, config.access
@@ -191,6 +218,7 @@ def build(config: BuildConfig, store_dir: str | Path, progress: bool = True) -> 
                     "default_year": years[-1],
                     "sources": inputs.provenance,
                     "indicators": {**spec_to_dict(spec), "dropped": dropped},
+                    "facility_kinds": kinds_to_json(config.facility_kinds()),
                     "access": config.access.model_dump(mode="json"),
                     "rasters": rasters,
                     "province": {str(y): scored[y]["province"] for y in years},
@@ -232,17 +260,6 @@ def _cell_population(
     return population.scale_to_villages(raw, village_pos, village_population.astype(np.float64))
 
 
-def _facility_points(inputs: _Inputs) -> dict[str, np.ndarray]:
-    """Lon/lat of each facility kind's points; a kind whose source was not given is absent."""
-    points: dict[str, np.ndarray] = {}
-    for frame, prefix in ((inputs.schools, "school_"), (inputs.health, "health_")):
-        if frame is None:
-            continue
-        for kind in (k for k in FACILITY_KINDS if k.startswith(prefix)):
-            points[kind] = shapely.get_coordinates(frame.geometry.values[(frame["kind"] == kind).to_numpy()])
-    return points
-
-
 def _all_weather_roads(config: BuildConfig, roads: gpd.GeoDataFrame | None) -> np.ndarray:
     if roads is None:
         return np.empty(0, dtype=object)
@@ -250,10 +267,14 @@ def _all_weather_roads(config: BuildConfig, roads: gpd.GeoDataFrame | None) -> n
 
 
 def _distances(
-    config: BuildConfig, inputs: _Inputs, lon: np.ndarray, lat: np.ndarray
+    config: BuildConfig,
+    inputs: Inputs,
+    facilities: dict[str, np.ndarray],
+    lon: np.ndarray,
+    lat: np.ndarray,
 ) -> dict[str, np.ndarray]:
     columns: dict[str, np.ndarray] = {}
-    for kind, points in _facility_points(inputs).items():
+    for kind, points in facilities.items():
         columns[f"dist_km_{kind}"] = distance.nearest_km(lon, lat, points[:, 0], points[:, 1])
     if inputs.roads is not None:
         columns["dist_km_road"] = distance.nearest_line_km(lon, lat, _all_weather_roads(config, inputs.roads))
@@ -261,9 +282,13 @@ def _distances(
 
 
 def _travel_times(
-    config: BuildConfig, inputs: _Inputs, lon: np.ndarray, lat: np.ndarray, tick: Callable[[float], None]
+    config: BuildConfig,
+    inputs: Inputs,
+    facilities: dict[str, np.ndarray],
+    lon: np.ndarray,
+    lat: np.ndarray,
+    tick: Callable[[float], None],
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    facilities = _facility_points(inputs)
     if not facilities:
         return {}, {}
     # Villages tile the province, so their coverage union is its outline (fast, no overlay).
@@ -321,49 +346,20 @@ def _spec_for(
     return spec, dropped
 
 
-def _score_years(
-    spec: IndicatorSpec,
-    cell_columns: dict[str, np.ndarray],
-    village_years: pd.DataFrame,
-    years: list[int],
-    units: Hierarchy,
-    village_pos: np.ndarray,
-    cell_people: np.ndarray,
-    villages: gpd.GeoDataFrame,
-) -> dict[int, dict[str, Any]]:
+def _score_years(frame: ScoringFrame, spec: IndicatorSpec, years: list[int]) -> dict[int, dict[str, Any]]:
     """Score every year: cells are units weighted by people; areas are their aggregates."""
-    n_villages = len(units.villages)
-    shares = share_in_village(cell_people, village_pos, n_villages)
-    levels = {
-        "village": (village_pos, n_villages),
-        "kecamatan": (units.village_kec[village_pos], len(units.kecamatan)),
-        "kabupaten": (units.village_kab[village_pos], len(units.kabupaten)),
-        "province": (np.zeros(len(village_pos), np.int64), 1),
-    }
     out: dict[int, dict[str, Any]] = {}
     for year in years:
-        rows = _year_rows(village_years, year, villages)
-        weights = shares * rows["population"].to_numpy(np.float64)[village_pos]
-        scores = score_units(indicator_matrix(spec.columns, cell_columns, rows, village_pos), spec)
-        result: dict[str, Any] = {"rows": rows, "cells": scores}
-        for level, (groups, n_groups) in levels.items():
-            summary = summarize(scores, spec, weights, groups, n_groups)
-            result[level] = {
-                "H": summary.H,
-                "A": summary.A,
-                "M0": summary.M0,
-                "mpi_poor_population": summary.H * summary.population,
-                "vulnerable_share": summary.vulnerable,
-                "severe_share": summary.severe,
-                "population": summary.population,
-            }
+        cells = frame.score_cells(spec, year)
+        result: dict[str, Any] = {"rows": frame.year_rows(year)[1], "cells": cells.scores}
+        result |= frame.area_aggregates(cells, spec)
         result["province"] = {k: float(v[0]) for k, v in result["province"].items()}
         out[year] = result
     return out
 
 
 def _assemble_layers(
-    inputs: _Inputs,
+    inputs: Inputs,
     units: Hierarchy,
     cells: np.ndarray,
     village_pos: np.ndarray,
@@ -387,13 +383,7 @@ def _assemble_layers(
     for name in sorted(cell_columns):
         hexagons[name] = cell_columns[name]
     hexagons["year"] = np.int64(years[-1])
-    for name in (
-        "poverty_rate",
-        "extreme_poor_share",
-        "no_electricity_share",
-        "no_safe_water_share",
-        "no_sanitation_share",
-    ):
+    for name in LAYERS["hexagons"].village_values:
         if name in latest["rows"]:
             hexagons[name] = latest["rows"][name].to_numpy(np.float64)[village_pos]
     cell_scores = latest["cells"]
@@ -417,6 +407,8 @@ def _assemble_layers(
         "rivers": _line_layer(inputs.rivers, access_config.river_speeds_kmh, None),
         "village_years": _village_years(scored, years),
     }
+    if inputs.declared:
+        layers["facilities"] = pd.concat(inputs.declared.values(), ignore_index=True)
     return layers
 
 
@@ -457,7 +449,7 @@ def _area_layers(
         cell_groups = groups[village_pos]
         for column, values in sorted(cell_columns.items()):
             table[column] = weighted_mean(values, cell_people, cell_groups, n)
-        for column in _AF_COLUMNS:
+        for column in AF_COLUMNS:
             table[column] = latest[level][column]
     village_geoms = villages.geometry.values
     return (
@@ -482,7 +474,7 @@ def _village_years(scored: dict[int, dict[str, Any]], years: list[int]) -> pd.Da
     frames = []
     for year in years:
         rows = scored[year]["rows"].copy()
-        for column in _AF_COLUMNS:
+        for column in AF_COLUMNS:
             rows[column] = scored[year]["village"][column]
         frames.append(rows)
     return pd.concat(frames, ignore_index=True)

@@ -13,6 +13,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from layers.schema import BUILTIN_FACILITY_KINDS, LAYERS, FacilityKind
+
 #: ColorBrewer YlOrRd, 5 classes.
 YL_OR_RD = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 
@@ -45,13 +47,20 @@ class Marker:
     size: float = 2.6
 
 
+#: Points of no facility kind (an unmapped school level or facility type).
+OTHER_MARKER = Marker("", "Lainnya / other", "circle", "#999999", 1.8)
+
+
+def facility_markers(kinds: Sequence[FacilityKind], layer: str) -> tuple[Marker, ...]:
+    """The markers of a facility layer: one per kind written to it, then "other"."""
+    own = [k for k in kinds if k.layer == layer]
+    markers = [Marker(k.name, k.label.both(), k.marker, k.color, k.size_mm) for k in own]
+    return (*markers, OTHER_MARKER)
+
+
 FACILITY_MARKERS: tuple[Marker, ...] = (
-    Marker("school_sd", "SD / primary school", "circle", "#1f78b4"),
-    Marker("school_smp", "SMP / junior secondary school", "square", "#33a02c"),
-    Marker("school_sma", "SMA-SMK / senior secondary school", "diamond", "#6a3d9a", 3.0),
-    Marker("health_primary", "Puskesmas, klinik / primary care", "cross_fill", "#e31a1c", 3.0),
-    Marker("health_hospital", "Rumah sakit / hospital", "star", "#b10026", 4.0),
-    Marker("", "Lainnya / other", "circle", "#999999", 1.8),
+    *facility_markers(BUILTIN_FACILITY_KINDS, "schools")[:-1],
+    *facility_markers(BUILTIN_FACILITY_KINDS, "health_facilities"),
 )
 #: Road widths in mm by OSM ``highway`` class; other classes are drawn thin.
 ROAD_WIDTHS: dict[str, float] = {
@@ -61,13 +70,15 @@ ROAD_WIDTHS: dict[str, float] = {
 RIVER_COLOR = "#3a7bd5"
 
 
-def style_for(layer: str) -> str | None:
-    """The default QML style of a store layer, or None for a layer without one.
+def style_for(layer: str, kinds: Sequence[FacilityKind] = BUILTIN_FACILITY_KINDS) -> str | None:
+    """The default QML style of a store layer (`layers.schema.LayerSchema.style`), or None.
 
     Parameters
     ----------
     layer
         Store layer name (``hexagons``, ``villages``, ``schools`` ...).
+    kinds
+        The store's facility kinds (its manifest's ``facility_kinds``), for facility markers.
 
     Returns
     -------
@@ -79,16 +90,17 @@ def style_for(layer: str) -> str | None:
     >>> 'type="graduatedSymbol"' in style_for("hexagons") and 'attr="score"' in style_for("hexagons")
     True
     """
-    if layer == "hexagons":
+    schema = LAYERS.get(layer)
+    style = schema.style if schema else None
+    if style == "score":
         return graduated_qml("score", SCORE_CLASSES, YL_OR_RD, outline="none")
-    if layer in ("villages", "kecamatan", "kabupaten"):
-        width = {"villages": 0.1, "kecamatan": 0.3, "kabupaten": 0.6}[layer]
-        return graduated_qml("M0", M0_CLASSES, YL_OR_RD, outline="#555555", outline_width=width)
-    if layer in ("schools", "health_facilities"):
-        return categorized_markers_qml("kind", FACILITY_MARKERS)
-    if layer == "roads":
+    if style == "m0" and schema is not None:
+        return graduated_qml("M0", M0_CLASSES, YL_OR_RD, outline="#555555", outline_width=schema.outline_mm)
+    if style == "facility":
+        return categorized_markers_qml("kind", facility_markers(kinds, layer))
+    if style == "roads":
         return categorized_lines_qml("class", ROAD_WIDTHS, color="#6b4f2a", default_width=0.25)
-    if layer == "rivers":
+    if style == "rivers":
         return single_line_qml(RIVER_COLOR, 0.5)
     return None
 

@@ -28,19 +28,10 @@ import shapely
 from layers import cql2
 from layers.cql2 import Kind
 from layers.errors import InvalidQuery, LayerNotFound
-
-#: Feature id column of each layer (DESIGN §9, docs/schema.md); other layers use the row position.
-ID_COLUMNS: dict[str, str] = {
-    "hexagons": "h3",
-    "villages": "village_code",
-    "kecamatan": "kecamatan_code",
-    "kabupaten": "kabupaten_code",
-}
+from layers.types import BBox
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
-
-BBox = tuple[float, float, float, float]
 
 
 class FeatureNotFound(LayerNotFound):

@@ -7,6 +7,8 @@ A rescoring is then one matrix gather, `score_units` and one `summarize` per lev
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +18,7 @@ import pandas as pd
 from layers.errors import InvalidQuery, StoreError
 from layers.indicator_spec import IndicatorSpec, default_spec, spec_from_dict
 from layers.indicators import indicator_matrix, share_in_village
+from layers.schema import AREA_LEVELS, level
 from layers.scoring import Summary, UnitScores, deprivation_profiles, scores_from_profiles, summarize
 from layers.store import LayerStore
 from layers.types import BoolArray, FloatArray, IntArray
@@ -24,15 +27,8 @@ from layers.types import BoolArray, FloatArray, IntArray
 _PROFILE_CACHE_SIZE = 8
 _Profiles = tuple[BoolArray, BoolArray, IntArray, BoolArray]
 
-#: Levels a score can be asked for, finest first.
-LEVELS: tuple[str, ...] = ("hexagon", "village", "kecamatan", "kabupaten", "province")
-#: The layer and id column of each area level.
-LEVEL_LAYERS: dict[str, tuple[str, str]] = {
-    "hexagon": ("hexagons", "h3"),
-    "village": ("villages", "village_code"),
-    "kecamatan": ("kecamatan", "kecamatan_code"),
-    "kabupaten": ("kabupaten", "kabupaten_code"),
-}
+#: Area aggregates of the cell scores, per unit and year (store columns of areas and village_years).
+AF_COLUMNS: tuple[str, ...] = ("H", "A", "M0", "mpi_poor_population", "vulnerable_share", "severe_share")
 
 
 @dataclass(frozen=True)
@@ -55,34 +51,70 @@ class ScoringFrame:
     share_in_village: FloatArray
     village_codes: np.ndarray
     years: dict[int, pd.DataFrame]
-    _profiles: dict[tuple[Any, ...], _Profiles] = field(default_factory=dict, compare=False, repr=False)
+    # Deprivations per (year, columns, cutoffs), least recently used first. Handlers run in threads,
+    # so every read and eviction holds the lock.
+    _profiles: OrderedDict[tuple[Any, ...], _Profiles] = field(
+        default_factory=OrderedDict, compare=False, repr=False
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        cell_columns: dict[str, FloatArray],
+        village_pos: IntArray,
+        area_pos: dict[str, tuple[IntArray, int]],
+        cell_people: FloatArray,
+        village_codes: np.ndarray,
+        village_years: pd.DataFrame,
+    ) -> ScoringFrame:
+        """Prepare cells for rescoring from arrays (the build, before any store exists).
+
+        Parameters
+        ----------
+        cell_columns
+            Static per-cell values (``time_min_*``, ``dist_km_*``).
+        village_pos
+            Each cell's village position.
+        area_pos
+            ``kecamatan`` and ``kabupaten``: (each cell's position, number of units).
+        cell_people
+            People per cell in the year the raster was scaled to.
+        village_codes
+            Village codes in position order.
+        village_years
+            One row per village and year (``village_code``, ``year``, values).
+        """
+        n_villages = len(village_codes)
+        group_pos = {"village": village_pos} | {name: pos for name, (pos, _) in area_pos.items()}
+        n_groups = {"village": n_villages} | {name: n for name, (_, n) in area_pos.items()}
+        group_pos["province"] = np.zeros(len(village_pos), np.int64)
+        n_groups["province"] = 1
+        years = {
+            int(year): rows.set_index("village_code").loc[village_codes].reset_index()
+            for year, rows in village_years.groupby("year")
+        }
+        share = share_in_village(cell_people, village_pos, n_villages)
+        return cls(cell_columns, village_pos, group_pos, n_groups, share, village_codes, years)
 
     @classmethod
     def from_store(cls, store: LayerStore) -> ScoringFrame:
         """Prepare a store's cells for rescoring (positions by `searchsorted`, never a join)."""
         hexes = store.layer("hexagons")
-        villages = store.layer("villages")
-        village_codes = villages["village_code"].to_numpy()
+        village_codes = store.layer("villages")["village_code"].to_numpy()
         village_pos = _positions(village_codes, hexes["village_code"].to_numpy())
-        group_pos = {"village": village_pos}
-        n_groups = {"village": len(village_codes)}
-        for level in ("kecamatan", "kabupaten"):
-            layer, column = LEVEL_LAYERS[level]
-            group_pos[level] = _positions(store.layer(layer)[column].to_numpy(), hexes[column].to_numpy())
-            n_groups[level] = store.rows(layer)
-        group_pos["province"] = np.zeros(len(hexes), np.int64)
-        n_groups["province"] = 1
-        people = hexes["population"].to_numpy(np.float64)
-        share = share_in_village(people, village_pos, len(village_codes))
+        area_pos = {}
+        for name in AREA_LEVELS[1:]:
+            unit = level(name)
+            codes = store.layer(unit.layer or "")[unit.id_column].to_numpy()
+            area_pos[name] = (_positions(codes, hexes[unit.id_column].to_numpy()), len(codes))
         static = {
             c: hexes[c].to_numpy(np.float64) for c in hexes.columns if c.startswith(("time_min_", "dist_km_"))
         }
-        table = store.layer("village_years")
-        years = {
-            int(year): rows.set_index("village_code").loc[village_codes].reset_index()
-            for year, rows in table.groupby("year")
-        }
-        return cls(static, village_pos, group_pos, n_groups, share, village_codes, years)
+        people = hexes["population"].to_numpy(np.float64)
+        return cls.from_arrays(
+            static, village_pos, area_pos, people, village_codes, store.layer("village_years")
+        )
 
     def year_rows(self, year: int | None) -> tuple[int, pd.DataFrame]:
         """A year's village rows in village position order (latest year when ``None``)."""
@@ -125,12 +157,17 @@ class ScoringFrame:
         """
         year, _ = self.year_rows(year)
         key = (year, tuple(spec.columns), tuple(spec.cutoffs.tolist()), tuple(spec.above.tolist()))
-        profiles = self._profiles.get(key)
+        with self._lock:
+            profiles = self._profiles.get(key)
+            if profiles is not None:
+                self._profiles.move_to_end(key)
         if profiles is None:
+            # Computed outside the lock: two threads may both compute one key; both results are equal.
             profiles = deprivation_profiles(self.matrix(list(spec.columns), year), spec)
-            if len(self._profiles) >= _PROFILE_CACHE_SIZE:
-                self._profiles.pop(next(iter(self._profiles)))
-            self._profiles[key] = profiles
+            with self._lock:
+                self._profiles[key] = profiles
+                while len(self._profiles) > _PROFILE_CACHE_SIZE:
+                    self._profiles.popitem(last=False)
         scores = scores_from_profiles(*profiles, spec.weights, spec.k if k is None else k)
         return CellScores(year, scores, self.population(year))
 
@@ -139,6 +176,51 @@ class ScoringFrame:
         if level not in self.group_pos:
             raise InvalidQuery(f"level '{level}' is not an area level; use one of {list(self.group_pos)}")
         return summarize(cells.scores, spec, cells.weights, self.group_pos[level], self.n_groups[level])
+
+    def area_aggregates(self, cells: CellScores, spec: IndicatorSpec) -> dict[str, dict[str, FloatArray]]:
+        """`AF_COLUMNS` plus ``population`` of every unit of every area level and the province.
+
+        This is what the build stores per unit and year, and what a rescoring reports.
+        """
+        out: dict[str, dict[str, FloatArray]] = {}
+        for name in (*AREA_LEVELS, "province"):
+            summary = self.summarize(cells, spec, name)
+            out[name] = {
+                "H": summary.H,
+                "A": summary.A,
+                "M0": summary.M0,
+                "mpi_poor_population": summary.H * summary.population,
+                "vulnerable_share": summary.vulnerable,
+                "severe_share": summary.severe,
+                "population": summary.population,
+            }
+        return out
+
+    def village_values(self, year: int, columns: list[str]) -> dict[str, FloatArray]:
+        """A year's values of the named village-year columns, in village position order."""
+        _, rows = self.year_rows(year)
+        return {c: rows[c].to_numpy() for c in columns if c in rows.columns and c != "village_code"}
+
+    def cell_values(
+        self, year: int, columns: list[str], spec: IndicatorSpec | None = None
+    ) -> dict[str, np.ndarray]:
+        """What the hexagons layer would hold for ``year``: village values, people and, with a spec,
+        each cell's score and bands."""
+        _, rows = self.year_rows(year)
+        fixed = ("population", "village_code", "year")
+        varying = [c for c in columns if c in rows.columns and c not in fixed]
+        out: dict[str, np.ndarray] = dict(zip(varying, self.matrix(varying, year).T, strict=True))
+        out["population"] = self.population(year)
+        out["year"] = np.full(self.n_cells, year)
+        if spec is not None:
+            units = self.score_cells(spec, year).scores
+            out |= {
+                "score": units.c,
+                "poor": units.poor,
+                "vulnerable": units.vulnerable,
+                "severe": units.severe,
+            }
+        return out
 
 
 def store_spec(store: LayerStore) -> IndicatorSpec:

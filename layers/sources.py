@@ -23,6 +23,7 @@ from layers.config import (
     HEALTH_TYPE_KINDS,
     SCHOOL_LEVEL_KINDS,
     BuildConfig,
+    FacilitySource,
     HealthSource,
     LineSource,
     PovertySource,
@@ -71,7 +72,11 @@ def _osm_themes(path: Path, mtime_ns: int) -> dict[str, gpd.GeoDataFrame]:
 
 
 def _read_vector(
-    source: VectorSource, path: Path, columns: list[str], osm_theme: str | None = None
+    source: VectorSource,
+    path: Path,
+    columns: list[str],
+    osm_theme: str | None = None,
+    where: str | None = None,
 ) -> gpd.GeoDataFrame:
     if not path.exists():
         raise SourceError(path.name, None, None, f"file not found ({path})")
@@ -81,7 +86,7 @@ def _read_vector(
             frame = _osm_themes(path, path.stat().st_mtime_ns)[osm_theme].copy()
             frame.index = pd.RangeIndex(1, len(frame) + 1)
         else:
-            frame = pyogrio.read_dataframe(path, layer=source.layer, fid_as_index=True)
+            frame = pyogrio.read_dataframe(path, layer=source.layer, fid_as_index=True, where=where)
     except SourceError:
         raise
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, ...
@@ -347,3 +352,26 @@ def read_barriers(source: VectorSource, config: BuildConfig) -> gpd.GeoDataFrame
     frame = _read_vector(source, path, [])
     _check_geometry(frame, path.name, ("Polygon", "MultiPolygon", "LineString", "MultiLineString"))
     return frame[["geometry"]].to_crs(4326)
+
+
+def read_declared_facility(kind: str, source: FacilitySource, config: BuildConfig) -> gpd.GeoDataFrame:
+    """Points of a facility kind declared under ``[facilities.<kind>]``: ``kind``, ``name``, EPSG:4326.
+
+    A file that is missing or unreadable, a filter GDAL rejects, and a kind left with no point are
+    errors naming the config key: a kind without facilities would make everyone "deprived" of it.
+    """
+    path = config.resolve(source.file)
+    key = f"[facilities.{kind}]"
+    try:
+        frame = _read_vector(source, path, [source.name] if source.name else [], where=source.where)
+    except SourceError as exc:
+        raise SourceError(exc.file, exc.row, exc.field, f"{exc.problem} (declared by {key})") from None
+    if len(frame) == 0:
+        what = f"after the filter where = {source.where!r}" if source.where else "in the file"
+        raise SourceError(path.name, None, "where" if source.where else None, f"no facility {what} ({key})")
+    _check_geometry(frame, path.name, ("Point", "MultiPoint", "Polygon", "MultiPolygon"))
+    frame = frame.to_crs(4326)
+    names = frame[source.name].astype("string").fillna("").astype(str).to_numpy() if source.name else ""
+    return gpd.GeoDataFrame(
+        {"kind": kind, "name": names}, geometry=shapely.point_on_surface(frame.geometry.values), crs=4326
+    )

@@ -25,25 +25,14 @@ import numpy as np
 import pandas as pd
 
 from layers.errors import LayerNotFound, StoreError
+from layers.schema import SPATIAL_LAYERS, TABLES, FacilityKind, kinds_from_json
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 
-#: Spatial layers every complete store holds (DESIGN §9).
-SPATIAL_LAYERS: tuple[str, ...] = (
-    "hexagons",
-    "villages",
-    "kecamatan",
-    "kabupaten",
-    "schools",
-    "health_facilities",
-    "roads",
-    "rivers",
-)
-#: Non-spatial tables: per village and year raw values and scores.
-TABLES: tuple[str, ...] = ("village_years",)
+__all__ = ["SPATIAL_LAYERS", "TABLES", "LayerStore", "StoreWriter", "writing_store"]
 
 _VERSIONED_PACKAGES = ("sasaran", "numpy", "pandas", "geopandas", "shapely", "h3", "h3ronpy", "pyarrow")
 
@@ -183,6 +172,11 @@ class LayerStore:
     def synthetic(self) -> bool:
         """Whether the store was built from the synthetic demo province."""
         return bool(self.manifest.get("synthetic", False))
+
+    @cached_property
+    def facility_kinds(self) -> tuple[FacilityKind, ...]:
+        """The facility kinds the store was built with (built-in and declared in its config)."""
+        return kinds_from_json(self.manifest.get("facility_kinds"))
 
     @cached_property
     def years(self) -> list[int]:

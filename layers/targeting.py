@@ -17,7 +17,7 @@ rather than by HiGHS (0.2-1.6 s each on the 1,500-village demo). Villages chosen
 only to use the last of the budget therefore get a low confidence: under slightly different
 weights, other villages of similar size would take their place.
 
-No I/O and no HTTP here: the CLI (`layers.target_command`) and ``POST /targets``
+No I/O and no HTTP here: the CLI (`layers.cli.target`) and ``POST /targets``
 (`service.targets`) convert their input to a `TargetRequest` and the `TargetResult` back.
 """
 

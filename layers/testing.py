@@ -8,10 +8,20 @@ import pandas as pd
 
 from layers.config import load_config
 from layers.demo import write_demo
-from layers.pipeline import build
+from layers.pipeline import BuildResult, build
 
 #: Villages in the tiny province: enough for every level of the hierarchy, built in seconds.
 TINY_VILLAGES = 60
+
+
+def tiny_sources(directory: str | Path, villages: int = TINY_VILLAGES, seed: int = 62) -> Path:
+    """Write the source files of a small synthetic province under ``directory``; return its config."""
+    return write_demo(Path(directory), villages=villages, seed=seed)
+
+
+def tiny_build(config_path: Path, store: str | Path) -> BuildResult:
+    """Build a store from a config quietly (no progress bars)."""
+    return build(load_config(config_path), store, progress=False)
 
 
 def tiny_province(directory: str | Path, villages: int = TINY_VILLAGES, seed: int = 62) -> Path:
@@ -24,10 +34,7 @@ def tiny_province(directory: str | Path, villages: int = TINY_VILLAGES, seed: in
     True
     """
     directory = Path(directory)
-    config_path = write_demo(directory / "sources", villages=villages, seed=seed)
-    store = directory / "store"
-    build(load_config(config_path), store, progress=False)
-    return store
+    return tiny_build(tiny_sources(directory / "sources", villages, seed), directory / "store").store
 
 
 def assert_layer_equal(left: pd.DataFrame, right: pd.DataFrame, check_like: bool = False) -> None:

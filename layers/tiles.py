@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from layers import _mvt, grid
 from layers.errors import InvalidQuery, LayerNotFound
+from layers.schema import LAYERS
 from layers.store import LayerStore
 from layers.types import BBox
 
@@ -39,23 +40,9 @@ _HALF_WORLD = 20037508.342789244
 _MAX_LAT = 85.0511287798066
 
 #: Layers served as tiles, with the properties each tile feature carries (when present).
-TILE_PROPERTIES: dict[str, tuple[str, ...]] = {
-    "hexagons": ("h3", "resolution", "village_code", "population", "score", "poor", "vulnerable", "severe"),
-    "villages": (
-        "village_code", "village_name", "kecamatan_name", "kabupaten_name",
-        "population", "M0", "H", "A", "mpi_poor_population",
-    ),
-    "kecamatan": ("kecamatan_code", "kecamatan_name", "kabupaten_name", "population", "M0", "H", "A",
-                  "mpi_poor_population"),
-    "kabupaten": ("kabupaten_code", "kabupaten_name", "population", "M0", "H", "A", "mpi_poor_population"),
-    "schools": ("kind", "level", "name"),
-    "health_facilities": ("kind", "type", "name"),
-    "roads": ("class", "all_weather"),
-    "rivers": ("class",),
-}  # fmt: skip
+TILE_PROPERTIES: dict[str, tuple[str, ...]] = {n: s.tile_properties for n, s in LAYERS.items() if s.tiled}
 #: Properties of hexagon parents (coarser resolutions).
 PARENT_PROPERTIES = ("h3", "resolution", "n_cells", "population", "score", "poor_population")
-_ID_COLUMNS = {"villages": "village_code", "kecamatan": "kecamatan_code", "kabupaten": "kabupaten_code"}
 
 
 def hexagon_resolution(zoom: int, finest: int = 8) -> int:
@@ -355,8 +342,8 @@ def _same_family(geometries: NDArray[np.object_], polygonal: bool) -> NDArray[np
 def _feature_ids(name: str, frame: pd.DataFrame) -> NDArray[np.uint64]:
     if name == "hexagons" and "h3" in frame.columns:
         return grid.strings_to_cells(frame["h3"].to_numpy(dtype=object))
-    column = _ID_COLUMNS.get(name)
-    if column in frame.columns:
+    column = LAYERS[name].id_column if name in LAYERS else None
+    if column is not None and column in frame.columns:
         codes = pd.to_numeric(frame[column], errors="coerce")
         if codes.notna().all() and (codes >= 0).all():
             return codes.to_numpy().astype(np.uint64)

@@ -97,10 +97,10 @@ def bench_access(sources_config: Path) -> list[str]:
     from layers.units import union_of
 
     config = load_config(sources_config)
-    inputs = pipeline._read_inputs(config)
+    inputs = pipeline.read_inputs(config)
     cells, _ = cells_for_villages(inputs.villages.geometry.values, config.h3_resolution)
     targets = np.column_stack(cell_centres(cells))
-    facilities = pipeline._facility_points(inputs)
+    facilities = inputs.facility_points(config.facility_kinds())
     start = time.perf_counter()
     surface = access.friction_surface(
         tuple(inputs.villages.total_bounds.tolist()),

@@ -18,7 +18,8 @@ from threadpoolctl import threadpool_limits
 
 from layers.store import LayerStore
 from service import exports, ogc, planner, scores, targets, tiles
-from service.deps import Catalog, StoreDep
+from service.catalog import Catalog
+from service.deps import StoreDep
 from service.errors import add_exception_handlers
 from service.models import Health
 from service.settings import Settings

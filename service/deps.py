@@ -1,9 +1,6 @@
-"""Dependencies: the store and its prepared catalog, collections, and query-parameter parsing.
-
-`Catalog` is built once in the lifespan: each served layer becomes a `layers.query.Table` (numpy
-columns, per-row bounds) plus its features' GeoJSON geometry bytes, and a
-`layers.rescore.ScoringFrame` keeps the arrays that rescoring needs (each cell's village,
-kecamatan and kabupaten position, the per-year village values). Requests then only index arrays.
+"""Dependencies: the settings, the store and its prepared catalog (`service.catalog`), and the
+parsing of query parameters into typed values. Parsers raise domain errors (`InvalidQuery`), never
+HTTP exceptions; `service.errors` maps them.
 """
 
 from __future__ import annotations
@@ -11,32 +8,24 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
-import numpy as np
 from fastapi import Depends, Request
 
 from layers import cql2
-from layers.errors import ConfigError, InvalidQuery, LayerNotFound
-from layers.query import ID_COLUMNS, BBox, Table
-from layers.rescore import ScoringFrame, store_spec
-from layers.store import TABLES, LayerStore
-from service.responses import geometry_json
+from layers.errors import InvalidQuery, LayerNotFound
+from layers.query import Table
+from layers.schema import LEVELS
+from layers.store import LayerStore
+from layers.types import BBox
+from service.catalog import Catalog, Collection
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: Layers whose values vary by year (docs/schema.md: they hold the latest year).
-YEAR_LAYERS = ("hexagons", "villages", "kecamatan", "kabupaten")
-#: Scoring levels → the layer of their units (the province has none).
-LEVELS: dict[str, str | None] = {
-    "hexagon": "hexagons",
-    "village": "villages",
-    "kecamatan": "kecamatan",
-    "kabupaten": "kabupaten",
-    "province": None,
-}
+#: Scoring level names (``/scores/{level}``).
+LEVEL_NAMES: tuple[str, ...] = tuple(lv.name for lv in LEVELS)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -61,109 +50,6 @@ def get_catalog(request: Request) -> Catalog:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[LayerStore, Depends(get_store)]
-
-
-@dataclass
-class Collection:
-    """One served collection: its prepared table, geometry bytes and the years it can show."""
-
-    id: str
-    table: Table
-    geometry: np.ndarray
-    """GeoJSON bytes of each feature's geometry (object array), serialised once."""
-    years: list[int] = field(default_factory=list)
-    stored_year: int | None = None
-
-
-def stored_year(store: LayerStore) -> int | None:
-    """The year the year-varying layers hold (manifest ``default_year``, else the latest)."""
-    year = store.manifest.get("default_year")
-    if year is None and store.years:
-        year = store.years[-1]
-    return None if year is None else int(year)
-
-
-class Catalog:
-    """Everything prepared at startup for fast answers."""
-
-    def __init__(self, store: LayerStore):
-        self.store = store
-        self.year = stored_year(store)
-        self.collections: dict[str, Collection] = {}
-        for name in store.names:
-            if name in TABLES:
-                continue
-            table = Table.from_frame(name, store.layer(name), ID_COLUMNS.get(name))
-            years = store.years if name in YEAR_LAYERS else []
-            geometry = geometry_json(table.geometry) if table.geometry is not None else np.array([])
-            self.collections[name] = Collection(name, table, geometry, list(years), self.year)
-        has_scoring = all(name in store.names for name in (*YEAR_LAYERS, "village_years"))
-        self.scoring = ScoringFrame.from_store(store) if has_scoring else None
-        self.spec = store_spec(store)
-        self._views: dict[tuple[str, int], Table] = {}
-
-    def collection(self, collection_id: str) -> Collection:
-        """A served collection, or `LayerNotFound` naming the ones there are."""
-        try:
-            return self.collections[collection_id]
-        except KeyError:
-            raise LayerNotFound(
-                f"no collection '{collection_id}'; collections are: {', '.join(self.collections)}"
-            ) from None
-
-    def require_scoring(self) -> ScoringFrame:
-        """The scoring arrays; `ConfigError` when the store lacks the layers they come from."""
-        if self.scoring is None:
-            raise ConfigError("this store lacks hexagons, villages, kecamatan or kabupaten: no scoring")
-        return self.scoring
-
-    def table(self, collection: Collection, year: int | None) -> Table:
-        """The collection's table for ``year`` (the stored table for the stored year or None)."""
-        if year is None or year == collection.stored_year:
-            return collection.table
-        if not collection.years:
-            raise InvalidQuery(f"'{collection.id}' does not vary by year; drop the year parameter")
-        self.require_scoring().year_rows(year)  # InvalidQuery for a year the store lacks
-        key = (collection.id, year)
-        if key not in self._views:
-            self._views[key] = self._year_view(collection, year)
-        return self._views[key]
-
-    def _year_view(self, collection: Collection, year: int) -> Table:
-        scoring = self.require_scoring()
-        table = collection.table
-        if collection.id == "villages":
-            _, rows = scoring.year_rows(year)
-            overrides = {
-                c: rows[c].to_numpy() for c in rows.columns if c in table.columns and c != "village_code"
-            }
-            return table.with_columns(overrides)
-        if collection.id == "hexagons":
-            return table.with_columns(self._hexagon_year(year))
-        raise InvalidQuery(
-            f"'{collection.id}' holds {collection.stored_year} only; for {year} ask "
-            f"/scores/{collection.id}?year={year}, which aggregates that year's cells"
-        )
-
-    def _hexagon_year(self, year: int) -> dict[str, np.ndarray]:
-        scoring = self.require_scoring()
-        table = self.collections["hexagons"].table
-        _, rows = scoring.year_rows(year)
-        varying = [
-            c for c in rows.columns if c in table.columns and c not in ("population", "village_code", "year")
-        ]
-        out = dict(zip(varying, scoring.matrix(varying, year).T, strict=True))
-        out["population"] = scoring.population(year)
-        out["year"] = np.full(len(table), year)
-        if "score" in table.columns:
-            units = scoring.score_cells(self.spec, year).scores
-            out |= {
-                "score": units.c,
-                "poor": units.poor,
-                "vulnerable": units.vulnerable,
-                "severe": units.severe,
-            }
-        return out
 
 
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
@@ -324,8 +210,8 @@ class ScoreQuery:
 
 def score_query(level: str, request: Request, catalog: CatalogDep, settings: SettingsDep) -> ScoreQuery:
     """Parse /scores/{level} parameters: year, k, ``w_<dimension|indicator>``, ``cutoff_<indicator>``."""
-    if level not in LEVELS:
-        raise LayerNotFound(f"no scoring level '{level}'; levels are: {', '.join(LEVELS)}")
+    if level not in LEVEL_NAMES:
+        raise LayerNotFound(f"no scoring level '{level}'; levels are: {', '.join(LEVEL_NAMES)}")
     params = request.query_params
     overrides = {k for k in params if k.startswith(("w_", "cutoff_"))}
     check_known(params, set(SCORE_PARAMETERS) | overrides, f"/scores/{level} (plus w_<name>, cutoff_<name>)")

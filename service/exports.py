@@ -11,19 +11,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from layers.errors import InvalidQuery
-from layers.export import FORMATS, cached_export, export_filename, formats_for
+from layers.export import FORMATS, MEDIA_TYPES, cached_export, export_filename, formats_for
 from service.deps import StoreDep
 
 router = APIRouter(tags=["exports"])
 
-MEDIA_TYPES: dict[str, str] = {
-    "gpkg": "application/geopackage+sqlite3",
-    "fgb": "application/flatgeobuf",
-    "parquet": "application/vnd.apache.parquet",
-    "geojson": "application/geo+json",
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 CACHE_CONTROL = "public, max-age=3600"
 
 

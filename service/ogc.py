@@ -1,7 +1,7 @@
 """OGC API - Features Part 1 (core, GeoJSON, OpenAPI 3.0) and Part 3 (CQL2 text filters).
 
 Every layer of the store except the ``village_years`` table is a collection. Items pages are
-assembled from geometry bytes serialised at startup (see `service.deps.Catalog`).
+assembled from geometry bytes serialised at startup (see `service.catalog.Catalog`).
 
 Per-collection property filters (``?kabupaten_code=6201``) are declared in the OpenAPI document
 under one literal path per collection (``/collections/villages/items``), added by
@@ -20,12 +20,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from layers.query import page, select
+from layers.schema import LAYERS
+from service.catalog import Catalog, Collection
 from service.deps import (
     CRS84,
     ITEMS_PARAMETERS,
-    Catalog,
     CatalogDep,
-    Collection,
     CollectionDep,
     ItemsDep,
     ItemsQuery,
@@ -66,18 +66,12 @@ CONFORMANCE = [
 ]
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 
-DESCRIPTIONS = {
-    "hexagons": "H3 cells: people, travel time and distance to facilities, indicator values and the "
-    "Alkire-Foster score under the default indicator set.",
-    "villages": "Villages (desa/kelurahan): poverty counts, indicator values and H, A, M0 of their cells.",
-    "kecamatan": "Kecamatan (districts): sums and Alkire-Foster aggregates of their villages' cells.",
-    "kabupaten": "Kabupaten/kota (regencies): sums and Alkire-Foster aggregates of their cells.",
-    "schools": "Schools (points): kind and level.",
-    "health_facilities": "Health facilities (points): kind and type.",
-    "roads": "Roads (lines): class, speed used for travel time, all-weather flag.",
-    "rivers": "Navigable rivers (lines): class and boat speed.",
-}
 _JSON_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
+
+
+def _description(collection_id: str) -> str:
+    schema = LAYERS.get(collection_id)
+    return f"{schema.description.en}." if schema else collection_id
 
 
 def base_url(request: Request) -> str:
@@ -123,7 +117,7 @@ def collection_document(request: Request, collection: Collection) -> dict[str, A
     return {
         "id": collection.id,
         "title": collection.id.replace("_", " ").capitalize(),
-        "description": DESCRIPTIONS.get(collection.id, collection.id),
+        "description": _description(collection.id),
         "links": [
             _link(url, "self", JSON, "This collection"),
             _link(f"{url}/items", "items", GEOJSON, "Features"),

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import shapely
 from fastapi import APIRouter, Body, Request
 from starlette.responses import Response
 
-from layers.errors import ConfigError
-from layers.indicator_spec import IndicatorSpec, spec_from_dict, spec_to_dict, with_overrides
+from layers.indicator_spec import IndicatorSpec, spec_from_dict, spec_to_dict, with_named_overrides
+from layers.schema import level as level_schema
 from layers.scoring import dimension_share, summarize, summary_to_json
-from service.deps import LEVELS, Catalog, CatalogDep, ScoreQuery, ScoreQueryDep
+from service.catalog import Catalog
+from service.deps import CatalogDep, ScoreQuery, ScoreQueryDep
 from service.models import ScoreResponse
 from service.responses import (
     CSVResponse,
@@ -30,28 +30,14 @@ from service.responses import (
     csv_bytes,
     dumps,
     feature_collection_bytes,
-    geometry_json,
 )
 
 router = APIRouter(tags=["scores"])
 
-#: Name column of each level's layer.
-NAME_COLUMNS = {"village": "village_name", "kecamatan": "kecamatan_name", "kabupaten": "kabupaten_name"}
 
-
-def resolve_spec(base: IndicatorSpec, q: ScoreQuery) -> IndicatorSpec:
+def request_spec(base: IndicatorSpec, q: ScoreQuery) -> IndicatorSpec:
     """``base`` with the request's k, weights and cutoffs applied (`ConfigError` → 400)."""
-    dims = {k: v for k, v in q.weights.items() if k in base.dimensions}
-    inds = {k: v for k, v in q.weights.items() if k not in dims}
-    unknown = sorted(set(inds) - set(base.names))
-    if unknown:
-        raise ConfigError(
-            f"unknown weight(s) {', '.join('w_' + u for u in unknown)}; use w_<dimension> "
-            f"({', '.join(base.dimensions)}) or w_<indicator> ({', '.join(base.names)})"
-        )
-    return with_overrides(
-        base, k=q.k, weights=inds or None, dimension_weights=dims or None, cutoffs=q.cutoffs or None
-    )
+    return with_named_overrides(base, k=q.k, weights=q.weights, cutoffs=q.cutoffs)
 
 
 @dataclass(frozen=True)
@@ -102,8 +88,9 @@ def _area_rows(
     if level == "province":
         ids, names = ["province"], [str(catalog.store.manifest.get("name", "province"))]
     else:
-        table = catalog.collections[LEVELS[level] or ""].table
-        ids, names = table.ids[rows].tolist(), table.columns[NAME_COLUMNS[level]][rows].tolist()
+        unit = level_schema(level)
+        table = catalog.collection(unit.layer or "").table
+        ids, names = table.ids[rows].tolist(), table.columns[unit.name_column or ""][rows].tolist()
     base = {
         "id": ids,
         "name": names,
@@ -152,16 +139,6 @@ def _links(request: Request, q: ScoreQuery, total: int) -> list[dict[str, str]]:
     return links
 
 
-def _province_geometry(catalog: Catalog) -> np.ndarray:
-    # Built once, on first use: the union of the kabupaten.
-    cached = getattr(catalog, "_province_geometry", None)
-    if cached is None:
-        union = shapely.union_all(catalog.collections["kabupaten"].table.geometry)
-        cached = geometry_json(np.array([union], dtype=object))
-        catalog._province_geometry = cached  # type: ignore[attr-defined]
-    return cached
-
-
 def render_scores(request: Request, catalog: Catalog, spec: IndicatorSpec, q: ScoreQuery) -> Response:
     """Score, then answer in the requested format."""
     scores, total = score_level(catalog, spec, q)
@@ -184,9 +161,9 @@ def render_scores(request: Request, catalog: Catalog, spec: IndicatorSpec, q: Sc
     if q.fmt == "json":
         return ORJSONResponse(body | {"units": scores.rows})
     if q.level == "province":
-        geoms = _province_geometry(catalog)
+        geoms = catalog.province_geometry
     else:
-        geoms = catalog.collections[LEVELS[q.level] or ""].geometry[scores.positions]
+        geoms = catalog.collection(level_schema(q.level).layer or "").geometry[scores.positions]
     features = b",".join(
         b'{"type":"Feature","id":%b,"geometry":%b,"properties":%b}' % (dumps(r["id"]), g, dumps(_flat(r)))
         for r, g in zip(scores.rows, geoms, strict=True)
@@ -205,7 +182,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.get("/scores/{level}", response_model=ScoreResponse, responses=_RESPONSES)
 def scores(request: Request, q: ScoreQueryDep, catalog: CatalogDep) -> Response:
     """Scores of every unit of a level under the default spec with the caller's k, weights, cutoffs."""
-    return render_scores(request, catalog, resolve_spec(catalog.spec, q), q)
+    return render_scores(request, catalog, request_spec(catalog.spec, q), q)
 
 
 @router.post("/scores/{level}", response_model=ScoreResponse, responses=_RESPONSES)
@@ -217,4 +194,4 @@ def scores_with_spec(
 ) -> Response:
     """Scores under a full indicator spec given in the body (the TOML spec structure, as JSON)."""
     base = spec_from_dict(spec, source="request body")
-    return render_scores(request, catalog, resolve_spec(base, q), q)
+    return render_scores(request, catalog, request_spec(base, q), q)

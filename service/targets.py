@@ -15,25 +15,19 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from layers.change import changes, changes_to_json
+from layers.export import MEDIA_TYPES, target_filename, write_targets
 from layers.rescore import ScoringFrame, store_spec
 from layers.store import LayerStore
-from layers.target_command import target_filename, write_targets
 from layers.targeting import TargetRequest, TargetResult, select_targets
-from service.deps import StoreDep
+from service.deps import StoreDep, get_catalog
 from service.responses import CSVResponse, ORJSONResponse
 
 router = APIRouter(tags=["targets"])
 
-MEDIA_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "gpkg": "application/geopackage+sqlite3",
-}
-
 
 def scoring_frame(request: Request) -> ScoringFrame:
-    """The app's scoring frame, prepared with the catalog at startup."""
-    return request.app.state.catalog.require_scoring()
+    """The app's scoring frame, prepared with the catalog in the lifespan."""
+    return get_catalog(request).require_scoring()
 
 
 @router.post("/targets")

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from layers.tiles import MAX_ZOOM, MIN_ZOOM, VectorTiles, hexagon_resolution
-from service.deps import StoreDep
+from service.deps import CatalogDep
 
 router = APIRouter(tags=["tiles"])
 
@@ -28,13 +28,9 @@ TILE_CACHE_CONTROL = "public, max-age=3600"
 METADATA_CACHE_CONTROL = "public, max-age=300"
 
 
-def get_tiles(request: Request, store: StoreDep) -> VectorTiles:
-    """The open store's vector tiles, prepared once and kept on the app."""
-    tiles: VectorTiles | None = getattr(request.app.state, "vector_tiles", None)
-    if tiles is None or tiles.store is not store:
-        tiles = VectorTiles(store)
-        request.app.state.vector_tiles = tiles
-    return tiles
+def get_tiles(catalog: CatalogDep) -> VectorTiles:
+    """The store's vector tiles, prepared with the catalog in the lifespan."""
+    return catalog.tiles
 
 
 TilesDep = Annotated[VectorTiles, Depends(get_tiles)]

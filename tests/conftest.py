@@ -13,10 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from layers.config import load_config
-from layers.demo import write_demo
-from layers.pipeline import BuildResult, build
+from layers.pipeline import BuildResult
 from layers.store import LayerStore
+from layers.testing import tiny_build, tiny_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data" / "kalteng"
@@ -26,13 +25,13 @@ STARTUP_SECONDS = 60
 @pytest.fixture(scope="session")
 def demo_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Config path of a 60-village synthetic province (source files only)."""
-    return write_demo(tmp_path_factory.mktemp("demo") / "sources", villages=60, seed=7)
+    return tiny_sources(tmp_path_factory.mktemp("demo") / "sources", villages=60, seed=7)
 
 
 @pytest.fixture(scope="session")
 def demo_build(demo_sources: Path, tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
     """The build of `demo_sources` (its store is shared: tests must not modify it)."""
-    return build(load_config(demo_sources), tmp_path_factory.mktemp("built") / "store", progress=False)
+    return tiny_build(demo_sources, tmp_path_factory.mktemp("built") / "store")
 
 
 @pytest.fixture(scope="session")

@@ -13,15 +13,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from layers.cli.target import changes_command, target_command
 from layers.errors import InfeasibleTargeting, InvalidQuery
-from layers.target_command import changes_command, target_command
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def app() -> typer.Typer:
-    """The two commands on their own app (layers/cli.py registers the same functions)."""
+    """The two commands on their own app (layers/cli/main.py registers the same functions)."""
     app = typer.Typer()
     app.command("target")(target_command)
     app.command("changes")(changes_command)
@@ -141,7 +141,7 @@ def _registered() -> bool:
     return {"target", "changes"} <= {c.name for c in app.registered_commands}
 
 
-@pytest.mark.skipif(not _registered(), reason="target/changes not registered in layers/cli.py yet")
+@pytest.mark.skipif(not _registered(), reason="target/changes not registered in layers/cli/main.py yet")
 def test_sasaran_target_exit_codes(store_dir: Path):
     def run(*args: str) -> subprocess.CompletedProcess[bytes]:
         command = [sys.executable, "-m", "layers.cli", *args]

@@ -8,16 +8,11 @@ from typing import Annotated
 
 import typer
 
+from layers.export.formats import FORMATS
 
-class ExportFormat(StrEnum):
-    """Export formats (file extensions)."""
-
-    gpkg = "gpkg"
-    fgb = "fgb"
-    parquet = "parquet"
-    geojson = "geojson"
-    csv = "csv"
-    xlsx = "xlsx"
+#: Export formats (file extensions), from the one format table.
+ExportFormat = StrEnum("ExportFormat", {ext: ext for ext in FORMATS})  # type: ignore[misc]
+_GPKG = ExportFormat("gpkg")
 
 
 def export_command(
@@ -26,7 +21,7 @@ def export_command(
         typer.Argument(help="Layer to export (hexagons, villages, ...), or 'all' for one styled GeoPackage."),
     ] = "all",
     store: Annotated[Path, typer.Option("--store", help="Layer store directory.")] = Path("store"),
-    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="Output format.")] = ExportFormat.gpkg,
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="Output format.")] = _GPKG,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Output file (default: sasaran[-LAYER][-synthetic].EXT here)."),
@@ -38,7 +33,7 @@ def export_command(
     from layers.store import LayerStore
 
     opened = LayerStore.open(store)
-    if layer == "all" and fmt is not ExportFormat.gpkg:
+    if layer == "all" and fmt != "gpkg":
         raise InvalidQuery(
             "'all' exports every layer into one GeoPackage; name a layer for --format " + fmt.value
         )

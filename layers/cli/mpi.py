@@ -1,8 +1,8 @@
 """``sasaran mpi``: score any unit table (CSV, Parquet, XLSX) against an indicator spec (DESIGN §9).
 
-This module converts at the edges only: it reads the table, checks the columns the spec and the
-options name, builds the ``(n, m)`` value matrix, calls `layers.scoring`, and writes JSON, CSV or
-a table for people. Bad input raises `SourceError` (file, row, field) or `ConfigError` (spec file,
+This module converts at the edges only: `layers.unit_table` reads the table and builds the
+``(n, m)`` value matrix, `layers.scoring` scores it, and this module writes JSON, CSV or a table
+for people. Bad input raises `SourceError` (file, row, field) or `ConfigError` (spec file,
 indicator), which the CLI turns into exit status 2.
 """
 
@@ -13,145 +13,21 @@ import io
 import json
 import logging
 import math
-import os
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-import pandas as pd
 import typer
 
-from layers.errors import ConfigError, InvalidQuery, SourceError
+from layers.errors import ConfigError, InvalidQuery
+from layers.export.atomic import write_text
 from layers.indicator_spec import IndicatorSpec, load_spec, parse_fraction, with_overrides
 from layers.scoring import Summary, score_units, summarize, summary_to_json, summary_total
+from layers.unit_table import group_positions, population_weights, read_units, require_column, value_matrix
 
 log = logging.getLogger("sasaran.mpi")
 
 OUTPUT_FORMATS = ("json", "csv", "table")
-_READERS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel"}
-
-
-def read_units(path: Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a unit table from CSV, Parquet or XLSX.
-
-    Parameters
-    ----------
-    path
-        The table; the format follows the suffix (``.csv``, ``.parquet``/``.pq``, ``.xlsx``).
-    text_columns
-        Columns to keep as text (group codes such as ``"6201"`` keep their leading zeros).
-
-    Returns
-    -------
-    pandas.DataFrame
-        The table as read.
-
-    Raises
-    ------
-    SourceError
-        When the file is missing, has an unknown suffix, or cannot be parsed.
-    """
-    kind = _READERS.get(path.suffix.lower())
-    if kind is None:
-        raise SourceError(
-            str(path), None, None, f"unknown table format '{path.suffix}'; use .csv, .parquet or .xlsx"
-        )
-    if not path.is_file():
-        raise SourceError(str(path), None, None, "file not found")
-    dtype = dict.fromkeys(text_columns, "string")
-    try:
-        if kind == "csv":
-            with path.open(encoding="utf-8-sig") as fh:
-                header = next(csv.reader(fh), [])
-            return pd.read_csv(
-                path, dtype={c: t for c, t in dtype.items() if c in header}, encoding="utf-8-sig"
-            )
-        if kind == "excel":
-            return pd.read_excel(path, dtype=dtype or None)
-        return pd.read_parquet(path)
-    except (OSError, ValueError, KeyError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
-        raise SourceError(str(path), None, None, f"cannot read as {kind}: {exc}") from None
-
-
-def _columns_hint(df: pd.DataFrame) -> str:
-    cols = [str(c) for c in df.columns]
-    return ", ".join(cols[:25]) + (", ..." if len(cols) > 25 else "")
-
-
-def _require_column(df: pd.DataFrame, column: str, file: Path, option: str) -> None:
-    if column not in df.columns:
-        raise SourceError(
-            str(file), None, column, f"no such column (named by {option}); columns: {_columns_hint(df)}"
-        )
-
-
-def _numeric(df: pd.DataFrame, column: str, file: Path) -> np.ndarray:
-    """The column as float64; missing values become NaN; anything else non-numeric is an error."""
-    raw = df[column]
-    values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna().to_numpy() & raw.notna().to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise SourceError(str(file), row + 1, column, f"value {raw.iloc[row]!r} is not a number")
-    return values.to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def value_matrix(df: pd.DataFrame, spec: IndicatorSpec, file: Path) -> np.ndarray:
-    """Build the ``(n, m)`` indicator value matrix from a unit table, in spec order.
-
-    Parameters
-    ----------
-    df
-        The unit table.
-    spec
-        The indicator spec naming the columns.
-    file
-        The table's file, for error messages.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64, one column per indicator; NaN where a value is missing.
-
-    Raises
-    ------
-    ConfigError
-        When an indicator's column is not in the table (names the spec file and the indicator).
-    SourceError
-        When a value is not numeric (names the file, the 1-based data row and the column).
-    """
-    for ind in spec.indicators:
-        if ind.column not in df.columns:
-            raise ConfigError(
-                f"{spec.source}, indicator '{ind.name}': column '{ind.column}' not found in {file} "
-                f"(columns: {_columns_hint(df)})"
-            )
-    out = np.empty((len(df), len(spec)))
-    for j, ind in enumerate(spec.indicators):
-        out[:, j] = _numeric(df, ind.column, file)
-    return out
-
-
-def _population(df: pd.DataFrame, column: str, file: Path) -> np.ndarray:
-    weights = _numeric(df, column, file)
-    bad = ~(np.isfinite(weights) & (weights >= 0))
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        value = df[column].iloc[row]
-        problem = "missing weight" if pd.isna(value) else f"weight {value!r} must be a finite number >= 0"
-        raise SourceError(str(file), row + 1, column, problem)
-    return weights
-
-
-def _group_positions(df: pd.DataFrame, column: str, file: Path) -> tuple[np.ndarray, list[str]]:
-    raw = df[column]
-    missing = raw.isna().to_numpy()
-    if missing.any():
-        raise SourceError(str(file), int(np.flatnonzero(missing)[0]) + 1, column, "missing group value")
-    codes, labels = pd.factorize(raw.astype("string"), sort=True)
-    return codes.astype(np.intp), [str(label) for label in labels]
 
 
 def _cell(value: Any) -> str:
@@ -290,30 +166,6 @@ def render_table(summary: Summary, spec: IndicatorSpec, labels: list[str] | None
     return console.file.getvalue()  # type: ignore[attr-defined]
 
 
-def write_text(text: str, out: Path | None) -> None:
-    """Write ``text`` to ``out`` atomically (temporary file, then rename), or to stdout.
-
-    Parameters
-    ----------
-    text
-        What to write.
-    out
-        Destination file, or None for standard output.
-    """
-    if out is None:
-        typer.echo(text, nl=False)
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _resolve_k(spec: IndicatorSpec, k: str | None) -> IndicatorSpec:
     if k is None:
         return spec
@@ -348,10 +200,10 @@ def mpi_command(
     df = read_units(units, text_columns=(group_by,) if group_by else ())
     for column, option in ((weight_column, "--weight-column"), (group_by, "--group-by")):
         if column is not None:
-            _require_column(df, column, units, option)
+            require_column(df, column, units, option)
     values = value_matrix(df, spec, units)
-    population = _population(df, weight_column, units) if weight_column else None
-    groups, labels = _group_positions(df, group_by, units) if group_by else (None, None)
+    population = population_weights(df, weight_column, units) if weight_column else None
+    groups, labels = group_positions(df, group_by, units) if group_by else (None, None)
 
     scores = score_units(values, spec)
     summary = summarize(scores, spec, population, groups, len(labels) if labels is not None else None)

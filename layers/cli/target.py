@@ -1,8 +1,7 @@
-"""``sasaran target`` and ``sasaran changes``, and the files a selection is downloaded as.
+"""``sasaran target`` and ``sasaran changes``.
 
-`write_targets` writes a `TargetResult` as JSON, CSV, XLSX (sheets: selected, below_line,
-by_kabupaten, about) or GeoPackage (the selected villages, MultiPolygon, EPSG:4326), always
-under a temporary name renamed into place. ``POST /targets?f=...`` serves the same files.
+The files a selection is written as (``--format xlsx`` ...) come from `layers.export.targets`,
+the same writer ``POST /targets?f=...`` uses.
 """
 
 from __future__ import annotations
@@ -10,146 +9,21 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 
 from layers.errors import InvalidQuery
+from layers.export import TARGET_FORMATS as FILE_FORMATS
+from layers.export import target_filename, write_targets, write_text
 from layers.targeting import TargetResult
 
-TARGET_FORMATS: tuple[str, ...] = ("json", "csv", "table", "xlsx", "gpkg")
+#: ``--format`` values: the file formats plus ``table`` (for people, on standard output).
+TARGET_FORMATS: tuple[str, ...] = (*FILE_FORMATS, "table")
 CHANGE_FORMATS: tuple[str, ...] = ("json", "csv", "table")
-
-
-# ------------------------------------------------------------------------------------------------
-# Files
-# ------------------------------------------------------------------------------------------------
-
-
-def target_filename(result: TargetResult, fmt: str, synthetic: bool) -> str:
-    """Download name of a selection, e.g. ``sasaran-targets-2024-synthetic.xlsx``.
-
-    Parameters
-    ----------
-    result
-        The selection.
-    fmt
-        File extension.
-    synthetic
-        Whether the store is the synthetic demo (then the name says so).
-
-    Returns
-    -------
-    str
-        The file name.
-    """
-    return f"sasaran-targets-{result.year}{'-synthetic' if synthetic else ''}.{fmt}"
-
-
-@contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    tmp.unlink()  # GDAL creates the file itself
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _about(result: TargetResult, synthetic: bool) -> pd.DataFrame:
-    summary = {k: v for k, v in result.summary.items() if k != "by_kabupaten"}
-    rows: dict[str, Any] = {
-        "data": "SYNTHETIC demo data, not real statistics" if synthetic else "layer store",
-        "year": result.year,
-        "objective": result.objective,
-        "k": result.spec.k,
-        "status": result.status,
-        "gap": result.gap,
-        **summary,
-    }
-    rows |= {
-        f"weight {d}": w for d, w in zip(result.spec.dimensions, result.spec.dimension_weights, strict=True)
-    }
-    return pd.DataFrame({"item": list(rows), "value": [str(v) for v in rows.values()]})
-
-
-def write_targets(
-    result: TargetResult,
-    path: str | Path,
-    fmt: str,
-    villages: pd.DataFrame | None = None,
-    synthetic: bool = False,
-) -> Path:
-    """Write a selection to ``path`` atomically as json, csv, xlsx or gpkg.
-
-    Parameters
-    ----------
-    result
-        The selection.
-    path
-        The file to (re)place.
-    fmt
-        ``json``, ``csv``, ``xlsx`` or ``gpkg``.
-    villages
-        The store's villages layer (geometry for gpkg; required there).
-    synthetic
-        Whether the store is the synthetic demo (said in the XLSX and the GeoPackage).
-
-    Returns
-    -------
-    Path
-        The written file.
-    """
-    path = Path(path)
-    frame = result.selected_frame()
-    with _atomic(path) as tmp:
-        if fmt == "json":
-            tmp.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False, allow_nan=False))
-        elif fmt == "csv":
-            frame.to_csv(tmp, index=False)
-        elif fmt == "xlsx":
-            with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-                frame.to_excel(writer, sheet_name="selected", index=False)
-                pd.DataFrame(result.below_line).to_excel(writer, sheet_name="below_line", index=False)
-                pd.DataFrame(result.summary["by_kabupaten"]).to_excel(
-                    writer, sheet_name="by_kabupaten", index=False
-                )
-                _about(result, synthetic).to_excel(writer, sheet_name="about", index=False)
-        elif fmt == "gpkg":
-            _write_gpkg(frame, villages, tmp, synthetic)
-        else:
-            raise InvalidQuery(f"format must be json, csv, xlsx or gpkg for a file, got '{fmt}'")
-    return path
-
-
-def _write_gpkg(frame: pd.DataFrame, villages: pd.DataFrame | None, path: Path, synthetic: bool) -> None:
-    import geopandas as gpd
-    import pyogrio
-    import shapely
-
-    if villages is None:
-        raise InvalidQuery("a GeoPackage needs the villages layer for the geometry")
-    geometry = villages.set_index(villages["village_code"].astype(str)).geometry
-    shapes = shapely.force_2d(geometry.reindex(frame["village_code"]).to_numpy())
-    # Note: QGIS treats a mixed Polygon/MultiPolygon layer as generic geometry; always MultiPolygon.
-    multi = [shapely.MultiPolygon([g]) if isinstance(g, shapely.Polygon) else g for g in shapes]
-    out = gpd.GeoDataFrame(frame, geometry=multi, crs="EPSG:4326")
-    description = "Villages selected by Sasaran targeting"
-    if synthetic:
-        description = f"SYNTHETIC demo data, not real statistics. {description}"
-    pyogrio.write_dataframe(
-        out, path, driver="GPKG", layer="targets", promote_to_multi=True,
-        layer_options={"DESCRIPTION": description, "SPATIAL_INDEX": "YES"},
-    )  # fmt: skip
 
 
 def _table(result: TargetResult) -> str:
@@ -257,7 +131,6 @@ def target_command(
 ) -> None:
     """Choose villages for a programme: the most people reached within budget and quotas."""
     from layers.indicator_spec import load_spec, spec_to_dict
-    from layers.mpi_command import write_text
     from layers.rescore import ScoringFrame, store_spec
     from layers.store import LayerStore
     from layers.targeting import TargetRequest, select_targets
@@ -306,7 +179,6 @@ def changes_command(
 ) -> None:
     """Change in poverty rate, H and M0 between two years, ranked by the largest fall."""
     from layers.change import changes, changes_to_json
-    from layers.mpi_command import write_text
     from layers.rescore import ScoringFrame, store_spec
     from layers.store import LayerStore
 

@@ -13,10 +13,10 @@ from typing import Annotated
 
 import typer
 
+from layers.cli.export import export_command
+from layers.cli.mpi import mpi_command
+from layers.cli.target import changes_command, target_command
 from layers.errors import SasaranError
-from layers.export_command import export_command
-from layers.mpi_command import mpi_command
-from layers.target_command import changes_command, target_command
 
 app = typer.Typer(
     name="sasaran",
@@ -26,6 +26,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 log = logging.getLogger("sasaran")
+#: The service's app factory, for uvicorn (an import string: `layers` never imports `service`).
+SERVICE_APP = "service.app:create_app"
 
 
 @app.callback()
@@ -80,11 +82,11 @@ def serve_command(
     port: Annotated[int, typer.Option("--port")] = 8000,
 ) -> None:
     """Serve a layer store over HTTP (OGC API - Features, scores, tiles, exports)."""
+    import os
+
     import uvicorn
 
     from layers.store import LayerStore
-    from service.app import create_app
-    from service.settings import Settings
 
     LayerStore.open(store)  # fail here, with exit 2, rather than inside the server
     base = f"http://{host}:{port}"
@@ -92,7 +94,10 @@ def serve_command(
         f"Sasaran serving {store} at {base}/\n  planner page: {base}/planner\n"
         f"  API docs:     {base}/docs\n  health:       {base}/healthz"
     )
-    uvicorn.run(create_app(Settings(store_dir=store)), host=host, port=port, log_level="info")
+    # The app is named by import string, as the Docker image does: the library never imports the
+    # service, and the settings reach it the way they reach any deployment, through the environment.
+    os.environ["SASARAN_STORE_DIR"] = str(store.resolve())
+    uvicorn.run(SERVICE_APP, factory=True, host=host, port=port, log_level="info")
 
 
 app.command("mpi")(mpi_command)

@@ -1,0 +1,39 @@
+"""Every file format Sasaran writes, for layers and for target lists, declared once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Format:
+    """A file format: its extension, media type, GDAL driver and what it can hold."""
+
+    ext: str
+    media_type: str
+    driver: str | None = None
+    """GDAL driver, for formats written through pyogrio."""
+    needs_geometry: bool = False
+    """Only layers with geometry can be written (FlatGeobuf, GeoJSON)."""
+
+
+FORMATS_BY_EXT: dict[str, Format] = {
+    f.ext: f
+    for f in (
+        Format("gpkg", "application/geopackage+sqlite3", "GPKG"),
+        Format("fgb", "application/flatgeobuf", "FlatGeobuf", needs_geometry=True),
+        Format("parquet", "application/vnd.apache.parquet"),
+        Format("geojson", "application/geo+json", "GeoJSON", needs_geometry=True),
+        Format("csv", "text/csv; charset=utf-8"),
+        Format("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        Format("json", "application/json"),
+    )
+}
+#: Formats a store layer can be exported to.
+FORMATS: tuple[str, ...] = ("gpkg", "fgb", "parquet", "geojson", "csv", "xlsx")
+#: Formats of a table without geometry.
+TABLE_FORMATS: tuple[str, ...] = tuple(f for f in FORMATS if not FORMATS_BY_EXT[f].needs_geometry)
+#: File formats of a target list (a selection of villages).
+TARGET_FORMATS: tuple[str, ...] = ("json", "csv", "xlsx", "gpkg")
+#: Media type of every format.
+MEDIA_TYPES: dict[str, str] = {ext: f.media_type for ext, f in FORMATS_BY_EXT.items()}

@@ -1,0 +1,120 @@
+"""Everything the lifespan prepares once per store, for fast answers.
+
+`Catalog` turns each served layer into a `layers.query.Table` (numpy columns, per-row bounds)
+plus its features' GeoJSON geometry bytes, keeps the `layers.rescore.ScoringFrame` that rescoring
+needs, the vector tiles and the province outline. Requests then only index arrays. Nothing here
+changes after the lifespan except bounded caches, each behind a lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import shapely
+
+from layers.errors import ConfigError, InvalidQuery, LayerNotFound
+from layers.query import Table
+from layers.rescore import ScoringFrame, store_spec
+from layers.schema import LAYERS, TABLES, YEAR_LAYERS
+from layers.store import LayerStore
+from layers.tiles import VectorTiles
+from service.responses import geometry_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Collection:
+    """One served collection: its prepared table, geometry bytes and the years it can show."""
+
+    id: str
+    table: Table
+    geometry: np.ndarray
+    """GeoJSON bytes of each feature's geometry (object array), serialised once."""
+    years: list[int] = field(default_factory=list)
+    stored_year: int | None = None
+
+
+def stored_year(store: LayerStore) -> int | None:
+    """The year the year-varying layers hold (manifest ``default_year``, else the latest)."""
+    year = store.manifest.get("default_year")
+    if year is None and store.years:
+        year = store.years[-1]
+    return None if year is None else int(year)
+
+
+class Catalog:
+    """Everything prepared at startup for fast answers."""
+
+    def __init__(self, store: LayerStore):
+        self.store = store
+        self.year = stored_year(store)
+        self.collections: dict[str, Collection] = {}
+        for name in store.names:
+            if name in TABLES:
+                continue
+            schema = LAYERS.get(name)
+            table = Table.from_frame(name, store.layer(name), schema.id_column if schema else None)
+            years = store.years if name in YEAR_LAYERS else []
+            geometry = geometry_json(table.geometry) if table.geometry is not None else np.array([])
+            self.collections[name] = Collection(name, table, geometry, list(years), self.year)
+        has_scoring = all(name in store.names for name in (*YEAR_LAYERS, "village_years"))
+        self.scoring = ScoringFrame.from_store(store) if has_scoring else None
+        self.spec = store_spec(store)
+        self.tiles = VectorTiles(store)
+        self._views: dict[tuple[str, int], Table] = {}
+        self._views_lock = threading.Lock()
+
+    def collection(self, collection_id: str) -> Collection:
+        """A served collection, or `LayerNotFound` naming the ones there are."""
+        try:
+            return self.collections[collection_id]
+        except KeyError:
+            raise LayerNotFound(
+                f"no collection '{collection_id}'; collections are: {', '.join(self.collections)}"
+            ) from None
+
+    def require_scoring(self) -> ScoringFrame:
+        """The scoring arrays; `ConfigError` when the store lacks the layers they come from."""
+        if self.scoring is None:
+            raise ConfigError("this store lacks hexagons, villages, kecamatan or kabupaten: no scoring")
+        return self.scoring
+
+    @cached_property
+    def province_geometry(self) -> np.ndarray:
+        """GeoJSON bytes of the province outline (the union of the kabupaten), built on first use."""
+        union = shapely.union_all(self.collection("kabupaten").table.geometry)
+        return geometry_json(np.array([union], dtype=object))
+
+    def table(self, collection: Collection, year: int | None) -> Table:
+        """The collection's table for ``year`` (the stored table for the stored year or None)."""
+        if year is None or year == collection.stored_year:
+            return collection.table
+        if not collection.years:
+            raise InvalidQuery(f"'{collection.id}' does not vary by year; drop the year parameter")
+        self.require_scoring().year_rows(year)  # InvalidQuery for a year the store lacks
+        key = (collection.id, year)
+        with self._views_lock:
+            view = self._views.get(key)
+        if view is None:
+            view = self._year_view(collection, year)
+            with self._views_lock:
+                self._views[key] = view
+        return view
+
+    def _year_view(self, collection: Collection, year: int) -> Table:
+        scoring = self.require_scoring()
+        table = collection.table
+        if collection.id == "villages":
+            return table.with_columns(scoring.village_values(year, list(table.columns)))
+        if collection.id == "hexagons":
+            spec = self.spec if "score" in table.columns else None
+            return table.with_columns(scoring.cell_values(year, list(table.columns), spec))
+        raise InvalidQuery(
+            f"'{collection.id}' holds {collection.stored_year} only; for {year} ask "
+            f"/scores/{collection.id}?year={year}, which aggregates that year's cells"
+        )
