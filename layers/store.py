@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -76,6 +77,8 @@ class StoreWriter:
         """Write the manifest and swap the finished directory into place."""
         body = {
             "format_version": FORMAT_VERSION,
+            # Two builds in one second must still differ: services reload when the id changes.
+            "build_id": uuid.uuid4().hex,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             **manifest,
             "layers": dict(self.rows),

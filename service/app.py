@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,12 +17,12 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadpoolctl import threadpool_limits
 
-from layers.store import LayerStore
 from service import exports, ogc, planner, scores, targets, tiles
-from service.catalog import Catalog
-from service.deps import StoreDep
+from service.catalog import open_served
+from service.deps import ServedDep
 from service.errors import add_exception_handlers
 from service.models import Health
+from service.reload import watch_store
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,22 +30,32 @@ log = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Open the store once and prepare every collection and the scoring arrays."""
+    """Open the store once, prepare every collection and the scoring arrays, and watch for rebuilds."""
     settings: Settings = app.state.settings
     started = time.perf_counter()
     # Requests run in parallel threads and workers already; BLAS threads on top of them spin against
     # each other (measured: /scores at 64 connections fell from 50 to 5 req/s on 2 cores).
     threadpool_limits(limits=settings.blas_threads, user_api="blas")
-    app.state.store = LayerStore.open(settings.store_dir)
-    app.state.catalog = Catalog(app.state.store)
+    served = open_served(settings.store_dir)
+    app.state.served = served
     log.info(
-        "serving %s (%d collections, synthetic=%s), prepared in %.2f s",
+        "serving %s build %s (%d collections, synthetic=%s), prepared in %.2f s",
         settings.store_dir,
-        len(app.state.catalog.collections),
-        app.state.store.synthetic,
+        served.build_id,
+        len(served.catalog.collections),
+        served.store.synthetic,
         time.perf_counter() - started,
     )
-    yield
+    watcher = None
+    if settings.reload_interval_s > 0:
+        watcher = asyncio.create_task(watch_store(app, settings.reload_interval_s))
+    try:
+        yield
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            with suppress(asyncio.CancelledError):
+                await watcher
 
 
 def _include_routers(app: FastAPI) -> None:
@@ -59,12 +70,12 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
-        catalog = getattr(app.state, "catalog", None)
-        if catalog is None:  # before the lifespan has run: no collections to describe yet
+        served = getattr(app.state, "served", None)
+        if served is None:  # before the lifespan has run: no collections to describe yet
             return schema
         settings: Settings = app.state.settings
         app.openapi_schema = ogc.add_collection_paths(
-            schema, catalog, settings.default_limit, settings.max_limit
+            schema, served.catalog, settings.default_limit, settings.max_limit
         )
         return app.openapi_schema
 
@@ -99,9 +110,20 @@ class CacheControlMiddleware:
         await self.app(scope, receive, send_with_cache_control)
 
 
+def _log_to_stderr() -> None:
+    """Make the service's own INFO logs visible under uvicorn, which configures only its loggers."""
+    ours = logging.getLogger("service")
+    if not ours.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        ours.addHandler(handler)
+        ours.setLevel(logging.INFO)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app: routers, middleware, error handlers. The store opens in the lifespan."""
     settings = settings or Settings()
+    _log_to_stderr()
     app = FastAPI(
         title=settings.title,
         version="0.1.0",
@@ -123,11 +145,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def healthz(store: StoreDep) -> dict[str, Any]:
-    """Liveness, and which store is served (synthetic or not)."""
+async def healthz(served: ServedDep) -> dict[str, Any]:
+    """Liveness, and which build of which store is served (synthetic or not).
+
+    Async, so it runs on the event loop and answers even while every worker thread is busy.
+    """
+    store = served.store
     return {
         "status": "ok",
         "store": str(store.manifest.get("name", store.path)),
         "synthetic": store.synthetic,
         "layers": len(store.names),
+        "build_id": served.build_id,
+        "built": store.manifest.get("created"),
     }

@@ -12,6 +12,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import shapely
@@ -118,3 +119,31 @@ class Catalog:
             f"'{collection.id}' holds {collection.stored_year} only; for {year} ask "
             f"/scores/{collection.id}?year={year}, which aggregates that year's cells"
         )
+
+
+@dataclass(frozen=True)
+class Served:
+    """The store being served and its catalog, swapped together when the store is rebuilt.
+
+    A request reads one `Served` at its start (`service.deps.get_served`), so it answers from one
+    build even when a newer one is swapped in while it runs.
+    """
+
+    store: LayerStore
+    catalog: Catalog
+
+    @property
+    def build_id(self) -> str:
+        """The served build's id (manifest ``build_id``; ``created`` for stores written before it)."""
+        return build_id(self.store.manifest)
+
+
+def build_id(manifest: dict) -> str:
+    """A build's identity: its ``build_id``, else its creation time."""
+    return str(manifest.get("build_id") or manifest.get("created", "unknown"))
+
+
+def open_served(path: str | Path) -> Served:
+    """Open a store and prepare its catalog (seconds for a province; run it off the event loop)."""
+    store = LayerStore.open(path)
+    return Served(store, Catalog(store))

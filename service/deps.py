@@ -19,7 +19,7 @@ from layers.query import Table
 from layers.schema import LEVELS
 from layers.store import LayerStore
 from layers.types import BBox
-from service.catalog import Catalog, Collection
+from service.catalog import Catalog, Collection, Served
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,14 +38,22 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> LayerStore:
-    """The open layer store (opened once, in the lifespan)."""
-    return request.app.state.store
+def get_served(request: Request) -> Served:
+    """The build being served, read once per request (a rebuild swapped in meanwhile waits)."""
+    return request.app.state.served
 
 
-def get_catalog(request: Request) -> Catalog:
-    """The prepared catalog of collections and scoring arrays."""
-    return request.app.state.catalog
+ServedDep = Annotated[Served, Depends(get_served)]
+
+
+def get_store(served: ServedDep) -> LayerStore:
+    """The open layer store of the request's build."""
+    return served.store
+
+
+def get_catalog(served: ServedDep) -> Catalog:
+    """The prepared catalog of the request's build."""
+    return served.catalog
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -1,6 +1,6 @@
 """Downloads: each layer as GeoPackage, FlatGeobuf, GeoParquet, GeoJSON, CSV or XLSX, and every layer
-in one styled GeoPackage. Files are written once per store (`layers.export.cached_export`) and
-streamed from disk.
+in one styled GeoPackage. Files are written once per build (`layers.export.cached_export`), outside
+the store, and streamed from disk. XLSX is offered for layers up to ``max_xlsx_rows`` rows.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 
 from layers.errors import InvalidQuery
 from layers.export import FORMATS, MEDIA_TYPES, cached_export, export_filename, formats_for
-from service.deps import StoreDep
+from service.deps import SettingsDep, StoreDep
 
 router = APIRouter(tags=["exports"])
 
@@ -20,27 +20,30 @@ CACHE_CONTROL = "public, max-age=3600"
 
 
 @router.get("/exports")
-def exports(store: StoreDep, request: Request) -> dict[str, Any]:
+def exports(store: StoreDep, settings: SettingsDep, request: Request) -> dict[str, Any]:
     """Links to every download of this store."""
     base = f"{str(request.base_url).rstrip('/')}/exports"
     links = [_link("All layers, styled for QGIS", "gpkg", f"{base}/sasaran.gpkg")]
     for name in store.names:
-        links += [_link(f"{name} ({f})", f, f"{base}/{name}.{f}") for f in formats_for(name)]
+        offered = [f for f in formats_for(name) if f != "xlsx" or store.rows(name) <= settings.max_xlsx_rows]
+        links += [_link(f"{name} ({f})", f, f"{base}/{name}.{f}") for f in offered]
     return {"synthetic": store.synthetic, "links": links}
 
 
 @router.get("/exports/sasaran.gpkg", response_class=FileResponse)
-def export_all(store: StoreDep) -> FileResponse:
+def export_all(store: StoreDep, settings: SettingsDep) -> FileResponse:
     """Every layer in one GeoPackage, each with a default QGIS style."""
-    return _file(cached_export(store, "all", "gpkg"), export_filename(store, "all", "gpkg"), "gpkg")
+    path = cached_export(store, "all", "gpkg", settings.export_dir)
+    return _file(path, export_filename(store, "all", "gpkg"), "gpkg")
 
 
 @router.get("/exports/{layer}.{ext}", response_class=FileResponse)
-def export_one(layer: str, ext: str, store: StoreDep) -> FileResponse:
+def export_one(layer: str, ext: str, store: StoreDep, settings: SettingsDep) -> FileResponse:
     """One layer in the format its extension names (gpkg, fgb, parquet, geojson, csv, xlsx)."""
     if ext not in FORMATS:
         raise InvalidQuery(f"unknown export format '.{ext}'; use one of {', '.join(FORMATS)}")
-    return _file(cached_export(store, layer, ext), export_filename(store, layer, ext), ext)
+    path = cached_export(store, layer, ext, settings.export_dir, settings.max_xlsx_rows)
+    return _file(path, export_filename(store, layer, ext), ext)
 
 
 def _link(title: str, fmt: str, href: str) -> dict[str, str]:

@@ -122,6 +122,8 @@ class Health(_Open):
     store: str
     synthetic: bool
     layers: int
+    build_id: str = Field(description="Id of the build served; it changes when a rebuilt store is picked up.")
+    built: str | None = Field(None, description="When that build was written (ISO 8601, UTC).")
 
 
 class ScoreUnit(_Open):

@@ -24,6 +24,15 @@ class Settings(BaseSettings):
     blas_threads: int = Field(
         1, ge=1, description="BLAS threads per worker; more oversubscribes the cores under concurrent load."
     )
+    export_dir: Path | None = Field(
+        None, description="Where downloads are cached per build (default: <system temp>/sasaran-exports)."
+    )
+    max_xlsx_rows: int = Field(
+        100_000, ge=1, description="Larger layers are not offered as XLSX downloads (CSV, Parquet, GPKG are)."
+    )
+    reload_interval_s: float = Field(
+        2.0, ge=0, description="Seconds between checks for a rebuilt store (0: never; SIGHUP checks at once)."
+    )
     access_log: bool = Field(False, description="Keep the URLs of recent requests on app.state (tests).")
 
     @model_validator(mode="after")

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
 from layers.change import changes, changes_to_json
@@ -19,29 +19,30 @@ from layers.export import MEDIA_TYPES, target_filename, write_targets
 from layers.rescore import ScoringFrame, store_spec
 from layers.store import LayerStore
 from layers.targeting import TargetRequest, TargetResult, select_targets
-from service.deps import StoreDep, get_catalog
+from service.deps import CatalogDep, StoreDep
 from service.responses import CSVResponse, ORJSONResponse
 
 router = APIRouter(tags=["targets"])
 
 
-def scoring_frame(request: Request) -> ScoringFrame:
-    """The app's scoring frame, prepared with the catalog in the lifespan."""
-    return get_catalog(request).require_scoring()
+def scoring_frame(catalog: CatalogDep) -> ScoringFrame:
+    """The scoring frame of the request's build, prepared with its catalog."""
+    return catalog.require_scoring()
+
+
+FrameDep = Annotated[ScoringFrame, Depends(scoring_frame)]
 
 
 @router.post("/targets")
 def targets(
     body: TargetRequest,
-    request: Request,
+    frame: FrameDep,
     store: StoreDep,
     f: Annotated[Literal["json", "csv", "xlsx", "gpkg"], Query(description="Answer format.")] = "json",
 ) -> Response:
     """Choose villages for a programme: the most people reached within budget and quotas."""
     villages = store.layer("villages")
-    result = select_targets(
-        scoring_frame(request), villages, store.layer("village_years"), body, store_spec(store)
-    )
+    result = select_targets(frame, villages, store.layer("village_years"), body, store_spec(store))
     if f == "json":
         return ORJSONResponse(result.to_json())
     return _download(result, store, f)
@@ -49,7 +50,7 @@ def targets(
 
 @router.get("/changes")
 def changes_between(
-    request: Request,
+    frame: FrameDep,
     store: StoreDep,
     year_from: Annotated[int, Query(alias="from", description="First year.")],
     year_to: Annotated[int, Query(alias="to", description="Second year.")],
@@ -59,7 +60,7 @@ def changes_between(
 ) -> Response:
     """Change in poverty rate, H and M0 per unit between two years, largest fall first."""
     spec = store_spec(store)
-    table = changes(scoring_frame(request), store, year_from, year_to, spec, level, rank_by)
+    table = changes(frame, store, year_from, year_to, spec, level, rank_by)
     if f == "csv":
         name = f"sasaran-changes-{level}-{year_from}-{year_to}{'-synthetic' if store.synthetic else ''}.csv"
         headers = {"Content-Disposition": f'attachment; filename="{name}"'}

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -52,23 +53,21 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """The real service under uvicorn on a free loopback port: (base URL, access-log path).
-
-    Real clients (GDAL, QGIS, a browser) talk to it over HTTP; the log shows what they asked for.
-    """
+@contextmanager
+def running_service(
+    store_dir: Path, log_path: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The real service under uvicorn on a free loopback port, until the block ends: (base URL, process)."""
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("uvicorn") / "access.log"
-    env = os.environ | {"SASARAN_STORE_DIR": str(store_dir)}
+    full_env = os.environ | {"SASARAN_STORE_DIR": str(store_dir)} | (env or {})
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app"]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "info"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "info", *args]
     base = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_until_up(base, proc, log_path)
-            yield base, log_path
+            yield base, proc
         finally:
             proc.terminate()
             try:
@@ -76,6 +75,17 @@ def live_server(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The real service under uvicorn on a free loopback port: (base URL, access-log path).
+
+    Real clients (GDAL, QGIS, a browser) talk to it over HTTP; the log shows what they asked for.
+    """
+    log_path = tmp_path_factory.mktemp("uvicorn") / "access.log"
+    with running_service(store_dir, log_path) as (base, _):
+        yield base, log_path
 
 
 def _wait_until_up(base: str, proc: subprocess.Popen, log_path: Path) -> None:

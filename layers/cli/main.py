@@ -80,8 +80,20 @@ def serve_command(
     store: Annotated[Path, typer.Option("--store", help="Layer store directory.")] = Path("store"),
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Worker processes (default: one per core)."),
+    ] = None,
+    shutdown_timeout: Annotated[
+        int,
+        typer.Option("--shutdown-timeout", min=0, help="Seconds open requests get to finish on SIGTERM."),
+    ] = 10,
 ) -> None:
-    """Serve a layer store over HTTP (OGC API - Features, scores, tiles, exports)."""
+    """Serve a layer store over HTTP (OGC API - Features, scores, tiles, exports).
+
+    A rebuilt store (``sasaran build`` into the same directory) is picked up by every worker within
+    seconds, or at once on SIGHUP, without a failed request.
+    """
     import os
 
     import uvicorn
@@ -91,13 +103,21 @@ def serve_command(
     LayerStore.open(store)  # fail here, with exit 2, rather than inside the server
     base = f"http://{host}:{port}"
     typer.echo(
-        f"Sasaran serving {store} at {base}/\n  planner page: {base}/planner\n"
-        f"  API docs:     {base}/docs\n  health:       {base}/healthz"
+        f"Sasaran serving {store} at {base}/ ({workers or os.cpu_count() or 1} workers)\n"
+        f"  planner page: {base}/planner\n  API docs:     {base}/docs\n  health:       {base}/healthz"
     )
     # The app is named by import string, as the Docker image does: the library never imports the
     # service, and the settings reach it the way they reach any deployment, through the environment.
     os.environ["SASARAN_STORE_DIR"] = str(store.resolve())
-    uvicorn.run(SERVICE_APP, factory=True, host=host, port=port, log_level="info")
+    uvicorn.run(
+        SERVICE_APP,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers or os.cpu_count() or 1,
+        timeout_graceful_shutdown=shutdown_timeout or None,
+        log_level="info",
+    )
 
 
 app.command("mpi")(mpi_command)

@@ -16,6 +16,7 @@ Every file is written beside its target under a temporary name and renamed into 
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 import threading
@@ -87,7 +88,12 @@ def export_layer(store: LayerStore, name: str, path: str | Path, fmt: str) -> Pa
             write_gpkg_layer(frame, tmp, name, layer_description(store, name), create=True)
             write_styles(tmp, _styles(store, [name] if spatial else []))
         elif fmt == "parquet":
-            shutil.copyfile(store.path / store.manifest["files"][name], tmp)
+            # From memory, not a copy of the store's file: the store directory may already hold a
+            # newer build than the one being served.
+            if spatial:
+                frame.to_parquet(tmp, index=False, compression="zstd", write_covering_bbox=True)
+            else:
+                frame.to_parquet(tmp, index=False, compression="zstd")
         elif fmt == "csv":
             _write_csv(frame, tmp)
         elif fmt == "xlsx":
@@ -183,14 +189,25 @@ def _tabular(frame: pd.DataFrame, wkt: bool) -> pd.DataFrame:
 
 _LOCKS: dict[Path, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
+#: Builds whose cached exports are kept per store: the served one and the one before it (a worker
+#: that has not yet swapped to a rebuilt store may still be sending the older files).
+KEEP_BUILDS = 2
 
 
-def cached_export(store: LayerStore, name: str, fmt: str, cache_dir: str | Path | None = None) -> Path:
-    """The export of a layer (``name="all"``: every layer in one GeoPackage), written once per store.
+def cached_export(
+    store: LayerStore,
+    name: str,
+    fmt: str,
+    cache_dir: str | Path | None = None,
+    max_xlsx_rows: int = XLSX_MAX_ROWS,
+) -> Path:
+    """The export of a layer (``name="all"``: every layer in one GeoPackage), written once per build.
 
-    Files go to ``cache_dir`` or, by default, ``<store>/.exports/<build time>/`` (a temporary
-    directory when the store is read-only). A rebuilt store has a new build time, so a stale file
-    is never served. Concurrent callers of the same file wait for one writer.
+    Files go to ``<cache_dir>/<store>/<build id>/`` (default ``cache_dir``: the system's temporary
+    directory), never into the store itself: a service keeps serving its build while a rebuild
+    replaces the store directory. Everything is written from the layers already in memory. Older
+    builds' files are removed, all but the newest `KEEP_BUILDS`. Concurrent callers of the same
+    file wait for one writer.
 
     Examples
     --------
@@ -202,8 +219,14 @@ def cached_export(store: LayerStore, name: str, fmt: str, cache_dir: str | Path 
     if name == "all" and fmt != "gpkg":
         raise InvalidQuery("the export of every layer in one file is a GeoPackage (sasaran.gpkg)")
     if name != "all":
-        store.rows(name)  # LayerNotFound before any work
-    path = _cache_dir(store, cache_dir) / export_filename(store, name, fmt)
+        rows = store.rows(name)  # LayerNotFound before any work
+        if fmt == "xlsx" and rows > max_xlsx_rows:
+            raise InvalidQuery(
+                f"'{name}' has {rows:,} rows; XLSX downloads are limited to {max_xlsx_rows:,} rows here "
+                f"(a spreadsheet that large is slow to write and to open). Download csv, parquet or "
+                f"gpkg, or run 'sasaran export {name} --format xlsx'"
+            )
+    path = _build_dir(store, cache_dir) / export_filename(store, name, fmt)
     with _LOCKS_GUARD:
         lock = _LOCKS.setdefault(path, threading.Lock())
     with lock:
@@ -215,15 +238,20 @@ def cached_export(store: LayerStore, name: str, fmt: str, cache_dir: str | Path 
     return path
 
 
-def _cache_dir(store: LayerStore, cache_dir: str | Path | None) -> Path:
-    stamp = "".join(c for c in str(store.manifest.get("created", "unknown")) if c.isalnum())
-    if cache_dir is not None:
-        directory = Path(cache_dir) / stamp
-    else:
-        directory = store.path / ".exports" / stamp
-    try:
+def _age(path: Path) -> float:
+    return path.stat().st_mtime
+
+
+def _build_dir(store: LayerStore, cache_dir: str | Path | None) -> Path:
+    root = Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir()) / "sasaran-exports"
+    store_key = hashlib.sha256(str(store.path.resolve()).encode()).hexdigest()[:16]
+    build = str(store.manifest.get("build_id") or store.manifest.get("created", "unknown"))
+    directory = root / store_key / "".join(c for c in build if c.isalnum())
+    if not directory.exists():
         directory.mkdir(parents=True, exist_ok=True)
-    except OSError:  # a read-only store (e.g. a mounted volume)
-        directory = Path(tempfile.gettempdir()) / "sasaran-exports" / f"{abs(hash(store.path))}-{stamp}"
-        directory.mkdir(parents=True, exist_ok=True)
+        builds = sorted(
+            (d for d in directory.parent.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime
+        )
+        for stale in builds[:-KEEP_BUILDS]:
+            shutil.rmtree(stale, ignore_errors=True)
     return directory

@@ -1,0 +1,62 @@
+"""``sasaran serve``: worker processes, the printed URL, and a shutdown that ends on time."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import _free_port
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+    )
+    return [int(p) for p in out.stdout.split()]
+
+
+def test_serve_with_two_workers_answers_and_stops_on_sigterm(store_dir: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    command = [sys.executable, "-m", "layers.cli", "serve", "--store", str(store_dir), "--port", str(port)]
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen([*command, "--workers", "2", "--shutdown-timeout", "3"], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.2)
+        # The supervisor's worker processes (multiprocessing may add a resource tracker).
+        assert len(_children(proc.pid)) >= 2, _children(proc.pid)
+        assert {httpx.get(f"http://127.0.0.1:{port}/healthz").status_code for _ in range(10)} == {200}
+        text = (tmp_path / "serve.log").read_text()
+        assert f"http://127.0.0.1:{port}/" in text and "2 workers" in text
+    finally:
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("sasaran serve did not stop within 20 s of SIGTERM")
+        assert time.monotonic() - started < 20
+        log.close()
+
+
+def test_serve_refuses_a_missing_store(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "layers.cli", "serve", "--store", str(tmp_path / "none")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "no layer store here" in done.stderr
