@@ -183,6 +183,20 @@ class AccessConfig(_Model):
         return {**defaults, **value}
 
 
+class ChangeGate(_Model):
+    """How far a rebuild's headline figures may move before it refuses to replace the store.
+
+    ``sasaran build --accept-changes`` replaces it anyway. Relative tolerances are fractions.
+    """
+
+    population_rel: float = Field(0.10, ge=0, description="Province population, relative change")
+    villages_rel: float = Field(0.02, ge=0, description="Villages with cells, relative change")
+    province_h_abs: float = Field(0.05, ge=0, description="Province H, absolute change")
+    province_m0_abs: float = Field(0.03, ge=0, description="Province M0, absolute change")
+    kabupaten_h_abs: float = Field(0.10, ge=0, description="Each kabupaten's H, absolute change")
+    kabupaten_m0_abs: float = Field(0.06, ge=0, description="Each kabupaten's M0, absolute change")
+
+
 class BuildConfig(_Model):
     """A whole build, as read from ``sasaran.toml``."""
 
@@ -195,6 +209,7 @@ class BuildConfig(_Model):
     #: Facility kinds beyond the built-in five: kind name -> points source.
     facilities: dict[str, FacilitySource] = Field(default_factory=dict)
     access: AccessConfig = AccessConfig()  # frozen, so one shared default is safe
+    change_gate: ChangeGate = ChangeGate()
     #: Directory the relative paths were resolved against (set by `load_config`).
     base_dir: Path = Path(".")
 

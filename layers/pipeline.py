@@ -21,7 +21,8 @@ import pandas as pd
 import shapely
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from layers import access, distance, grid, population, sources
+from layers import access, change_gate, distance, grid, population, sources
+from layers.change_gate import headline_of
 from layers.config import POVERTY_COLUMNS, AccessConfig, BuildConfig
 from layers.indicator_spec import IndicatorSpec, default_spec, load_spec, restrict_to_columns, spec_to_dict
 from layers.indicators import add_yearly_indicators, available_columns, weighted_mean
@@ -45,6 +46,8 @@ class BuildResult:
     counts: dict[str, int]
     synthetic: bool
     province: dict[int, dict[str, float]] = field(default_factory=dict)
+    comparison: str | None = None
+    """Headline figures beside those of the store replaced (None: there was none)."""
 
     def summary(self) -> str:
         """A short human summary for the end of ``sasaran build``."""
@@ -56,6 +59,8 @@ class BuildResult:
                 f"  {year}: H {stats['H']:.3f}, A {stats['A']:.3f}, M0 {stats['M0']:.3f} "
                 f"({stats['mpi_poor_population']:,.0f} MPI-poor people of {stats['population']:,.0f})"
             )
+        if self.comparison:
+            lines.append(self.comparison)
         return "\n".join(lines)
 
 
@@ -149,7 +154,9 @@ def read_inputs(config: BuildConfig) -> Inputs:
     return Inputs(villages, poverty, schools, health, roads, rivers, barriers, declared, provenance)
 
 
-def build(config: BuildConfig, store_dir: str | Path, progress: bool = True) -> BuildResult:
+def build(
+    config: BuildConfig, store_dir: str | Path, progress: bool = True, accept_changes: bool = False
+) -> BuildResult:
     """Build the layer store a config describes.
 
     Parameters
@@ -160,11 +167,19 @@ def build(config: BuildConfig, store_dir: str | Path, progress: bool = True) -> 
         Where the store goes; an existing store there is replaced only when the build succeeds.
     progress
         Show a progress bar per stage.
+    accept_changes
+        Replace an existing store even when the headline figures move beyond the config's
+        ``[change_gate]`` tolerances (`layers.change_gate`).
 
     Returns
     -------
     BuildResult
         Where the store is, layer counts, seconds per stage and the province's scores per year.
+
+    Raises
+    ------
+    ChangeRefused
+        When an existing store would change beyond tolerance; it is kept as it was.
     """
     stages = _Stages(progress)
     with stages.progress:
@@ -203,10 +218,12 @@ def build(config: BuildConfig, store_dir: str | Path, progress: bool = True) -> 
             layers = _assemble_layers(
                 inputs, units, cells, village_pos, cell_people, cell_columns, scored, years, config.access
             )
+        headline = headline_of(layers["kabupaten"], layers["villages"], years[-1])
+        comparison = change_gate.check(Path(store_dir), headline, config.change_gate, accept_changes)
         with writing_store(store_dir) as writer:
             with stages.stage("write"):
-                for name, frame in layers.items():
-                    writer.write_layer(name, frame)
+                for name, table in layers.items():
+                    writer.write_layer(name, table)
                 rasters = _write_rasters(writer, surfaces, config)
             # The manifest records every stage, "write" included; the swap after it is a rename.
             writer.commit(
@@ -225,13 +242,14 @@ def build(config: BuildConfig, store_dir: str | Path, progress: bool = True) -> 
                     "build_seconds": stages.seconds,
                 }
             )
-    counts = {name: len(frame) for name, frame in layers.items()}
+    counts = {name: len(table) for name, table in layers.items()}
     result = BuildResult(
         Path(store_dir),
         dict(stages.seconds),
         counts,
         config.synthetic,
         {y: scored[y]["province"] for y in years},
+        comparison,
     )
     log.info("built %s in %.1f s", store_dir, sum(stages.seconds.values()))
     return result

@@ -66,12 +66,24 @@ def build_command(
         "store"
     ),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    accept_changes: Annotated[
+        bool,
+        typer.Option(
+            "--accept-changes",
+            help="Replace the store even if headline figures move beyond the config's [change_gate].",
+        ),
+    ] = False,
 ) -> None:
-    """Build the layer store from the sources a config names."""
+    """Build the layer store from the sources a config names.
+
+    An existing store is replaced only when the build succeeds and its headline figures
+    (population, villages with cells, H and M0 per kabupaten) stay within the tolerances of the
+    config's ``[change_gate]``, or with ``--accept-changes``.
+    """
     from layers.config import load_config
     from layers.pipeline import build
 
-    result = build(load_config(config), store, progress=not quiet)
+    result = build(load_config(config), store, progress=not quiet, accept_changes=accept_changes)
     typer.echo(result.summary())
 
 

@@ -35,7 +35,11 @@ def _rebuild(sources: Path, store: Path) -> None:
     table.to_csv(poverty, index=False)
     command = [sys.executable, "-m", "layers.cli", "build", str(sources / "sasaran.toml")]
     done = subprocess.run(
-        [*command, "--store", str(store), "-q"], capture_output=True, text=True, timeout=300, check=False
+        [*command, "--store", str(store), "-q", "--accept-changes"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
 

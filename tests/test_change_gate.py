@@ -1,0 +1,89 @@
+"""The change gate, both ways, through the real ``sasaran build``: a rebuild whose headline figures
+move beyond tolerance is refused (exit 2, old store byte-identical) unless --accept-changes."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from layers.change_gate import Headline, compare, headline_of_store
+from layers.config import ChangeGate
+
+
+def _build(config: Path, store: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "layers.cli", "build", str(config), "--store", str(store), "--quiet", *extra],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def _digest(store: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(store.iterdir())}
+
+
+@pytest.fixture
+def built(demo_sources: Path, store_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
+    sources = tmp_path / "src"
+    shutil.copytree(demo_sources.parent, sources)
+    store = tmp_path / "store"
+    shutil.copytree(store_dir, store)
+    return sources / "sasaran.toml", store
+
+
+def _scale_population(config: Path, factor: float) -> None:
+    path = config.parent / "poverty.csv"
+    table = pd.read_csv(path, dtype=str)
+    for column in ("jumlah_penduduk", "penduduk_miskin"):
+        table[column] = (table[column].astype(float) * factor).round().astype(int).astype(str)
+    table.to_csv(path, index=False)
+
+
+def test_an_unchanged_rebuild_passes_and_shows_the_comparison(built) -> None:
+    config, store = built
+    done = _build(config, store)
+    assert done.returncode == 0, done.stderr
+    assert "Compared with the store it replaces" in done.stdout
+    assert "REFUSED" not in done.stdout
+    assert "population: " in done.stdout and "(+0.0 %, limit ±10 %)" in done.stdout
+
+
+def test_a_shifted_rebuild_is_refused_and_the_old_store_kept(built) -> None:
+    config, store = built
+    before = _digest(store)
+    _scale_population(config, 0.5)  # e.g. a column read in the wrong unit
+    done = _build(config, store)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "not replaced" in done.stderr and "population" in done.stderr and "REFUSED" in done.stderr
+    assert "--accept-changes" in done.stderr and "Traceback" not in done.stderr
+    assert _digest(store) == before
+    assert not list(store.parent.glob(".store.building-*"))
+
+
+def test_accept_changes_replaces_the_store(built) -> None:
+    config, store = built
+    old = headline_of_store(store)
+    _scale_population(config, 0.5)
+    done = _build(config, store, "--accept-changes")
+    assert done.returncode == 0, done.stderr
+    assert "REFUSED" in done.stdout  # still shown, but accepted
+    new = headline_of_store(store)
+    assert old is not None and new is not None
+    assert new.population == pytest.approx(0.5 * old.population, rel=0.01)
+
+
+def test_tolerances_come_from_the_config() -> None:
+    old = Headline(2024, 1000.0, 60, 0.10, 0.05, {"6201": ("A", 0.10, 0.05)})
+    new = Headline(2024, 1080.0, 60, 0.12, 0.06, {"6201": ("A", 0.30, 0.05), "6202": ("B", 0.1, 0.1)})
+    shifts = {s.what: s for s in compare(old, new, ChangeGate())}
+    assert not shifts["population"].exceeded and shifts["population"].change == pytest.approx(0.08)
+    assert shifts["A (6201) H"].exceeded  # +0.20 against ±0.10
+    assert shifts["B (6202) H"].exceeded  # a kabupaten that appears is a change
+    assert not shifts["province H"].exceeded
+    strict = {s.what: s for s in compare(old, new, ChangeGate(population_rel=0.05))}
+    assert strict["population"].exceeded
