@@ -26,7 +26,7 @@ from layers.change_gate import headline_of
 from layers.config import POVERTY_COLUMNS, AccessConfig, BuildConfig
 from layers.indicator_spec import IndicatorSpec, default_spec, load_spec, restrict_to_columns, spec_to_dict
 from layers.indicators import add_yearly_indicators, available_columns, weighted_mean
-from layers.rescore import AF_COLUMNS, ScoringFrame
+from layers.rescore import AF_COLUMNS, INHABITED_MIN_PEOPLE, ScoringFrame, score_flags
 from layers.schema import LAYERS, FacilityKind, kinds_to_json
 from layers.store import writing_store
 from layers.units import Hierarchy, dissolve, hierarchy, union_of
@@ -231,6 +231,7 @@ def build(
                     "name": config.name,
                     "synthetic": config.synthetic,
                     "h3_resolution": config.h3_resolution,
+                    "inhabited_min_people": INHABITED_MIN_PEOPLE,
                     "years": years,
                     "default_year": years[-1],
                     "sources": inputs.provenance,
@@ -406,9 +407,8 @@ def _assemble_layers(
             hexagons[name] = latest["rows"][name].to_numpy(np.float64)[village_pos]
     cell_scores = latest["cells"]
     hexagons["score"] = cell_scores.c
-    hexagons["poor"] = cell_scores.poor
-    hexagons["vulnerable"] = cell_scores.vulnerable
-    hexagons["severe"] = cell_scores.severe
+    for name, flags in score_flags(cell_scores).items():
+        hexagons[name] = flags
     hex_layer = gpd.GeoDataFrame(hexagons, geometry=grid.cells_to_polygons(cells), crs=4326)
 
     village_layer, kec_layer, kab_layer = _area_layers(

@@ -153,7 +153,7 @@ class Table:
         """A view with some column values replaced (same rows, ids, geometry and bounds)."""
         columns, nulls, kinds = dict(self.columns), dict(self.nulls), dict(self.kinds)
         for name, given in overrides.items():
-            series = pd.Series(np.asarray(given))
+            series = pd.Series(given)  # keeps a nullable (masked) array's nulls
             if len(series) != len(self):
                 raise ValueError(f"column '{name}' has {len(series)} values for {len(self)} rows")
             kinds[name] = _kind(series)

@@ -27,8 +27,15 @@ from layers.types import BoolArray, FloatArray, IntArray
 _PROFILE_CACHE_SIZE = 8
 _Profiles = tuple[BoolArray, BoolArray, IntArray, BoolArray]
 
+#: A cell with fewer people than this in a year (it rounds to nobody) gets no score that year: it is
+#: left out of every aggregate like a unit with a missing value, and maps draw it transparent.
+#: Empty forest and swamp then neither dominates a map nor any class statistic (docs/method.md).
+INHABITED_MIN_PEOPLE = 0.5
+
 #: Area aggregates of the cell scores, per unit and year (store columns of areas and village_years).
-AF_COLUMNS: tuple[str, ...] = ("H", "A", "M0", "mpi_poor_population", "vulnerable_share", "severe_share")
+AF_COLUMNS: tuple[str, ...] = (
+    "H", "A", "M0", "mpi_poor_population", "vulnerable_share", "severe_share", "scored_population"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -168,14 +175,24 @@ class ScoringFrame:
                 self._profiles[key] = profiles
                 while len(self._profiles) > _PROFILE_CACHE_SIZE:
                     self._profiles.popitem(last=False)
-        scores = scores_from_profiles(*profiles, spec.weights, spec.k if k is None else k)
-        return CellScores(year, scores, self.population(year))
+        deprived, complete, profile, distinct = profiles
+        people = self.population(year)
+        inhabited = complete & (people >= INHABITED_MIN_PEOPLE)
+        scores = scores_from_profiles(
+            deprived, inhabited, profile, distinct, spec.weights, spec.k if k is None else k
+        )
+        return CellScores(year, scores, people)
 
     def summarize(self, cells: CellScores, spec: IndicatorSpec, level: str) -> Summary:
         """Aggregate cell scores to an area level (village, kecamatan, kabupaten or province)."""
         if level not in self.group_pos:
             raise InvalidQuery(f"level '{level}' is not an area level; use one of {list(self.group_pos)}")
         return summarize(cells.scores, spec, cells.weights, self.group_pos[level], self.n_groups[level])
+
+    def people(self, cells: CellScores, level: str) -> FloatArray:
+        """Everybody in each unit of a level that year, scored or not (`INHABITED_MIN_PEOPLE`)."""
+        people = np.bincount(self.group_pos[level], weights=cells.weights, minlength=self.n_groups[level])
+        return people.astype(np.float64)
 
     def area_aggregates(self, cells: CellScores, spec: IndicatorSpec) -> dict[str, dict[str, FloatArray]]:
         """`AF_COLUMNS` plus ``population`` of every unit of every area level and the province.
@@ -192,7 +209,8 @@ class ScoringFrame:
                 "mpi_poor_population": summary.H * summary.population,
                 "vulnerable_share": summary.vulnerable,
                 "severe_share": summary.severe,
-                "population": summary.population,
+                "scored_population": summary.population,
+                "population": self.people(cells, name),
             }
         return out
 
@@ -214,13 +232,14 @@ class ScoringFrame:
         out["year"] = np.full(self.n_cells, year)
         if spec is not None:
             units = self.score_cells(spec, year).scores
-            out |= {
-                "score": units.c,
-                "poor": units.poor,
-                "vulnerable": units.vulnerable,
-                "severe": units.severe,
-            }
+            out |= {"score": units.c, **score_flags(units)}
         return out
+
+
+def score_flags(units: UnitScores) -> dict[str, Any]:
+    """``poor``, ``vulnerable`` and ``severe`` as nullable booleans: null where a cell has no score."""
+    flags = {"poor": units.poor, "vulnerable": units.vulnerable, "severe": units.severe}
+    return {name: pd.arrays.BooleanArray(values, ~units.complete) for name, values in flags.items()}
 
 
 def store_spec(store: LayerStore) -> IndicatorSpec:

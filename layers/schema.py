@@ -422,7 +422,13 @@ FIELDS: dict[str, Field] = {
     "H": _f("Headcount ratio H", "Rasio jumlah H", "fraction", "Share of people who are MPI-poor"),
     "A": _f("Intensity A", "Intensitas A", "index", "Mean score of the MPI-poor"),
     "M0": _f("Adjusted headcount M0", "Indeks M0", "index", "H x A"),
-    "mpi_poor_population": _f("MPI-poor people", "Penduduk miskin multidimensi", "people", "H x population"),
+    "mpi_poor_population": _f(
+        "MPI-poor people", "Penduduk miskin multidimensi", "people", "H x scored_population"
+    ),
+    "scored_population": _f(
+        "People with a score", "Penduduk dengan skor", "people",
+        "People in cells with a score (cells of fewer than 0.5 people have none)",
+    ),
     "vulnerable_share": _f("Vulnerable share", "Proporsi rentan", "fraction"),
     "severe_share": _f("Severely poor share", "Proporsi miskin parah", "fraction"),
     "kind": _f("Facility kind", "Jenis fasilitas", "text"),

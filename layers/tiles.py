@@ -156,7 +156,7 @@ def hexagon_parents(hexagons: gpd.GeoDataFrame, resolution: int) -> gpd.GeoDataF
     plain = np.bincount(pos, weights=score_filled, minlength=n)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(total_weight > 0, weighted / total_weight, plain / n_scored)
-    poor = hexagons["poor"].to_numpy(bool) if "poor" in hexagons else np.zeros(len(cells), bool)
+    poor = hexagons["poor"].fillna(False).to_numpy(bool) if "poor" in hexagons else np.zeros(len(cells), bool)
     frame = pd.DataFrame(
         {
             "h3": grid.cells_to_strings(parents),
@@ -353,7 +353,11 @@ def _feature_ids(name: str, frame: pd.DataFrame) -> NDArray[np.uint64]:
 def _tile_values(column: pd.Series) -> NDArray[np.generic]:
     """Values as numpy: booleans stay booleans, text becomes object with None for missing."""
     if pd.api.types.is_bool_dtype(column):
-        return column.to_numpy(bool)
+        if not column.isna().any():
+            return column.to_numpy(bool)
+        values = column.astype(object).to_numpy().copy()
+        values[column.isna().to_numpy()] = None  # left out of the feature, like a NaN number
+        return values
     if pd.api.types.is_numeric_dtype(column):
         return column.to_numpy(np.float64) if pd.api.types.is_float_dtype(column) else column.to_numpy()
     values = column.astype(object).to_numpy()

@@ -127,19 +127,24 @@ class Health(_Open):
 
 
 class ScoreUnit(_Open):
-    """One unit's scores. Hexagons carry ``c``/``poor``; areas carry ``H``/``A``/``M0``."""
+    """One unit's scores. Hexagons carry ``c`` and the flags ``poor``/``vulnerable``/``severe`` (null
+    where nobody lives); areas carry ``H``/``A``/``M0`` and the shares. ``population`` is everybody,
+    ``scored_population`` the people in cells with a score."""
 
     id: str
     name: str | None = None
     population: float | None = None
     c: float | None = None
     poor: bool | None = None
-    vulnerable: bool | float | None = None
-    severe: bool | float | None = None
+    vulnerable: bool | None = None
+    severe: bool | None = None
+    scored_population: float | None = None
     H: float | None = None
     A: float | None = None
     M0: float | None = None
-    poor_population: float | None = None
+    mpi_poor_population: float | None = None
+    vulnerable_share: float | None = None
+    severe_share: float | None = None
     deprivations: dict[str, float | None]
     """Hexagons: indicator → 1 deprived / 0 not; areas: censored headcount ratio per indicator."""
     dimension_share: dict[str, float | None]

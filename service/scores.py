@@ -55,6 +55,13 @@ def _num(values: np.ndarray) -> list[float | None]:
     return [None if v != v else v for v in out]  # NaN → None
 
 
+def _flags(values: np.ndarray, scored: np.ndarray, rows: np.ndarray) -> list[bool | None]:
+    """Flags of the rows; None where a cell has no score (nobody lives there, or a value is missing)."""
+    return [
+        flag if ok else None for flag, ok in zip(values[rows].tolist(), scored[rows].tolist(), strict=True)
+    ]
+
+
 def _named(matrix: np.ndarray, names: list[str]) -> list[dict[str, float | None]]:
     columns = [_num(matrix[:, j]) for j in range(len(names))]
     return [dict(zip(names, vals, strict=True)) for vals in zip(*columns, strict=True)] if names else []
@@ -73,9 +80,9 @@ def _hexagon_rows(
         "name": list(names),
         "population": _num(pop[rows]),
         "c": _num(units.c[rows]),
-        "poor": units.poor[rows].tolist(),
-        "vulnerable": units.vulnerable[rows].tolist(),
-        "severe": units.severe[rows].tolist(),
+        "poor": _flags(units.poor, units.complete, rows),
+        "vulnerable": _flags(units.vulnerable, units.complete, rows),
+        "severe": _flags(units.severe, units.complete, rows),
         "deprivations": _named(deprived, spec.names),
         "dimension_share": _named(shares, spec.dimensions),
     }
@@ -83,7 +90,7 @@ def _hexagon_rows(
 
 
 def _area_rows(
-    catalog: Catalog, level: str, summary: Any, spec: IndicatorSpec, rows: np.ndarray
+    catalog: Catalog, level: str, summary: Any, people: np.ndarray, spec: IndicatorSpec, rows: np.ndarray
 ) -> list[dict]:
     if level == "province":
         ids, names = ["province"], [str(catalog.store.manifest.get("name", "province"))]
@@ -94,13 +101,14 @@ def _area_rows(
     base = {
         "id": ids,
         "name": names,
-        "population": _num(summary.population[rows]),
+        "population": _num(people[rows]),
+        "scored_population": _num(summary.population[rows]),
         "H": _num(summary.H[rows]),
         "A": _num(summary.A[rows]),
         "M0": _num(summary.M0[rows]),
-        "poor_population": _num(summary.H[rows] * summary.population[rows]),
-        "vulnerable": _num(summary.vulnerable[rows]),
-        "severe": _num(summary.severe[rows]),
+        "mpi_poor_population": _num(summary.H[rows] * summary.population[rows]),
+        "vulnerable_share": _num(summary.vulnerable[rows]),
+        "severe_share": _num(summary.severe[rows]),
         "deprivations": _named(summary.censored_headcount[rows], spec.names),
         "dimension_share": _named(summary.contribution_dimension[rows], spec.dimensions),
     }
@@ -121,7 +129,8 @@ def score_level(catalog: Catalog, spec: IndicatorSpec, q: ScoreQuery) -> tuple[L
     summary = scoring.summarize(cells, spec, q.level)
     rows = np.arange(n)[q.offset : q.offset + q.limit]
     positions = rows if q.level != "province" else np.array([], dtype=np.int64)
-    return LevelScores(_area_rows(catalog, q.level, summary, spec, rows), overall, positions), n
+    people = scoring.people(cells, q.level)
+    return LevelScores(_area_rows(catalog, q.level, summary, people, spec, rows), overall, positions), n
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from pyproj import Geod
 from layers.config import FACILITY_KINDS, load_config
 from layers.errors import StoreError
 from layers.pipeline import build
+from layers.rescore import INHABITED_MIN_PEOPLE
 from layers.store import SPATIAL_LAYERS, LayerStore, StoreWriter
 from layers.testing import assert_layer_equal
 
@@ -99,19 +100,29 @@ def test_hexagon_columns_follow_the_contract(store: LayerStore):
     }
     expected |= {f"dist_km_{k}" for k in FACILITY_KINDS} | {f"time_min_{k}" for k in FACILITY_KINDS}
     assert expected <= set(hexes.columns)
-    assert hexes["score"].between(0, 1).all()
-    assert (hexes["poor"] == (hexes["score"] >= 1 / 3 - 1e-12)).all()
+    inhabited = hexes["population"] >= INHABITED_MIN_PEOPLE
+    assert hexes["score"][inhabited].between(0, 1).all()
+    # People, not land: a cell that rounds to nobody has no score and no flags.
+    assert hexes["score"][~inhabited].isna().all() and hexes["poor"][~inhabited].isna().all()
+    assert (~inhabited).any()
+    scored = hexes[inhabited]
+    assert (scored["poor"] == (scored["score"] >= 1 / 3 - 1e-12)).all()
 
 
 def test_area_m0_is_the_population_weighted_combination_of_its_parts(store: LayerStore):
     villages = store.layer("villages")
     kab = store.layer("kabupaten").set_index("kabupaten_code")
     combined = villages.groupby("kabupaten_code").apply(
-        lambda v: np.average(v["M0"], weights=v["population"]), include_groups=False
+        lambda v: np.average(v["M0"], weights=v["scored_population"]), include_groups=False
     )
     np.testing.assert_allclose(combined.reindex(kab.index), kab["M0"], rtol=1e-9)
     province = store.manifest["province"]["2024"]
-    np.testing.assert_allclose(np.average(kab["M0"], weights=kab["population"]), province["M0"], rtol=1e-9)
+    np.testing.assert_allclose(
+        np.average(kab["M0"], weights=kab["scored_population"]), province["M0"], rtol=1e-9
+    )
+    # Everybody is counted in population; only the people of cells with a score in the aggregates.
+    assert (kab["scored_population"] <= kab["population"] + 1e-6).all()
+    assert kab["scored_population"].sum() > 0.97 * kab["population"].sum()
 
 
 def test_both_years_are_scored(store: LayerStore):
