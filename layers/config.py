@@ -7,11 +7,20 @@ Kemendagri codes) and the rest of Sasaran sees one canonical schema.
 
 from __future__ import annotations
 
+import codecs
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from layers.errors import ConfigError
 from layers.schema import BUILTIN_FACILITY_KINDS, KIND_NAME, FacilityKind, custom_kind
@@ -42,15 +51,36 @@ FACILITY_KINDS: tuple[str, ...] = tuple(kind.name for kind in BUILTIN_FACILITY_K
 RESERVED_KIND_NAMES = frozenset({*FACILITY_KINDS, "road", "roads", "rivers", "schools", "health_facilities"})
 
 
+#: Where Indonesia lies, with a margin (west, south, east, north, degrees): the default
+#: ``region_bounds``. A source that lands outside it after reprojection has a wrong CRS label.
+INDONESIA_BOUNDS: tuple[float, float, float, float] = (92.0, -13.0, 143.0, 8.0)
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _known_encoding(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown text encoding '{value}' (e.g. 'UTF-8', 'cp1252', 'latin-1')") from None
+    return value
+
+
 class VectorSource(_Model):
-    """A vector file read through pyogrio."""
+    """A vector file read through pyogrio.
+
+    ``encoding`` names the text encoding of the attributes for formats that do not record it (a
+    shapefile without a ``.cpg`` file); GeoPackage, FlatGeobuf and GeoJSON are always UTF-8.
+    """
 
     file: Path
     layer: str | None = None
+    encoding: str | None = None
+
+    _check_encoding = field_validator("encoding")(_known_encoding)
 
 
 class VillageSource(VectorSource):
@@ -65,13 +95,43 @@ class VillageSource(VectorSource):
 
 
 class PovertySource(_Model):
-    """The poverty table (CSV, XLSX or Parquet), one row per village and year."""
+    """The poverty table (CSV, XLSX or Parquet), one row per village and year.
+
+    How numbers are written is declared, never guessed: ``decimal`` is the decimal mark (``"."`` or
+    ``","``) and ``thousands`` the digit-group separator (``"."``, ``","``, ``" "`` or ``""`` for
+    none). Indonesian spreadsheets write ``1.053`` for one thousand and fifty-three and ``5,17``
+    for five point one seven: declare ``thousands = "."`` (the decimal mark is then ``","``).
+    Undeclared, numbers are read as ``1053`` and ``5.17`` and a count such as ``1.053`` is refused
+    as ambiguous. ``delimiter`` and ``encoding`` apply to CSV: undeclared, the delimiter is detected
+    from the header line (``,`` ``;`` tab ``|``) and the text must be UTF-8.
+    """
 
     file: Path
     sheet: str | None = None
     code: str = "kode_desa"
     year: str = "tahun"
     columns: dict[str, str] = Field(default_factory=dict, description="canonical name -> column in the file")
+    decimal: Literal[".", ","] | None = None
+    thousands: Literal[".", ",", " ", ""] | None = None
+    delimiter: str | None = Field(None, min_length=1, max_length=1)
+    encoding: str | None = None
+
+    _check_encoding = field_validator("encoding")(_known_encoding)
+
+    @model_validator(mode="after")
+    def _distinct_marks(self) -> PovertySource:
+        if self.decimal is not None and self.decimal == self.thousands:
+            raise ValueError(f"decimal and thousands are both '{self.decimal}'; they must differ")
+        return self
+
+    @property
+    def number_format(self) -> tuple[str, str] | None:
+        """(decimal mark, thousands separator) when either is declared, else ``None``."""
+        if self.decimal is None and self.thousands is None:
+            return None
+        decimal = self.decimal or ("," if self.thousands == "." else ".")
+        thousands = self.thousands if self.thousands is not None else ("." if decimal == "," else "")
+        return decimal, thousands
 
     @field_validator("columns")
     @classmethod
@@ -208,6 +268,9 @@ class BuildConfig(_Model):
     sources: Sources
     #: Facility kinds beyond the built-in five: kind name -> points source.
     facilities: dict[str, FacilitySource] = Field(default_factory=dict)
+    #: West, south, east, north (degrees) inside which every source must lie once reprojected:
+    #: a file whose CRS label is wrong lands elsewhere (metres read as degrees, or the reverse).
+    region_bounds: tuple[float, float, float, float] = INDONESIA_BOUNDS
     access: AccessConfig = AccessConfig()  # frozen, so one shared default is safe
     change_gate: ChangeGate = ChangeGate()
     #: Directory the relative paths were resolved against (set by `load_config`).
@@ -232,6 +295,16 @@ class BuildConfig(_Model):
             custom_kind(name, source.label, i) for i, (name, source) in enumerate(self.facilities.items())
         )
         return (*BUILTIN_FACILITY_KINDS, *declared)
+
+    @field_validator("region_bounds")
+    @classmethod
+    def _ordered_bounds(cls, value: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        west, south, east, north = value
+        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+            raise ValueError(
+                "region_bounds is [west, south, east, north] in degrees, west < east, south < north"
+            )
+        return value
 
     def resolve(self, path: Path) -> Path:
         """Return ``path`` resolved against the config file's directory."""

@@ -119,13 +119,14 @@ def read_inputs(config: BuildConfig) -> Inputs:
     src = config.sources
     villages = sources.read_villages(src.villages, config)
     poverty = sources.read_poverty(src.poverty, config, villages["village_code"])
-    schools = sources.read_schools(src.schools, config) if src.schools else None
-    health = sources.read_health(src.health_facilities, config) if src.health_facilities else None
-    roads = sources.read_lines(src.roads, config, "roads") if src.roads else None
-    rivers = sources.read_lines(src.rivers, config, "rivers") if src.rivers else None
-    barriers = sources.read_barriers(src.barriers, config) if src.barriers else None
+    area = sources.surroundings(villages)  # other sources outside it have a wrong CRS label
+    schools = sources.read_schools(src.schools, config, area) if src.schools else None
+    health = sources.read_health(src.health_facilities, config, area) if src.health_facilities else None
+    roads = sources.read_lines(src.roads, config, "roads", area) if src.roads else None
+    rivers = sources.read_lines(src.rivers, config, "rivers", area) if src.rivers else None
+    barriers = sources.read_barriers(src.barriers, config, area) if src.barriers else None
     declared = {
-        kind: sources.read_declared_facility(kind, source, config)
+        kind: sources.read_declared_facility(kind, source, config, area)
         for kind, source in config.facilities.items()
     }
     frames: dict[str, pd.DataFrame | None] = {

@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from pyproj import Transformer
+from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from layers.errors import SourceError
-from layers.grid import lonlat_to_cells, positions_of
+from layers.grid import cell_centres, lonlat_to_cells, positions_of
 from layers.types import CellIds, FloatArray, IntArray
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def raster_people_per_cell(
     except rasterio.errors.RasterioIOError as exc:
         raise SourceError(path.name, None, None, f"cannot read raster ({exc})") from None
     totals = np.zeros(len(cells), np.float64)
+    valid = 0
     with dataset, ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         if dataset.crs is None:
             raise SourceError(path.name, None, "band 1", "raster has no coordinate reference system")
@@ -75,12 +77,59 @@ def raster_people_per_cell(
             pixels = dataset.read(1, window=Window(0, top, dataset.width, height), masked=False)
             pending.append(pool.submit(block, pixels, top))
             if len(pending) > 2:  # bound memory: at most three blocks in flight
-                totals += pending.pop(0).result()
+                sums, count = pending.pop(0).result()
+                totals += sums
+                valid += count
             if on_progress:
                 on_progress((top + height) / dataset.height)
         for future in pending:
-            totals += future.result()
+            sums, count = future.result()
+            totals += sums
+            valid += count
+        if not totals.sum() > 0:
+            # Without any people in the villages' cells every village falls back to an even
+            # spread: the raster was no input at all, so it is refused rather than ignored.
+            _explain_empty(dataset, path.name, cells, valid)
     return totals
+
+
+def _explain_empty(dataset: rasterio.DatasetReader, file: str, cells: CellIds, valid: int) -> None:
+    """Raise the reason a raster put no people into any cell: nodata, elsewhere, or zeros."""
+    if valid == 0:
+        raise SourceError(
+            file,
+            None,
+            "band 1",
+            f"every pixel is nodata (nodata = {dataset.nodata}): the raster holds no people",
+        )
+    lon, lat = cell_centres(cells)
+    villages = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+    try:
+        with np.errstate(invalid="ignore"):
+            west, south, east, north = transform_bounds(dataset.crs, "EPSG:4326", *dataset.bounds)
+        overlaps = (
+            west <= villages[2] and east >= villages[0] and south <= villages[3] and north >= villages[1]
+        )
+        covers = f"{west:.4g} to {east:.4g} °E, {south:.4g} to {north:.4g} °N"
+    except Exception:  # a CRS that cannot reach lon/lat at these coordinates
+        overlaps, covers = False, "no place on the globe"
+    if overlaps:
+        raise SourceError(file, None, "band 1", "no pixel inside the villages holds people (all are 0)")
+    x, y = dataset.bounds.left, dataset.bounds.top
+    if not dataset.crs.is_geographic and abs(x) <= 180 and abs(y) <= 90:
+        why = f"its coordinates ({x:.6g}, {y:.6g}) look like degrees: is it EPSG:4326?"
+    elif dataset.crs.is_geographic and (abs(x) > 180 or abs(y) > 90):
+        why = f"its coordinates ({x:.6g}, {y:.6g}) are not degrees: is it a projected CRS?"
+    else:
+        why = "is the declared CRS right, and is it the raster of this province?"
+    raise SourceError(
+        file,
+        None,
+        "band 1",
+        f"the raster covers {covers} after reprojection from its declared CRS "
+        f"{dataset.crs.to_string()}, which does not overlap the villages ({villages[0]:.4g} to "
+        f"{villages[2]:.4g} °E, {villages[1]:.4g} to {villages[3]:.4g} °N); {why}",
+    )
 
 
 @dataclass(frozen=True)
@@ -94,17 +143,27 @@ class _Binner:
     to_lonlat: Transformer | None
     file: str
 
-    def __call__(self, block: np.ndarray, top: int) -> FloatArray:
-        valid = np.isfinite(block) if self.nodata is None else np.isfinite(block) & (block != self.nodata)
+    def __call__(self, block: np.ndarray, top: int) -> tuple[FloatArray, int]:
+        """People per cell in this block, and how many of its pixels hold data."""
+        undeclared = self.nodata is None or np.isnan(self.nodata)
+        data = np.ones(block.shape, bool) if undeclared else block != self.nodata
+        infinite = data & np.isinf(block)
+        if infinite.any():
+            row, col = np.argwhere(infinite)[0]
+            raise SourceError(
+                self.file, f"pixel (row {top + row}, col {col})", "band 1", f"population {block[row, col]}"
+            )
+        valid = data & np.isfinite(block)  # NaN is nodata whether declared or not
         negative = valid & (block < 0)
         if negative.any():
             row, col = np.argwhere(negative)[0]
             raise SourceError(
                 self.file, f"pixel (row {top + row}, col {col})", "band 1", "negative population"
             )
+        n_valid = int(np.count_nonzero(valid))
         rows, cols = np.nonzero(valid & (block > 0))
         if len(rows) == 0:
-            return np.zeros(len(self.cells))
+            return np.zeros(len(self.cells)), n_valid
         t = self.transform
         # Pixel centres: the affine transform applied to (col + 0.5, row + 0.5).
         x = t.c + (cols + 0.5) * t.a + (rows + top + 0.5) * t.b
@@ -114,7 +173,7 @@ class _Binner:
         at = positions_of(self.cells, lonlat_to_cells(x, y, self.resolution))
         inside = at >= 0
         people = block[rows[inside], cols[inside]].astype(np.float64)
-        return np.bincount(at[inside], weights=people, minlength=len(self.cells)).astype(np.float64)
+        return np.bincount(at[inside], weights=people, minlength=len(self.cells)).astype(np.float64), n_valid
 
 
 def scale_to_villages(raw: FloatArray, village_pos: IntArray, village_population: FloatArray) -> FloatArray:
@@ -140,5 +199,10 @@ def scale_to_villages(raw: FloatArray, village_pos: IntArray, village_population
         )
     empty = int((raster_sum == 0).sum())
     if empty:
-        log.info("%d village(s) had no raster people; their population is spread evenly", empty)
+        # A warning, not info: many such villages mean a raster that misses part of the province.
+        log.warning(
+            "%d of %d village(s) got no people from the raster; their population is spread evenly",
+            empty,
+            n_villages,
+        )
     return scaled

@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+import rasterio
 import shapely
 
 
@@ -157,3 +159,320 @@ def test_missing_config_is_exit_2(tmp_path):
     result = run_build(tmp_path / "nope.toml", tmp_path / "store")
     assert result.returncode == 2
     assert "nope.toml: config file not found" in result.stderr
+
+
+# --- wrong data on a good store (issue 10): refused at read time, the old store untouched ---------
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file of a directory tree, by relative path, with its bytes."""
+    return {
+        str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture
+def old_store(store_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the session's demo store (built once), to be wrongly replaced."""
+    store = tmp_path / "store"
+    shutil.copytree(store_dir, store)
+    return store
+
+
+def edit_config(sources: Path, old: str, new: str) -> None:
+    path = sources / "sasaran.toml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def edit_layer(name: str, change) -> object:
+    """An edit of one demo GeoPackage (layer named like the file)."""
+
+    def edit(sources: Path) -> None:
+        path = sources / f"{name}.gpkg"
+        frame = change(pyogrio.read_dataframe(path, layer=name))
+        path.unlink()
+        pyogrio.write_dataframe(frame, path, layer=name)
+
+    return edit
+
+
+def edit_table(change) -> object:
+    def edit(sources: Path) -> None:
+        edit_poverty(sources, change)
+
+    return edit
+
+
+def set_cell(column: str, row: int, value: str):
+    def change(frame):
+        frame.loc[row, column] = value
+        return frame
+
+    return change
+
+
+def dotted_thousands(frame):
+    # What an Indonesian spreadsheet exports: 1973 people written "1.973".
+    frame["jumlah_penduduk"] = [f"{int(v):,}".replace(",", ".") for v in frame["jumlah_penduduk"]]
+    return frame
+
+
+def ten_times_poor(frame):
+    frame["penduduk_miskin"] = (frame["jumlah_penduduk"].astype(int) * 10).astype(str)
+    return frame
+
+
+def deciles_over_households(frame):
+    households = frame["jumlah_kk"].astype(int)
+    frame.loc[5, "kk_desil_1"] = str(households[5] // 2 + 1)
+    frame.loc[5, "kk_desil_2"] = str(households[5] // 2 + 1)
+    return frame
+
+
+def no_households(frame):
+    for column in [c for c in frame.columns if c.startswith("kk_") or c == "jumlah_kk"]:
+        frame.loc[8, column] = "0"
+    return frame
+
+
+def cp1252_table(sources: Path) -> None:
+    # Excel on Windows saves "CSV" in cp1252: é is the single byte E9, invalid in UTF-8.
+    path = sources / "poverty.csv"
+    frame = pd.read_csv(path, dtype=str)
+    frame.insert(1, "nama_desa", "Sukamaju")
+    frame.loc[4, "nama_desa"] = "Pénda Asam"
+    path.write_bytes(frame.to_csv(index=False).encode("cp1252"))
+
+
+def semicolon_indonesian_undeclared(sources: Path) -> None:
+    path = sources / "poverty.csv"
+    frame = dotted_thousands(pd.read_csv(path, dtype=str))
+    frame.to_csv(path, index=False, sep=";")
+
+
+def shapefile_without_cpg(sources: Path) -> None:
+    frame = pyogrio.read_dataframe(sources / "villages.gpkg", layer="villages")
+    frame.loc[2, "nama_desa"] = "Tumbang Ñamé"
+    pyogrio.write_dataframe(frame, sources / "villages.shp", encoding="UTF-8")
+    (sources / "villages.cpg").unlink()
+    edit_config(sources, 'file = "villages.gpkg"\nlayer = "villages"', 'file = "villages.shp"')
+
+
+def relabel(crs):
+    return lambda frame: frame.set_crs(crs, allow_override=True)
+
+
+def shifted(dx: float):
+    return lambda frame: frame.set_geometry(frame.geometry.translate(xoff=dx))
+
+
+def empty(frame):
+    return frame.iloc[:0]
+
+
+def edit_raster(change):
+    def edit(sources: Path) -> None:
+        path = sources / "population.tif"
+        with rasterio.open(path) as src:
+            profile, data = src.profile, src.read(1)
+        data, profile = change(data, profile)
+        path.unlink()
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(data, 1)
+
+    return edit
+
+
+def raster_elsewhere(data, profile):
+    t = profile["transform"]
+    return data, {**profile, "transform": rasterio.Affine(t.a, t.b, t.c + 20.0, t.d, t.e, t.f)}
+
+
+def raster_all_nodata(data, profile):
+    return np.full_like(data, profile["nodata"]), profile
+
+
+def raster_labelled_3857(data, profile):
+    return data, {**profile, "crs": "EPSG:3857"}
+
+
+POVERTY_ROWS = 120  # 60 demo villages x 2 years
+WRONG_DATA = {
+    "indonesian thousands separators": (
+        edit_table(dotted_thousands),
+        [
+            r"poverty.csv, row \d+, field 'jumlah_penduduk': '\d\.\d{3}' is not a whole number",
+            r"also row \d+ '\d\.\d{3}'",
+            r"looks like '\.' separates thousands",
+            r'thousands = "\."',
+        ],
+    ),
+    "semicolon csv with thousands separators": (
+        semicolon_indonesian_undeclared,
+        [r"poverty.csv, row \d+, field 'jumlah_penduduk': '\d\.\d{3}' is not a whole number"],
+    ),
+    "cp1252 csv": (
+        cp1252_table,
+        [
+            r"poverty.csv, row 5 \(line 6\), field 'nama_desa'",
+            r"byte\(s\) E9 at character 13 are not UTF-8",
+            r'encoding = "cp1252"',
+        ],
+    ),
+    "shapefile without cpg": (
+        shapefile_without_cpg,
+        [
+            r"villages.shp, feature 2, field 'nama_desa': 'Tumbang Ã\\x91amÃ©' has non-ASCII text",
+            r"no \.cpg file",
+            r"read as UTF-8 it is 'Tumbang Ñamé'",
+            r'encoding = "UTF-8"',
+        ],
+    ),
+    "villages in degrees labelled EPSG:3857": (
+        edit_layer("villages", relabel(3857)),
+        [
+            r"villages.gpkg, feature 1, field 'geometry': lands at 0\.0010°, -0\.0000°",
+            r"declared CRS EPSG:3857 \(WGS 84 / Pseudo-Mercator\)",
+            r"60 in all",
+            r"look like degrees",
+        ],
+    ),
+    "schools in degrees labelled EPSG:3857": (
+        edit_layer("schools", relabel(3857)),
+        [
+            r"schools.gpkg, feature 1, field 'geometry'",
+            r"declared CRS EPSG:3857",
+            "all 155 features land outside the villages' extent",
+        ],
+    ),
+    "roads far outside the villages": (
+        edit_layer("roads", shifted(15.0)),
+        [
+            r"roads.gpkg, feature 1, field 'geometry': all 37 features land outside the villages' extent",
+            r"EPSG:4326",
+        ],
+    ),
+    "health facilities far outside the villages": (
+        edit_layer("health_facilities", shifted(-8.0)),
+        [r"health_facilities.gpkg, feature 1, field 'geometry'", r"outside the villages' extent"],
+    ),
+    "empty schools file": (
+        edit_layer("schools", empty),
+        [r"schools.gpkg: no schools features", r"remove \[sources.schools\] to go without"],
+    ),
+    "empty health file": (
+        edit_layer("health_facilities", empty),
+        [r"health_facilities.gpkg: no health facilities features"],
+    ),
+    "empty roads file": (edit_layer("roads", empty), [r"roads.gpkg: no roads features"]),
+    "schools empty after filtering": (
+        edit_layer("schools", lambda f: f.assign(bentuk="Sekolah")),
+        [r"schools.gpkg, field 'bentuk': no feature of kind school_sd \(values MI, SD, SDLB\)", "Sekolah"],
+    ),
+    "no hospital": (
+        edit_layer("health_facilities", lambda f: f.assign(jenis="puskesmas")),
+        [r"health_facilities.gpkg, field 'jenis': no feature of kind health_hospital"],
+    ),
+    "roads empty after filtering": (
+        edit_layer("roads", lambda f: f.assign(highway="residential")),
+        [r"roads.gpkg, field 'highway': no all-weather road"],
+    ),
+    "raster elsewhere": (
+        edit_raster(raster_elsewhere),
+        [r"population.tif, field 'band 1': the raster covers", "does not overlap the villages"],
+    ),
+    "raster all nodata": (
+        edit_raster(raster_all_nodata),
+        [r"population.tif, field 'band 1': every pixel is nodata \(nodata = -1.0\)"],
+    ),
+    "raster labelled EPSG:3857": (
+        edit_raster(raster_labelled_3857),
+        [r"population.tif, field 'band 1'", "declared CRS EPSG:3857", "look like degrees"],
+    ),
+    "poor population ten times population": (
+        edit_table(ten_times_poor),
+        [
+            r"poverty.csv, row 1, field 'penduduk_miskin': [\d,]+ \(> jumlah_penduduk [\d,]+\) "
+            "exceeds its population",
+            rf"{POVERTY_ROWS} in all",
+        ],
+    ),
+    "inf": (
+        edit_table(set_cell("lansia", 6, "inf")),
+        [r"poverty.csv, row 7, field 'lansia': 'inf' is not a finite number"],
+    ),
+    "1e400": (
+        edit_table(set_cell("jumlah_kk", 9, "1e400")),
+        [r"poverty.csv, row 10, field 'jumlah_kk': '1e400' is not a finite number"],
+    ),
+    "NaN population": (
+        edit_table(set_cell("jumlah_penduduk", 11, "NaN")),
+        [r"poverty.csv, row 12, field 'jumlah_penduduk': 'NaN' is not a number"],
+    ),
+    "blank population": (
+        edit_table(set_cell("jumlah_penduduk", 12, "")),
+        [r"poverty.csv, row 13, field 'jumlah_penduduk': empty cell where population is required"],
+    ),
+    "population 0": (
+        edit_table(set_cell("jumlah_penduduk", 14, "0")),
+        [r"poverty.csv, row 15, field 'jumlah_penduduk': '0' is zero", "at least one H3 cell"],
+    ),
+    "deciles over households": (
+        edit_table(deciles_over_households),
+        [
+            r"poverty.csv, row 6, field 'kk_desil_1': kk_desil_1 \+ kk_desil_2 \+ .* = [\d,]+ "
+            r"\(> jumlah_kk [\d,]+\) exceeds its households \(a household is in one decile\)"
+        ],
+    ),
+    "one decile over households": (
+        edit_table(lambda f: f.assign(kk_desil_3=f["kk_desil_3"].where(f.index != 3, "99999"))),
+        [r"poverty.csv, row 4, field 'kk_desil_3': 99,999 \(> jumlah_kk [\d,]+\) exceeds its households"],
+    ),
+    "no households for people": (
+        edit_table(no_households),
+        [r"poverty.csv, row 9, field 'jumlah_kk': 0 households for [\d,]+ people is impossible"],
+    ),
+    "fractional year": (
+        edit_table(set_cell("tahun", 0, "2023.5")),
+        [r"poverty.csv, row 1, field 'tahun': '2023.5' is not a whole number"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WRONG_DATA))
+def test_wrong_data_exits_2_and_keeps_the_old_store(case, sources, old_store):
+    edit, patterns = WRONG_DATA[case]
+    before = snapshot(old_store)
+    edit(sources)
+    result = run_build(sources / "sasaran.toml", old_store)
+    assert result.returncode == 2, result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("error: "), message
+    for pattern in patterns:
+        assert re.search(pattern, message), (pattern, message)
+    assert snapshot(old_store) == before
+    assert [p.name for p in old_store.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_declared_number_format_and_detected_delimiter_build(sources, old_store):
+    """An Indonesian export (semicolons, 1.973 people, 5,17 %) builds once its format is declared,
+    and reads the same numbers as the plain CSV the old store was built from."""
+    columns = ["village_code", "year", "population", "households", "poor_population", "hh_decile_1"]
+    before = pd.read_parquet(old_store / "village_years.parquet", columns=columns)
+    path = sources / "poverty.csv"
+    frame = pd.read_csv(path, dtype=str)
+    for column in frame.columns.drop(["kode_desa", "tahun"]):
+        frame[column] = [f"{int(v):,}".replace(",", ".") for v in frame[column]]
+    frame["persen_miskin"] = "5,17"
+    frame.to_csv(path, index=False, sep=";")
+    edit_config(sources, 'year = "tahun"', 'year = "tahun"\nthousands = "."')
+    edit_config(
+        sources, "[sources.poverty.columns]", '[sources.poverty.columns]\npoverty_rate = "persen_miskin"'
+    )
+    result = run_build(sources / "sasaran.toml", old_store)
+    assert result.returncode == 0, result.stderr
+    after = pd.read_parquet(old_store / "village_years.parquet", columns=columns)
+    assert (after["population"] > 1000).any()  # values written "1.973" were read as 1973
+    pd.testing.assert_frame_equal(after, before)
