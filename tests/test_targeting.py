@@ -401,3 +401,76 @@ def test_a_kabupaten_capped_at_zero_is_left_out(frame, store):
     assert all(x["kabupaten_code"] != top["kabupaten_code"] for x in result.selected)
     below = {b["village_code"]: b["reason"] for b in result.below_line}
     assert below[top["village_code"]] == "quota"
+
+
+# ------------------------------------------------------------------------------------------------
+# Repeatable under load, one cost model
+# ------------------------------------------------------------------------------------------------
+
+_BUSY_LOOP = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
+
+
+def _hard_province() -> Problem:
+    # 1,500 villages, a priority and a small fixed cost: several counts go to HiGHS.
+    rng = np.random.default_rng(12)
+    people = np.round(rng.gamma(1.2, 600.0, 1500)) * (rng.random(1500) > 0.12)
+    value = people * (1 + 0.3 * rng.random(1500))
+    return make_problem(value, 2e7 + 1e6 * people, rng.integers(0, 14, 1500), budget=5e9)
+
+
+def test_same_request_same_selection_on_a_loaded_machine(frame, store):
+    import subprocess
+    import sys
+
+    hard = _hard_province()
+    idle_solution = solve(hard)
+    idle = _select(frame, store, budget=1e10, scenarios=50)
+    # every core busy for the duration: a wall-clock limit would now stop earlier
+    burners = [subprocess.Popen([sys.executable, "-c", _BUSY_LOOP.format(seconds=60)]) for _ in range(2)]
+    try:
+        loaded_solution = solve(hard)
+        loaded = _select(frame, store, budget=1e10, scenarios=50)
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+    assert idle_solution.work["counts_exact"] >= 1  # the test exercises HiGHS too
+    assert loaded_solution.chosen.tolist() == idle_solution.chosen.tolist()
+    assert (loaded_solution.gap, loaded_solution.work) == (idle_solution.gap, idle_solution.work)
+    codes = [[s["village_code"] for s in r.selected] for r in (idle, loaded)]
+    assert codes[0] == codes[1] and codes[0]
+    assert [s["confidence"] for s in idle.selected] == [s["confidence"] for s in loaded.selected]
+    assert idle.status == loaded.status == "optimal"
+
+
+def test_a_budget_needs_a_cost(frame, store):
+    with pytest.raises(InvalidQuery, match="^budget: a budget needs a cost"):
+        _select(frame, store, budget=1e11, cost_fixed=0, cost_per_person=0)
+    # without a budget, zero costs are fine (the other limits choose)
+    assert (
+        _select(frame, store, cost_fixed=0, cost_per_person=0, max_villages=2, scenarios=0).summary[
+            "n_selected"
+        ]
+        == 2
+    )
+
+
+def test_the_default_cost_model_is_the_documented_one(frame, store):
+    from layers.targeting import DEFAULT_COST_FIXED, DEFAULT_COST_PER_PERSON
+
+    assert (DEFAULT_COST_FIXED, DEFAULT_COST_PER_PERSON) == (100_000_000.0, 250_000.0)
+    result = _select(frame, store, budget=5e9, scenarios=0)
+    for item in result.selected:
+        assert item["cost"] == pytest.approx(
+            DEFAULT_COST_FIXED + DEFAULT_COST_PER_PERSON * item["people_reached"]
+        )
+
+
+def test_a_budget_below_the_cheapest_village_says_so(frame, store):
+    result = _select(frame, store, budget=5e7, scenarios=0)  # below the Rp 100 juta per village
+    out = result.to_json()
+    assert out["status"] == "budget_too_small" and out["summary"]["n_selected"] == 0
+    assert out["summary"]["cheapest_cost"] > 5e7
+    assert "cheapest village" in out["reason"]
+    enough = _select(frame, store, budget=out["summary"]["cheapest_cost"], scenarios=0)
+    assert enough.status == "optimal" and enough.summary["n_selected"] >= 1 and enough.reason is None
