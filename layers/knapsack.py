@@ -63,6 +63,8 @@ LAGRANGE_STEPS = 100
 #: per count (~50 ms of numpy).
 SEARCH_COUNTS = 8
 SWAP_WORK = 5_000_000
+#: Swaps allowed to bring the over-budget start under the budget.
+REPAIR_STEPS = 8
 #: Counts handed to HiGHS, and its branch-and-bound nodes per count.
 EXACT_COUNTS = 6
 NODE_LIMIT = 1000
@@ -259,6 +261,8 @@ class _Bound:
     lam: float
     feasible: BoolArray
     """Free items of the best budget-feasible inner solution met (a starting incumbent)."""
+    over: BoolArray | None = None
+    """The inner solution just over the budget at the end (a second start, once repaired)."""
 
 
 @dataclass(frozen=True)
@@ -390,7 +394,7 @@ class _Counts:
                 over = (v, w)
             else:
                 under = (v, w)
-        return _Bound(self.base_value + best, best_lam, feasible)
+        return _Bound(self.base_value + best, best_lam, feasible, self.inner(best_lam, n))
 
     def improve(self, x: BoolArray) -> tuple[BoolArray, int]:
         """Best-improvement swaps (one free item out, one in, within quotas and budget).
@@ -426,6 +430,43 @@ class _Counts:
             count[self.g[b]] += 1
             swaps += 1
         return x, swaps
+
+    def repair(self, x: BoolArray) -> BoolArray | None:
+        """Swap an over-budget selection under the budget, losing as little value as possible.
+
+        Each step takes the best-valued swap that fits, else the one saving the most; None
+        when no swap saves anything or `REPAIR_STEPS` do not suffice.
+        """
+        x = x.copy()
+        count = np.bincount(self.g[x], minlength=len(self.need))
+        for _ in range(REPAIR_STEPS):
+            over = float(self.w[x].sum()) - self.room
+            if over <= 0:
+                return x
+            inside, outside = np.flatnonzero(x), np.flatnonzero(~x)
+            if not len(inside) or not len(outside):
+                return None
+            gain = self.v[outside][None, :] - self.v[inside][:, None]
+            saving = self.w[inside][:, None] - self.w[outside][None, :]
+            g_in, g_out = self.g[inside], self.g[outside]
+            may_leave = count[g_in] > self.need[g_in]
+            may_enter = count[g_out] < self.cap[g_out]
+            ok = (saving > 0) & (
+                (g_in[:, None] == g_out[None, :]) | (may_leave[:, None] & may_enter[None, :])
+            )
+            if not ok.any():
+                return None
+            fits = ok & (saving >= over)
+            k = int(
+                np.argmax(np.where(fits, gain, -np.inf))
+                if fits.any()
+                else np.argmax(np.where(ok, saving, -np.inf))
+            )
+            a, b = inside[k // len(outside)], outside[k % len(outside)]
+            x[a], x[b] = False, True
+            count[self.g[a]] -= 1
+            count[self.g[b]] += 1
+        return None
 
     def fixings(self, n: int, lam: float, threshold: float) -> tuple[BoolArray, BoolArray]:
         """Free items that must be in / out of any count-n selection worth more than ``threshold``.
@@ -464,17 +505,22 @@ class _Counts:
         )
 
     def exact(
-        self, n: int, lam: float, threshold: float, rel_gap: float = REL_GAP
+        self, counts: tuple[int, int], lam: float, threshold: float, rel_gap: float = REL_GAP
     ) -> tuple[BoolArray | None, float, int]:
-        """HiGHS on count n after fixing: (its selection or None, a bound on count n, nodes).
+        """HiGHS on the counts ``lo..hi``: (its selection or None, a bound over them, nodes).
 
-        Selections it returns over the budget by its tolerance are dropped; the bound holds.
+        One count (``lo == hi``) is first reduced by `fixings` at ``lam``. Selections HiGHS
+        returns over the budget by its tolerance are dropped; the bound holds.
         """
-        fixed_in, fixed_out = self.fixings(n, lam, threshold)
+        lo, hi = counts
+        if lo == hi:
+            fixed_in, fixed_out = self.fixings(lo, lam, threshold)
+        else:
+            fixed_in = fixed_out = np.zeros(len(self.free), bool)
         keep = np.flatnonzero(~fixed_out)
         k = len(keep)
         rows: list[Any] = [sparse.csr_array(np.ones((1, k)))]
-        lower, upper = [float(n - self.n_forced)], [float(n - self.n_forced)]
+        lower, upper = [float(lo - self.n_forced)], [float(hi - self.n_forced)]
         if math.isfinite(self.room):
             scale = self.room if self.room > 0 else 1.0
             rows.append(sparse.csr_array(self.w[keep][None, :] / scale))
@@ -494,10 +540,10 @@ class _Counts:
             integrality=np.ones(k),
             bounds=Bounds(fixed_in[keep].astype(float), np.ones(k)),
             constraints=LinearConstraint(sparse.vstack(rows), lower, upper),
-            options={"presolve": False, "node_limit": NODE_LIMIT, "mip_rel_gap": rel_gap / 10},
+            options={"presolve": False, "node_limit": NODE_LIMIT, "mip_rel_gap": rel_gap / 2},
         )
         nodes = int(getattr(res, "mip_node_count", 0) or 0)
-        if res.status == 2:  # nothing left: every count-n selection is worth at most the threshold
+        if res.status == 2:  # nothing left: every selection of these counts is worth at most the threshold
             return None, threshold, nodes
         dual = getattr(res, "mip_dual_bound", None)
         bound = math.inf if dual is None or not math.isfinite(dual) else self.base_value - dual
@@ -540,6 +586,16 @@ class _Frontier:
         else:
             self.right += 1
         return n
+
+    def drop(self, counts: tuple[int, int]) -> None:
+        """Take the counts ``lo..hi`` out (they are settled together)."""
+        lo, hi = counts
+        if self.first is not None and lo <= self.first <= hi:
+            self.first = None
+        if lo <= self.left <= hi:
+            self.left = lo - 1
+        if lo <= self.right <= hi:
+            self.right = hi + 1
 
     def __iter__(self) -> Iterator[int]:
         while self.peek() is not None:
@@ -615,6 +671,11 @@ def solve(problem: Problem, rel_gap: float = REL_GAP) -> Solution:
         assert b is not None
         x, swaps = s.improve(b.feasible)
         offer(x)
+        repaired = s.repair(b.over) if b.over is not None and not closed(b.value) else None
+        if repaired is not None:  # a second start, from just over the budget
+            x, more = s.improve(repaired)
+            offer(x)
+            swaps += more
         proven[n] = b.value
         searched.add(n)
         work["counts_searched"] += 1
@@ -625,6 +686,18 @@ def solve(problem: Problem, rel_gap: float = REL_GAP) -> Solution:
         nxt = frontier.peek()
         if nxt is None or closed(nxt[1]) or len(searched) >= SEARCH_COUNTS:
             break
+    # Where U(n) is flat (costs nearly proportional to value), many counts stay open and fixing
+    # one count helps little: HiGHS then takes all of them at once, as one programme.
+    wide = _open_counts(frontier, proven, closed, SEARCH_COUNTS * 8)
+    if wide is not None and wide[1] - wide[0] + 1 > EXACT_COUNTS:
+        x, bound_wide, nodes = s.exact(wide, 0.0, best_value, rel_gap)
+        if x is not None:
+            offer(x)
+        for m in range(wide[0], wide[1] + 1):
+            proven[m] = min(proven.get(m, ub(m)), bound_wide)
+        frontier.drop(wide)
+        work["counts_exact"] += wide[1] - wide[0] + 1
+        work["nodes"] += nodes
     exhausted: set[int] = set()
     while work["counts_exact"] < EXACT_COUNTS:  # HiGHS on the open count of largest bound
         open_ = [m for m in proven if m not in exhausted and not closed(proven[m])]
@@ -642,7 +715,7 @@ def solve(problem: Problem, rel_gap: float = REL_GAP) -> Solution:
         n = pick
         b = bound(n)
         assert b is not None
-        x, proven[n], nodes = s.exact(n, b.lam, best_value, rel_gap)
+        x, proven[n], nodes = s.exact((n, n), b.lam, best_value, rel_gap)
         if x is not None:
             offer(x)
         exhausted.add(n)
@@ -658,6 +731,25 @@ def solve(problem: Problem, rel_gap: float = REL_GAP) -> Solution:
     status = "optimal" if gap is not None and gap <= rel_gap else "work_limit"
     chosen = _prune(problem, best)
     return Solution(chosen, status, gap, time.perf_counter() - started, upper, work)
+
+
+def _open_counts(
+    frontier: _Frontier, proven: dict[int, float], closed: Any, limit: int
+) -> tuple[int, int] | None:
+    """The range of counts whose bound is still open (searched or not), or None.
+
+    Unsearched counts are looked at outward from the frontier (U is concave, so the open ones
+    are contiguous), at most ``limit`` of them.
+    """
+    found = [m for m, u in proven.items() if not closed(u)]
+    for side, step in ((frontier.left, -1), (frontier.right, 1)):
+        m = side
+        for _ in range(limit):
+            if not (frontier.lo <= m <= frontier.hi) or closed(frontier.ub(m)):
+                break
+            found.append(m)
+            m += step
+    return (min(found), max(found)) if found else None
 
 
 def _within_budget(p: Problem, chosen: BoolArray) -> bool:
