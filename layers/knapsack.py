@@ -21,12 +21,15 @@ What `solve` does instead (the count decomposition):
    the relaxation). Fixing n takes the fractional fixed cost away. ``U`` is concave in n (a
    linear programme's value as its right-hand side moves), so the counts worth searching are an
    interval around the peak, found by bisection.
-2. Search the counts in decreasing ``U(n)``: the multiplier's feasible solution, improved by
-   best-improvement swaps (one in, one out, within the quotas), gives the incumbent z.
+2. Search the counts in decreasing ``U(n)``: the multiplier's best feasible solution, and its
+   last over-budget one repaired by swaps, each improved by best-improvement swaps (one in, one
+   out, within the quotas), give the incumbent z.
 3. While some count's bound exceeds ``z·(1 + REL_GAP)``: fix items whose inclusion (or exclusion)
    provably cannot beat z (reduced-cost fixing: the best base containing an item is one exchange
    away), then give the rest of that count to HiGHS (`scipy.optimize.milp`) with ``Σ x = n``
-   fixed and a node limit; its proven bound replaces ``U(n)``.
+   fixed and a node limit; its proven bound replaces ``U(n)``. When more than `EXACT_COUNTS`
+   counts are open (U flat in n: costs nearly proportional to values, so the count hardly
+   matters and the plain formulation is not weak), HiGHS takes their whole range at once.
 
 The answer is ``optimal`` when the largest remaining bound is within `REL_GAP` of z, otherwise
 ``work_limit`` with the proven gap. Obvious conflicts are named before solving
