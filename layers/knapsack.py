@@ -1,12 +1,41 @@
 """The 0-1 selection problem on arrays: maximise value under a budget, a count and group quotas.
 
-`solve` states it exactly as a mixed-integer programme for HiGHS (`scipy.optimize.milp`):
-maximise ``Σ v_i x_i`` subject to ``Σ c_i x_i <= budget``, ``Σ x_i <= max_count``,
+Maximise ``Σ v_i x_i`` subject to ``Σ c_i x_i <= budget``, ``Σ x_i <= max_count``,
 ``min_g <= Σ_{i in g} x_i <= max_g`` for every group g, ``x_i = 1`` for forced items, ``x_i = 0``
-for banned ones, x binary. Obvious conflicts are named before solving (`check_feasible`); when
-HiGHS finds the problem infeasible, the constraint families are relaxed one at a time to name the
-one at fault. `greedy` (value per cost, honouring every constraint) is the fallback when HiGHS
-finds nothing in time, and the fast re-solve of `layers.targeting`'s scenarios.
+for banned ones, x binary. `solve` returns a selection with a *proven* bound on how far it can be
+from the best (``gap``); it is deterministic: no clock enters any decision, only counted work.
+
+Why a plain MIP struggles: a village's cost is a fixed part plus a part per person reached
+(``c = F + P·p``) and its value is those people (``v = p``, times a priority factor). Value and
+cost then rise together (a *strongly correlated* knapsack) and the linear relaxation may take a
+fraction of a village, paying only a fraction of its fixed cost F. That fraction is worth up to
+F/P people (400 with Rp 100 juta and Rp 250,000) more than any real selection, about 1 % of a
+Rp 10 bn programme; HiGHS then branches for tens of seconds to close a gap the relaxation made up.
+
+What `solve` does instead (the count decomposition):
+
+1. For every number of selected items n, bound the best value with exactly n items,
+   ``U(n)``: the linear relaxation with ``Σ x = n`` fixed, solved exactly by a Lagrangian
+   multiplier on the budget (the inner problem, "the n best by v - λc within the quotas", is the
+   maximum-weight base of a matroid, so its relaxation is integral and the Lagrangian dual equals
+   the relaxation). Fixing n takes the fractional fixed cost away. ``U`` is concave in n (a
+   linear programme's value as its right-hand side moves), so the counts worth searching are an
+   interval around the peak, found by bisection.
+2. Search the counts in decreasing ``U(n)``: the multiplier's best feasible solution, and its
+   last over-budget one repaired by swaps, each improved by best-improvement swaps (one in, one
+   out, within the quotas), give the incumbent z.
+3. While some count's bound exceeds ``z·(1 + REL_GAP)``: fix items whose inclusion (or exclusion)
+   provably cannot beat z (reduced-cost fixing: the best base containing an item is one exchange
+   away), then give the rest of that count to HiGHS (`scipy.optimize.milp`) with ``Σ x = n``
+   fixed and a node limit; its proven bound replaces ``U(n)``. When more than `EXACT_COUNTS`
+   counts are open (U flat in n: costs nearly proportional to values, so the count hardly
+   matters and the plain formulation is not weak), HiGHS takes their whole range at once.
+
+The answer is ``optimal`` when the largest remaining bound is within `REL_GAP` of z, otherwise
+``work_limit`` with the proven gap. Obvious conflicts are named before solving
+(`check_feasible`); once it passes, the cheapest selection meeting the includes and minimums is
+feasible, so every problem that passes has an answer. `greedy` (value per cost) re-solves
+`layers.targeting`'s confidence scenarios.
 
 Items and groups are positions; labels (village and kabupaten codes) only appear in messages.
 """
@@ -15,24 +44,36 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, milp
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from layers.errors import InfeasibleTargeting
 from layers.types import BoolArray, FloatArray, IntArray
 
-#: Relative optimality gap at which HiGHS stops: a selection within 0.1 % of the best possible
-#: (in people reached) is reported as optimal. Proving a tighter gap can take HiGHS seconds on a
-#: 1,500-village budget problem whose costs grow with the people reached, for a handful of people.
-MIP_REL_GAP = 1e-3
-#: HiGHS presolve costs ~0.35 s even on an easy 1,500-village problem, but without it the hard ones
-#: (costs growing with the people reached, a ``min_score``) take up to 7x longer; kept on.
-PRESOLVE = True
+#: Relative optimality tolerance: ``optimal`` means no selection is worth more than 0.1 % more
+#: (in people reached). The searches usually end far closer; ``gap`` says how close.
+REL_GAP = 1e-3
+MIP_REL_GAP = REL_GAP  # the former name
+#: Deterministic work limits (the same request does the same work on an idle or a busy server).
+#: Cutting-plane steps for one count's multiplier (it converges in ~5-15).
+LAGRANGE_STEPS = 100
+#: Counts whose incumbent is improved by swaps, and matrix entries the swap search may examine
+#: per count (~50 ms of numpy).
+SEARCH_COUNTS = 8
+SWAP_WORK = 5_000_000
+#: Swaps allowed to bring the over-budget start under the budget.
+REPAIR_STEPS = 8
+#: Counts handed to HiGHS, and its branch-and-bound nodes per count.
+EXACT_COUNTS = 6
+NODE_LIMIT = 1000
+#: A selection may cost this much (relative) over the budget: the rounding of a sum of costs, so
+#: that a selection costing exactly the budget (common: people are whole) is not refused.
+BUDGET_TOLERANCE = 1e-12
 
 
 @dataclass(frozen=True)
@@ -126,14 +167,20 @@ def make_problem(
 
 @dataclass(frozen=True)
 class Solution:
-    """A selection and how it was found."""
+    """A selection, how close to the best it is proven to be, and the work it took."""
 
     chosen: BoolArray
     status: str
-    """``optimal``, ``time_limit`` (best found when time ran out) or ``greedy`` (fallback)."""
+    """``optimal`` (proven within `REL_GAP` of the best possible) or ``work_limit`` (a work limit
+    came first: the selection is the best found and ``gap`` bounds what was missed)."""
     gap: float | None
-    """Relative gap between the selection's value and the solver's bound on the optimum."""
+    """Proven relative gap: no selection is worth more than ``(1 + gap)`` times this one."""
     seconds: float
+    """Wall-clock time, reported only: no decision depends on it."""
+    bound: float | None = None
+    """Proven upper bound on the value of any selection."""
+    work: dict[str, int] = field(default_factory=dict)
+    """Deterministic work: counts bounded, searched and given to HiGHS, its nodes, swaps made."""
 
 
 def check_feasible(problem: Problem) -> None:
@@ -209,53 +256,371 @@ def quote_labels(labels: Sequence[str], positions: Sequence[int] | np.ndarray, l
     return ", ".join(names) + (f" and {more} more" if more > 0 else "")
 
 
-def _milp(
-    p: Problem, objective: FloatArray, time_limit_s: float, mip_rel_gap: float = MIP_REL_GAP
-) -> OptimizeResult:
-    """Maximise ``objective @ x`` under the problem's constraints with HiGHS."""
-    n = len(p.value)
-    rows: list[Any] = []
-    lower: list[float] = []
-    upper: list[float] = []
-    if p.budget is not None:
-        scale = max(p.budget, 1.0)  # a row of costs / budget: HiGHS's tolerances are then relative
-        rows.append(sparse.csr_array(p.cost[None, :] / scale))
-        lower.append(-np.inf)
-        upper.append(p.budget / scale)
-    if p.max_count is not None:
-        rows.append(sparse.csr_array(np.ones((1, n))))
-        lower.append(-np.inf)
-        upper.append(p.max_count)
-    quota = np.flatnonzero((p.group_min > 0) | (p.group_max < p.group_size))
-    if len(quota):
-        member = sparse.csr_array((np.ones(n), (p.group, np.arange(n))), shape=(len(p.group_min), n))
-        rows.append(member[quota])
-        lower += p.group_min[quota].astype(float).tolist()
-        upper += p.group_max[quota].astype(float).tolist()
-    constraints = LinearConstraint(sparse.vstack(rows), lower, upper) if rows else None
-    options = {"time_limit": time_limit_s, "mip_rel_gap": mip_rel_gap, "presolve": PRESOLVE}
-    bounds = Bounds(p.forced.astype(float), (~p.banned).astype(float))
-    return milp(-objective, integrality=np.ones(n), bounds=bounds, constraints=constraints, options=options)
+@dataclass(frozen=True)
+class _Bound:
+    """The relaxation of one count: its value, its multiplier and its best feasible selection."""
+
+    value: float
+    lam: float
+    feasible: BoolArray
+    """Free items of the best budget-feasible inner solution met (a starting incumbent)."""
+    over: BoolArray | None = None
+    """The inner solution just over the budget at the end (a second start, once repaired)."""
 
 
-def _within_budget(p: Problem, chosen: BoolArray) -> bool:
-    return p.budget is None or float(p.cost[chosen].sum()) <= p.budget
+@dataclass(frozen=True)
+class _Counts:
+    """The problem seen one number of selected items at a time (module docstring, steps 1-3).
+
+    Forced items are always in and banned ones never, so only the *free* items are decided: per
+    group at least ``need`` and at most ``cap`` of them, ``n - n_forced`` in all, costing at most
+    ``room``.
+    """
+
+    p: Problem
+    free: IntArray
+    v: FloatArray
+    w: FloatArray
+    g: IntArray
+    need: IntArray
+    cap: IntArray
+    start: IntArray
+    n_forced: int
+    base_value: float
+    room: float
+    n_lo: int
+    n_hi: int
+
+    @classmethod
+    def of(cls, p: Problem) -> _Counts:
+        """Split the problem into forced and free items (after `check_feasible`)."""
+        n_groups = len(p.group_min)
+        free = np.flatnonzero(~p.banned & ~p.forced)
+        g = p.group[free]
+        size = np.bincount(g, minlength=n_groups)
+        forced_n = np.bincount(p.group[p.forced], minlength=n_groups)
+        need = np.maximum(p.group_min - forced_n, 0)
+        cap = np.minimum(np.maximum(p.group_max - forced_n, 0), size)
+        n_forced = int(p.forced.sum())
+        n_hi = n_forced + int(cap.sum())
+        room = math.inf
+        if p.budget is not None:
+            room = p.budget * (1 + BUDGET_TOLERANCE) - float(p.cost[p.forced].sum())
+        return cls(
+            p=p,
+            free=free,
+            v=p.value[free],
+            w=p.cost[free],
+            g=g,
+            need=need,
+            cap=cap,
+            start=np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64),
+            n_forced=n_forced,
+            base_value=float(p.value[p.forced].sum()),
+            room=room,
+            n_lo=n_forced + int(need.sum()),
+            n_hi=n_hi if p.max_count is None else min(n_hi, p.max_count),
+        )
+
+    def full(self, x: BoolArray) -> BoolArray:
+        """The selection over all items from a choice of free items."""
+        chosen = self.p.forced.copy()
+        chosen[self.free[x]] = True
+        return chosen
+
+    def inner(self, lam: float, n: int) -> BoolArray | None:
+        """The best n items by ``v - lam·w`` within the quotas, ignoring the budget (None: none).
+
+        Per group, the ``need`` best are taken; then the best of the rest, at most ``cap`` per
+        group, up to n. This greedy is exact: the admissible sets are the bases of a matroid (a
+        partition matroid with lower bounds and a fixed size). ``lam = inf`` ranks by cost (then
+        value): the cheapest selection of n. Ties go to the lower position.
+        """
+        m = n - self.n_lo
+        if m < 0:
+            return None
+        idx = np.arange(len(self.free))
+        if math.isinf(lam):
+            by_worth = np.lexsort((idx, -self.v, self.w))
+        else:
+            by_worth = np.lexsort((idx, -(self.v - lam * self.w)))
+        pos = np.empty(len(idx), np.int64)
+        pos[by_worth] = idx
+        grouped = np.lexsort((pos, self.g))
+        rank = np.empty(len(idx), np.int64)
+        rank[grouped] = idx - self.start[self.g[grouped]]
+        x = rank < self.need[self.g]
+        optional = np.flatnonzero(~x & (rank < self.cap[self.g]))
+        if m > len(optional):
+            return None
+        x[optional[np.argsort(pos[optional], kind="stable")[:m]]] = True
+        return x
+
+    def _vw(self, x: BoolArray) -> tuple[float, float]:
+        return float(self.v[x].sum()), float(self.w[x].sum())
+
+    def bound(self, n: int) -> _Bound | None:
+        """U(n), the relaxation's value with exactly n items (None: no selection of n exists).
+
+        The Lagrangian dual ``min over lam >= 0 of lam·room + max_x Σ (v - lam·w) x`` is convex and
+        piecewise linear in lam; Kelley's cutting planes meet its minimum exactly after a few
+        steps: intersect the best lines seen on either side (over and under the budget) until
+        the inner problem at the intersection adds no new line. Every step's value is a valid
+        bound, so the step limit only costs tightness.
+        """
+        x0 = self.inner(0.0, n)
+        if x0 is None:
+            return None
+        v0, w0 = self._vw(x0)
+        if w0 <= self.room:  # the n best fit the budget: exact
+            return _Bound(self.base_value + v0, 0.0, x0)
+        cheapest = self.inner(math.inf, n)
+        assert cheapest is not None
+        vc, wc = self._vw(cheapest)
+        if wc > self.room:  # even the cheapest n do not fit
+            return None
+        over, under = (v0, w0), (vc, wc)
+        best, best_lam, feasible, feasible_v = v0, 0.0, cheapest, vc
+        for _ in range(LAGRANGE_STEPS):
+            lam = (over[0] - under[0]) / (over[1] - under[1])
+            x = self.inner(lam, n)
+            assert x is not None
+            v, w = self._vw(x)
+            value = v + lam * (self.room - w)
+            if value < best:
+                best, best_lam = value, lam
+            if w <= self.room and v > feasible_v:
+                feasible, feasible_v = x, v
+            if value <= over[0] + lam * (self.room - over[1]) + 1e-12 * max(1.0, abs(value)):
+                break  # no new line: lam is the minimiser
+            if w > self.room:
+                over = (v, w)
+            else:
+                under = (v, w)
+        return _Bound(self.base_value + best, best_lam, feasible, self.inner(best_lam, n))
+
+    def improve(self, x: BoolArray) -> tuple[BoolArray, int]:
+        """Best-improvement swaps (one free item out, one in, within quotas and budget).
+
+        Each swap strictly raises the value, so the search ends; `SWAP_WORK` caps the pairs it
+        examines. Returns the selection and the number of swaps.
+        """
+        x = x.copy()
+        count = np.bincount(self.g[x], minlength=len(self.need))
+        work = swaps = 0
+        while work < SWAP_WORK:
+            inside = np.flatnonzero(x)
+            if not len(inside):
+                break
+            outside = np.flatnonzero(~x & (self.v > self.v[inside].min()))
+            if not len(outside):
+                break
+            work += len(inside) * len(outside)
+            slack = self.room - float(self.w[x].sum())
+            gain = self.v[outside][None, :] - self.v[inside][:, None]
+            extra = self.w[outside][None, :] - self.w[inside][:, None]
+            g_in, g_out = self.g[inside], self.g[outside]
+            may_leave = count[g_in] > self.need[g_in]
+            may_enter = count[g_out] < self.cap[g_out]
+            quota = (g_in[:, None] == g_out[None, :]) | (may_leave[:, None] & may_enter[None, :])
+            ok = (gain > 0) & (extra <= slack) & quota
+            if not ok.any():
+                break
+            k = int(np.argmax(np.where(ok, gain, -np.inf)))
+            a, b = inside[k // len(outside)], outside[k % len(outside)]
+            x[a], x[b] = False, True
+            count[self.g[a]] -= 1
+            count[self.g[b]] += 1
+            swaps += 1
+        return x, swaps
+
+    def repair(self, x: BoolArray) -> BoolArray | None:
+        """Swap an over-budget selection under the budget, losing as little value as possible.
+
+        Each step takes the best-valued swap that fits, else the one saving the most; None
+        when no swap saves anything or `REPAIR_STEPS` do not suffice.
+        """
+        x = x.copy()
+        count = np.bincount(self.g[x], minlength=len(self.need))
+        for _ in range(REPAIR_STEPS):
+            over = float(self.w[x].sum()) - self.room
+            if over <= 0:
+                return x
+            inside, outside = np.flatnonzero(x), np.flatnonzero(~x)
+            if not len(inside) or not len(outside):
+                return None
+            gain = self.v[outside][None, :] - self.v[inside][:, None]
+            saving = self.w[inside][:, None] - self.w[outside][None, :]
+            g_in, g_out = self.g[inside], self.g[outside]
+            may_leave = count[g_in] > self.need[g_in]
+            may_enter = count[g_out] < self.cap[g_out]
+            ok = (saving > 0) & (
+                (g_in[:, None] == g_out[None, :]) | (may_leave[:, None] & may_enter[None, :])
+            )
+            if not ok.any():
+                return None
+            fits = ok & (saving >= over)
+            k = int(
+                np.argmax(np.where(fits, gain, -np.inf))
+                if fits.any()
+                else np.argmax(np.where(ok, saving, -np.inf))
+            )
+            a, b = inside[k // len(outside)], outside[k % len(outside)]
+            x[a], x[b] = False, True
+            count[self.g[a]] -= 1
+            count[self.g[b]] += 1
+        return None
+
+    def fixings(self, n: int, lam: float, threshold: float) -> tuple[BoolArray, BoolArray]:
+        """Free items that must be in / out of any count-n selection worth more than ``threshold``.
+
+        At the multiplier lam, the best inner solution with item i forced in (or out) is one
+        exchange away from the unconstrained one (matroid bases), so its Lagrangian bound is
+        ``U - r_out + r_i`` (or ``U - r_i + r_in``) with the best partner the quotas allow.
+        """
+        x = self.inner(lam, n)
+        assert x is not None
+        r = self.v - lam * self.w
+        total = self.base_value + float(r[x].sum()) + (lam * self.room if lam else 0.0)
+        n_groups = len(self.need)
+        count = np.bincount(self.g[x], minlength=n_groups)
+        can_leave, can_enter = count > self.need, count < self.cap
+        # an outside item enters: the cheapest (in r) inside item of its group, or of any group
+        # above its minimum when its own group has room
+        low_same = np.full(n_groups, np.inf)
+        np.minimum.at(low_same, self.g[x], r[x])
+        leavers = x & can_leave[self.g]
+        low_any = float(r[leavers].min()) if leavers.any() else np.inf
+        partner_out = np.minimum(low_same[self.g], np.where(can_enter[self.g], low_any, np.inf))
+        with np.errstate(invalid="ignore"):
+            if_in = total - partner_out + r
+        # an inside item leaves: the best outside item of its group, or of any group with room
+        # when its own group stays at or above its minimum
+        high_same = np.full(n_groups, -np.inf)
+        np.maximum.at(high_same, self.g[~x], r[~x])
+        enterers = ~x & can_enter[self.g]
+        high_any = float(r[enterers].max()) if enterers.any() else -np.inf
+        partner_in = np.maximum(high_same[self.g], np.where(can_leave[self.g], high_any, -np.inf))
+        with np.errstate(invalid="ignore"):
+            if_out = total - r + partner_in
+        return x & (np.nan_to_num(if_out, nan=-np.inf) <= threshold), ~x & (
+            np.nan_to_num(if_in, nan=-np.inf) <= threshold
+        )
+
+    def exact(
+        self, counts: tuple[int, int], lam: float, threshold: float, rel_gap: float = REL_GAP
+    ) -> tuple[BoolArray | None, float, int]:
+        """HiGHS on the counts ``lo..hi``: (its selection or None, a bound over them, nodes).
+
+        One count (``lo == hi``) is first reduced by `fixings` at ``lam``. Selections HiGHS
+        returns over the budget by its tolerance are dropped; the bound holds.
+        """
+        lo, hi = counts
+        if lo == hi:
+            fixed_in, fixed_out = self.fixings(lo, lam, threshold)
+        else:
+            fixed_in = fixed_out = np.zeros(len(self.free), bool)
+        keep = np.flatnonzero(~fixed_out)
+        k = len(keep)
+        rows: list[Any] = [sparse.csr_array(np.ones((1, k)))]
+        lower, upper = [float(lo - self.n_forced)], [float(hi - self.n_forced)]
+        if math.isfinite(self.room):
+            scale = self.room if self.room > 0 else 1.0
+            rows.append(sparse.csr_array(self.w[keep][None, :] / scale))
+            lower.append(-np.inf)
+            upper.append(self.room / scale)
+        g = self.g[keep]
+        n_groups = len(self.need)
+        size = np.bincount(g, minlength=n_groups)
+        quota = np.flatnonzero((self.need > 0) | (self.cap < size))
+        if len(quota):
+            member = sparse.csr_array((np.ones(k), (g, np.arange(k))), shape=(n_groups, k))
+            rows.append(member[quota])
+            lower += self.need[quota].astype(float).tolist()
+            upper += self.cap[quota].astype(float).tolist()
+        res = milp(
+            -self.v[keep],
+            integrality=np.ones(k),
+            bounds=Bounds(fixed_in[keep].astype(float), np.ones(k)),
+            constraints=LinearConstraint(sparse.vstack(rows), lower, upper),
+            options={"presolve": False, "node_limit": NODE_LIMIT, "mip_rel_gap": rel_gap / 2},
+        )
+        nodes = int(getattr(res, "mip_node_count", 0) or 0)
+        if res.status == 2:  # nothing left: every selection of these counts is worth at most the threshold
+            return None, threshold, nodes
+        dual = getattr(res, "mip_dual_bound", None)
+        bound = math.inf if dual is None or not math.isfinite(dual) else self.base_value - dual
+        chosen = None
+        if res.x is not None:
+            x = np.zeros(len(self.free), bool)
+            x[keep[res.x > 0.5]] = True
+            if float(self.w[x].sum()) <= self.room:
+                chosen = x
+        return chosen, max(bound, threshold), nodes
 
 
-def solve(problem: Problem, time_limit_s: float = 10.0, mip_rel_gap: float = MIP_REL_GAP) -> Solution:
-    """Solve the problem exactly (HiGHS), falling back to `greedy` when no solution comes in time.
+class _Frontier:
+    """Counts in decreasing U(n), from the peak outwards (U is concave: two sorted runs)."""
+
+    def __init__(self, peak: int, lo: int, hi: int, ub: Any) -> None:
+        self.ub, self.lo, self.hi = ub, lo, hi
+        self.left, self.right = peak - 1, peak + 1
+        self.first: int | None = peak if lo <= peak <= hi else None
+
+    def peek(self) -> tuple[int, float] | None:
+        """The next count and its bound, or None when no count is left."""
+        if self.first is not None:
+            return self.first, self.ub(self.first)
+        sides = [n for n in (self.left, self.right) if self.lo <= n <= self.hi]
+        if not sides:
+            return None
+        n = max(sides, key=lambda m: (self.ub(m), -m))
+        return (n, self.ub(n)) if self.ub(n) > -math.inf else None
+
+    def pop(self) -> int:
+        """Take the next count."""
+        nxt = self.peek()
+        assert nxt is not None
+        n = nxt[0]
+        if n == self.first:
+            self.first = None
+        elif n == self.left:
+            self.left -= 1
+        else:
+            self.right += 1
+        return n
+
+    def drop(self, counts: tuple[int, int]) -> None:
+        """Take the counts ``lo..hi`` out (they are settled together)."""
+        lo, hi = counts
+        if self.first is not None and lo <= self.first <= hi:
+            self.first = None
+        if lo <= self.left <= hi:
+            self.left = lo - 1
+        if lo <= self.right <= hi:
+            self.right = hi + 1
+
+    def __iter__(self) -> Iterator[int]:
+        while self.peek() is not None:
+            yield self.pop()
+
+
+def solve(problem: Problem, rel_gap: float = REL_GAP) -> Solution:  # noqa: C901 - being split
+    """Choose the items of greatest total value, with a proven gap (module docstring).
 
     Parameters
     ----------
     problem
         The problem (checked with `check_feasible` first).
-    time_limit_s
-        Time limit of the exact solver.
+    rel_gap
+        Stop once no selection can be worth more than ``(1 + rel_gap)`` times the one found.
 
     Returns
     -------
     Solution
-        The selection; villages worth nothing are kept only where a minimum or include needs them.
+        The selection (``optimal`` within ``rel_gap``, or ``work_limit`` with its proven gap);
+        items worth nothing are kept only where a minimum or include needs them. The same
+        problem always gives the same selection: the limits count work, not seconds.
 
     Raises
     ------
@@ -264,46 +629,134 @@ def solve(problem: Problem, time_limit_s: float = 10.0, mip_rel_gap: float = MIP
     """
     started = time.perf_counter()
     check_feasible(problem)
-    p = problem
-    res = _milp(p, p.value, time_limit_s, mip_rel_gap)
-    for _ in range(3):  # HiGHS may accept a cost a hair above the budget; tighten and solve again
-        if res.x is None or _within_budget(p, res.x > 0.5):
+    s = _Counts.of(problem)
+    bounds: dict[int, _Bound | None] = {}
+
+    def bound(n: int) -> _Bound | None:
+        if n not in bounds:
+            bounds[n] = s.bound(n)
+        return bounds[n]
+
+    def ub(n: int) -> float:
+        b = bound(n)
+        return -math.inf if b is None else b.value
+
+    lo, hi = s.n_lo, max(s.n_lo, s.n_hi)
+    while lo < hi:  # the peak of the concave U(n), by bisection on its slope
+        mid = (lo + hi) // 2
+        if ub(mid + 1) > ub(mid):
+            lo = mid + 1
+        else:
+            hi = mid
+    # the cheapest selection meeting the includes and minimums is feasible (check_feasible)
+    cheapest = s.inner(math.inf, s.n_lo)
+    assert cheapest is not None
+    best = s.full(cheapest)
+    best_value = float(problem.value[best].sum())
+
+    def offer(x: BoolArray) -> None:
+        nonlocal best, best_value
+        chosen = s.full(x)
+        value = float(problem.value[chosen].sum())
+        if value > best_value and _within_budget(problem, chosen):
+            best, best_value = chosen, value
+
+    def closed(u: float) -> bool:
+        return u <= best_value + rel_gap * abs(best_value)
+
+    frontier = _Frontier(lo, s.n_lo, max(s.n_lo, s.n_hi), ub)
+    proven: dict[int, float] = {}
+    searched: set[int] = set()
+    work = {"counts_searched": 0, "counts_exact": 0, "nodes": 0, "swaps": 0}
+
+    def search(n: int) -> None:
+        b = bound(n)
+        assert b is not None
+        x, swaps = s.improve(b.feasible)
+        offer(x)
+        repaired = s.repair(b.over) if b.over is not None and not closed(b.value) else None
+        if repaired is not None:  # a second start, from just over the budget
+            x, more = s.improve(repaired)
+            offer(x)
+            swaps += more
+        proven[n] = b.value
+        searched.add(n)
+        work["counts_searched"] += 1
+        work["swaps"] += swaps
+
+    for n in frontier:  # search the counts in decreasing bound while the gap is open
+        search(n)
+        nxt = frontier.peek()
+        if nxt is None or closed(nxt[1]) or len(searched) >= SEARCH_COUNTS:
             break
-        assert p.budget is not None
-        excess = float(p.cost[res.x > 0.5].sum()) - p.budget
-        p = replace(p, budget=p.budget - 2 * excess)
-        res = _milp(p, p.value, time_limit_s, mip_rel_gap)
-    if res.status == 2:
-        _diagnose(problem, time_limit_s)
-    if res.x is not None and _within_budget(problem, res.x > 0.5):
-        status = "optimal" if res.status == 0 else "time_limit"
-        chosen = _prune(problem, res.x > 0.5)
-        return Solution(chosen, status, _gap(res), time.perf_counter() - started)
-    chosen_or_none = greedy(problem)
-    if chosen_or_none is None:
-        raise InfeasibleTargeting(
-            f"no selection was found within time_limit_s={time_limit_s:g} s ({res.message}); "
-            "allow more time or loosen kabupaten_min"
-        )
-    bound = getattr(res, "mip_dual_bound", None)
-    value = float(problem.value[chosen_or_none].sum())
-    # HiGHS minimises -value, so its dual bound is minus an upper bound on the value.
-    gap = (
-        max((-bound - value) / value, 0.0)
-        if bound is not None and math.isfinite(bound) and value > 0
-        else None
-    )
-    return Solution(chosen_or_none, "greedy", gap, time.perf_counter() - started)
+    # Where U(n) is flat (costs nearly proportional to value), many counts stay open and fixing
+    # one count helps little: HiGHS then takes all of them at once, as one programme.
+    wide = _open_counts(frontier, proven, closed, SEARCH_COUNTS * 8)
+    if wide is not None and wide[1] - wide[0] + 1 > EXACT_COUNTS:
+        x, bound_wide, nodes = s.exact(wide, 0.0, best_value, rel_gap)
+        if x is not None:
+            offer(x)
+        for m in range(wide[0], wide[1] + 1):
+            proven[m] = min(proven.get(m, ub(m)), bound_wide)
+        frontier.drop(wide)
+        work["counts_exact"] += wide[1] - wide[0] + 1
+        work["nodes"] += nodes
+    exhausted: set[int] = set()
+    while work["counts_exact"] < EXACT_COUNTS:  # HiGHS on the open count of largest bound
+        open_ = [m for m in proven if m not in exhausted and not closed(proven[m])]
+        pick = max(open_, key=lambda m: (proven[m], -m)) if open_ else None
+        nxt = frontier.peek()
+        if nxt is not None and not closed(nxt[1]) and (pick is None or nxt[1] > proven[pick]):
+            if len(searched) >= 2 * SEARCH_COUNTS:
+                break
+            pick = frontier.pop()
+            search(pick)
+            if closed(proven[pick]):
+                continue
+        if pick is None:
+            break
+        n = pick
+        b = bound(n)
+        assert b is not None
+        x, proven[n], nodes = s.exact((n, n), b.lam, best_value, rel_gap)
+        if x is not None:
+            offer(x)
+        exhausted.add(n)
+        work["counts_exact"] += 1
+        work["nodes"] += nodes
+    nxt = frontier.peek()
+    upper = max([best_value, *proven.values(), nxt[1] if nxt is not None else -math.inf])
+    work["counts_bounded"] = len(bounds)
+    if best_value > 0:
+        gap: float | None = max((upper - best_value) / best_value, 0.0)
+    else:
+        gap = 0.0 if upper <= 0 else None
+    status = "optimal" if gap is not None and gap <= rel_gap else "work_limit"
+    chosen = _prune(problem, best)
+    return Solution(chosen, status, gap, time.perf_counter() - started, upper, work)
 
 
-def _gap(res: OptimizeResult) -> float | None:
-    gap = getattr(res, "mip_gap", None)
-    if gap is not None and math.isfinite(gap):
-        return max(float(gap), 0.0)
-    bound, fun = getattr(res, "mip_dual_bound", None), res.fun
-    if bound is None or fun is None or fun == 0:
-        return None
-    return max((fun - bound) / abs(fun), 0.0)
+def _open_counts(
+    frontier: _Frontier, proven: dict[int, float], closed: Any, limit: int
+) -> tuple[int, int] | None:
+    """The range of counts whose bound is still open (searched or not), or None.
+
+    Unsearched counts are looked at outward from the frontier (U is concave, so the open ones
+    are contiguous), at most ``limit`` of them.
+    """
+    found = [m for m, u in proven.items() if not closed(u)]
+    for side, step in ((frontier.left, -1), (frontier.right, 1)):
+        m = side
+        for _ in range(limit):
+            if not (frontier.lo <= m <= frontier.hi) or closed(frontier.ub(m)):
+                break
+            found.append(m)
+            m += step
+    return (min(found), max(found)) if found else None
+
+
+def _within_budget(p: Problem, chosen: BoolArray) -> bool:
+    return p.budget is None or float(p.cost[chosen].sum()) <= p.budget * (1 + BUDGET_TOLERANCE)
 
 
 def _prune(p: Problem, chosen: BoolArray) -> BoolArray:
@@ -315,43 +768,6 @@ def _prune(p: Problem, chosen: BoolArray) -> BoolArray:
             chosen[i] = False
             per_group[p.group[i]] -= 1
     return chosen
-
-
-_RELAXATIONS: dict[str, Callable[[Problem], Problem]] = {
-    "budget": lambda p: replace(p, budget=None),
-    "max_villages": lambda p: replace(p, max_count=None),
-    "kabupaten_min": lambda p: replace(p, group_min=np.zeros_like(p.group_min)),
-    "kabupaten_max": lambda p: replace(p, group_max=p.group_size),
-    "include": lambda p: replace(p, forced=np.zeros_like(p.forced)),
-}
-
-
-def _diagnose(p: Problem, time_limit_s: float) -> None:
-    """Name the constraint family whose removal alone makes the problem feasible."""
-    for family, relax in _RELAXATIONS.items():
-        relaxed = relax(p)
-        if family == "budget" and p.budget is not None:
-            res = _milp(relaxed, -relaxed.cost, time_limit_s)
-            if res.x is not None:
-                cheapest = float(p.cost[res.x > 0.5].sum())
-                raise InfeasibleTargeting(
-                    f"budget: the cheapest selection meeting include, kabupaten_min and max_villages "
-                    f"together costs {cheapest:,.0f}, budget is {p.budget:,.0f}"
-                )
-        elif family == "max_villages" and p.max_count is not None:
-            res = _milp(relaxed, -np.ones(len(p.value)), time_limit_s)
-            if res.x is not None:
-                fewest = int((res.x > 0.5).sum())
-                raise InfeasibleTargeting(
-                    f"max_villages: include and kabupaten_min within the budget need at least {fewest} "
-                    f"villages, max_villages is {p.max_count}"
-                )
-        elif family not in ("budget", "max_villages"):
-            if _milp(relaxed, np.zeros(len(p.value)), time_limit_s).x is not None:
-                raise InfeasibleTargeting(f"{family}: cannot be met together with the other constraints")
-    raise InfeasibleTargeting(
-        "budget, max_villages, kabupaten_min, kabupaten_max and include cannot all be met; loosen several"
-    )
 
 
 def greedy(problem: Problem) -> BoolArray | None:

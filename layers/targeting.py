@@ -4,8 +4,15 @@ A planner's `TargetRequest` becomes a `layers.knapsack.Problem` on arrays, one e
 the people the programme would reach there (its objective), a cost, a kabupaten, and which villages
 are forced in (``include``) or out (``exclude``, ``min_score``). `layers.knapsack.solve` maximises
 the people reached, weighted by the vulnerable-group priority, subject to the budget, a maximum
-number of villages and per-kabupaten minimums and maximums, as an exact mixed-integer programme
-(`scipy.optimize.milp`, HiGHS).
+number of villages and per-kabupaten minimums and maximums, with a proven optimality gap
+(a count decomposition with Lagrangian bounds, HiGHS for what is left; see `layers.knapsack`).
+The limits are counted work, never seconds: the same request gives the same selection on an idle
+or a busy server.
+
+The default cost model (`DEFAULT_COST_FIXED` per village plus `DEFAULT_COST_PER_PERSON` per person
+reached) and the default confidence scenarios (`DEFAULT_SCENARIOS`, `DEFAULT_SEED`) are defined
+here once, as `TargetRequest`'s field defaults: ``POST /targets`` (and its OpenAPI schema, which
+the planner page reads) and ``sasaran target`` share them.
 
 Each selected village is explained by what drives its deprivation score (dimension and indicator
 contributions to its M0) and by a *confidence*: the share of perturbed scenarios (dimension weights
@@ -13,7 +20,7 @@ drawn from a Dirichlet around the chosen ones, k varied by ±0.05) in which it i
 Scenarios are rescored per village, not per cell: a village's people are grouped once by
 deprivation profile (`VillageProfiles`), so all scenarios cost one sparse matrix product. Each
 scenario is then re-solved by the value-per-cost rule (`layers.knapsack.greedy`, ~0.15 ms)
-rather than by HiGHS (0.2-1.6 s each on the 1,500-village demo). Villages chosen by the exact solver
+rather than exactly (20 ms to 1 s each on the 1,500-village demo). Villages chosen by the exact solver
 only to use the last of the budget therefore get a low confidence: under slightly different
 weights, other villages of similar size would take their place.
 
@@ -57,10 +64,14 @@ CONCENTRATION = 50.0
 K_JITTER = 0.05
 #: Villages listed below the line.
 BELOW_LINE = 10
-#: Relative optimality gap at which HiGHS may stop (its default, 1e-4, could leave a few people).
-MIP_REL_GAP = 1e-3
 MAX_SCENARIOS = 2000
-MAX_TIME_LIMIT_S = 120.0
+#: The default cost model, in Rupiah: what a programme spends to work in a village at all
+#: (a facilitator, transport, a posko) and per person it reaches (a transfer, a kit).
+DEFAULT_COST_FIXED = 100_000_000.0
+DEFAULT_COST_PER_PERSON = 250_000.0
+#: The default confidence scenarios: how many, and the seed that makes them repeatable.
+DEFAULT_SCENARIOS = 200
+DEFAULT_SEED = 62
 
 
 # ------------------------------------------------------------------------------------------------
@@ -74,9 +85,10 @@ class TargetRequest(BaseModel):
     The objective value of village *i* is its people reached *p_i* (by ``objective``) times the
     priority factor ``1 + Σ_g priority[g] · share_g,i`` where ``share`` is the village's elderly /
     population, disabled / population, or female-headed households / households (each clipped to
-    [0, 1]). Its cost is ``cost_fixed + cost_per_person · p_i``. Villages listed in ``include`` are
-    always selected (even below ``min_score``); those in ``exclude`` or with M0 below
-    ``min_score`` never are.
+    [0, 1]). Its cost is ``cost_fixed + cost_per_person · p_i`` (by default the cost model of
+    `DEFAULT_COST_FIXED` and `DEFAULT_COST_PER_PERSON`; a budget with both costs 0 is refused).
+    Villages listed in ``include`` are always selected (even below ``min_score``); those in
+    ``exclude`` or with M0 below ``min_score`` never are.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -88,8 +100,8 @@ class TargetRequest(BaseModel):
     objective: Objective = Field("mpi_poor", description="Whose people the programme reaches.")
     dimension: str | None = Field(None, description="The dimension, when objective is 'dimension'.")
     budget: float | None = Field(None, description="Total budget in Rupiah; none: unlimited.")
-    cost_fixed: float = Field(0.0, description="Cost per selected village (Rupiah).")
-    cost_per_person: float = Field(0.0, description="Cost per person reached (Rupiah).")
+    cost_fixed: float = Field(DEFAULT_COST_FIXED, description="Cost per selected village (Rupiah).")
+    cost_per_person: float = Field(DEFAULT_COST_PER_PERSON, description="Cost per person reached (Rupiah).")
     max_villages: int | None = Field(None, description="At most this many villages.")
     kabupaten_min: dict[str, int] = Field(default_factory=dict, description="Kabupaten code -> minimum.")
     kabupaten_max: dict[str, int] = Field(default_factory=dict, description="Kabupaten code -> maximum.")
@@ -97,9 +109,13 @@ class TargetRequest(BaseModel):
     exclude: list[str] = Field(default_factory=list, description="Village codes never selected.")
     min_score: float | None = Field(None, description="Villages with M0 below this are not selected.")
     priority: dict[PriorityGroup, float] = Field(default_factory=dict, description="Group -> priority.")
-    scenarios: int = Field(200, description="Perturbed scenarios behind each village's confidence.")
-    seed: int = Field(62, description="Seed of the scenarios (same seed, same confidence).")
-    time_limit_s: float = Field(10.0, description="Time limit of the exact solver, seconds.")
+    scenarios: int = Field(
+        DEFAULT_SCENARIOS, description="Perturbed scenarios behind each village's confidence."
+    )
+    seed: int = Field(DEFAULT_SEED, description="Seed of the scenarios (same seed, same confidence).")
+    time_limit_s: float | None = Field(
+        None, description="Ignored (deprecated): the solver's limits count work, not seconds."
+    )
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> TargetRequest:
@@ -123,8 +139,12 @@ class TargetRequest(BaseModel):
                 _check_number(f"{name}['{key}']", value)
         if not 0 <= self.scenarios <= MAX_SCENARIOS:
             raise InvalidQuery(f"scenarios must be in [0, {MAX_SCENARIOS}], got {self.scenarios}")
-        if not 0 < self.time_limit_s <= MAX_TIME_LIMIT_S:
-            raise InvalidQuery(f"time_limit_s must be in (0, {MAX_TIME_LIMIT_S:g}], got {self.time_limit_s}")
+        if self.budget is not None and self.cost_fixed == 0 and self.cost_per_person == 0:
+            raise InvalidQuery(
+                "budget: a budget needs a cost, but cost_fixed and cost_per_person are both 0; give a "
+                f"cost per village and/or per person (defaults {DEFAULT_COST_FIXED:,.0f} and "
+                f"{DEFAULT_COST_PER_PERSON:,.0f} Rupiah), or no budget"
+            )
         if (self.objective == "dimension") != (self.dimension is not None):
             raise InvalidQuery("dimension names the dimension when, and only when, objective is 'dimension'")
         return self
@@ -276,7 +296,6 @@ class _Villages:
 def select_targets(
     frame: ScoringFrame,
     villages: pd.DataFrame,
-    village_years: pd.DataFrame | None,
     request: TargetRequest,
     base_spec: IndicatorSpec | None = None,
 ) -> TargetResult:
@@ -288,8 +307,6 @@ def select_targets(
         The store's scoring frame (`ScoringFrame.from_store`).
     villages
         The store's ``villages`` layer (codes, names, kabupaten).
-    village_years
-        The store's ``village_years`` table (None: the frame's copy of it).
     request
         The planner's request.
     base_spec
@@ -311,16 +328,16 @@ def select_targets(
     --------
     >>> frame = ScoringFrame.from_store(demo_store)  # doctest: +SKIP
     >>> req = TargetRequest(budget=5e9, cost_fixed=1e8, cost_per_person=2e6)  # doctest: +SKIP
-    >>> select_targets(frame, demo_store.layer("villages"), None, req).summary["n_selected"]  # doctest: +SKIP
+    >>> select_targets(frame, demo_store.layer("villages"), req).summary["n_selected"]  # doctest: +SKIP
     """
     request.check()
     spec = resolve_spec(request, base_spec)
-    year, rows = _year_rows(frame, village_years, request.year)
+    year, rows = frame.year_rows(request.year)
     cells = frame.score_cells(spec, year)
     vp = VillageProfiles.from_cells(cells, frame.village_pos, len(frame.village_codes))
     vil = _prepare(frame, villages, rows, cells, spec, vp, request)
     problem = _problem(vil, request, vil.people * vil.factor, vil.summary.M0)
-    solution = solve(problem, request.time_limit_s)
+    solution = solve(problem)
     scenarios_started = time.perf_counter()
     confidence, used = _confidence(problem, vil, vp, spec, request)
     scenario_info = {
@@ -333,21 +350,6 @@ def select_targets(
         "seconds": time.perf_counter() - scenarios_started,
     }
     return _result(year, spec, request, vil, problem, solution, confidence, scenario_info)
-
-
-def _year_rows(
-    frame: ScoringFrame, village_years: pd.DataFrame | None, year: int | None
-) -> tuple[int, pd.DataFrame]:
-    year, rows = frame.year_rows(year)
-    if village_years is None:
-        return year, rows
-    table = village_years[village_years["year"] == year].set_index("village_code")
-    missing = [c for c in frame.village_codes if c not in table.index]
-    if missing:
-        raise InvalidQuery(
-            f"village_years has no {year} row for village(s) {quote_labels(missing, range(len(missing)))}"
-        )
-    return year, table.loc[frame.village_codes].reset_index()
 
 
 def _prepare(
@@ -518,6 +520,8 @@ class TargetResult:
     selected: list[dict[str, Any]]
     below_line: list[dict[str, Any]]
     scenarios: dict[str, Any]
+    reason: str | None = None
+    solver: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``POST /targets`` answer (a contract of the planner page); NaN is None.
@@ -525,16 +529,18 @@ class TargetResult:
         Returns
         -------
         dict
-            ``year, objective, spec, status, gap, solve_seconds, summary, selected, below_line,
-            scenarios``.
+            ``year, objective, spec, status, reason, gap, solve_seconds, solver, summary,
+            selected, below_line, scenarios``.
         """
         return {
             "year": self.year,
             "objective": self.objective,
             "spec": spec_to_dict(self.spec),
             "status": self.status,
+            "reason": self.reason,
             "gap": _num(self.gap) if self.gap is not None else None,
             "solve_seconds": self.solve_seconds,
+            "solver": self.solver,
             "summary": self.summary,
             "selected": self.selected,
             "below_line": self.below_line,
@@ -585,6 +591,16 @@ def _result(
 ) -> TargetResult:
     chosen = solution.chosen
     people, cost = vil.people, problem.cost
+    # the cheapest village that could be chosen and would reach someone
+    useful = ~problem.banned & (problem.value > 0) & (problem.group_max[problem.group] > 0)
+    cheapest = float(cost[useful].min()) if useful.any() else None
+    status, reason = solution.status, None
+    if not chosen.any() and request.budget is not None and cheapest is not None and cheapest > request.budget:
+        status = "budget_too_small"
+        reason = (
+            f"the budget ({request.budget:,.0f}) is below the cost of the cheapest village that could "
+            f"be chosen ({cheapest:,.0f}: cost_fixed + cost_per_person x its people reached)"
+        )
     total_cost = float(cost[chosen].sum())
     reached = float(people[chosen].sum())
     objective_total = float(people.sum())
@@ -596,6 +612,7 @@ def _result(
         "people_reached": reached,
         "objective_total": objective_total,
         "coverage": _num(reached / objective_total) if objective_total > 0 else None,
+        "cheapest_cost": cheapest,
         "by_kabupaten": _by_kabupaten(vil, chosen, cost),
     }
     order = np.lexsort((np.arange(len(chosen)), -problem.value))
@@ -606,9 +623,11 @@ def _result(
         year=year,
         objective=request.objective,
         spec=spec,
-        status=solution.status,
+        status=status,
+        reason=reason,
         gap=solution.gap,
         solve_seconds=solution.seconds,
+        solver={"bound": _num(solution.bound) if solution.bound is not None else None, **solution.work},
         summary=summary,
         selected=selected,
         below_line=below,

@@ -135,54 +135,10 @@ def bench_access(sources_config: Path) -> list[str]:
 
 
 def bench_targeting(store_dir: Path) -> list[str]:
-    """A village selection with 200 confidence scenarios (issue 6 goal: < 2 s)."""
-    from layers.rescore import ScoringFrame, store_spec
-    from layers.targeting import TargetRequest, select_targets
+    """The planner requests of `bench_targets` (issue 14 goal: each optimal within 2 s)."""
+    from bench_targets import bench
 
-    store = LayerStore.open(store_dir)
-    start = time.perf_counter()
-    frame = ScoringFrame.from_store(store)
-    prepare_s = time.perf_counter() - start
-    villages, years = store.layer("villages"), store.layer("village_years")
-    requests = {
-        "budget Rp 30 bn, Rp 300 m per village": {"budget": 30e9, "cost_fixed": 300e6},
-        "budget Rp 100 bn, Rp 200 m per village + Rp 500 k per person": {
-            "budget": 100e9,
-            "cost_fixed": 200e6,
-            "cost_per_person": 500e3,
-        },
-        "at most 100 villages, kabupaten quotas, priority": {
-            "max_villages": 100,
-            "kabupaten_max": {"6271": 5},
-            "priority": {"elderly": 0.5},
-        },
-        "health dimension (mobile clinics), budget Rp 20 bn": {
-            "objective": "dimension",
-            "dimension": "health",
-            "budget": 20e9,
-            "cost_fixed": 250e6,
-        },
-    }
-    lines = [
-        f"## Targeting ({len(villages):,} villages, 200 confidence scenarios)",
-        "",
-        f"Preparing the scoring frame once per store (the service does it at startup): {prepare_s:.2f} s.",
-        "",
-        "| request | solver | seconds (best of 3) | status | gap |",
-        "|---|---|---|---|---|",
-    ]
-    for label, fields in requests.items():
-        request = TargetRequest(**fields, scenarios=200)
-        result = None
-
-        def run(request: TargetRequest = request) -> None:
-            nonlocal result
-            result = select_targets(frame, villages, years, request, store_spec(store))
-
-        best, _ = best_of(3, run)
-        answer = result.to_json()  # type: ignore[union-attr]
-        lines.append(f"| {label} | HiGHS MILP | {best:.2f} | {answer['status']} | {answer['gap'] or 0:.4f} |")
-    lines += ["", "Goal: under 2 s on a 2-core machine.", ""]
+    lines, _ = bench(store_dir)
     return lines
 
 

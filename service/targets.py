@@ -42,7 +42,7 @@ def targets(
 ) -> Response:
     """Choose villages for a programme: the most people reached within budget and quotas."""
     villages = store.layer("villages")
-    result = select_targets(frame, villages, store.layer("village_years"), body, store_spec(store))
+    result = select_targets(frame, villages, body, store_spec(store))
     if f == "json":
         return ORJSONResponse(result.to_json())
     return _download(result, store, f)

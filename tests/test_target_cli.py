@@ -153,5 +153,9 @@ def test_sasaran_target_exit_codes(store_dir: Path):
     bad = run("target", "--store", str(store_dir), "--budget", "-1")
     assert bad.returncode == 2 and b"budget" in bad.stderr
     assert run("target", "--store", str(store_dir), "--include", "nope").returncode == 2
+    free = run(
+        "target", "--store", str(store_dir), "--budget", "1e11", "--cost-fixed", "0", "--cost-per-person", "0"
+    )
+    assert free.returncode == 2 and b"a budget needs a cost" in free.stderr
     changes = run("changes", "--store", str(store_dir), "--format", "table")
     assert changes.returncode == 0 and b"M0_change" in changes.stdout

@@ -19,7 +19,13 @@ import typer
 from layers.errors import InvalidQuery
 from layers.export import TARGET_FORMATS as FILE_FORMATS
 from layers.export import target_filename, write_targets, write_text
-from layers.targeting import TargetResult
+from layers.targeting import (
+    DEFAULT_COST_FIXED,
+    DEFAULT_COST_PER_PERSON,
+    DEFAULT_SCENARIOS,
+    DEFAULT_SEED,
+    TargetResult,
+)
 
 #: ``--format`` values: the file formats plus ``table`` (for people, on standard output).
 TARGET_FORMATS: tuple[str, ...] = (*FILE_FORMATS, "table")
@@ -45,6 +51,7 @@ def _table(result: TargetResult) -> str:
         f"{s['n_selected']} villages, {s['people_reached']:,.0f} people reached "
         f"({100 * (s['coverage'] or 0):.1f}% of {s['objective_total']:,.0f}), "
         f"cost {s['total_cost']:,.0f}{budget}; {result.status}"
+        + (f": {result.reason}" if result.reason else "")
     )
     return head + "\n" + frame.to_string(index=False, float_format=lambda v: f"{v:,.3f}") + "\n"
 
@@ -91,10 +98,12 @@ def target_command(
     ] = "mpi_poor",
     dimension: Annotated[str | None, typer.Option("--dimension", help="With --objective dimension.")] = None,
     budget: Annotated[float | None, typer.Option("--budget", help="Total budget (Rupiah).")] = None,
-    cost_fixed: Annotated[float, typer.Option("--cost-fixed", help="Cost per village (Rupiah).")] = 0.0,
+    cost_fixed: Annotated[
+        float, typer.Option("--cost-fixed", help="Cost per village (Rupiah).")
+    ] = DEFAULT_COST_FIXED,
     cost_per_person: Annotated[
         float, typer.Option("--cost-per-person", help="Cost per person reached (Rupiah).")
-    ] = 0.0,
+    ] = DEFAULT_COST_PER_PERSON,
     max_villages: Annotated[int | None, typer.Option("--max-villages", help="At most N villages.")] = None,
     kabupaten_min: Annotated[
         list[str] | None, typer.Option("--kabupaten-min", help="CODE=N: at least N villages there.")
@@ -121,9 +130,13 @@ def target_command(
         Path | None, typer.Option("--indicators", help="Indicator spec TOML (default: the store's).")
     ] = None,
     k: Annotated[str | None, typer.Option("--k", help="Poverty cutoff in (0, 1], e.g. 1/3.")] = None,
-    scenarios: Annotated[int, typer.Option("--scenarios", help="Scenarios behind the confidence.")] = 200,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the scenarios.")] = 62,
-    time_limit: Annotated[float, typer.Option("--time-limit", help="Solver time limit, seconds.")] = 10.0,
+    scenarios: Annotated[
+        int, typer.Option("--scenarios", help="Scenarios behind the confidence.")
+    ] = DEFAULT_SCENARIOS,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the scenarios.")] = DEFAULT_SEED,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", hidden=True, help="Ignored (deprecated).")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="json (default), csv, table, xlsx or gpkg.")] = "json",
     out: Annotated[
         Path | None, typer.Option("--out", help="Output file (default: stdout, or a name here).")
@@ -152,7 +165,7 @@ def target_command(
     with _quiet_stdout():
         frame = ScoringFrame.from_store(opened)
         villages = opened.layer("villages")
-        result = select_targets(frame, villages, opened.layer("village_years"), request, store_spec(opened))
+        result = select_targets(frame, villages, request, store_spec(opened))
     if fmt in ("xlsx", "gpkg") or (out is not None and fmt != "table"):
         target = out or Path(target_filename(result, fmt, opened.synthetic))
         write_targets(result, target, fmt, villages, opened.synthetic)

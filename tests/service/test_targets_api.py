@@ -187,3 +187,34 @@ def test_changes_csv_and_errors(client, store):
         client.get("/changes", params={"from": years[0], "to": years[-1], "level": "desa"}).status_code == 400
     )
     assert client.get("/changes", params={"to": years[-1]}).status_code == 400
+
+
+def test_a_budget_with_no_cost_is_a_400_that_says_so(client):
+    r = _post(client, {"budget": 1e11, "cost_fixed": 0, "cost_per_person": 0})
+    assert r.status_code == 400 and r.headers["content-type"].startswith(PROBLEM)
+    assert "a budget needs a cost" in r.json()["detail"]
+
+
+def test_the_page_reads_the_default_cost_model_from_the_openapi_schema(client):
+    from layers import targeting
+
+    fields = client.get("/openapi").json()["components"]["schemas"]["TargetRequest"]["properties"]
+    assert fields["cost_fixed"]["default"] == targeting.DEFAULT_COST_FIXED
+    assert fields["cost_per_person"]["default"] == targeting.DEFAULT_COST_PER_PERSON
+    assert fields["scenarios"]["default"] == targeting.DEFAULT_SCENARIOS
+    assert fields["seed"]["default"] == targeting.DEFAULT_SEED
+    # and a request that leaves them out is costed with them
+    out = _post(client, {"budget": 5e9}).json()
+    assert out["selected"] and all(
+        s["cost"]
+        == pytest.approx(
+            targeting.DEFAULT_COST_FIXED + targeting.DEFAULT_COST_PER_PERSON * s["people_reached"]
+        )
+        for s in out["selected"]
+    )
+
+
+def test_a_budget_below_the_cheapest_village_is_reported(client):
+    out = _post(client, {"budget": 1e6}).json()
+    assert out["status"] == "budget_too_small" and out["summary"]["n_selected"] == 0
+    assert out["reason"] and out["summary"]["cheapest_cost"] > 1e6

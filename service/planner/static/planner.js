@@ -12,6 +12,8 @@ const M0_COLOURS = ['#fff5d6', '#fed98e', '#fdae61', '#f46d43', '#d73027', '#8e0
 const HEX_BREAKS = [0.2, 1 / 3, 0.5]; // vulnerable, poor (default k), severe
 const HEX_COLOURS = ['#eef1f5', '#c9d2de', '#93a3ba', '#5c6f8d'];
 const MAX_PAGES = 200;
+// Fields whose defaults are the API's (layers/targeting.py), read from its OpenAPI schema.
+const DEFAULTED = ['cost_fixed', 'cost_per_person', 'scenarios', 'seed'];
 
 const state = {
   villages: null, // GeoJSON FeatureCollection
@@ -151,11 +153,12 @@ function readRequest() {
     k: Number($('#k').value),
     dimension_weights: weights(),
     budget,
-    cost_fixed: numberOrNull('cost_fixed') ?? 0,
-    cost_per_person: numberOrNull('cost_per_person') ?? 0,
-    scenarios: numberOrNull('scenarios') ?? 0,
-    seed: numberOrNull('seed') ?? 1,
   };
+  // Left empty, the cost model and the scenarios take the API's defaults (see fillDefaults).
+  for (const id of DEFAULTED) {
+    const value = numberOrNull(id);
+    if (value != null) body[id] = value;
+  }
   if (body.objective === 'dimension') body.dimension = $('#dimension').value;
   const maxVillages = numberOrNull('max_villages');
   if (maxVillages) body.max_villages = maxVillages;
@@ -167,6 +170,17 @@ function readRequest() {
   for (const el of $$('[data-priority]')) if (Number(el.value) > 0) priority[el.dataset.priority] = Number(el.value);
   if (Object.keys(priority).length) body.priority = priority;
   return body;
+}
+
+/** Show the API's default cost model and scenarios in the empty fields (one definition, server side). */
+async function fillDefaults() {
+  const schema = await getJSON('openapi').catch(() => null);
+  const fields = schema?.components?.schemas?.TargetRequest?.properties ?? {};
+  for (const id of DEFAULTED) {
+    const value = fields[id]?.default;
+    if (value != null && $(`#${id}`).value === '') $(`#${id}`).value = String(value);
+  }
+  updateEchoes();
 }
 
 function fillYears(collection, villages) {
@@ -571,8 +585,9 @@ async function init() {
   updateEchoes();
   setStatus(t('loading'));
   try {
-    const [health, collection, kabupaten, villages] = await Promise.all([
+    const [health, , collection, kabupaten, villages] = await Promise.all([
       getJSON('healthz').catch(() => ({})),
+      fillDefaults(),
       getJSON('collections/villages').catch(() => null),
       allFeatures('collections/kabupaten/items?limit=1000'),
       allFeatures('collections/villages/items?limit=1000'),
