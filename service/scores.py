@@ -18,7 +18,7 @@ import shapely
 from fastapi import APIRouter, Body, Request
 from starlette.responses import Response
 
-from layers.errors import ConfigError
+from layers.errors import ConfigError, excerpt_list
 from layers.indicator_spec import IndicatorSpec, spec_from_dict, spec_to_dict, with_overrides
 from layers.scoring import dimension_share, summarize, summary_to_json
 from service.deps import LEVELS, Catalog, CatalogDep, ScoreQuery, ScoreQueryDep
@@ -46,11 +46,16 @@ def resolve_spec(base: IndicatorSpec, q: ScoreQuery) -> IndicatorSpec:
     unknown = sorted(set(inds) - set(base.names))
     if unknown:
         raise ConfigError(
-            f"unknown weight(s) {', '.join('w_' + u for u in unknown)}; use w_<dimension> "
+            f"unknown weight(s) {excerpt_list('w_' + u for u in unknown)}; use w_<dimension> "
             f"({', '.join(base.dimensions)}) or w_<indicator> ({', '.join(base.names)})"
         )
     return with_overrides(
-        base, k=q.k, weights=inds or None, dimension_weights=dims or None, cutoffs=q.cutoffs or None
+        base,
+        k=q.k,
+        weights=inds or None,
+        dimension_weights=dims or None,
+        cutoffs=q.cutoffs or None,
+        origin="query",
     )
 
 
