@@ -6,6 +6,8 @@ message names the place: file, row or feature, field, problem.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class SasaranError(Exception):
     """Base class of every error Sasaran raises on purpose."""
@@ -48,3 +50,66 @@ class InvalidQuery(SasaranError, ValueError):
 
 class InfeasibleTargeting(InvalidQuery):
     """Targeting constraints that no selection can satisfy (the message names the constraint)."""
+
+
+#: Longest piece of a caller's input that an error message quotes (STYLE §4: messages are for people,
+#: and a 10 MB name must not come back as a 10 MB error body or log line).
+EXCERPT_CHARS = 80
+#: Most items of a caller-given list (unknown parameters, codes) that one message names.
+EXCERPT_ITEMS = 5
+
+
+def excerpt(text: object, limit: int = EXCERPT_CHARS) -> str:
+    """At most ``limit`` characters of ``text`` for an error message, with ``…`` when cut.
+
+    Parameters
+    ----------
+    text
+        The caller's input (anything; it is converted with `str`).
+    limit
+        Characters kept, the ellipsis included.
+
+    Returns
+    -------
+    str
+        ``text`` itself when short enough, else its start, ``…`` and the full length.
+
+    Examples
+    --------
+    >>> excerpt("Desa Maju")
+    'Desa Maju'
+    >>> excerpt("x" * 1000, 10)
+    'xxxxxxxxx… (1000 characters)'
+    """
+    if isinstance(text, int) and not isinstance(text, bool) and text.bit_length() > 64:
+        return f"an integer of {text.bit_length():,} bits"  # str() refuses ints over 4,300 digits
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[: max(limit - 1, 0)]}… ({len(text)} characters)"
+
+
+def excerpt_list(items: Iterable[object], limit: int = EXCERPT_ITEMS) -> str:
+    """Quote the first ``limit`` items, each shortened by `excerpt`: ``'a', 'b' and 3 more``.
+
+    Parameters
+    ----------
+    items
+        The caller's values (an iterable; each converted with `str`).
+    limit
+        Items named before ``and N more``.
+
+    Returns
+    -------
+    str
+        The quoted list.
+
+    Examples
+    --------
+    >>> excerpt_list(["a", "b", "c"], 2)
+    "'a', 'b' and 1 more"
+    """
+    values = list(items)
+    named = ", ".join(f"'{excerpt(v)}'" for v in values[:limit])
+    more = len(values) - limit
+    return named + (f" and {more} more" if more > 0 else "")

@@ -19,6 +19,7 @@ Every error is a `ConfigError` whose message names the spec source and the indic
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -30,10 +31,18 @@ from typing import Any, Literal
 
 import numpy as np
 
-from layers.errors import ConfigError
+from layers.errors import ConfigError, excerpt, excerpt_list
 from layers.types import BoolArray, FloatArray, IntArray
 
 DeprivedWhen = Literal["below", "above"]
+
+#: Most indicators one spec may list (README, "Limits"): checked before any array is built, so a
+#: request body with thousands of copies is refused at once. Real specs have 10-20.
+MAX_INDICATORS = 64
+#: Longest number text `parse_fraction` reads, and the form it must have (exponents of at most
+#: 3 digits: `Fraction("1e100000000")` builds a 100-million-digit integer before anything else).
+MAX_NUMBER_CHARS = 64
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
 
 #: Tolerance on "weights sum to 1". Decimal weights written to 9+ places pass; 0.33 * 3 does not.
 WEIGHT_SUM_TOLERANCE = 1e-9
@@ -123,7 +132,7 @@ def _frozen(arr: np.ndarray) -> np.ndarray:
 
 def _where(source: str, name: str | None, index: int | None = None) -> str:
     if name is not None:
-        return f"{source}, indicator '{name}'"
+        return f"{source}, indicator '{excerpt(name)}'"
     if index is not None:
         return f"{source}, indicator #{index + 1}"
     return source
@@ -133,6 +142,7 @@ def _validate(spec: IndicatorSpec) -> None:
     src = spec.source
     if not spec.indicators:
         raise ConfigError(f"{src}: the spec lists no indicators")
+    _check_count(len(spec.indicators), src)
     if not (isinstance(spec.k, int | float) and 0 < spec.k <= 1):
         raise ConfigError(
             f"{src}: k must be in (0, 1] (a share of the weighted indicators, not a percent); got {spec.k!r}"
@@ -146,21 +156,34 @@ def _validate(spec: IndicatorSpec) -> None:
         for key in ("name", "column", "dimension"):
             value = getattr(ind, key)
             if not isinstance(value, str) or not value.strip():
-                raise ConfigError(f"{where}: {key} must be a non-empty string, got {value!r}")
+                raise ConfigError(f"{where}: {key} must be a non-empty string, got {excerpt(repr(value))}")
         if ind.deprived_when not in ("below", "above"):
-            raise ConfigError(f"{where}: deprived_when must be 'below' or 'above', got {ind.deprived_when!r}")
+            raise ConfigError(
+                f"{where}: deprived_when must be 'below' or 'above', got {excerpt(repr(ind.deprived_when))}"
+            )
         if not math.isfinite(ind.weight) or ind.weight <= 0:
-            raise ConfigError(f"{where}: weight must be positive, got {ind.weight!r}")
+            raise ConfigError(f"{where}: weight must be positive and finite, got {ind.weight!r}")
         if not math.isfinite(ind.cutoff):
             raise ConfigError(f"{where}: cutoff must be a finite number, got {ind.cutoff!r}")
     total = math.fsum(ind.weight for ind in spec.indicators)
     if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
-        listed = ", ".join(f"{ind.name}={ind.weight:.6g}" for ind in spec.indicators)
+        listed = excerpt(
+            ", ".join(f"{excerpt(ind.name, 30)}={ind.weight:.6g}" for ind in spec.indicators), 400
+        )
         raise ConfigError(f"{src}: indicator weights must sum to 1, they sum to {total:.10g} ({listed})")
+
+
+def _check_count(n: int, source: str) -> None:
+    if n > MAX_INDICATORS:
+        raise ConfigError(f"{source}: {n:,} indicators; a spec may list at most {MAX_INDICATORS}")
 
 
 def parse_fraction(value: Any, where: str) -> float:
     """Read a number given as an int, a float, or a string such as ``"1/3"`` or ``"0.25"``.
+
+    Every number of a spec and of its overrides (k, weights, cutoffs; from TOML, JSON, a query
+    string or a command-line option) is read here, so this is the one place that refuses what is
+    not a finite float: inf, nan, ``1e400`` (overflow), a zero denominator, or over-long text.
 
     Parameters
     ----------
@@ -185,25 +208,39 @@ def parse_fraction(value: Any, where: str) -> float:
     >>> parse_fraction("1/3", "k") == 1 / 3
     True
     """
-    if isinstance(value, bool):
-        raise ConfigError(f"{where}: expected a number or a fraction like '1/3', got {value!r}")
-    if isinstance(value, int | float):
-        out = float(value)
-    elif isinstance(value, str):
-        try:
-            out = float(Fraction(value.strip()))
-        except (ValueError, ZeroDivisionError):
-            raise ConfigError(f"{where}: expected a number or a fraction like '1/3', got {value!r}") from None
-    else:
-        raise ConfigError(f"{where}: expected a number or a fraction like '1/3', got {value!r}")
+    bad = ConfigError(f"{where}: expected a number or a fraction like '1/3', got {excerpt(repr(value))}")
+    try:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, int | float):
+            out = float(value)
+        elif isinstance(value, str):
+            out = _parse_text(value, bad)
+        else:
+            raise bad
+    except (OverflowError, ZeroDivisionError):  # 10**400 or '1e400'; '1/0'
+        out = math.nan
     if not math.isfinite(out):
-        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+        raise ConfigError(f"{where}: expected a finite number, got {excerpt(repr(value))}")
     return out
+
+
+def _parse_text(value: str, bad: ConfigError) -> float:
+    """``"0.25"``, ``"1/3"``, ``"1e-3"`` as a float, exactly rounded; ``bad`` for anything else."""
+    text = value.strip()
+    if len(text) > MAX_NUMBER_CHARS:
+        raise bad
+    num, slash, den = (part.strip() for part in text.partition("/"))
+    if not _NUMBER.fullmatch(num) or (slash and not _NUMBER.fullmatch(den)):
+        raise bad
+    return float(Fraction(num) / Fraction(den)) if slash else float(Fraction(num))
 
 
 def _indicator_from_dict(raw: Any, index: int, source: str) -> Indicator:
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{_where(source, None, index)}: expected a table of keys, got {raw!r}")
+        raise ConfigError(
+            f"{_where(source, None, index)}: expected a table of keys, got {excerpt(repr(raw))}"
+        )
     name = raw.get("name")
     where = _where(source, name if isinstance(name, str) else None, index)
     missing = [key for key in _INDICATOR_KEYS if key not in raw]
@@ -212,12 +249,11 @@ def _indicator_from_dict(raw: Any, index: int, source: str) -> Indicator:
     unknown = sorted(set(raw) - set(_INDICATOR_KEYS))
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(repr(u) for u in unknown)}; "
-            f"known: {', '.join(_INDICATOR_KEYS)}"
+            f"{where}: unknown key(s) {excerpt_list(unknown)}; known: {', '.join(_INDICATOR_KEYS)}"
         )
     for key in ("name", "column", "dimension", "deprived_when"):
         if not isinstance(raw[key], str):
-            raise ConfigError(f"{where}: {key} must be a string, got {raw[key]!r}")
+            raise ConfigError(f"{where}: {key} must be a string, got {excerpt(repr(raw[key]))}")
     return Indicator(
         name=raw["name"],
         column=raw["column"],
@@ -260,12 +296,13 @@ def spec_from_dict(raw: Mapping[str, Any], source: str = "<spec>") -> IndicatorS
     unknown = sorted(set(raw) - _TOP_KEYS)
     if unknown:
         raise ConfigError(
-            f"{source}: unknown top-level key(s) {', '.join(repr(u) for u in unknown)}; "
+            f"{source}: unknown top-level key(s) {excerpt_list(unknown)}; "
             "expected 'k' and [[indicator]] tables"
         )
     entries = raw.get("indicator")
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{source}: no [[indicator]] entries")
+    _check_count(len(entries), source)
     indicators = tuple(_indicator_from_dict(entry, i, source) for i, entry in enumerate(entries))
     k = parse_fraction(raw["k"], f"{source}, k") if "k" in raw else 1 / 3
     return IndicatorSpec(indicators=indicators, k=k, source=source)
@@ -368,9 +405,7 @@ def spec_to_dict(spec: IndicatorSpec) -> dict[str, Any]:
 def _check_known(kind: str, given: Mapping[str, Any], known: list[str], source: str) -> None:
     unknown = sorted(set(given) - set(known))
     if unknown:
-        raise ConfigError(
-            f"{source}: unknown {kind}(s) {', '.join(repr(u) for u in unknown)}; known: {', '.join(known)}"
-        )
+        raise ConfigError(f"{source}: unknown {kind}(s) {excerpt_list(unknown)}; known: {', '.join(known)}")
 
 
 def with_overrides(
@@ -379,6 +414,7 @@ def with_overrides(
     weights: Mapping[str, float | str] | None = None,
     dimension_weights: Mapping[str, float | str] | None = None,
     cutoffs: Mapping[str, float | str] | None = None,
+    origin: str | None = None,
 ) -> IndicatorSpec:
     """Return a copy of ``spec`` with some of k, indicator weights, dimension weights or cutoffs replaced.
 
@@ -398,6 +434,9 @@ def with_overrides(
         Dimension name -> total weight of that dimension.
     cutoffs
         Indicator name -> cutoff.
+    origin
+        Where the overrides come from, for messages about them (e.g. ``"query"``); default: the
+        spec's source.
 
     Returns
     -------
@@ -415,7 +454,7 @@ def with_overrides(
     >>> round(spec.k, 2), spec.dimension_weights.round(3).tolist()
     (0.5, [0.4, 0.25, 0.1, 0.25])
     """
-    src = spec.source
+    src = origin or spec.source
     inds = list(spec.indicators)
     if weights:
         _check_known("indicator", weights, spec.names, src)
@@ -428,6 +467,12 @@ def with_overrides(
     if dimension_weights:
         _check_known("dimension", dimension_weights, spec.dimensions, src)
         current = {dim: math.fsum(i.weight for i in inds if i.dimension == dim) for dim in spec.dimensions}
+        for dim in dimension_weights:
+            if not current[dim] > 0:  # the dimension weight is split in proportion to these
+                raise ConfigError(
+                    f"{src}, dimension '{dim}': its indicator weights are all 0, so its weight cannot be "
+                    "shared among them; give its indicators weights > 0"
+                )
         scale = {
             dim: parse_fraction(value, f"{src}, dimension '{dim}', weight") / current[dim]
             for dim, value in dimension_weights.items()
@@ -445,7 +490,7 @@ def with_overrides(
             for ind in inds
         ]
     new_k = spec.k if k is None else parse_fraction(k, f"{src}, k")
-    return IndicatorSpec(indicators=tuple(inds), k=new_k, source=src)
+    return IndicatorSpec(indicators=tuple(inds), k=new_k, source=spec.source)
 
 
 def restrict_to_columns(spec: IndicatorSpec, available: set[str]) -> tuple[IndicatorSpec, list[str]]:
@@ -503,6 +548,7 @@ def with_named_overrides(
     k: float | str | None = None,
     weights: Mapping[str, float | str] | None = None,
     cutoffs: Mapping[str, float | str] | None = None,
+    origin: str | None = None,
 ) -> IndicatorSpec:
     """`with_overrides` where each weight is named by a dimension or an indicator (``w_<name>``).
 
@@ -517,9 +563,14 @@ def with_named_overrides(
     unknown = sorted(set(inds) - set(spec.names))
     if unknown:
         raise ConfigError(
-            f"unknown weight(s) {', '.join('w_' + u for u in unknown)}; use w_<dimension> "
+            f"unknown weight(s) {excerpt_list('w_' + u for u in unknown)}; use w_<dimension> "
             f"({', '.join(spec.dimensions)}) or w_<indicator> ({', '.join(spec.names)})"
         )
     return with_overrides(
-        spec, k=k, weights=inds or None, dimension_weights=dims or None, cutoffs=cutoffs or None
+        spec,
+        k=k,
+        weights=inds or None,
+        dimension_weights=dims or None,
+        cutoffs=cutoffs or None,
+        origin=origin,
     )

@@ -52,7 +52,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from layers.errors import InfeasibleTargeting
+from layers.errors import InfeasibleTargeting, excerpt
 from layers.types import BoolArray, FloatArray, IntArray
 
 #: Relative optimality tolerance: ``optimal`` means no selection is worth more than 0.1 % more
@@ -251,7 +251,7 @@ def _check_budget(p: Problem, forced_n: IntArray) -> None:
 
 def quote_labels(labels: Sequence[str], positions: Sequence[int] | np.ndarray, limit: int = 5) -> str:
     """Quote the labels at ``positions`` for a message (``'a', 'b' and 3 more``)."""
-    names = [f"'{labels[int(i)]}'" for i in list(positions)[:limit]]
+    names = [f"'{excerpt(labels[int(i)])}'" for i in list(positions)[:limit]]
     more = len(positions) - limit
     return ", ".join(names) + (f" and {more} more" if more > 0 else "")
 

@@ -27,11 +27,14 @@ import shapely
 
 from layers import cql2
 from layers.cql2 import Kind
-from layers.errors import InvalidQuery, LayerNotFound
+from layers.errors import InvalidQuery, LayerNotFound, excerpt
 from layers.types import BBox
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
+
+#: Most properties one ``sortby`` may name (README, "Limits").
+MAX_SORT_KEYS = 8
 
 
 class FeatureNotFound(LayerNotFound):
@@ -81,6 +84,8 @@ class Table:
     bounds: np.ndarray | None = None
     """(n, 4) minx, miny, maxx, maxy of each row's geometry."""
     _positions: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    _index: dict[str, shapely.STRtree] = field(default_factory=dict, repr=False, compare=False)
+    """The STRtree, once built; the dict is shared with year views (same geometry)."""
 
     @classmethod
     def from_frame(cls, name: str, frame: pd.DataFrame, id_column: str | None = None) -> Table:
@@ -128,9 +133,18 @@ class Table:
         """Values, null mask (None when nothing is null) and kind of a column."""
         if name not in self.columns:
             raise InvalidQuery(
-                f"'{name}' is not a property of '{self.name}'; properties are: {', '.join(self.columns)}"
+                f"'{excerpt(name)}' is not a property of '{self.name}'; "
+                f"properties are: {', '.join(self.columns)}"
             )
         return self.columns[name], self.nulls.get(name), self.kinds[name]
+
+    def spatial_index(self) -> shapely.STRtree:
+        """An STRtree over the rows' geometry, built on first use (~0.15 s for 206k hexagons)."""
+        if self.geometry is None:
+            raise InvalidQuery(f"'{self.name}' has no geometry")
+        if "tree" not in self._index:
+            self._index["tree"] = shapely.STRtree(self.geometry)
+        return self._index["tree"]
 
     def row_of(self, fid: str) -> int:
         """Row position of a feature id; `FeatureNotFound` when absent."""
@@ -138,7 +152,7 @@ class Table:
             return self._positions[fid]
         except KeyError:
             what = f"{self.id_column} " if self.id_column else "feature "
-            raise FeatureNotFound(f"no feature with {what}'{fid}' in '{self.name}'") from None
+            raise FeatureNotFound(f"no feature with {what}'{excerpt(fid)}' in '{self.name}'") from None
 
     def values_list(self, name: str, rows: np.ndarray) -> list[Any]:
         """Python values of a column at ``rows``; None where null (NaN, missing string)."""
@@ -174,11 +188,11 @@ def parse_value(table: Table, name: str, text: str) -> Any:
             return float(text)
     except ValueError:
         expected = "an integer" if kind == "integer" else "a number"
-        raise InvalidQuery(f"'{name}' expects {expected}, got '{text}'") from None
+        raise InvalidQuery(f"'{name}' expects {expected}, got '{excerpt(text)}'") from None
     if kind == "boolean":
         low = text.strip().lower()
         if low not in _TRUE | _FALSE:
-            raise InvalidQuery(f"'{name}' expects true or false, got '{text}'")
+            raise InvalidQuery(f"'{name}' expects true or false, got '{excerpt(text)}'")
         return low in _TRUE
     return text
 
@@ -207,11 +221,52 @@ def equals_mask(table: Table, equals: Mapping[str, str]) -> np.ndarray:
     return mask
 
 
+def parse_sortby(table: Table, text: str | None) -> tuple[str, ...]:
+    """The ``sortby`` parameter: comma-separated properties, ``-name`` descending, ``+name`` ascending.
+
+    Parameters
+    ----------
+    table
+        The layer the keys must be properties of.
+    text
+        The parameter as given (None or '' for no sorting).
+
+    Returns
+    -------
+    tuple[str, ...]
+        The keys, as given (with their sign).
+
+    Raises
+    ------
+    InvalidQuery
+        On more than `MAX_SORT_KEYS` keys, a property named twice, or an unknown property.
+    """
+    keys = tuple(s.strip() for s in (text or "").split(",") if s.strip())
+    check_sortby(table, keys)
+    return keys
+
+
+def check_sortby(table: Table, sortby: Sequence[str]) -> None:
+    """`InvalidQuery` unless ``sortby`` holds at most `MAX_SORT_KEYS` distinct properties of ``table``."""
+    # Each key is one stable argsort of the selected rows (~25 ms on 206k hexagons): bound them
+    # before any sorting, and a second key on the same property could never change the order.
+    if len(sortby) > MAX_SORT_KEYS:
+        raise InvalidQuery(f"sortby takes at most {MAX_SORT_KEYS} properties, got {len(sortby):,}")
+    seen: set[str] = set()
+    for key in sortby:
+        name = key[1:] if key[:1] in "+-" else key
+        table.column(name)
+        if name in seen:
+            raise InvalidQuery(f"sortby names '{excerpt(name)}' twice; give each property once")
+        seen.add(name)
+
+
 def sort_rows(table: Table, rows: np.ndarray, sortby: Sequence[str]) -> np.ndarray:
     """``rows`` ordered by columns (``-name`` descending); stable, nulls last."""
+    check_sortby(table, sortby)
     order = rows
     for spec in reversed(list(sortby)):
-        name = spec.lstrip("+-")
+        name = spec[1:] if spec[:1] in "+-" else spec
         values, null, _ = table.column(name)
         keys = values[order]
         # Descending: sort on negated ranks, so ties keep their previous order (stability).

@@ -41,7 +41,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scipy import sparse
 
-from layers.errors import InfeasibleTargeting, InvalidQuery
+from layers.errors import InfeasibleTargeting, InvalidQuery, excerpt
 from layers.indicator_spec import IndicatorSpec, default_spec, spec_from_dict, spec_to_dict, with_overrides
 from layers.knapsack import Problem, Solution, greedy, make_problem, quote_labels, solve
 from layers.rescore import CellScores, ScoringFrame
@@ -72,6 +72,18 @@ DEFAULT_COST_PER_PERSON = 250_000.0
 #: The default confidence scenarios: how many, and the seed that makes them repeatable.
 DEFAULT_SCENARIOS = 200
 DEFAULT_SEED = 62
+MAX_TIME_LIMIT_S = 120.0
+#: Largest priority weight (docs/targeting.md): at 100 a village whose people are all elderly counts
+#: 101 times; beyond that the objective's scale breaks the solver (1e308 overflows it).
+MAX_PRIORITY = 100.0
+#: Largest budget or cost in Rupiah (a thousand times Indonesia's yearly state budget): keeps every
+#: cost sum finite.
+MAX_RUPIAH = 1e18
+#: Largest count (max_villages, kabupaten quotas): more than any province has villages, and within
+#: int64 where the quotas are stored.
+MAX_COUNT = 1_000_000_000
+#: Seeds are non-negative and fit in 63 bits (numpy's generators and the JSON answer need both).
+MAX_SEED = 2**63 - 1
 
 
 # ------------------------------------------------------------------------------------------------
@@ -123,20 +135,28 @@ class TargetRequest(BaseModel):
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
-            parts = [f"{'.'.join(map(str, e['loc'])) or 'request'}: {e['msg']}" for e in exc.errors()]
-            raise InvalidQuery("; ".join(parts)) from None
+            errors = exc.errors()
+            parts = [
+                f"{'.'.join(excerpt(p, 40) for p in e['loc']) or 'request'}: {excerpt(e['msg'])}"
+                for e in errors[:5]
+            ]
+            more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
+            raise InvalidQuery("; ".join(parts) + more) from None
 
     def check(self) -> TargetRequest:
         """Check values pydantic's types let through; `InvalidQuery` names the field."""
-        for name in ("budget", "cost_fixed", "cost_per_person", "min_score"):
-            _check_number(name, getattr(self, name))
-        if self.min_score is not None and self.min_score > 1:
-            raise InvalidQuery(f"min_score is a village M0 in [0, 1], got {self.min_score}")
-        if self.max_villages is not None and self.max_villages < 0:
-            raise InvalidQuery(f"max_villages must be >= 0, got {self.max_villages}")
-        for name in ("kabupaten_min", "kabupaten_max", "priority"):
+        for name in ("budget", "cost_fixed", "cost_per_person"):
+            _check_number(name, getattr(self, name), MAX_RUPIAH)
+        _check_number("min_score", self.min_score, 1.0)
+        _check_number("max_villages", self.max_villages, MAX_COUNT)
+        for name, maximum in (
+            ("kabupaten_min", MAX_COUNT),
+            ("kabupaten_max", MAX_COUNT),
+            ("priority", MAX_PRIORITY),
+        ):
             for key, value in getattr(self, name).items():
-                _check_number(f"{name}['{key}']", value)
+                _check_number(f"{name}['{excerpt(key, 40)}']", value, maximum)
+        _check_number("seed", self.seed, MAX_SEED)
         if not 0 <= self.scenarios <= MAX_SCENARIOS:
             raise InvalidQuery(f"scenarios must be in [0, {MAX_SCENARIOS}], got {self.scenarios}")
         if self.budget is not None and self.cost_fixed == 0 and self.cost_per_person == 0:
@@ -150,9 +170,11 @@ class TargetRequest(BaseModel):
         return self
 
 
-def _check_number(name: str, value: float | None) -> None:
-    if value is not None and not (math.isfinite(value) and value >= 0):
-        raise InvalidQuery(f"{name} must be a finite number >= 0, got {value}")
+def _check_number(name: str, value: float | None, maximum: float) -> None:
+    """The one check of the request's numbers: finite, in [0, maximum] (`InvalidQuery` naming it)."""
+    # Plain comparisons: nan and inf fail them, and an int of any size compares exactly.
+    if value is not None and not 0 <= value <= maximum:
+        raise InvalidQuery(f"{name} must be a number in [0, {maximum:,.12g}], got {excerpt(value, 40)}")
 
 
 def resolve_spec(request: TargetRequest, base: IndicatorSpec | None = None) -> IndicatorSpec:
@@ -173,7 +195,9 @@ def resolve_spec(request: TargetRequest, base: IndicatorSpec | None = None) -> I
     spec = (
         spec_from_dict(request.spec, "request spec") if request.spec is not None else base or default_spec()
     )
-    return with_overrides(spec, k=request.k, dimension_weights=request.dimension_weights or None)
+    return with_overrides(
+        spec, k=request.k, dimension_weights=request.dimension_weights or None, origin="request"
+    )
 
 
 # ------------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import shapely
 from numpy.typing import NDArray
 
 from layers import _mvt, grid
-from layers.errors import InvalidQuery, LayerNotFound
+from layers.errors import InvalidQuery, LayerNotFound, excerpt
 from layers.schema import LAYERS
 from layers.store import LayerStore
 from layers.types import BBox
@@ -247,7 +247,9 @@ class VectorTiles:
 
     def _check_layer(self, name: str) -> None:
         if name not in self.layers:
-            raise LayerNotFound(f"no vector tiles for '{name}'; tiled layers are: {', '.join(self.layers)}")
+            raise LayerNotFound(
+                f"no vector tiles for '{excerpt(name)}'; tiled layers are: {', '.join(self.layers)}"
+            )
 
     def _layer(self, name: str, z: int) -> _Prepared:
         resolution = 0

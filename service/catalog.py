@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from layers.errors import ConfigError, InvalidQuery, LayerNotFound
+from layers.errors import ConfigError, InvalidQuery, LayerNotFound, excerpt
 from layers.query import Table
 from layers.rescore import ScoringFrame, store_spec
 from layers.schema import LAYERS, TABLES, YEAR_LAYERS
@@ -76,7 +76,7 @@ class Catalog:
             return self.collections[collection_id]
         except KeyError:
             raise LayerNotFound(
-                f"no collection '{collection_id}'; collections are: {', '.join(self.collections)}"
+                f"no collection '{excerpt(collection_id)}'; collections are: {', '.join(self.collections)}"
             ) from None
 
     def require_scoring(self) -> ScoringFrame:

@@ -13,8 +13,8 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 
-from layers import cql2
-from layers.errors import InvalidQuery, LayerNotFound
+from layers import cql2, query
+from layers.errors import InvalidQuery, LayerNotFound, excerpt, excerpt_list
 from layers.query import Table
 from layers.schema import LEVELS
 from layers.store import LayerStore
@@ -100,7 +100,7 @@ def parse_int(name: str, text: str | None, default: int, minimum: int = 0) -> in
     try:
         value = int(text)
     except ValueError:
-        raise InvalidQuery(f"{name} must be a whole number, got '{text}'") from None
+        raise InvalidQuery(f"{name} must be a whole number, got '{excerpt(text)}'") from None
     if value < minimum:
         raise InvalidQuery(f"{name} must be at least {minimum}, got {value}")
     return value
@@ -114,12 +114,18 @@ def parse_bbox(text: str | None) -> BBox | None:
     try:
         nums = [float(p) for p in parts]
     except ValueError:
-        raise InvalidQuery(f"bbox needs 4 numbers minlon,minlat,maxlon,maxlat; got '{text}'") from None
+        raise InvalidQuery(
+            f"bbox needs 4 numbers minlon,minlat,maxlon,maxlat; got '{excerpt(text)}'"
+        ) from None
     if len(nums) != 4 or not all(math.isfinite(n) for n in nums):
-        raise InvalidQuery(f"bbox needs 4 numbers minlon,minlat,maxlon,maxlat; got {len(nums)} in '{text}'")
+        raise InvalidQuery(
+            f"bbox needs 4 finite numbers minlon,minlat,maxlon,maxlat; got {len(nums)} in '{excerpt(text)}'"
+        )
     minx, miny, maxx, maxy = nums
     if minx > maxx or miny > maxy:
-        raise InvalidQuery(f"bbox minimum exceeds maximum in '{text}' (order: minlon,minlat,maxlon,maxlat)")
+        raise InvalidQuery(
+            f"bbox minimum exceeds maximum in '{excerpt(text)}' (order: minlon,minlat,maxlon,maxlat)"
+        )
     return (minx, miny, maxx, maxy)
 
 
@@ -128,7 +134,7 @@ def parse_format(text: str | None, allowed: tuple[str, ...]) -> str:
     if text is None or text == "":
         return allowed[0]
     if text not in allowed:
-        raise InvalidQuery(f"f must be one of {', '.join(allowed)}; got '{text}'")
+        raise InvalidQuery(f"f must be one of {', '.join(allowed)}; got '{excerpt(text)}'")
     return text
 
 
@@ -137,8 +143,7 @@ def check_known(params: Mapping[str, str], known: set[str], where: str) -> None:
     unknown = [name for name in params if name not in known]
     if unknown:
         raise InvalidQuery(
-            f"unknown parameter(s) {', '.join(repr(u) for u in unknown)} for {where}; "
-            f"known: {', '.join(sorted(known))}"
+            f"unknown parameter(s) {excerpt_list(unknown)} for {where}; known: {', '.join(sorted(known))}"
         )
 
 
@@ -159,11 +164,13 @@ class ItemsQuery:
 def _filter(params: Mapping[str, str]) -> cql2.Node | None:
     lang = params.get("filter-lang", "cql2-text")
     if lang != "cql2-text":
-        raise InvalidQuery(f"filter-lang must be cql2-text, got '{lang}'")
+        raise InvalidQuery(f"filter-lang must be cql2-text, got '{excerpt(lang)}'")
     # GDAL ≥ 3.11 sends crs= (OGC API - Features Part 2) when a collection lists its CRSs.
     for name in ("crs", "filter-crs", "bbox-crs"):
         if params.get(name, CRS84) not in _CRS84_ALIASES:
-            raise InvalidQuery(f"{name} must be {CRS84} (coordinates are lon, lat), got '{params[name]}'")
+            raise InvalidQuery(
+                f"{name} must be {CRS84} (coordinates are lon, lat), got '{excerpt(params[name])}'"
+            )
     text = params.get("filter")
     return None if text is None else cql2.parse(text)
 
@@ -179,9 +186,7 @@ def items_query(
     table = catalog.table(collection, year)
     limit = min(parse_int("limit", params.get("limit"), settings.default_limit, 1), settings.max_limit)
     parse_format(params.get("f"), ("json", "geojson"))
-    sortby = tuple(s.strip() for s in params.get("sortby", "").split(",") if s.strip())
-    for key in sortby:
-        table.column(key.lstrip("+-"))
+    sortby = query.parse_sortby(table, params.get("sortby"))
     equals = {k: v for k, v in params.items() if k in table.columns and k not in ITEMS_PARAMETERS}
     return ItemsQuery(
         table=table,
@@ -219,7 +224,7 @@ class ScoreQuery:
 def score_query(level: str, request: Request, catalog: CatalogDep, settings: SettingsDep) -> ScoreQuery:
     """Parse /scores/{level} parameters: year, k, ``w_<dimension|indicator>``, ``cutoff_<indicator>``."""
     if level not in LEVEL_NAMES:
-        raise LayerNotFound(f"no scoring level '{level}'; levels are: {', '.join(LEVEL_NAMES)}")
+        raise LayerNotFound(f"no scoring level '{excerpt(level)}'; levels are: {', '.join(LEVEL_NAMES)}")
     params = request.query_params
     overrides = {k for k in params if k.startswith(("w_", "cutoff_"))}
     check_known(params, set(SCORE_PARAMETERS) | overrides, f"/scores/{level} (plus w_<name>, cutoff_<name>)")

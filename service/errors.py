@@ -13,7 +13,15 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from layers.errors import ConfigError, InvalidQuery, LayerNotFound, SourceError, StoreError
+from layers.errors import (
+    EXCERPT_ITEMS,
+    ConfigError,
+    InvalidQuery,
+    LayerNotFound,
+    SourceError,
+    StoreError,
+    excerpt,
+)
 from service.responses import PROBLEM_JSON, ORJSONResponse
 
 log = logging.getLogger(__name__)
@@ -25,6 +33,10 @@ STATUS_CODES: dict[type[Exception], int] = {
     ConfigError: 400,
     StoreError: 503,
 }
+
+#: Longest ``detail`` sent: domain messages quote inputs through `layers.errors.excerpt`; this
+#: bounds whatever slips through (a list of known names, a library's message).
+MAX_DETAIL_CHARS = 2_000
 
 TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 422: "Unprocessable input"}
 TITLES |= {500: "Internal server error", 503: "Service unavailable"}
@@ -44,7 +56,7 @@ def problem(status: int, detail: str, title: str | None = None) -> Response:
         "type": "about:blank",
         "title": title or TITLES.get(status, "Error"),
         "status": status,
-        "detail": detail,
+        "detail": excerpt(detail, MAX_DETAIL_CHARS),
     }
     return ORJSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
@@ -58,17 +70,20 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
     parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body"))
-        parts.append(f"{where or 'request'}: {err.get('msg', 'invalid')}")
-    return problem(400, "; ".join(parts) or "invalid request")
+    for err in errors[:EXCERPT_ITEMS]:
+        # A location holds the caller's keys (e.g. a priority group): quote a short excerpt of each.
+        loc = [excerpt(p, 40) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
+        parts.append(f"{'.'.join(loc) or 'request'}: {excerpt(err.get('msg', 'invalid'))}")
+    more = f"; and {len(errors) - EXCERPT_ITEMS} more" if len(errors) > EXCERPT_ITEMS else ""
+    return problem(400, "; ".join(parts) + more or "invalid request")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404 and exc.detail == "Not Found":
-        return problem(404, f"no resource at {request.url.path}; start at / for the links")
+        return problem(404, f"no resource at {excerpt(request.url.path)}; start at / for the links")
     return problem(exc.status_code, str(exc.detail))
 
 

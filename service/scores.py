@@ -37,7 +37,7 @@ router = APIRouter(tags=["scores"])
 
 def request_spec(base: IndicatorSpec, q: ScoreQuery) -> IndicatorSpec:
     """``base`` with the request's k, weights and cutoffs applied (`ConfigError` → 400)."""
-    return with_named_overrides(base, k=q.k, weights=q.weights, cutoffs=q.cutoffs)
+    return with_named_overrides(base, k=q.k, weights=q.weights, cutoffs=q.cutoffs, origin="query")
 
 
 @dataclass(frozen=True)
