@@ -8,6 +8,9 @@ Conventions (OPHI practice):
 * a value exactly at its cutoff is not deprived (deprivation is strictly beyond the cutoff);
 * a unit is poor iff ``c >= k``, compared with the tolerance `K_TOLERANCE` so that floating error
   never flips a unit sitting exactly on ``k`` (``1/6 + 1/6`` at ``k = 1/3`` is poor);
+* the bands are OPHI's fixed ones, whatever ``k`` is: vulnerable ``1/5 <= c < 1/3`` and severe
+  ``c >= 1/2``, with the same tolerance (a unit exactly on 1/3 is not vulnerable, one on 1/2 is
+  severe);
 * a unit missing any indicator value is excluded from numerator and denominator alike (complete-case)
   and counted in ``n_excluded``.
 """
@@ -25,14 +28,18 @@ from layers.errors import InvalidQuery
 from layers.indicator_spec import IndicatorSpec
 from layers.types import BoolArray, FloatArray, IntArray
 
-#: Tolerance of the comparisons ``c >= k``, ``c >= 0.2`` and ``c >= 0.5``. A score is a sum of at
+#: Tolerance of the comparisons ``c >= k``, ``c >= 0.2``, ``c < 1/3`` and ``c >= 0.5``. A score is a sum of at
 #: most a few dozen weights, so its rounding error is ~1e-16 per term; weights are accepted when they
 #: sum to 1 within 1e-9 (decimal weights written to 9 places), so a unit deprived in exactly a third
 #: of decimal weights may sit up to ~1e-9 below 1/3. A tolerance of 1e-9 makes both cases poor, and
 #: no meaningful score lies within 1e-9 below a cutoff.
 K_TOLERANCE = 1e-9
 
+#: OPHI's vulnerable band, 20 % <= c < 33.3 %, and its severe band, c >= 50 %. They are fixed and
+#: do not move with k (OPHI's global MPI methodological notes define them on the score alone): at
+#: k = 1/2 a unit with c = 0.4 is neither poor nor "vulnerable".
 VULNERABLE_FROM = 0.2
+VULNERABLE_BELOW = 1 / 3
 SEVERE_FROM = 0.5
 
 
@@ -45,7 +52,7 @@ class UnitScores:
     poor: BoolArray
     """``c >= k`` (with `K_TOLERANCE`); False for incomplete units."""
     vulnerable: BoolArray
-    """``0.2 <= c < k``."""
+    """``0.2 <= c < 1/3`` (OPHI's fixed band, independent of k)."""
     severe: BoolArray
     """``c >= 0.5``."""
     deprived: BoolArray
@@ -199,7 +206,7 @@ def _score_profiles(profiles: BoolArray, weights: FloatArray, k: float) -> _Prof
     return _ProfileScores(
         c=c,
         poor=poor,
-        vulnerable=(c >= VULNERABLE_FROM - K_TOLERANCE) & ~poor,
+        vulnerable=(c >= VULNERABLE_FROM - K_TOLERANCE) & (c < VULNERABLE_BELOW - K_TOLERANCE),
         severe=c >= SEVERE_FROM - K_TOLERANCE,
     )
 
