@@ -152,7 +152,7 @@ def deprivations(values: Any, spec: IndicatorSpec) -> tuple[BoolArray, BoolArray
     Examples
     --------
     >>> from layers.indicator_spec import default_spec
-    >>> g, complete = deprivations([[9.03, 10, 30, 60, 60, 121, 5, 10, 20, float("nan")]], default_spec())
+    >>> g, complete = deprivations([[9.03, 10, 3, 6, 10, 60, 120, 2, 10, 20, float("nan")]], default_spec())
     >>> int(g.sum()), complete.tolist()
     (0, [False])
     """
@@ -237,7 +237,7 @@ def score_units(values: Any, spec: IndicatorSpec, k: float | None = None) -> Uni
     Examples
     --------
     >>> from layers.indicator_spec import default_spec
-    >>> s = score_units([[10, 0, 0, 0, 0, 0, 0, 0, 0, 0], [10, 11, 0, 0, 0, 0, 0, 0, 0, 0]], default_spec())
+    >>> s = score_units([[10] + [0] * 10, [10, 11] + [0] * 9], default_spec())
     >>> s.c.tolist(), s.poor.tolist(), s.vulnerable.tolist()
     ([0.125, 0.25], [False, False], [False, True])
     """
@@ -327,7 +327,7 @@ def dimension_share(scores: UnitScores, spec: IndicatorSpec) -> FloatArray:
     --------
     >>> from layers.indicator_spec import default_spec
     >>> spec = default_spec()
-    >>> dimension_share(score_units([[10, 11, 0, 0, 0, 0, 9, 0, 0, 0]], spec), spec).round(3).tolist()
+    >>> dimension_share(score_units([[10, 11, 0, 0, 0, 0, 0, 9, 0, 0, 0]], spec), spec).round(3).tolist()
     [[0.8, 0.0, 0.0, 0.2]]
     """
     parts = scores.deprived @ _dimension_matrix(spec)
@@ -473,7 +473,7 @@ def summarize(
     --------
     >>> from layers.indicator_spec import default_spec
     >>> spec = default_spec()
-    >>> s = summarize(score_units([[10, 11, 40, 0, 0, 0, 0, 0, 0, 0], [0] * 10], spec), spec, [3, 1])
+    >>> s = summarize(score_units([[10, 11, 0, 0, 0, 61, 0, 0, 0, 0, 0], [0] * 11], spec), spec, [3, 1])
     >>> float(s.H[0]), float(s.A[0]), float(s.M0[0])
     (0.75, 0.375, 0.28125)
     """
@@ -542,7 +542,7 @@ def summary_total(summary: Summary, spec: IndicatorSpec) -> Summary:
     --------
     >>> from layers.indicator_spec import default_spec
     >>> spec = default_spec()
-    >>> s = summarize(score_units([[10, 11, 40, 0, 0, 0, 0, 0, 0, 0], [0] * 10], spec), spec, None, [0, 1])
+    >>> s = summarize(score_units([[10, 11, 0, 0, 0, 61, 0, 0, 0, 0, 0], [0] * 11], spec), spec, None, [0, 1])
     >>> float(summary_total(s, spec).M0[0])
     0.1875
     """
@@ -605,7 +605,7 @@ def summary_to_json(
     --------
     >>> from layers.indicator_spec import default_spec
     >>> spec = default_spec()
-    >>> out = summary_to_json(summarize(score_units([[10, 11, 40, 0, 0, 0, 0, 0, 0, 0]], spec), spec), spec)
+    >>> out = summary_to_json(summarize(score_units([[10, 11, 0, 0, 0, 61, 0, 0, 0, 0, 0]], spec), spec), spec)
     >>> out["H"], out["A"], out["contribution_dimension"]["income"]
     (1.0, 0.375, 0.6666666666666666)
     """
