@@ -605,7 +605,8 @@ def summary_to_json(
     --------
     >>> from layers.indicator_spec import default_spec
     >>> spec = default_spec()
-    >>> out = summary_to_json(summarize(score_units([[10, 11, 0, 0, 0, 61, 0, 0, 0, 0, 0]], spec), spec), spec)
+    >>> unit = [[10, 11, 0, 0, 0, 61, 0, 0, 0, 0, 0]]
+    >>> out = summary_to_json(summarize(score_units(unit, spec), spec), spec)
     >>> out["H"], out["A"], out["contribution_dimension"]["income"]
     (1.0, 0.375, 0.6666666666666666)
     """
