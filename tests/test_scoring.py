@@ -140,7 +140,7 @@ def test_bands_use_the_same_tie_rule():
 
 def test_dimension_share():
     spec = default_spec()
-    rows = [[10, 11, 0, 0, 0, 0, 9, 0, 0, 0], [0] * 10, [np.nan] * 10]
+    rows = [[10, 11, 0, 0, 0, 0, 0, 9, 0, 0, 0], [0] * 11, [np.nan] * 11]
     share = dimension_share(score_units(rows, spec), spec)
     np.testing.assert_allclose(share[0], [0.8, 0, 0, 0.2])
     assert np.isnan(share[1:]).all()
