@@ -424,7 +424,11 @@ def spec_to_dict(spec: IndicatorSpec) -> dict[str, Any]:
 def _provenance(ind: Indicator) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if ind.source is not None:
-        out["source"] = {"document": ind.source.document, "article": ind.source.article, "year": ind.source.year}
+        out["source"] = {
+            "document": ind.source.document,
+            "article": ind.source.article,
+            "year": ind.source.year,
+        }
     if ind.rationale is not None:
         out["rationale"] = ind.rationale
     return out

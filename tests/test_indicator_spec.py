@@ -103,7 +103,9 @@ def test_default_spec_is_the_documented_set():
     np.testing.assert_allclose(spec.dimension_weights, [0.25] * 4, rtol=0, atol=1e-15)
     # SD 3 km and SMP 6 km walking (Permendiknas 24/2007), RAI 2 km (SDG 9.1.1).
     np.testing.assert_array_equal(spec.cutoffs, [9.03, 10, 3, 6, 10, 60, 120, 2, 10, 20, 20])
-    np.testing.assert_allclose(spec.weights, [1 / 8] * 2 + [1 / 12] * 3 + [1 / 8] * 2 + [1 / 16] * 4, atol=1e-15)
+    np.testing.assert_allclose(
+        spec.weights, [1 / 8] * 2 + [1 / 12] * 3 + [1 / 8] * 2 + [1 / 16] * 4, atol=1e-15
+    )
     assert spec.above.all()
     assert spec.k == 1 / 3
     assert spec.source.endswith("indicators.toml")
