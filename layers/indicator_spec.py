@@ -9,8 +9,11 @@ and for ``sasaran mpi``::
     column = "pce_rp"              # raw value column in the unit table
     dimension = "income"
     weight = "1/4"                 # weights must sum to 1
-    cutoff = 550000
+    cutoff = 623954                # Rp per capita per month: BPS poverty line, Kalteng, March 2024
     deprived_when = "below"        # "below" (value < cutoff) or "above" (value > cutoff)
+    # optional for user specs, required in the built-in set:
+    source = { document = "BPS ...", article = "...", year = 2024 }
+    rationale = "why this cutoff, and where it departs from its source"
 
 Every error is a `ConfigError` whose message names the spec source and the indicator, e.g.
 ``indicators.toml, indicator 'd_water': weight must be positive``.
@@ -48,13 +51,29 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
 WEIGHT_SUM_TOLERANCE = 1e-9
 
 _INDICATOR_KEYS = ("name", "column", "dimension", "weight", "cutoff", "deprived_when")
+#: Provenance keys: optional in user specs, required in the built-in set (`default_spec`).
+_PROVENANCE_KEYS = ("source", "rationale")
+_SOURCE_KEYS = ("document", "article", "year")
 _TOP_KEYS = {"k", "indicator", "description"}
 _DEFAULT_SOURCE = "layers/data/indicators.toml"
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where an indicator's cutoff comes from: the document, the article in it, and its year."""
+
+    document: str
+    article: str
+    year: int
+
+
+@dataclass(frozen=True)
 class Indicator:
-    """One deprivation indicator: a unit is deprived when its ``column`` value is beyond ``cutoff``."""
+    """One deprivation indicator: a unit is deprived when its ``column`` value is beyond ``cutoff``.
+
+    ``source`` and ``rationale`` say where the cutoff comes from and why (required in the built-in
+    set, optional in user specs); they do not change any score.
+    """
 
     name: str
     column: str
@@ -62,6 +81,8 @@ class Indicator:
     weight: float
     cutoff: float
     deprived_when: DeprivedWhen
+    source: Source | None = None
+    rationale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -236,21 +257,44 @@ def _parse_text(value: str, bad: ConfigError) -> float:
     return float(Fraction(num) / Fraction(den)) if slash else float(Fraction(num))
 
 
-def _indicator_from_dict(raw: Any, index: int, source: str) -> Indicator:
+def _source_from_dict(raw: Any, where: str) -> Source:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}, source: expected a table with {', '.join(_SOURCE_KEYS)}, got {raw!r}")
+    keys = set(raw)
+    if keys != set(_SOURCE_KEYS):
+        missing, unknown = sorted(set(_SOURCE_KEYS) - keys), sorted(keys - set(_SOURCE_KEYS))
+        raise ConfigError(
+            f"{where}, source: needs exactly {', '.join(_SOURCE_KEYS)}"
+            + (f"; missing {', '.join(missing)}" if missing else "")
+            + (f"; unknown {', '.join(unknown)}" if unknown else "")
+        )
+    for key in ("document", "article"):
+        if not isinstance(raw[key], str) or not raw[key].strip():
+            raise ConfigError(f"{where}, source: {key} must be a non-empty string, got {raw[key]!r}")
+    year = raw["year"]
+    if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2100:
+        raise ConfigError(f"{where}, source: year must be a whole year such as 2024, got {year!r}")
+    return Source(document=raw["document"], article=raw["article"], year=year)
+
+
+def _indicator_from_dict(raw: Any, index: int, source: str, require_provenance: bool = False) -> Indicator:
     if not isinstance(raw, Mapping):
         raise ConfigError(
             f"{_where(source, None, index)}: expected a table of keys, got {excerpt(repr(raw))}"
         )
     name = raw.get("name")
     where = _where(source, name if isinstance(name, str) else None, index)
-    missing = [key for key in _INDICATOR_KEYS if key not in raw]
+    required = _INDICATOR_KEYS + (_PROVENANCE_KEYS if require_provenance else ())
+    missing = [key for key in required if key not in raw]
     if missing:
         raise ConfigError(f"{where}: missing key(s) {', '.join(repr(m) for m in missing)}")
-    unknown = sorted(set(raw) - set(_INDICATOR_KEYS))
+    known = _INDICATOR_KEYS + _PROVENANCE_KEYS
+    unknown = sorted(set(raw) - set(known))
     if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {excerpt_list(unknown)}; known: {', '.join(_INDICATOR_KEYS)}"
-        )
+        raise ConfigError(f"{where}: unknown key(s) {excerpt_list(unknown)}; known: {', '.join(known)}")
+    rationale = raw.get("rationale")
+    if rationale is not None and (not isinstance(rationale, str) or not rationale.strip()):
+        raise ConfigError(f"{where}: rationale must be a non-empty string, got {rationale!r}")
     for key in ("name", "column", "dimension", "deprived_when"):
         if not isinstance(raw[key], str):
             raise ConfigError(f"{where}: {key} must be a string, got {excerpt(repr(raw[key]))}")
@@ -261,19 +305,26 @@ def _indicator_from_dict(raw: Any, index: int, source: str) -> Indicator:
         weight=parse_fraction(raw["weight"], f"{where}, weight"),
         cutoff=parse_fraction(raw["cutoff"], f"{where}, cutoff"),
         deprived_when=raw["deprived_when"],
+        source=_source_from_dict(raw["source"], where) if "source" in raw else None,
+        rationale=rationale,
     )
 
 
-def spec_from_dict(raw: Mapping[str, Any], source: str = "<spec>") -> IndicatorSpec:
+def spec_from_dict(
+    raw: Mapping[str, Any], source: str = "<spec>", require_provenance: bool = False
+) -> IndicatorSpec:
     """Validate a spec mapping (as parsed from TOML or JSON).
 
     Parameters
     ----------
     raw
         ``{"k": ..., "indicator": [{"name": ..., "column": ..., ...}, ...]}``; ``k`` is optional
-        (default 1/3).
+        (default 1/3). An indicator may carry ``source = {document, article, year}`` and
+        ``rationale``.
     source
         Name of the spec used in error messages (usually the file name).
+    require_provenance
+        Require ``source`` and ``rationale`` on every indicator (the built-in set must cite).
 
     Returns
     -------
@@ -303,7 +354,9 @@ def spec_from_dict(raw: Mapping[str, Any], source: str = "<spec>") -> IndicatorS
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{source}: no [[indicator]] entries")
     _check_count(len(entries), source)
-    indicators = tuple(_indicator_from_dict(entry, i, source) for i, entry in enumerate(entries))
+    indicators = tuple(
+        _indicator_from_dict(entry, i, source, require_provenance) for i, entry in enumerate(entries)
+    )
     k = parse_fraction(raw["k"], f"{source}, k") if "k" in raw else 1 / 3
     return IndicatorSpec(indicators=indicators, k=k, source=source)
 
@@ -362,9 +415,9 @@ def default_spec() -> IndicatorSpec:
     --------
     >>> spec = default_spec()
     >>> len(spec), round(spec.k, 4)
-    (10, 0.3333)
+    (11, 0.3333)
     """
-    return spec_from_dict(default_spec_dict(), source=_DEFAULT_SOURCE)
+    return spec_from_dict(default_spec_dict(), source=_DEFAULT_SOURCE, require_provenance=True)
 
 
 def spec_to_dict(spec: IndicatorSpec) -> dict[str, Any]:
@@ -378,7 +431,8 @@ def spec_to_dict(spec: IndicatorSpec) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"k": float, "indicator": [{name, column, dimension, weight, cutoff, deprived_when}, ...]}``.
+        ``{"k": float, "indicator": [{name, column, dimension, weight, cutoff, deprived_when}, ...]}``,
+        each indicator with its ``source`` and ``rationale`` when it has them.
 
     Examples
     --------
@@ -396,10 +450,24 @@ def spec_to_dict(spec: IndicatorSpec) -> dict[str, Any]:
                 "weight": ind.weight,
                 "cutoff": ind.cutoff,
                 "deprived_when": ind.deprived_when,
+                **_provenance(ind),
             }
             for ind in spec.indicators
         ],
     }
+
+
+def _provenance(ind: Indicator) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if ind.source is not None:
+        out["source"] = {
+            "document": ind.source.document,
+            "article": ind.source.article,
+            "year": ind.source.year,
+        }
+    if ind.rationale is not None:
+        out["rationale"] = ind.rationale
+    return out
 
 
 def _check_known(kind: str, given: Mapping[str, Any], known: list[str], source: str) -> None:

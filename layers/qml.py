@@ -4,7 +4,7 @@ The XML follows what QGIS 3.22+ writes with *Export style* (``renderer-v2`` with
 ``categories`` and ``symbols``; symbol layer properties as an ``Option`` map), trimmed to the
 elements QGIS needs to rebuild the renderer. ``style_for("hexagons")`` colours cells by score.
 
-Score classes follow DESIGN §5: vulnerable 0.2 ≤ c < k, poor c ≥ k (k = 1/3), severe c ≥ 0.5.
+Score classes follow DESIGN §5 and OPHI: vulnerable 0.2 ≤ c < 1/3, poor c ≥ k (k = 1/3), severe c ≥ 0.5.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ Conventions (OPHI practice):
 * a value exactly at its cutoff is not deprived (deprivation is strictly beyond the cutoff);
 * a unit is poor iff ``c >= k``, compared with the tolerance `K_TOLERANCE` so that floating error
   never flips a unit sitting exactly on ``k`` (``1/6 + 1/6`` at ``k = 1/3`` is poor);
+* the bands are OPHI's fixed ones, whatever ``k`` is: vulnerable ``1/5 <= c < 1/3`` and severe
+  ``c >= 1/2``, with the same tolerance (a unit exactly on 1/3 is not vulnerable, one on 1/2 is
+  severe);
 * a unit missing any indicator value is excluded from numerator and denominator alike (complete-case)
   and counted in ``n_excluded``.
 """
@@ -25,14 +28,18 @@ from layers.errors import InvalidQuery
 from layers.indicator_spec import IndicatorSpec
 from layers.types import BoolArray, FloatArray, IntArray
 
-#: Tolerance of the comparisons ``c >= k``, ``c >= 0.2`` and ``c >= 0.5``. A score is a sum of at
+#: Tolerance of the comparisons ``c >= k``, ``c >= 0.2``, ``c < 1/3`` and ``c >= 0.5``. A score is a sum of at
 #: most a few dozen weights, so its rounding error is ~1e-16 per term; weights are accepted when they
 #: sum to 1 within 1e-9 (decimal weights written to 9 places), so a unit deprived in exactly a third
 #: of decimal weights may sit up to ~1e-9 below 1/3. A tolerance of 1e-9 makes both cases poor, and
 #: no meaningful score lies within 1e-9 below a cutoff.
 K_TOLERANCE = 1e-9
 
+#: OPHI's vulnerable band, 20 % <= c < 33.3 %, and its severe band, c >= 50 %. They are fixed and
+#: do not move with k (OPHI's global MPI methodological notes define them on the score alone): at
+#: k = 1/2 a unit with c = 0.4 is neither poor nor "vulnerable".
 VULNERABLE_FROM = 0.2
+VULNERABLE_BELOW = 1 / 3
 SEVERE_FROM = 0.5
 
 
@@ -45,7 +52,7 @@ class UnitScores:
     poor: BoolArray
     """``c >= k`` (with `K_TOLERANCE`); False for incomplete units."""
     vulnerable: BoolArray
-    """``0.2 <= c < k``."""
+    """``0.2 <= c < 1/3`` (OPHI's fixed band, independent of k)."""
     severe: BoolArray
     """``c >= 0.5``."""
     deprived: BoolArray
@@ -145,7 +152,7 @@ def deprivations(values: Any, spec: IndicatorSpec) -> tuple[BoolArray, BoolArray
     Examples
     --------
     >>> from layers.indicator_spec import default_spec
-    >>> g, complete = deprivations([[9.03, 10, 30, 60, 60, 121, 5, 10, 20, float("nan")]], default_spec())
+    >>> g, complete = deprivations([[9.03, 10, 3, 6, 10, 60, 120, 2, 10, 20, float("nan")]], default_spec())
     >>> int(g.sum()), complete.tolist()
     (0, [False])
     """
@@ -199,7 +206,7 @@ def _score_profiles(profiles: BoolArray, weights: FloatArray, k: float) -> _Prof
     return _ProfileScores(
         c=c,
         poor=poor,
-        vulnerable=(c >= VULNERABLE_FROM - K_TOLERANCE) & ~poor,
+        vulnerable=(c >= VULNERABLE_FROM - K_TOLERANCE) & (c < VULNERABLE_BELOW - K_TOLERANCE),
         severe=c >= SEVERE_FROM - K_TOLERANCE,
     )
 
@@ -230,7 +237,7 @@ def score_units(values: Any, spec: IndicatorSpec, k: float | None = None) -> Uni
     Examples
     --------
     >>> from layers.indicator_spec import default_spec
-    >>> s = score_units([[10, 0, 0, 0, 0, 0, 0, 0, 0, 0], [10, 11, 0, 0, 0, 0, 0, 0, 0, 0]], default_spec())
+    >>> s = score_units([[10] + [0] * 10, [10, 11] + [0] * 9], default_spec())
     >>> s.c.tolist(), s.poor.tolist(), s.vulnerable.tolist()
     ([0.125, 0.25], [False, False], [False, True])
     """
@@ -320,7 +327,7 @@ def dimension_share(scores: UnitScores, spec: IndicatorSpec) -> FloatArray:
     --------
     >>> from layers.indicator_spec import default_spec
     >>> spec = default_spec()
-    >>> dimension_share(score_units([[10, 11, 0, 0, 0, 0, 9, 0, 0, 0]], spec), spec).round(3).tolist()
+    >>> dimension_share(score_units([[10, 11, 0, 0, 0, 0, 0, 9, 0, 0, 0]], spec), spec).round(3).tolist()
     [[0.8, 0.0, 0.0, 0.2]]
     """
     parts = scores.deprived @ _dimension_matrix(spec)
@@ -466,7 +473,7 @@ def summarize(
     --------
     >>> from layers.indicator_spec import default_spec
     >>> spec = default_spec()
-    >>> s = summarize(score_units([[10, 11, 40, 0, 0, 0, 0, 0, 0, 0], [0] * 10], spec), spec, [3, 1])
+    >>> s = summarize(score_units([[10, 11, 0, 0, 0, 61, 0, 0, 0, 0, 0], [0] * 11], spec), spec, [3, 1])
     >>> float(s.H[0]), float(s.A[0]), float(s.M0[0])
     (0.75, 0.375, 0.28125)
     """
@@ -535,7 +542,7 @@ def summary_total(summary: Summary, spec: IndicatorSpec) -> Summary:
     --------
     >>> from layers.indicator_spec import default_spec
     >>> spec = default_spec()
-    >>> s = summarize(score_units([[10, 11, 40, 0, 0, 0, 0, 0, 0, 0], [0] * 10], spec), spec, None, [0, 1])
+    >>> s = summarize(score_units([[10, 11, 0, 0, 0, 61, 0, 0, 0, 0, 0], [0] * 11], spec), spec, None, [0, 1])
     >>> float(summary_total(s, spec).M0[0])
     0.1875
     """
@@ -598,7 +605,8 @@ def summary_to_json(
     --------
     >>> from layers.indicator_spec import default_spec
     >>> spec = default_spec()
-    >>> out = summary_to_json(summarize(score_units([[10, 11, 40, 0, 0, 0, 0, 0, 0, 0]], spec), spec), spec)
+    >>> unit = [[10, 11, 0, 0, 0, 61, 0, 0, 0, 0, 0]]
+    >>> out = summary_to_json(summarize(score_units(unit, spec), spec), spec)
     >>> out["H"], out["A"], out["contribution_dimension"]["income"]
     (1.0, 0.375, 0.6666666666666666)
     """

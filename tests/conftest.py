@@ -19,7 +19,8 @@ from layers.store import LayerStore
 from layers.testing import tiny_build, tiny_sources
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data" / "kalteng"
+# A worktree sits one level deeper than the main checkout; SASARAN_SHARED_DATA points at the folder.
+SHARED_DATA = Path(os.environ.get("SASARAN_SHARED_DATA", ROOT.parent / "shared" / "data" / "kalteng"))
 STARTUP_SECONDS = 60
 
 

@@ -265,7 +265,9 @@ def test_poverty_rates_are_plausible_and_change_between_years(poverty: pd.DataFr
     village_rate = year["penduduk_miskin"] / year["jumlah_penduduk"]
     assert (village_rate.loc[2024] > 0.0903).any()  # above the national rate somewhere
     change = village_rate.loc[2024] - village_rate.loc[2023]
-    assert (change < 0).mean() > 0.5 and (change > 0).any()  # mostly falling, some rising
+    # BPS: the province rate rose from 5.11 % to 5.17 %; villages move both ways around that.
+    assert (change < 0).any() and (change > 0).any()
+    assert abs(rate.loc[2023] - 0.0511) < 0.0005 and abs(rate.loc[2024] - 0.0517) < 0.0005
 
 
 # --- facilities and lines -----------------------------------------------------------------------
@@ -293,7 +295,7 @@ def test_health_facilities(out: Path, villages: gpd.GeoDataFrame) -> None:
     health = pyogrio.read_dataframe(out / "health_facilities.gpkg", layer="health_facilities")
 
     assert {"nama", "jenis"} <= set(health.columns)
-    assert set(health["jenis"]) <= {"hospital", "puskesmas", "clinic"}
+    assert set(health["jenis"]) <= {"hospital", "puskesmas", "pustu", "clinic"}
     located = health.sjoin(villages, predicate="within")
     assert len(located) == len(health)
     hospitals = located[located["jenis"] == "hospital"]

@@ -14,6 +14,7 @@ from layers.indicator_spec import (
     Indicator,
     IndicatorSpec,
     default_spec,
+    default_spec_dict,
     load_spec,
     parse_fraction,
     restrict_to_columns,
@@ -75,8 +76,9 @@ def test_default_spec_is_the_documented_set():
     assert spec.names == [
         "income_poverty_rate",
         "income_extreme_poor",
-        "edu_time_sd",
-        "edu_time_smp",
+        "edu_dist_sd",
+        "edu_dist_smp",
+        "edu_dist_sma",
         "health_time_primary",
         "health_time_hospital",
         "qol_road",
@@ -87,8 +89,9 @@ def test_default_spec_is_the_documented_set():
     assert spec.columns == [
         "poverty_rate",
         "extreme_poor_share",
-        "time_min_school_sd",
-        "time_min_school_smp",
+        "dist_km_school_sd",
+        "dist_km_school_smp",
+        "dist_km_school_sma",
         "time_min_health_primary",
         "time_min_health_hospital",
         "dist_km_road",
@@ -98,11 +101,53 @@ def test_default_spec_is_the_documented_set():
     ]
     assert spec.dimensions == ["income", "education", "health", "quality_of_life"]
     np.testing.assert_allclose(spec.dimension_weights, [0.25] * 4, rtol=0, atol=1e-15)
-    np.testing.assert_array_equal(spec.cutoffs, [9.03, 10, 30, 60, 60, 120, 5, 10, 20, 20])
-    np.testing.assert_array_equal(spec.weights, [1 / 8] * 6 + [1 / 16] * 4)
+    # SD 3 km and SMP 6 km walking (Permendiknas 24/2007), RAI 2 km (SDG 9.1.1).
+    np.testing.assert_array_equal(spec.cutoffs, [9.03, 10, 3, 6, 10, 60, 120, 2, 10, 20, 20])
+    np.testing.assert_allclose(
+        spec.weights, [1 / 8] * 2 + [1 / 12] * 3 + [1 / 8] * 2 + [1 / 16] * 4, atol=1e-15
+    )
     assert spec.above.all()
     assert spec.k == 1 / 3
     assert spec.source.endswith("indicators.toml")
+    for ind in spec.indicators:
+        assert ind.source is not None and ind.source.document and ind.source.article, ind.name
+        assert 2000 <= ind.source.year <= 2030, ind.name
+        assert ind.rationale and len(ind.rationale) > 40, ind.name
+    water = spec.indicators[spec.names.index("qol_water")]
+    assert "layak" in water.rationale.lower() and "7.36" in water.source.article
+
+
+def test_built_in_set_must_cite_user_specs_may():
+    raw = default_spec_dict()
+    del raw["indicator"][3]["rationale"]
+    with pytest.raises(ConfigError, match=r"indicator 'edu_dist_smp': missing key\(s\) 'rationale'"):
+        spec_from_dict(raw, "indicators.toml", require_provenance=True)
+    spec = spec_from_dict(raw, "mine.toml")  # a user spec may leave provenance out
+    assert spec.indicators[3].rationale is None and spec.indicators[3].source is not None
+
+
+@pytest.mark.parametrize(
+    ("source", "pattern"),
+    [
+        ("Permendiknas", r"indicator 'd_income', source: expected a table"),
+        ({"document": "x", "article": "y"}, r"source: needs exactly document, article, year; missing year"),
+        ({"document": "x", "article": "y", "year": 2024, "page": 3}, r"unknown page"),
+        ({"document": "", "article": "y", "year": 2024}, r"document must be a non-empty string"),
+        ({"document": "x", "article": "y", "year": "2024"}, r"year must be a whole year"),
+    ],
+)
+def test_bad_source_names_the_indicator(source, pattern):
+    raw = raw_spec()
+    raw["indicator"][0]["source"] = source
+    with pytest.raises(ConfigError, match=pattern):
+        spec_from_dict(raw, "household.toml")
+
+
+def test_provenance_is_kept_in_the_dict_and_the_manifest_form():
+    spec = default_spec()
+    again = spec_from_dict(spec_to_dict(spec), require_provenance=True)
+    assert again == spec
+    assert spec_to_dict(spec)["indicator"][2]["source"]["document"].startswith("Permendiknas No. 24")
 
 
 def test_load_spec_reads_fractions_and_arrays(spec_file: Path):

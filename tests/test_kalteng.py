@@ -108,6 +108,22 @@ def test_all_1571_villages_get_cells(kalteng_store: LayerStore):
     assert 180_000 < len(hexes) < 240_000
 
 
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    """The smallest value with at least half the total weight at or below it."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+
+
+def test_weighted_median_weighs_people_not_distance():
+    # Ten people 1 km from school, one at 2 km, one at 100 km: the median person is 1 km away.
+    # The former formula (cumulative sorted distances / total distance) gave about 50 km here.
+    values, people = np.array([100.0, 1.0, 2.0]), np.array([1.0, 10.0, 1.0])
+    assert weighted_median(values, people) == 1.0
+    assert weighted_median(values, np.array([1.0, 1.0, 10.0])) == 2.0
+    assert weighted_median(values, np.array([10.0, 1.0, 1.0])) == 100.0
+
+
 def test_distances_to_real_schools_are_sane(kalteng_store: LayerStore):
     hexes = kalteng_store.layer("hexagons")
     schools = kalteng_store.layer("schools")
@@ -115,9 +131,12 @@ def test_distances_to_real_schools_are_sane(kalteng_store: LayerStore):
     sd = hexes["dist_km_school_sd"]
     assert sd.notna().all() and (sd >= 0).all()
     assert sd.max() < 120  # the remotest interior of Kalteng is far, but not farther than this
-    # Where people live (weighted), a primary school is within a few km.
-    weighted_median = np.interp(0.5, np.cumsum(np.sort(sd)) / sd.sum(), np.sort(sd))
-    assert weighted_median < 15
+    # Where people live (weighted by people, not by distance), a primary school is within a few km.
+    people = hexes["population"].to_numpy(float)
+    median = weighted_median(sd.to_numpy(float), people)
+    # An independent computation: numpy's inverted-CDF quantile with the same weights.
+    assert median == np.quantile(sd.to_numpy(float), 0.5, method="inverted_cdf", weights=people)
+    assert median < 5  # the people-weighted median is ~3 km; weighting by distance gave ~8 km
     # The cells holding a school are within a cell's radius of it.
     cells_with_school = hexes.sjoin(schools[schools["kind"] == "school_sd"], predicate="contains")
     assert (cells_with_school["dist_km_school_sd"] < 0.6).all()

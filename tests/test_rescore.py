@@ -61,7 +61,7 @@ def test_deprivations_are_reused_only_while_cutoffs_stay_the_same(store, frame):
     reweighted = with_overrides(
         spec, dimension_weights={"income": 0.1, "education": 0.3, "health": 0.3, "quality_of_life": 0.3}
     )
-    recut = with_overrides(spec, cutoffs={"edu_time_sd": 5.0})
+    recut = with_overrides(spec, cutoffs={"edu_dist_sd": 0.5})
     for other in (reweighted, recut):
         fresh = ScoringFrame.from_store(store).score_cells(other, 2024)  # no cache
         cached = frame.score_cells(other, 2024)

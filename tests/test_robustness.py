@@ -44,18 +44,18 @@ def test_pairs_holding_matches_brute_force_with_ties(pairs):
 def province():
     rng = np.random.default_rng(7)
     n = 3000
-    scale = np.array([20, 20, 60, 120, 120, 240, 10, 20, 40, 40])
+    scale = np.array([20, 20, 6, 12, 20, 120, 240, 4, 20, 40, 40])  # about twice each cutoff
     villages = rng.integers(0, 40, n)
     # villages differ in remoteness, so rankings are meaningful and mostly stable
     remoteness = rng.random(40)[villages][:, None]
-    values = rng.random((n, 10)) * scale * (0.4 + remoteness)
+    values = rng.random((n, 11)) * scale * (0.4 + remoteness)
     return values, rng.random(n) * 100, villages
 
 
 def test_rank_robustness_structure_and_values(province):
     values, pop, villages = province
     spec = default_spec()
-    equal = np.full(10, 0.1)
+    equal = np.full(11, 1 / 11)
     out = rank_robustness(values, spec, pop, villages, 40, [0.25, 1 / 3, 0.5], [equal, spec.weights])
     json.dumps(out, allow_nan=False)  # plain JSON, no NaN
     base_m0 = summarize(score_units(values, spec), spec, pop, villages, 40).M0
@@ -74,7 +74,7 @@ def test_rank_robustness_structure_and_values(province):
         assert alt["kendall_tau_b"] == pytest.approx(kendalltau(base_m0, m0, variant="b").statistic)
         share, ordered = brute_force_pairs(base_m0, m0)
         assert alt["pairs_holding"] == pytest.approx(share) and alt["pairs_compared"] == ordered
-    assert out["alternatives"][3]["weights"]["qol_road"] == pytest.approx(0.1)
+    assert out["alternatives"][3]["weights"]["qol_road"] == pytest.approx(1 / 11)
 
 
 def test_groups_without_people_are_left_out(province):
@@ -88,10 +88,10 @@ def test_rank_robustness_rejects_bad_alternatives(province):
     values, pop, villages = province
     spec = default_spec()
     with pytest.raises(ConfigError, match="must sum to 1"):
-        rank_robustness(values, spec, pop, villages, 40, [], [np.full(10, 0.2)])
+        rank_robustness(values, spec, pop, villages, 40, [], [np.full(11, 0.2)])
     with pytest.raises(ConfigError, match="weight must be positive"):
-        rank_robustness(values, spec, pop, villages, 40, [], [np.r_[0.0, np.full(9, 1 / 9)]])
-    with pytest.raises(InvalidQuery, match="10 entries"):
+        rank_robustness(values, spec, pop, villages, 40, [], [np.r_[0.0, np.full(10, 1 / 10)]])
+    with pytest.raises(InvalidQuery, match="11 entries"):
         rank_robustness(values, spec, pop, villages, 40, [], [np.full(5, 0.2)])
     with pytest.raises(InvalidQuery, match="not a percent"):
         rank_robustness(values, spec, pop, villages, 40, [33], [])

@@ -79,7 +79,7 @@ def test_alkire_foster_2011_censored_headcounts_and_contributions():
     np.testing.assert_allclose(s.censored_headcount[0], [1 / 4, 2 / 4, 1 / 4, 2 / 4], atol=1e-15)
     # w_j h_j / M0 = (1/4 h_j) / (3/8)
     np.testing.assert_allclose(s.contribution_indicator[0], [1 / 6, 1 / 3, 1 / 6, 1 / 3], atol=1e-15)
-    assert s.vulnerable[0] == pytest.approx(1 / 4)  # person 4, c = 1/4 in [0.2, 1/2)
+    assert s.vulnerable[0] == pytest.approx(1 / 4)  # person 4, c = 1/4 in OPHI's fixed [0.2, 1/3)
     assert s.severe[0] == pytest.approx(1 / 2)  # persons 2 and 3, c >= 0.5
 
 
@@ -132,14 +132,15 @@ def test_exact_ties_at_k_are_poor():
 def test_bands_use_the_same_tie_rule():
     spec = _equal_spec(10, k=0.5)
     s = score_units([[1] * 2 + [0] * 8, [1] * 4 + [0] * 6, [1] * 5 + [0] * 5, [1] + [0] * 9], spec)
-    np.testing.assert_array_equal(s.vulnerable, [True, True, False, False])
+    # The vulnerable band is OPHI's fixed [0.2, 1/3), not [0.2, k): c = 0.4 at k = 1/2 is not in it.
+    np.testing.assert_array_equal(s.vulnerable, [True, False, False, False])
     np.testing.assert_array_equal(s.severe, [False, False, True, False])
     np.testing.assert_array_equal(s.poor, [False, False, True, False])
 
 
 def test_dimension_share():
     spec = default_spec()
-    rows = [[10, 11, 0, 0, 0, 0, 9, 0, 0, 0], [0] * 10, [np.nan] * 10]
+    rows = [[10, 11, 0, 0, 0, 0, 0, 9, 0, 0, 0], [0] * 11, [np.nan] * 11]
     share = dimension_share(score_units(rows, spec), spec)
     np.testing.assert_allclose(share[0], [0.8, 0, 0, 0.2])
     assert np.isnan(share[1:]).all()
