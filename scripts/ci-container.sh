@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI: build the container image (docker/Dockerfile) with podman, run it, and smoke-test it from
-# outside: /healthz, an items page and a vector tile over a port published on 127.0.0.1.
+# outside: /healthz, an items page, a vector tile and a download, over a port on 127.0.0.1.
 #
 # Only package registries are reachable from CI machines, so the base image is made here: Debian
 # bookworm by `debootstrap --variant=minbase` from the mirror apt already uses, with Python 3.11
@@ -42,6 +42,8 @@ die() {
   exit 1
 }
 elapsed() { echo $(($(date +%s) - $1)); }
+# Quick podman queries, bounded like everything else (a stuck storage lock must not hang CI).
+pq() { timeout 60 podman "$@"; }
 # Prefix each line with the seconds since it started, so a slow build step shows in the CI log.
 stamp() {
   local start=$SECONDS line
@@ -51,7 +53,9 @@ t_start=$(date +%s)
 
 # --- tools -------------------------------------------------------------------------------------
 need=()
-for tool in podman runc debootstrap; do
+tools=(podman runc)
+[ -n "${SASARAN_CONTAINER_BASE:-}" ] || tools+=(debootstrap)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -81,8 +85,8 @@ log "podman options: ${PODMAN_OPTS[*]}"
 if [ "$FRESH" = 1 ]; then
   log "fresh run: removing $IMAGE and the cached base images"
   timeout 120 podman rm -f -t 0 "$CONTAINER" >/dev/null 2>&1 || true
-  old=$(podman images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/sasaran-base:' || true)
-  ! podman image exists "$IMAGE" || old="$old $IMAGE"
+  old=$(pq images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/sasaran-base:' || true)
+  ! pq image exists "$IMAGE" || old="$old $IMAGE"
   # shellcheck disable=SC2086  # one image name per word
   [ -z "${old// /}" ] || timeout 300 podman rmi -f $old >/dev/null
 fi
@@ -108,7 +112,7 @@ else
   key=$( { echo "$BASE_RECIPE $SUITE $mirror $BASE_PACKAGES"; [ ${#host_certs[@]} -eq 0 ] || cat "${host_certs[@]}"; } \
     | sha256sum | cut -c1-12)
   BASE=localhost/sasaran-base:$SUITE-$key
-  if podman image exists "$BASE"; then
+  if pq image exists "$BASE"; then
     log "base: $BASE (cached)"
   else
     log "base: making $BASE with debootstrap from $mirror, ${#host_certs[@]} host CA certificate(s)"
@@ -147,7 +151,7 @@ else
     base_time=$(elapsed "$t0")
     log "base: $BASE made in ${base_time} s"
     # Earlier bases (other certificates or recipe) are no longer used.
-    for old in $(podman images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/sasaran-base:' | grep -vxF "$BASE"); do
+    for old in $(pq images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/sasaran-base:' | grep -vxF "$BASE"); do
       timeout 120 podman rmi "$old" >/dev/null 2>&1 || true
     done
   fi
@@ -184,15 +188,15 @@ timeout "$BUILD_TIMEOUT" podman build "${PODMAN_OPTS[@]}" "${cache_opts[@]}" --f
   -f docker/Dockerfile "${build_args[@]}" -t "$IMAGE" . 2>&1 | stamp \
   || die "podman build of docker/Dockerfile failed (or took over ${BUILD_TIMEOUT} s)"
 build_time=$(elapsed "$t0")
-size_bytes=$(podman image inspect --format '{{.Size}}' "$IMAGE")
-user=$(podman image inspect --format '{{.Config.User}}' "$IMAGE")
+size_bytes=$(pq image inspect --format '{{.Size}}' "$IMAGE")
+user=$(pq image inspect --format '{{.Config.User}}' "$IMAGE")
 case "$user" in "" | 0 | 0:* | root | root:*) die "the image runs as root (USER '$user')" ;; esac
 
 # --- run and smoke-test from outside ------------------------------------------------------------
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 stop_container() {
   local rc=$?
-  if [ "$rc" != 0 ] && podman container exists "$CONTAINER" 2>/dev/null; then
+  if [ "$rc" != 0 ] && pq container exists "$CONTAINER" 2>/dev/null; then
     echo "container-test: last lines of the container's log:" >&2
     timeout 30 podman logs --tail 40 "$CONTAINER" >&2 2>&1 || true
   fi
@@ -211,7 +215,7 @@ timeout $((HEALTH_WAIT + 120)) python3 scripts/container_smoke.py "http://127.0.
   || die "smoke test of $IMAGE on 127.0.0.1:$port"
 
 # The image's HEALTHCHECK command, exactly as Docker would run it inside the container.
-mapfile -d '' health_cmd < <(podman image inspect --format '{{json .Config.Healthcheck.Test}}' "$IMAGE" \
+mapfile -d '' health_cmd < <(pq image inspect --format '{{json .Config.Healthcheck.Test}}' "$IMAGE" \
   | python3 -c 'import json, sys
 test = json.load(sys.stdin) or []
 if test[:1] == ["CMD"]: sys.stdout.write("\0".join(test[1:]) + "\0")
@@ -229,7 +233,7 @@ log "processes run as: $users(image USER $user)"
 smoke_time=$(elapsed "$t0")
 
 timeout 60 podman stop -t 15 "$CONTAINER" >/dev/null || die "podman stop did not return"
-exit_code=$(podman inspect --format '{{.State.ExitCode}}' "$CONTAINER")
+exit_code=$(pq inspect --format '{{.State.ExitCode}}' "$CONTAINER")
 log "stopped (exit code $exit_code)"
 
 log "base image: $([ "$base_time" = 0 ] && echo cached || echo "made in ${base_time} s")"

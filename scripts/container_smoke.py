@@ -1,9 +1,9 @@
 """Smoke test of a running Sasaran container, from outside it (scripts/ci-container.sh).
 
-Waits for ``/healthz``, then checks an items page of hexagons and the vector tile that holds the
-first of those hexagons. Standard library only, so it runs with any host Python >= 3.9 and needs
-nothing from the project's virtual environment. Exit 0 when every check passes, 1 otherwise, with
-the failed check named.
+Waits for ``/healthz``, then checks an items page of hexagons, the vector tile that holds the
+first of those hexagons, and a CSV download (written into the store by the service's user).
+Standard library only, so it runs with any host Python >= 3.9 and needs nothing from the
+project's virtual environment. Exit 0 when every check passes, 1 otherwise, naming the check.
 
     python3 scripts/container_smoke.py http://127.0.0.1:18000 --wait 120
 """
@@ -158,6 +158,15 @@ def smoke(base: str, wait_s: float) -> None:
         f"smoke: tile ok ({time.monotonic() - t2:.2f} s): z{TILE_ZOOM}/{y}/{x}, {len(body):,} bytes, "
         f"{layers['hexagons']} hexagons"
     )
+
+    # A download is written into the store on first request: the service user must be able to.
+    t3 = time.monotonic()
+    url = f"{base}/exports/kabupaten.csv"
+    status, headers, body = get(url, timeout=120)
+    lines = body.decode("utf-8", "replace").splitlines()
+    if status != 200 or not lines or not lines[0].startswith("kabupaten_code,") or len(lines) < 2:
+        raise SmokeFailure(f"export {url}: HTTP {status}, {headers.get('content-type')}: {body[:300]!r}")
+    print(f"smoke: export ok ({time.monotonic() - t3:.2f} s): kabupaten.csv, {len(lines) - 1} rows")
 
 
 def main(argv: list[str] | None = None) -> int:

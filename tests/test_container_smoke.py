@@ -34,7 +34,7 @@ def test_smoke_passes_against_the_real_service(live_server, capsys):
     base, _ = live_server
     assert smoke.main([base, "--wait", "30"]) == 0
     out = capsys.readouterr().out
-    assert "/healthz ok" in out and "items ok" in out and "tile ok" in out
+    assert all(f"{check} ok" in out for check in ("/healthz", "items", "tile", "export"))
 
 
 def test_mvt_reader_agrees_with_an_independent_decoder(live_server):
