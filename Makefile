@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: install demo test test-all lint bench clean
+.PHONY: install demo test test-all container-test lint bench clean
 
 $(BIN)/sasaran: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 2; }
@@ -34,6 +34,11 @@ test: install $(NODE_CLIENT)/node_modules
 
 test-all: install
 	$(BIN)/python -m pytest -m ''
+
+# Build docker/Dockerfile with podman and smoke-test the container from outside (CI; needs root
+# to install podman and debootstrap a base image). SASARAN_CONTAINER_FRESH=1: a cold build.
+container-test:
+	bash scripts/ci-container.sh
 
 lint: install
 	$(BIN)/ruff check .
