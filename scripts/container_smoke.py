@@ -159,7 +159,7 @@ def smoke(base: str, wait_s: float) -> None:
         f"{layers['hexagons']} hexagons"
     )
 
-    # A download is written into the store on first request: the service user must be able to.
+    # A download is written into the export cache on first request: the service user must be able to.
     t3 = time.monotonic()
     url = f"{base}/exports/kabupaten.csv"
     status, headers, body = get(url, timeout=120)
