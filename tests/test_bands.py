@@ -145,7 +145,7 @@ def test_scores_endpoint(client: TestClient, store_dir: Path, k: str) -> None:
     villages = pd.read_parquet(store_dir / "village_years.parquet")
     rows = villages[villages["year"] == body["year"]]
     rates = rows["poverty_rate"].to_numpy(float)
-    people = rows["population"].to_numpy(float)
+    people = rows["scored_population"].to_numpy(float)  # the people in cells with a score
     known = np.isfinite(rates)
     want = expected(rates[known], people[known], k)
     for key, value in want.items():
@@ -154,8 +154,8 @@ def test_scores_endpoint(client: TestClient, store_dir: Path, k: str) -> None:
     for unit in body["units"]:
         rate = by_code[unit["id"]]
         if unit["population"] and np.isfinite(rate):
-            assert unit["vulnerable"] == (1.0 if rate <= 5 else 0.0)
-            assert unit["severe"] == (1.0 if rate > 8 else 0.0)
+            assert unit["vulnerable_share"] == (1.0 if rate <= 5 else 0.0)
+            assert unit["severe_share"] == (1.0 if rate > 8 else 0.0)
     cells = client.post(f"/scores/hexagon?k={k}&limit=500", json=band_spec("poverty_rate", "1/3")).json()
     for unit in cells["units"]:
         if unit["c"] is not None:
@@ -187,7 +187,7 @@ def test_built_store(band_store: tuple[str, Path]) -> None:
         np.testing.assert_allclose(rows["vulnerable_share"].to_numpy(float)[known], low[known].astype(float))
         np.testing.assert_allclose(rows["severe_share"].to_numpy(float)[known], high[known].astype(float))
         province = manifest["province"][str(year)]
-        want = expected(rate[known], rows["population"].to_numpy(float)[known], k)
+        want = expected(rate[known], rows["scored_population"].to_numpy(float)[known], k)
         assert province["H"] == pytest.approx(want["H"], abs=1e-9)
         assert province["vulnerable_share"] == pytest.approx(want["vulnerable"], abs=1e-9)
         assert province["severe_share"] == pytest.approx(want["severe"], abs=1e-9)

@@ -344,13 +344,13 @@ WRONG_DATA = {
         [
             r"schools.gpkg, feature 1, field 'geometry'",
             r"declared CRS EPSG:3857",
-            "all 155 features land outside the villages' extent",
+            r"all \d+ features land outside the villages' extent",
         ],
     ),
     "roads far outside the villages": (
         edit_layer("roads", shifted(15.0)),
         [
-            r"roads.gpkg, feature 1, field 'geometry': all 37 features land outside the villages' extent",
+            r"roads.gpkg, feature 1, field 'geometry': all \d+ features land outside the villages' extent",
             r"EPSG:4326",
         ],
     ),

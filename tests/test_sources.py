@@ -124,7 +124,7 @@ def test_xlsx_with_text_numbers_in_declared_format(demo_sources, tmp_path):
     assert table["population"].sum() == expected
     undeclared = _config(sources, {"file": str(path)})
     with pytest.raises(
-        SourceError, match=r"row 1, field 'jumlah_penduduk': '\d\.\d{3}' is not a whole number"
+        SourceError, match=r"row \d+, field 'jumlah_penduduk': '\d\.\d{3}' is not a whole number"
     ):
         read_poverty(undeclared.sources.poverty, undeclared, villages["village_code"])
 

@@ -215,7 +215,8 @@ def test_year_for_hexagons_rescored(client: TestClient, store: LayerStore) -> No
         props = f.properties or {}
         assert props["year"] == first
         assert props["poverty_rate"] == pytest.approx(years[(props["village_code"], first)])
-        assert 0 <= props["score"] <= 1
+        # Null where the cell holds fewer than 0.5 people that year (people, not land).
+        assert props["score"] is None if props["population"] < 0.5 else 0 <= props["score"] <= 1
 
 
 def test_year_errors(client: TestClient, store: LayerStore) -> None:
