@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 from layers.errors import InvalidQuery
 from layers.export import FORMATS, cached_export, export_filename, formats_for
 from service.deps import StoreDep
+from service.links import href
 
 router = APIRouter(tags=["exports"])
 
@@ -30,7 +31,7 @@ CACHE_CONTROL = "public, max-age=3600"
 @router.get("/exports")
 def exports(store: StoreDep, request: Request) -> dict[str, Any]:
     """Links to every download of this store."""
-    base = f"{str(request.base_url).rstrip('/')}/exports"
+    base = href(request, "/exports")
     links = [_link("All layers, styled for QGIS", "gpkg", f"{base}/sasaran.gpkg")]
     for name in store.names:
         links += [_link(f"{name} ({f})", f, f"{base}/{name}.{f}") for f in formats_for(name)]
