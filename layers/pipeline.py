@@ -32,7 +32,7 @@ from layers.indicators import (
     weighted_mean,
 )
 from layers.scoring import score_units, summarize
-from layers.store import writing_store
+from layers.store import build_lock, writing_store
 from layers.units import Hierarchy, dissolve, hierarchy, union_of
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,8 @@ def build(config: BuildConfig, store_dir: str | Path, progress: bool = True) -> 
         Where the store is, layer counts, seconds per stage and the province's scores per year.
     """
     stages = _Stages(progress)
-    with stages.progress:
+    # Locked from the start, so a second build of this store fails at once rather than at its commit.
+    with build_lock(store_dir), stages.progress:
         with stages.stage("read"):
             inputs = _read_inputs(config)
             units = hierarchy(inputs.villages, config.sources.villages.file.name)
