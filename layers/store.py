@@ -128,7 +128,7 @@ _held = threading.local()
 
 
 def lock_path(target: str | Path) -> Path:
-    """The lock file of a store: ``.<name>.lock`` beside it (kept; only its lock comes and goes)."""
+    """The lock file of a store: ``.<name>.lock`` beside it, there while a build holds it."""
     target = Path(target).absolute()
     return target.with_name(f".{target.name}.lock")
 
@@ -140,8 +140,9 @@ def build_lock(target: str | Path) -> Iterator[Path]:
     A second build of the same store does not wait: it fails at once, before any work, with
     `StoreLocked` naming the process that holds the lock (the CLI exits 2). The lock is an ``flock``
     on `lock_path`, so the kernel releases it when its holder exits, however it exits; a lock can
-    never be left stale. Once held, the temporary directories of earlier builds that were killed
-    (``.<name>.building-*``, ``.<name>.old-*``) are removed: no other build can be using them.
+    never be left stale (a killed build leaves the file, unlocked; the next build takes it). Once
+    held, the temporary directories of earlier builds that were killed (``.<name>.building-*``,
+    ``.<name>.old-*``) are removed: no other build can be using them.
 
     Parameters
     ----------
@@ -169,17 +170,9 @@ def build_lock(target: str | Path) -> Iterator[Path]:
             depth[path] -= 1
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _lock_file(path, store)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
-            raise StoreLocked(
-                f"{store}: another build is writing this store ({holder}); "
-                "wait for it to finish, or build into another --store"
-            ) from None
-        os.ftruncate(fd, 0)
+        os.ftruncate(fd, 0)  # a killed build's file may still name it
         os.pwrite(
             fd, f"pid {os.getpid()}, since {datetime.now(UTC).isoformat(timespec='seconds')}".encode(), 0
         )
@@ -189,9 +182,36 @@ def build_lock(target: str | Path) -> Iterator[Path]:
             yield path
         finally:
             del depth[path]
-            os.ftruncate(fd, 0)  # no holder to name any more
+            # Unlinked while still locked, so a failed build leaves nothing beside the store.
+            # `_lock_file` makes this safe against a build that opened the file just before.
+            path.unlink(missing_ok=True)
     finally:
         os.close(fd)  # releases the lock
+
+
+def _lock_file(path: Path, store: Path) -> int:
+    """A descriptor of the lock file at ``path``, exclusively flock-ed; `StoreLocked` if held."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise StoreLocked(
+                f"{store}: another build is writing this store ({holder}); "
+                "wait for it to finish, or build into another --store"
+            ) from None
+        # The holder we waited on may have unlinked the file between our open and our flock: then
+        # we locked a file nobody else will ever look at. Only a lock on the file at `path` counts.
+        opened = os.fstat(fd)
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        if current is not None and (current.st_ino, current.st_dev) == (opened.st_ino, opened.st_dev):
+            return fd
+        os.close(fd)
 
 
 def _remove_stale_temporaries(target: Path) -> None:

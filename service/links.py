@@ -47,7 +47,9 @@ def host_is_allowed(host: str, allowed: list[str]) -> bool:
 
 def root_url(request: Request) -> str:
     """The service root clients should use, without a trailing slash."""
-    public: str | None = request.app.state.settings.public_url
+    # A router may be mounted on an app without settings (its own tests): then no public URL.
+    settings = getattr(request.app.state, "settings", None)
+    public: str | None = getattr(settings, "public_url", None)
     if public:
         return public
     return str(request.base_url).rstrip("/")
