@@ -37,6 +37,10 @@ class StoreError(SasaranError, OSError):
     """A layer store is missing, incomplete or from an incompatible version."""
 
 
+class StoreLocked(StoreError):
+    """Another build is writing the same store (its lock is held)."""
+
+
 class LayerNotFound(SasaranError, KeyError):
     """A layer (collection) name that the store does not hold."""
 

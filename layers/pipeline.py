@@ -28,7 +28,7 @@ from layers.indicator_spec import IndicatorSpec, default_spec, load_spec, restri
 from layers.indicators import add_yearly_indicators, available_columns, weighted_mean
 from layers.rescore import AF_COLUMNS, INHABITED_MIN_PEOPLE, ScoringFrame, score_flags
 from layers.schema import LAYERS, FacilityKind, kinds_to_json
-from layers.store import writing_store
+from layers.store import build_lock, writing_store
 from layers.units import Hierarchy, dissolve, hierarchy, union_of
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,8 @@ def build(
         When an existing store would change beyond tolerance; it is kept as it was.
     """
     stages = _Stages(progress)
-    with stages.progress:
+    # Locked from the start, so a second build of this store fails at once rather than at its commit.
+    with build_lock(store_dir), stages.progress:
         with stages.stage("read"):
             inputs = read_inputs(config)
             units = hierarchy(inputs.villages, config.sources.villages.file.name)

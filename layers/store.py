@@ -3,15 +3,20 @@
 A store is written into a temporary sibling directory and moved into place only when complete, so
 a failed or interrupted build leaves the previous store readable. Readers load a layer once and
 keep it in memory.
+
+One build at a time writes a store: `build_lock` holds an exclusive lock on ``.<store>.lock`` beside
+it, and removes the temporary directories that killed builds left behind.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,7 +30,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from layers.errors import LayerNotFound, StoreError
+from layers.errors import LayerNotFound, StoreError, StoreLocked
 from layers.schema import SPATIAL_LAYERS, TABLES, FacilityKind, kinds_from_json
 
 log = logging.getLogger(__name__)
@@ -97,12 +102,117 @@ class StoreWriter:
 
 @contextmanager
 def writing_store(target: str | Path) -> Iterator[StoreWriter]:
-    """Context manager: a `StoreWriter` whose temporary directory is removed unless committed."""
-    writer = StoreWriter(Path(target))
+    """Context manager: a `StoreWriter` whose temporary directory is removed unless committed.
+
+    Holds the store's `build_lock` (re-entrant: a build that already holds it keeps it).
+    """
+    with build_lock(target):
+        writer = StoreWriter(Path(target))
+        try:
+            yield writer
+        finally:
+            writer.abort()  # after a commit the temp dir no longer exists: this is a no-op
+
+
+#: Lock files this thread holds, with their depth: `build_lock` is re-entrant within a thread, and a
+#: second ``flock`` on a new descriptor of the same file would conflict with the first.
+_held = threading.local()
+
+
+def lock_path(target: str | Path) -> Path:
+    """The lock file of a store: ``.<name>.lock`` beside it, there while a build holds it."""
+    target = Path(target).absolute()
+    return target.with_name(f".{target.name}.lock")
+
+
+@contextmanager
+def build_lock(target: str | Path) -> Iterator[Path]:
+    """Hold the exclusive build lock of the store at ``target`` for the duration of the block.
+
+    A second build of the same store does not wait: it fails at once, before any work, with
+    `StoreLocked` naming the process that holds the lock (the CLI exits 2). The lock is an ``flock``
+    on `lock_path`, so the kernel releases it when its holder exits, however it exits; a lock can
+    never be left stale (a killed build leaves the file, unlocked; the next build takes it). Once
+    held, the temporary directories of earlier builds that were killed (``.<name>.building-*``,
+    ``.<name>.old-*``) are removed: no other build can be using them.
+
+    Parameters
+    ----------
+    target
+        The store directory (it need not exist yet).
+
+    Yields
+    ------
+    Path
+        The lock file.
+
+    Raises
+    ------
+    StoreLocked
+        Another process (or thread) is building this store.
+    """
+    store = Path(target).absolute()
+    path = lock_path(store)
+    depth: dict[Path, int] = _held.__dict__.setdefault("depth", {})
+    if depth.get(path):
+        depth[path] += 1
+        try:
+            yield path
+        finally:
+            depth[path] -= 1
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = _lock_file(path, store)
     try:
-        yield writer
+        os.ftruncate(fd, 0)  # a killed build's file may still name it
+        os.pwrite(
+            fd, f"pid {os.getpid()}, since {datetime.now(UTC).isoformat(timespec='seconds')}".encode(), 0
+        )
+        _remove_stale_temporaries(store)
+        depth[path] = 1
+        try:
+            yield path
+        finally:
+            del depth[path]
+            # Unlinked while still locked, so a failed build leaves nothing beside the store.
+            # `_lock_file` makes this safe against a build that opened the file just before.
+            path.unlink(missing_ok=True)
     finally:
-        writer.abort()  # after a commit the temp dir no longer exists: this is a no-op
+        os.close(fd)  # releases the lock
+
+
+def _lock_file(path: Path, store: Path) -> int:
+    """A descriptor of the lock file at ``path``, exclusively flock-ed; `StoreLocked` if held."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise StoreLocked(
+                f"{store}: another build is writing this store ({holder}); "
+                "wait for it to finish, or build into another --store"
+            ) from None
+        # The holder we waited on may have unlinked the file between our open and our flock: then
+        # we locked a file nobody else will ever look at. Only a lock on the file at `path` counts.
+        opened = os.fstat(fd)
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        if current is not None and (current.st_ino, current.st_dev) == (opened.st_ino, opened.st_dev):
+            return fd
+        os.close(fd)
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    # Only called with the build lock held: any such directory belongs to a build that is gone.
+    stale = [*target.parent.glob(f".{target.name}.building-*"), *target.parent.glob(f".{target.name}.old-*")]
+    for directory in stale:
+        if directory.is_dir() and not directory.is_symlink():
+            shutil.rmtree(directory, ignore_errors=True)
+            log.info("removed %s, left by an interrupted build", directory)
 
 
 def _swap_into_place(new: Path, target: Path) -> None:

@@ -17,10 +17,11 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadpoolctl import threadpool_limits
 
-from service import exports, ogc, planner, scores, targets, tiles
+from service import docs, exports, ogc, planner, scores, targets, tiles
 from service.catalog import open_served
 from service.deps import ServedDep
 from service.errors import add_exception_handlers
+from service.middleware import BodySizeLimitMiddleware, HostGuardMiddleware, SecurityHeadersMiddleware
 from service.models import Health
 from service.reload import watch_store
 from service.settings import Settings
@@ -59,7 +60,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _include_routers(app: FastAPI) -> None:
-    for module in (ogc, scores, tiles, exports, targets, planner):
+    for module in (ogc, scores, tiles, exports, targets, planner, docs):
         app.include_router(module.router)
 
 
@@ -130,14 +131,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="OGC API - Features, Alkire-Foster scores, vector tiles and exports of a Sasaran store.",
         lifespan=lifespan,
         openapi_url="/openapi",
-        docs_url="/docs",
+        docs_url=None,  # service.docs serves /docs from vendored assets (no CDN)
         redoc_url=None,
     )
     app.state.settings = settings
     _include_routers(app)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["service"])
     app.openapi = _openapi(app)  # type: ignore[method-assign]
+    # add_middleware wraps: the last added runs first. Host and body checks run inside the header
+    # middleware so that their 400/413 answers carry no-store and nosniff like every other answer.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HostGuardMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(CacheControlMiddleware, max_age=settings.cache_max_age)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"])

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from layers.errors import (
     EXCERPT_ITEMS,
@@ -39,7 +40,7 @@ STATUS_CODES: dict[type[Exception], int] = {
 MAX_DETAIL_CHARS = 2_000
 
 TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 422: "Unprocessable input"}
-TITLES |= {500: "Internal server error", 503: "Service unavailable"}
+TITLES |= {413: "Content too large", 500: "Internal server error", 503: "Service unavailable"}
 
 
 def status_for(exc: Exception) -> int:
@@ -84,7 +85,27 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404 and exc.detail == "Not Found":
         return problem(404, f"no resource at {excerpt(request.url.path)}; start at / for the links")
-    return problem(exc.status_code, str(exc.detail))
+    response = problem(exc.status_code, str(exc.detail))
+    response.headers.update(exc.headers or {})
+    if exc.status_code == 405:
+        # RFC 9110 §15.5.6: list every method of the resource. Starlette names only those of the
+        # first route that matched the path (GET /scores/{level}, not also its POST).
+        response.headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
+    return response
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    # Asked of the routes themselves, method by method: routers nest (include_router), so a route's
+    # own `methods` are not all at the top level.
+    routes = request.app.router.routes
+    return {
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    }
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

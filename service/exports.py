@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 from layers.errors import InvalidQuery
 from layers.export import FORMATS, MEDIA_TYPES, cached_export, export_filename, formats_for
 from service.deps import SettingsDep, StoreDep
+from service.links import href
 
 router = APIRouter(tags=["exports"])
 
@@ -22,7 +23,7 @@ CACHE_CONTROL = "public, max-age=3600"
 @router.get("/exports")
 def exports(store: StoreDep, settings: SettingsDep, request: Request) -> dict[str, Any]:
     """Links to every download of this store."""
-    base = f"{str(request.base_url).rstrip('/')}/exports"
+    base = href(request, "/exports")
     links = [_link("All layers, styled for QGIS", "gpkg", f"{base}/sasaran.gpkg")]
     for name in store.names:
         offered = [f for f in formats_for(name) if f != "xlsx" or store.rows(name) <= settings.max_xlsx_rows]

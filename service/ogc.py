@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from layers.query import page, select
 from layers.schema import LAYERS
+from service import links
 from service.catalog import Catalog, Collection
 from service.deps import (
     CRS84,
@@ -75,8 +76,8 @@ def _description(collection_id: str) -> str:
 
 
 def base_url(request: Request) -> str:
-    """The service root as the client addressed it, without a trailing slash."""
-    return str(request.base_url).rstrip("/")
+    """The service root for links, without a trailing slash (`service.links.root_url`)."""
+    return links.root_url(request)
 
 
 def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str, str]:
@@ -131,19 +132,19 @@ def collection_document(request: Request, collection: Collection) -> dict[str, A
 
 
 def _page_links(request: Request, q: ItemsQuery, matched: int) -> list[dict[str, str]]:
-    links = [
-        _link(str(request.url), "self", GEOJSON, "This page"),
-        _link(str(request.url.include_query_params(f="json")), "alternate", JSON, "This page as JSON"),
+    page_links = [
+        _link(links.request_href(request), "self", GEOJSON, "This page"),
+        _link(links.request_href(request, f="json"), "alternate", JSON, "This page as JSON"),
     ]
     if q.offset + q.limit < matched:
-        href = str(request.url.include_query_params(offset=q.offset + q.limit, limit=q.limit))
-        links.append(_link(href, "next", GEOJSON, "Next page"))
+        href = links.request_href(request, offset=q.offset + q.limit, limit=q.limit)
+        page_links.append(_link(href, "next", GEOJSON, "Next page"))
     if q.offset > 0:
-        href = str(request.url.include_query_params(offset=max(q.offset - q.limit, 0), limit=q.limit))
-        links.append(_link(href, "prev", GEOJSON, "Previous page"))
-    collection = request.url.path.rsplit("/items", 1)[0]
-    links.append(_link(f"{base_url(request)}{collection}", "collection", JSON, "The collection"))
-    return links
+        href = links.request_href(request, offset=max(q.offset - q.limit, 0), limit=q.limit)
+        page_links.append(_link(href, "prev", GEOJSON, "Previous page"))
+    collection = links.request_href(request).split("?", 1)[0].rsplit("/items", 1)[0]
+    page_links.append(_link(collection, "collection", JSON, "The collection"))
+    return page_links
 
 
 def items_page(request: Request, collection: Collection, q: ItemsQuery) -> bytes:

@@ -10,10 +10,12 @@ Query parameters: ``year``, ``k``, ``w_<dimension>`` or ``w_<indicator>`` (weigh
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 from fastapi import APIRouter, Body, Request
 from starlette.responses import Response
 
@@ -22,6 +24,7 @@ from layers.schema import level as level_schema
 from layers.scoring import dimension_share, summarize, summary_to_json
 from service.catalog import Catalog
 from service.deps import CatalogDep, ScoreQuery, ScoreQueryDep
+from service.links import request_href
 from service.models import ScoreResponse
 from service.responses import (
     CSVResponse,
@@ -141,11 +144,22 @@ def _flat(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _links(request: Request, q: ScoreQuery, total: int) -> list[dict[str, str]]:
-    links = [{"href": str(request.url), "rel": "self", "type": "application/json"}]
+    links = [{"href": request_href(request), "rel": "self", "type": "application/json"}]
     if q.offset + q.limit < total:
-        href = str(request.url.include_query_params(offset=q.offset + q.limit, limit=q.limit))
+        href = request_href(request, offset=q.offset + q.limit, limit=q.limit)
         links.append({"href": href, "rel": "next", "type": "application/json"})
     return links
+
+
+def spec_digest(spec_dict: dict[str, Any]) -> str:
+    """A short fingerprint of a spec: ``sha256:`` and 16 hex digits of its canonical JSON.
+
+    CSV answers have no body field for the spec; a header echoing it whole grew with the request
+    (100 KB seen) and put caller input into headers, so they carry this instead. Two answers under the
+    same spec carry the same digest; the spec itself is in the JSON and GeoJSON answers.
+    """
+    canonical = orjson.dumps(spec_dict, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    return f"sha256:{hashlib.sha256(canonical).hexdigest()[:16]}"
 
 
 def render_scores(request: Request, catalog: Catalog, spec: IndicatorSpec, q: ScoreQuery) -> Response:
@@ -156,7 +170,7 @@ def render_scores(request: Request, catalog: Catalog, spec: IndicatorSpec, q: Sc
         flat = [_flat(r) for r in scores.rows]
         header = list(flat[0]) if flat else ["id"]
         headers = {"Content-Disposition": f'attachment; filename="scores_{q.level}_{q.year}.csv"'}
-        headers["Sasaran-Spec"] = dumps(spec_dict).decode()
+        headers["Sasaran-Spec-Digest"] = spec_digest(spec_dict)
         return CSVResponse(csv_bytes(header, ([r.get(h) for h in header] for r in flat)), headers=headers)
     body = {
         "level": q.level,

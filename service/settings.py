@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +35,36 @@ class Settings(BaseSettings):
         2.0, ge=0, description="Seconds between checks for a rebuilt store (0: never; SIGHUP checks at once)."
     )
     access_log: bool = Field(False, description="Keep the URLs of recent requests on app.state (tests).")
+    max_body_bytes: int = Field(
+        1 << 20, ge=1, description="Larger request bodies are refused with 413 before they are parsed."
+    )
+    public_url: str | None = Field(
+        None,
+        description="The service root as clients reach it (https://example.org/sasaran); links are built "
+        "from it. Unset: from the request's validated Host header.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host header values (host or host:port) the service answers; none: any well-formed host.",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        # Checked once at startup so that every link the service writes is well formed.
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(
+                f"public_url must be an absolute http(s) URL without query or fragment, got {value!r}"
+            )
+        return value.rstrip("/")
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _lower_hosts(cls, value: list[str]) -> list[str]:
+        return [host.strip().lower() for host in value if host.strip()]
 
     @model_validator(mode="after")
     def _default_limit_within_max(self) -> Self:

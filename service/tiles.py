@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from layers.tiles import MAX_ZOOM, MIN_ZOOM, VectorTiles, hexagon_resolution
 from service.deps import CatalogDep
+from service.links import href
 
 router = APIRouter(tags=["tiles"])
 
@@ -190,4 +191,4 @@ def _json_schema(fields: dict[str, str]) -> dict[str, dict[str, str]]:
 
 
 def _collection_url(request: Request, collection_id: str) -> str:
-    return f"{str(request.base_url).rstrip('/')}/collections/{collection_id}"
+    return href(request, f"/collections/{collection_id}")

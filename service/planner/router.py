@@ -15,6 +15,8 @@ from fastapi.responses import FileResponse, RedirectResponse
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
+from service.links import href
+
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 #: Media types by suffix, fixed here because `mimetypes` varies between systems (``.js`` especially).
@@ -49,7 +51,7 @@ def planner() -> FileResponse:
 @router.get("/planner/", include_in_schema=False)
 def planner_slash(request: Request) -> RedirectResponse:
     """Redirect to ``/planner``: the page's relative asset URLs assume no trailing slash."""
-    return RedirectResponse(str(request.url_for("planner")), status_code=308)
+    return RedirectResponse(href(request, "/planner"), status_code=308)
 
 
 @router.get("/planner/static/{path:path}", include_in_schema=False)

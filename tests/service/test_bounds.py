@@ -316,10 +316,15 @@ def test_dimension_with_all_zero_weights(client: TestClient, spec):
 
 def test_indicator_cap_refuses_big_bodies_at_once(client: TestClient, spec):
     # Before: 5,000 copies of an indicator took 17 GB and never answered.
+    # Such a body (1 MB) is now refused by its size alone (413, tests/service/test_security.py); a
+    # spec under the size limit but over the indicator cap is refused before any array work.
     one = spec_to_dict(spec)["indicator"][0]
-    body = {"k": "1/3", "indicator": [one | {"name": f"x{i}"} for i in range(5000)]}
+    huge = {"k": "1/3", "indicator": [one | {"name": f"x{i}"} for i in range(5000)]}
+    r, seconds = timed(client, "POST", "/scores/kabupaten", json=huge)
+    assert r.status_code == 413 and seconds < 1.0
+    body = {"k": "1/3", "indicator": [one | {"name": f"x{i}"} for i in range(500)]}
     r, seconds = timed(client, "POST", "/scores/kabupaten", json=body)
-    assert f"5,000 indicators; a spec may list at most {MAX_INDICATORS}" in problem(r)
+    assert f"500 indicators; a spec may list at most {MAX_INDICATORS}" in problem(r)
     assert seconds < 1.0
     r = client.post("/targets", json={"spec": body, "scenarios": 0})
     assert f"a spec may list at most {MAX_INDICATORS}" in problem(r)

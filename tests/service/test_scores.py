@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from layers.indicator_spec import spec_to_dict
 from layers.rescore import store_spec
 from layers.store import LayerStore
 from service.models import FeatureCollection, Problem, ScoreResponse
+from service.scores import spec_digest
 
 LEVELS = {"hexagon": "hexagons", "village": "villages", "kecamatan": "kecamatan", "kabupaten": "kabupaten"}
 
@@ -194,7 +196,13 @@ def test_csv(client: TestClient, store: LayerStore) -> None:
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert len(rows) == store.rows("kecamatan")
     assert {"id", "name", "M0", "H", "dep_income_poverty_rate", "share_income"} <= set(rows[0])
-    assert "income_poverty_rate" in r.headers["sasaran-spec"]
+    # A digest of the spec, not the spec itself (a caller's spec echoed into headers grew unbounded).
+    assert "sasaran-spec" not in r.headers
+    as_json = client.get("/scores/kecamatan?f=json&limit=1").json()["spec"]
+    assert r.headers["sasaran-spec-digest"] == spec_digest(as_json)
+    assert re.fullmatch(r"sha256:[0-9a-f]{16}", r.headers["sasaran-spec-digest"])
+    other = client.get("/scores/kecamatan?f=csv&limit=1&k=0.5").headers["sasaran-spec-digest"]
+    assert other != r.headers["sasaran-spec-digest"]
 
 
 def test_geojson(client: TestClient, store: LayerStore) -> None:
