@@ -15,28 +15,30 @@ import pandas as pd
 from layers.errors import ConfigError
 from layers.types import FloatArray, IntArray
 
-#: Indicators computed per village and year from the poverty table: name -> (numerator, denominator).
-#: Values are percentages; a zero or missing denominator gives NaN (the unit is then excluded).
-YEARLY_SHARES: dict[str, tuple[str, str]] = {
-    "poverty_rate": ("poor_population", "population"),
-    "extreme_poor_share": ("hh_decile_1", "households"),
-    "no_electricity_share": ("hh_no_electricity", "households"),
-    "no_safe_water_share": ("hh_no_safe_water", "households"),
-    "no_sanitation_share": ("hh_no_sanitation", "households"),
+#: Indicators computed per village and year from the poverty table: name -> (numerator, denominator,
+#: scale). A ``*_share`` is a fraction 0-1 like every share Sasaran shows; ``poverty_rate`` is in
+#: percent, as BPS publishes it (5.17 %). A zero or missing denominator gives NaN (the unit is then
+#: excluded).
+YEARLY_SHARES: dict[str, tuple[str, str, float]] = {
+    "poverty_rate": ("poor_population", "population", 100.0),
+    "extreme_poor_share": ("hh_decile_1", "households", 1.0),
+    "no_electricity_share": ("hh_no_electricity", "households", 1.0),
+    "no_safe_water_share": ("hh_no_safe_water", "households", 1.0),
+    "no_sanitation_share": ("hh_no_sanitation", "households", 1.0),
 }
 
 
 def add_yearly_indicators(poverty: pd.DataFrame) -> pd.DataFrame:
-    """Return a copy of the poverty table with the `YEARLY_SHARES` percentages added.
+    """Return a copy of the poverty table with the `YEARLY_SHARES` rate and shares added.
 
     Where the source gives ``poverty_rate`` directly and no poor-population count, it is kept.
     """
     out = poverty.copy()
-    for name, (numerator, denominator) in YEARLY_SHARES.items():
+    for name, (numerator, denominator, scale) in YEARLY_SHARES.items():
         if numerator in out and denominator in out:
             den = out[denominator].to_numpy(np.float64)
             with np.errstate(divide="ignore", invalid="ignore"):
-                out[name] = np.where(den > 0, 100.0 * out[numerator].to_numpy(np.float64) / den, np.nan)
+                out[name] = np.where(den > 0, scale * out[numerator].to_numpy(np.float64) / den, np.nan)
     return out
 
 

@@ -392,18 +392,18 @@ FIELDS: dict[str, Field] = {
         "Households without layak sanitation", "Rumah tangga tanpa sanitasi layak", "households"
     ),
     "extreme_poor_share": _f(
-        "Extreme-poor household share", "Persentase rumah tangga desil 1", "percent",
+        "Extreme-poor household share", "Persentase rumah tangga desil 1", "fraction",
         "hh_decile_1 / households",
     ),
     "no_electricity_share": _f(
-        "Share without electricity", "Persentase tanpa listrik", "percent", "hh_no_electricity / households"
+        "Share without electricity", "Persentase tanpa listrik", "fraction", "hh_no_electricity / households"
     ),
     "no_safe_water_share": _f(
-        "Share without layak water", "Persentase tanpa air minum layak", "percent",
+        "Share without layak water", "Persentase tanpa air minum layak", "fraction",
         "hh_no_safe_water / households",
     ),
     "no_sanitation_share": _f(
-        "Share without layak sanitation", "Persentase tanpa sanitasi layak", "percent",
+        "Share without layak sanitation", "Persentase tanpa sanitasi layak", "fraction",
         "hh_no_sanitation / households",
     ),
     "dist_km_road": _f(

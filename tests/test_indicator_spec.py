@@ -102,7 +102,8 @@ def test_default_spec_is_the_documented_set():
     assert spec.dimensions == ["income", "education", "health", "quality_of_life"]
     np.testing.assert_allclose(spec.dimension_weights, [0.25] * 4, rtol=0, atol=1e-15)
     # SD 3 km and SMP 6 km walking (Permendiknas 24/2007), RAI 2 km (SDG 9.1.1).
-    np.testing.assert_array_equal(spec.cutoffs, [9.03, 10, 3, 6, 10, 60, 120, 2, 10, 20, 20])
+    # Shares are fractions 0-1; the poverty rate is in percent, as BPS publishes it.
+    np.testing.assert_array_equal(spec.cutoffs, [9.03, 0.1, 3, 6, 10, 60, 120, 2, 0.1, 0.2, 0.2])
     np.testing.assert_allclose(
         spec.weights, [1 / 8] * 2 + [1 / 12] * 3 + [1 / 8] * 2 + [1 / 16] * 4, atol=1e-15
     )
