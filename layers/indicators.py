@@ -25,6 +25,7 @@ YEARLY_SHARES: dict[str, tuple[str, str, float]] = {
     "no_electricity_share": ("hh_no_electricity", "households", 1.0),
     "no_safe_water_share": ("hh_no_safe_water", "households", 1.0),
     "no_sanitation_share": ("hh_no_sanitation", "households", 1.0),
+    "elderly_share": ("elderly", "population", 1.0),
 }
 
 

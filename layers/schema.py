@@ -132,7 +132,7 @@ LAYERS: dict[str, LayerSchema] = {
             style="score",
             village_values=(
                 "poverty_rate", "extreme_poor_share", "no_electricity_share", "no_safe_water_share",
-                "no_sanitation_share",
+                "no_sanitation_share", "elderly_share",
             ),
         ),
         LayerSchema(
@@ -406,6 +406,9 @@ FIELDS: dict[str, Field] = {
         "Share without layak sanitation", "Persentase tanpa sanitasi layak", "fraction",
         "hh_no_sanitation / households",
     ),
+    "elderly_share": _f(
+        "Elderly share", "Proporsi penduduk lansia", "fraction", "elderly / population (a priority group)"
+    ),
     "dist_km_road": _f(
         "Distance to an all-weather road", "Jarak ke jalan segala cuaca", "km", "Straight line, geodesic"
     ),
@@ -475,3 +478,25 @@ def field_for(name: str, kinds: tuple[FacilityKind, ...] = BUILTIN_FACILITY_KIND
             how = "straight line, geodesic" if unit == "km" else "roads, rivers and walking; inf: unreachable"
             return Field(Text(f"{what} {label.en}", f"{apa} {label.id} terdekat"), unit, how)
     return None
+
+
+def fields_markdown() -> str:
+    """The field dictionary as a Markdown table (docs/schema.md holds it; a test keeps them equal)."""
+    lines = [
+        "| field | unit | English | Bahasa Indonesia | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for name, entry in FIELDS.items():
+        lines.append(
+            f"| `{name}` | {entry.unit} | {entry.title.en} | {entry.title.id} | {entry.description} |"
+        )
+    for prefix, unit, what in (
+        ("dist_km_<kind>", "km", "Straight-line (geodesic) distance to the nearest facility of the kind"),
+        (
+            "time_min_<kind>",
+            "minutes",
+            "Travel time on roads, rivers and foot; inf (null in JSON): unreachable",
+        ),
+    ):
+        lines.append(f"| `{prefix}` | {unit} | | | {what} |")
+    return "\n".join(lines) + "\n"
