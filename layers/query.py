@@ -28,6 +28,7 @@ import shapely
 from layers import cql2
 from layers.cql2 import Kind
 from layers.errors import InvalidQuery, LayerNotFound, excerpt
+from layers.rounding import round_array
 from layers.types import BBox
 
 _TRUE = {"true", "1", "yes"}
@@ -154,9 +155,14 @@ class Table:
             what = f"{self.id_column} " if self.id_column else "feature "
             raise FeatureNotFound(f"no feature with {what}'{excerpt(fid)}' in '{self.name}'") from None
 
-    def values_list(self, name: str, rows: np.ndarray) -> list[Any]:
-        """Python values of a column at ``rows``; None where null (NaN, missing string)."""
-        values = self.columns[name][rows].tolist()
+    def values_list(self, name: str, rows: np.ndarray, shown: bool = False) -> list[Any]:
+        """Python values of a column at ``rows``; None where null (NaN, missing string).
+
+        With ``shown``, numbers are rounded as a person sees them (`layers.rounding`, by the field's
+        unit): whole people, 4-decimal indices, no float noise.
+        """
+        values = self.columns[name][rows]
+        values = (round_array(name, values) if shown else values).tolist()
         null = self.nulls.get(name)
         if null is not None:
             for i in np.flatnonzero(null[rows]).tolist():

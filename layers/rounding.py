@@ -79,6 +79,28 @@ def _significant(number: float) -> float:
     return round(number, max(digits, 0))
 
 
+def round_array(name: str, values: np.ndarray) -> np.ndarray:
+    """A column of field ``name`` as shown: rounded by unit, whole units as integers.
+
+    Non-finite values of a whole unit become None (an object array); others stay NaN/inf for the
+    serialiser to write as null.
+    """
+    if values.dtype.kind != "f":
+        return values
+    places = decimals_for(name)
+    finite = np.isfinite(values)
+    if places is None:
+        whole = np.round(np.where(finite, values, 0.0)).astype(np.int64)
+        if finite.all():
+            return whole
+        out = whole.astype(object)
+        out[~finite] = None
+        return out
+    if places < 0:
+        return np.array([_significant(v) if ok else v for v, ok in zip(values.tolist(), finite, strict=True)])
+    return np.round(values, places)
+
+
 def round_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """A JSON object with every number rounded by its key; nested objects by their own keys.
 

@@ -11,6 +11,7 @@ Query parameters: ``year``, ``k``, ``w_<dimension>`` or ``w_<indicator>`` (weigh
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from fastapi import APIRouter, Body, Request
 from starlette.responses import Response
 
 from layers.indicator_spec import IndicatorSpec, spec_from_dict, spec_to_dict, with_named_overrides
+from layers.rounding import round_array, round_record
 from layers.schema import level as level_schema
 from layers.scoring import dimension_share, summarize, summary_to_json
 from service.catalog import Catalog
@@ -53,9 +55,10 @@ class LevelScores:
     """Row of each unit in the level's layer (for geometry); empty for the province."""
 
 
-def _num(values: np.ndarray) -> list[float | None]:
-    out = values.astype(float).tolist()
-    return [None if v != v else v for v in out]  # NaN → None
+def _num(values: np.ndarray, name: str) -> list[float | int | None]:
+    """A column as JSON values, rounded as a person sees field ``name`` (NaN and inf → None)."""
+    shown = round_array(name, np.asarray(values, dtype=np.float64)).tolist()
+    return [None if isinstance(v, float) and not math.isfinite(v) else v for v in shown]
 
 
 def _flags(values: np.ndarray, scored: np.ndarray, rows: np.ndarray) -> list[bool | None]:
@@ -65,8 +68,8 @@ def _flags(values: np.ndarray, scored: np.ndarray, rows: np.ndarray) -> list[boo
     ]
 
 
-def _named(matrix: np.ndarray, names: list[str]) -> list[dict[str, float | None]]:
-    columns = [_num(matrix[:, j]) for j in range(len(names))]
+def _named(matrix: np.ndarray, names: list[str], field: str) -> list[dict[str, float | None]]:
+    columns = [_num(matrix[:, j], field) for j in range(len(names))]
     return [dict(zip(names, vals, strict=True)) for vals in zip(*columns, strict=True)] if names else []
 
 
@@ -81,13 +84,13 @@ def _hexagon_rows(
     base = {
         "id": hexes.ids[rows].tolist(),
         "name": list(names),
-        "population": _num(pop[rows]),
-        "c": _num(units.c[rows]),
+        "population": _num(pop[rows], "population"),
+        "c": _num(units.c[rows], "c"),
         "poor": _flags(units.poor, units.complete, rows),
         "vulnerable": _flags(units.vulnerable, units.complete, rows),
         "severe": _flags(units.severe, units.complete, rows),
-        "deprivations": _named(deprived, spec.names),
-        "dimension_share": _named(shares, spec.dimensions),
+        "deprivations": _named(deprived, spec.names, "deprivations"),
+        "dimension_share": _named(shares, spec.dimensions, "dimension_share"),
     }
     return [dict(zip(base, vals, strict=True)) for vals in zip(*base.values(), strict=True)]
 
@@ -104,16 +107,16 @@ def _area_rows(
     base = {
         "id": ids,
         "name": names,
-        "population": _num(people[rows]),
-        "scored_population": _num(summary.population[rows]),
-        "H": _num(summary.H[rows]),
-        "A": _num(summary.A[rows]),
-        "M0": _num(summary.M0[rows]),
-        "mpi_poor_population": _num(summary.H[rows] * summary.population[rows]),
-        "vulnerable_share": _num(summary.vulnerable[rows]),
-        "severe_share": _num(summary.severe[rows]),
-        "deprivations": _named(summary.censored_headcount[rows], spec.names),
-        "dimension_share": _named(summary.contribution_dimension[rows], spec.dimensions),
+        "population": _num(people[rows], "population"),
+        "scored_population": _num(summary.population[rows], "scored_population"),
+        "H": _num(summary.H[rows], "H"),
+        "A": _num(summary.A[rows], "A"),
+        "M0": _num(summary.M0[rows], "M0"),
+        "mpi_poor_population": _num(summary.H[rows] * summary.population[rows], "mpi_poor_population"),
+        "vulnerable_share": _num(summary.vulnerable[rows], "vulnerable_share"),
+        "severe_share": _num(summary.severe[rows], "severe_share"),
+        "deprivations": _named(summary.censored_headcount[rows], spec.names, "deprivations"),
+        "dimension_share": _named(summary.contribution_dimension[rows], spec.dimensions, "dimension_share"),
     }
     return [dict(zip(base, vals, strict=True)) for vals in zip(*base.values(), strict=True)]
 
@@ -123,7 +126,7 @@ def score_level(catalog: Catalog, spec: IndicatorSpec, q: ScoreQuery) -> tuple[L
     scoring = catalog.require_scoring()
     cells = scoring.score_cells(spec, q.year)
     units, pop = cells.scores, cells.weights
-    overall = summary_to_json(summarize(units, spec, pop), spec)
+    overall = round_record(summary_to_json(summarize(units, spec, pop), spec))
     if q.level == "hexagon":
         total = scoring.n_cells
         rows = np.arange(total)[q.offset : q.offset + q.limit]

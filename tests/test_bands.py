@@ -149,7 +149,7 @@ def test_scores_endpoint(client: TestClient, store_dir: Path, k: str) -> None:
     known = np.isfinite(rates)
     want = expected(rates[known], people[known], k)
     for key, value in want.items():
-        assert body["summary"][key] == pytest.approx(value, abs=1e-9), key
+        assert body["summary"][key] == pytest.approx(value, abs=5e-5), key  # shown to 4 decimals
     by_code = dict(zip(rows["village_code"], rates, strict=True))
     for unit in body["units"]:
         rate = by_code[unit["id"]]

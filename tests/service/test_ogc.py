@@ -9,6 +9,7 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
+from layers.rounding import round_value
 from layers.store import SPATIAL_LAYERS, LayerStore
 from service.models import Collection, Collections, Feature, FeatureCollection, Problem, Queryables
 
@@ -110,7 +111,8 @@ def test_feature_properties_and_ids(client: TestClient, store: LayerStore) -> No
         assert feature.geometry and feature.geometry["type"] == "MultiPolygon"
         row = frame.loc[frame["village_code"] == feature.id].iloc[0]
         assert feature.properties and feature.properties["village_name"] == row["village_name"]
-        assert feature.properties["M0"] == pytest.approx(row["M0"])
+        # Items show numbers as a person reads them: M0 to 4 decimals (layers/rounding.py).
+        assert feature.properties["M0"] == round_value("M0", row["M0"])
         lon, lat = feature.geometry["coordinates"][0][0][0]
         assert 100 < lon < 130 and -10 < lat < 10  # lon, lat order
     hexes = items(client, "/collections/hexagons/items?limit=2")
@@ -204,7 +206,7 @@ def test_year_picks_village_values(client: TestClient, store: LayerStore) -> Non
     expected = years[years["year"] == first].set_index("village_code")["poverty_rate"]
     for f in page.features:
         assert f.properties and f.properties["year"] == first
-        assert f.properties["poverty_rate"] == pytest.approx(expected[f.id])
+        assert f.properties["poverty_rate"] == round_value("poverty_rate", expected[f.id])
 
 
 def test_year_for_hexagons_rescored(client: TestClient, store: LayerStore) -> None:
@@ -214,7 +216,7 @@ def test_year_for_hexagons_rescored(client: TestClient, store: LayerStore) -> No
     for f in page.features:
         props = f.properties or {}
         assert props["year"] == first
-        assert props["poverty_rate"] == pytest.approx(years[(props["village_code"], first)])
+        assert props["poverty_rate"] == round_value("poverty_rate", years[(props["village_code"], first)])
         # Null where the cell holds fewer than 0.5 people that year (people, not land).
         assert props["score"] is None if props["population"] < 0.5 else 0 <= props["score"] <= 1
 
