@@ -605,7 +605,7 @@ class _Frontier:
             yield self.pop()
 
 
-def solve(problem: Problem, rel_gap: float = REL_GAP) -> Solution:  # noqa: C901 - being split
+def solve(problem: Problem, rel_gap: float = REL_GAP) -> Solution:
     """Choose the items of greatest total value, with a proven gap (module docstring).
 
     Parameters
@@ -629,130 +629,180 @@ def solve(problem: Problem, rel_gap: float = REL_GAP) -> Solution:  # noqa: C901
     """
     started = time.perf_counter()
     check_feasible(problem)
-    s = _Counts.of(problem)
-    bounds: dict[int, _Bound | None] = {}
+    search = _Search(problem, rel_gap)
+    search.search_frontier()
+    search.exact_wide()
+    search.exact_counts()
+    return search.result(started)
 
-    def bound(n: int) -> _Bound | None:
-        if n not in bounds:
-            bounds[n] = s.bound(n)
-        return bounds[n]
 
-    def ub(n: int) -> float:
-        b = bound(n)
+class _Search:
+    """One run of `solve` (module docstring, steps 1-3): the counts, their bounds, the incumbent.
+
+    ``bounds`` caches U(n) per count (its size is the ``counts_bounded`` work); ``proven`` holds
+    the bound of every count settled so far (U(n), or HiGHS's tighter one); the frontier hands
+    out the counts not yet searched in decreasing U(n). The order of the calls is `solve`'s; the
+    work counters and the answer depend on it, and on nothing else.
+    """
+
+    def __init__(self, problem: Problem, rel_gap: float) -> None:
+        """Bound the counts to find the peak of U, and start from the cheapest selection."""
+        self.problem, self.rel_gap = problem, rel_gap
+        self.counts = _Counts.of(problem)
+        self.bounds: dict[int, _Bound | None] = {}
+        lo, hi = self.counts.n_lo, max(self.counts.n_lo, self.counts.n_hi)
+        peak = self._peak(lo, hi)
+        # the cheapest selection meeting the includes and minimums is feasible (check_feasible)
+        cheapest = self.counts.inner(math.inf, self.counts.n_lo)
+        assert cheapest is not None
+        self.best = self.counts.full(cheapest)
+        self.best_value = float(problem.value[self.best].sum())
+        self.frontier = _Frontier(peak, lo, hi, self.ub)
+        self.proven: dict[int, float] = {}
+        self.searched: set[int] = set()
+        self.work = {"counts_searched": 0, "counts_exact": 0, "nodes": 0, "swaps": 0}
+
+    def bound(self, n: int) -> _Bound | None:
+        """U(n) and its multiplier, computed once per count."""
+        if n not in self.bounds:
+            self.bounds[n] = self.counts.bound(n)
+        return self.bounds[n]
+
+    def ub(self, n: int) -> float:
+        """U(n) as a number (-inf: no selection of n items exists)."""
+        b = self.bound(n)
         return -math.inf if b is None else b.value
 
-    lo, hi = s.n_lo, max(s.n_lo, s.n_hi)
-    while lo < hi:  # the peak of the concave U(n), by bisection on its slope
-        mid = (lo + hi) // 2
-        if ub(mid + 1) > ub(mid):
-            lo = mid + 1
-        else:
-            hi = mid
-    # the cheapest selection meeting the includes and minimums is feasible (check_feasible)
-    cheapest = s.inner(math.inf, s.n_lo)
-    assert cheapest is not None
-    best = s.full(cheapest)
-    best_value = float(problem.value[best].sum())
+    def _peak(self, lo: int, hi: int) -> int:
+        """The peak of the concave U(n) on ``lo..hi``, by bisection on its slope."""
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.ub(mid + 1) > self.ub(mid):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
 
-    def offer(x: BoolArray) -> None:
-        nonlocal best, best_value
-        chosen = s.full(x)
-        value = float(problem.value[chosen].sum())
-        if value > best_value and _within_budget(problem, chosen):
-            best, best_value = chosen, value
+    def offer(self, x: BoolArray) -> None:
+        """Keep a choice of free items when it is worth more than the incumbent and fits."""
+        chosen = self.counts.full(x)
+        value = float(self.problem.value[chosen].sum())
+        if value > self.best_value and _within_budget(self.problem, chosen):
+            self.best, self.best_value = chosen, value
 
-    def closed(u: float) -> bool:
-        return u <= best_value + rel_gap * abs(best_value)
+    def closed(self, u: float) -> bool:
+        """Whether a bound u is within ``rel_gap`` of the incumbent (nothing to gain there)."""
+        return u <= self.best_value + self.rel_gap * abs(self.best_value)
 
-    frontier = _Frontier(lo, s.n_lo, max(s.n_lo, s.n_hi), ub)
-    proven: dict[int, float] = {}
-    searched: set[int] = set()
-    work = {"counts_searched": 0, "counts_exact": 0, "nodes": 0, "swaps": 0}
-
-    def search(n: int) -> None:
-        b = bound(n)
+    def search_count(self, n: int) -> None:
+        """Improve count n's starts by swaps and offer them; U(n) becomes its proven bound."""
+        b = self.bound(n)
         assert b is not None
-        x, swaps = s.improve(b.feasible)
-        offer(x)
-        repaired = s.repair(b.over) if b.over is not None and not closed(b.value) else None
+        x, swaps = self.counts.improve(b.feasible)
+        self.offer(x)
+        repaired = self.counts.repair(b.over) if b.over is not None and not self.closed(b.value) else None
         if repaired is not None:  # a second start, from just over the budget
-            x, more = s.improve(repaired)
-            offer(x)
+            x, more = self.counts.improve(repaired)
+            self.offer(x)
             swaps += more
-        proven[n] = b.value
-        searched.add(n)
-        work["counts_searched"] += 1
-        work["swaps"] += swaps
+        self.proven[n] = b.value
+        self.searched.add(n)
+        self.work["counts_searched"] += 1
+        self.work["swaps"] += swaps
 
-    for n in frontier:  # search the counts in decreasing bound while the gap is open
-        search(n)
-        nxt = frontier.peek()
-        if nxt is None or closed(nxt[1]) or len(searched) >= SEARCH_COUNTS:
-            break
-    # Where U(n) is flat (costs nearly proportional to value), many counts stay open and fixing
-    # one count helps little: HiGHS then takes all of them at once, as one programme.
-    wide = _open_counts(frontier, proven, closed, SEARCH_COUNTS * 8)
-    if wide is not None and wide[1] - wide[0] + 1 > EXACT_COUNTS:
-        x, bound_wide, nodes = s.exact(wide, 0.0, best_value, rel_gap)
+    def search_frontier(self) -> None:
+        """Search the counts in decreasing bound while the gap is open (`SEARCH_COUNTS` at most)."""
+        for n in self.frontier:
+            self.search_count(n)
+            nxt = self.frontier.peek()
+            if nxt is None or self.closed(nxt[1]) or len(self.searched) >= SEARCH_COUNTS:
+                break
+
+    def exact_wide(self) -> None:
+        """Give HiGHS every open count at once when more than `EXACT_COUNTS` are open.
+
+        Where U(n) is flat (costs nearly proportional to value), many counts stay open and fixing
+        one count helps little: HiGHS then takes all of them as one programme.
+        """
+        wide = self._open_range(SEARCH_COUNTS * 8)
+        if wide is None or wide[1] - wide[0] + 1 <= EXACT_COUNTS:
+            return
+        x, bound_wide, nodes = self.counts.exact(wide, 0.0, self.best_value, self.rel_gap)
         if x is not None:
-            offer(x)
+            self.offer(x)
         for m in range(wide[0], wide[1] + 1):
-            proven[m] = min(proven.get(m, ub(m)), bound_wide)
-        frontier.drop(wide)
-        work["counts_exact"] += wide[1] - wide[0] + 1
-        work["nodes"] += nodes
-    exhausted: set[int] = set()
-    while work["counts_exact"] < EXACT_COUNTS:  # HiGHS on the open count of largest bound
-        open_ = [m for m in proven if m not in exhausted and not closed(proven[m])]
-        pick = max(open_, key=lambda m: (proven[m], -m)) if open_ else None
-        nxt = frontier.peek()
-        if nxt is not None and not closed(nxt[1]) and (pick is None or nxt[1] > proven[pick]):
-            if len(searched) >= 2 * SEARCH_COUNTS:
+            # ub(m) is evaluated even when m has a proven bound: it is cached work either way
+            self.proven[m] = min(self.proven.get(m, self.ub(m)), bound_wide)
+        self.frontier.drop(wide)
+        self.work["counts_exact"] += wide[1] - wide[0] + 1
+        self.work["nodes"] += nodes
+
+    def _open_range(self, limit: int) -> tuple[int, int] | None:
+        """The range of counts whose bound is still open (searched or not), or None.
+
+        Unsearched counts are looked at outward from the frontier (U is concave, so the open ones
+        are contiguous), at most ``limit`` of them.
+        """
+        f = self.frontier
+        found = [m for m, u in self.proven.items() if not self.closed(u)]
+        for side, step in ((f.left, -1), (f.right, 1)):
+            m = side
+            for _ in range(limit):
+                if not (f.lo <= m <= f.hi) or self.closed(f.ub(m)):
+                    break
+                found.append(m)
+                m += step
+        return (min(found), max(found)) if found else None
+
+    def exact_counts(self) -> None:
+        """HiGHS on the open count of largest bound, one count at a time, `EXACT_COUNTS` in all.
+
+        An unsearched count whose U(n) is larger than every open proven bound is searched first
+        (at most ``2 * SEARCH_COUNTS`` counts are searched in all).
+        """
+        exhausted: set[int] = set()
+        while self.work["counts_exact"] < EXACT_COUNTS:
+            open_ = [m for m in self.proven if m not in exhausted and not self.closed(self.proven[m])]
+            pick = max(open_, key=lambda m: (self.proven[m], -m)) if open_ else None
+            if self._frontier_first(pick):
+                if len(self.searched) >= 2 * SEARCH_COUNTS:
+                    break
+                pick = self.frontier.pop()
+                self.search_count(pick)
+                if self.closed(self.proven[pick]):
+                    continue
+            if pick is None:
                 break
-            pick = frontier.pop()
-            search(pick)
-            if closed(proven[pick]):
-                continue
-        if pick is None:
-            break
-        n = pick
-        b = bound(n)
+            self.exact_count(pick)
+            exhausted.add(pick)
+
+    def _frontier_first(self, pick: int | None) -> bool:
+        """Whether the frontier's next count is open and its bound above that of ``pick``."""
+        nxt = self.frontier.peek()
+        return nxt is not None and not self.closed(nxt[1]) and (pick is None or nxt[1] > self.proven[pick])
+
+    def exact_count(self, n: int) -> None:
+        """HiGHS on count n alone, reduced by fixings at its multiplier; its bound replaces U(n)."""
+        b = self.bound(n)
         assert b is not None
-        x, proven[n], nodes = s.exact((n, n), b.lam, best_value, rel_gap)
+        x, self.proven[n], nodes = self.counts.exact((n, n), b.lam, self.best_value, self.rel_gap)
         if x is not None:
-            offer(x)
-        exhausted.add(n)
-        work["counts_exact"] += 1
-        work["nodes"] += nodes
-    nxt = frontier.peek()
-    upper = max([best_value, *proven.values(), nxt[1] if nxt is not None else -math.inf])
-    work["counts_bounded"] = len(bounds)
-    if best_value > 0:
-        gap: float | None = max((upper - best_value) / best_value, 0.0)
-    else:
-        gap = 0.0 if upper <= 0 else None
-    status = "optimal" if gap is not None and gap <= rel_gap else "work_limit"
-    chosen = _prune(problem, best)
-    return Solution(chosen, status, gap, time.perf_counter() - started, upper, work)
+            self.offer(x)
+        self.work["counts_exact"] += 1
+        self.work["nodes"] += nodes
 
-
-def _open_counts(
-    frontier: _Frontier, proven: dict[int, float], closed: Any, limit: int
-) -> tuple[int, int] | None:
-    """The range of counts whose bound is still open (searched or not), or None.
-
-    Unsearched counts are looked at outward from the frontier (U is concave, so the open ones
-    are contiguous), at most ``limit`` of them.
-    """
-    found = [m for m, u in proven.items() if not closed(u)]
-    for side, step in ((frontier.left, -1), (frontier.right, 1)):
-        m = side
-        for _ in range(limit):
-            if not (frontier.lo <= m <= frontier.hi) or closed(frontier.ub(m)):
-                break
-            found.append(m)
-            m += step
-    return (min(found), max(found)) if found else None
+    def result(self, started: float) -> Solution:
+        """The incumbent (pruned), its status and proven gap, and the work done."""
+        nxt = self.frontier.peek()
+        upper = max([self.best_value, *self.proven.values(), nxt[1] if nxt is not None else -math.inf])
+        self.work["counts_bounded"] = len(self.bounds)
+        if self.best_value > 0:
+            gap: float | None = max((upper - self.best_value) / self.best_value, 0.0)
+        else:
+            gap = 0.0 if upper <= 0 else None
+        status = "optimal" if gap is not None and gap <= self.rel_gap else "work_limit"
+        chosen = _prune(self.problem, self.best)
+        return Solution(chosen, status, gap, time.perf_counter() - started, upper, self.work)
 
 
 def _within_budget(p: Problem, chosen: BoolArray) -> bool:
