@@ -17,6 +17,7 @@ import pandas as pd
 from layers.errors import InvalidQuery
 from layers.indicator_spec import IndicatorSpec, spec_to_dict
 from layers.rescore import ScoringFrame, store_spec
+from layers.rounding import round_array, round_value
 from layers.schema import AREA_LEVELS
 from layers.schema import level as level_schema
 from layers.store import LayerStore
@@ -144,6 +145,29 @@ def _num(value: Any) -> Any:
     return None if value is pd.NA else value
 
 
+def _field(key: str) -> str:
+    """The field a change column is read as: ``H_change`` as ``H``, ``*_change_rel`` as a fraction."""
+    if key.endswith("_change_rel"):
+        return "coverage"  # a fraction, 4 decimals
+    for suffix in ("_from", "_to", "_change"):
+        if key.endswith(suffix):
+            return key.removesuffix(suffix)
+    return key
+
+
+def _shown(key: str, value: Any) -> Any:
+    return round_value(_field(key), value)
+
+
+def changes_to_csv(table: pd.DataFrame) -> str:
+    """A `changes` table as CSV text, numbers rounded as a person reads them."""
+    shown = table.copy()
+    for column in shown.columns:
+        if pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = round_array(_field(str(column)), shown[column].to_numpy(np.float64))
+    return shown.to_csv(index=False)
+
+
 def changes_to_json(
     table: pd.DataFrame, year_from: int, year_to: int, level: str, spec: IndicatorSpec, rank_by: str = "M0"
 ) -> dict[str, Any]:
@@ -161,7 +185,7 @@ def changes_to_json(
     dict
         ``{"from", "to", "level", "rank_by", "spec", "units": [row, ...]}``, rows in rank order.
     """
-    records = [{k: _num(v) for k, v in row.items()} for row in table.to_dict(orient="records")]
+    records = [{k: _shown(k, _num(v)) for k, v in row.items()} for row in table.to_dict(orient="records")]
     return {
         "from": year_from,
         "to": year_to,

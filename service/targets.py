@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
-from layers.change import changes, changes_to_json
+from layers.change import changes, changes_to_csv, changes_to_json
 from layers.export import MEDIA_TYPES, target_filename, write_targets
 from layers.rescore import ScoringFrame, store_spec
 from layers.store import LayerStore
@@ -64,7 +64,7 @@ def changes_between(
     if f == "csv":
         name = f"sasaran-changes-{level}-{year_from}-{year_to}{'-synthetic' if store.synthetic else ''}.csv"
         headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-        return CSVResponse(table.to_csv(index=False).encode(), headers=headers)
+        return CSVResponse(changes_to_csv(table).encode(), headers=headers)
     return ORJSONResponse(changes_to_json(table, year_from, year_to, level, spec, rank_by))
 
 

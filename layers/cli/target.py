@@ -191,7 +191,7 @@ def changes_command(
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of standard output.")] = None,
 ) -> None:
     """Change in poverty rate, H and M0 between two years, ranked by the largest fall."""
-    from layers.change import changes, changes_to_json
+    from layers.change import changes, changes_to_csv, changes_to_json
     from layers.rescore import ScoringFrame, store_spec
     from layers.store import LayerStore
 
@@ -207,7 +207,7 @@ def changes_command(
         answer = changes_to_json(table, first, last, level, spec, rank_by)
         text = json.dumps(answer, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     elif fmt == "csv":
-        text = table.to_csv(index=False)
+        text = changes_to_csv(table)
     else:
         text = table.to_string(index=False, float_format=lambda v: f"{v:,.4f}") + "\n"
     write_text(text, out)

@@ -33,6 +33,7 @@ from layers.export.atomic import atomic_path
 from layers.export.formats import FORMATS, FORMATS_BY_EXT, TABLE_FORMATS
 from layers.export.gpkg import CHUNK_ROWS, promote_to_multi, write_gpkg_layer, write_styles
 from layers.qml import style_for
+from layers.rounding import round_frame
 from layers.schema import LAYERS
 from layers.store import LayerStore
 
@@ -99,8 +100,10 @@ def export_layer(store: LayerStore, name: str, path: str | Path, fmt: str) -> Pa
         elif fmt == "xlsx":
             _write_xlsx(frame, tmp, name)
         else:
+            # GeoJSON is read by people and web pages: numbers rounded like every JSON answer.
+            shown = _geo_rounded(frame) if fmt == "geojson" else frame
             pyogrio.write_dataframe(
-                frame, tmp, driver=FORMATS_BY_EXT[fmt].driver, layer=name,
+                shown, tmp, driver=FORMATS_BY_EXT[fmt].driver, layer=name,
                 promote_to_multi=promote_to_multi(name, frame),
                 layer_options={"RFC7946": "YES"} if fmt == "geojson" else {"SPATIAL_INDEX": "YES"},
             )  # fmt: skip
@@ -172,10 +175,18 @@ def _write_xlsx(frame: pd.DataFrame, path: Path, name: str) -> None:
         _tabular(frame, wkt=False).to_excel(writer, sheet_name=name[:31], index=False)
 
 
+def _geo_rounded(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    attributes = round_frame(pd.DataFrame(frame.drop(columns=frame.geometry.name)))
+    return gpd.GeoDataFrame(attributes, geometry=frame.geometry.values, crs=frame.crs)
+
+
 def _tabular(frame: pd.DataFrame, wkt: bool) -> pd.DataFrame:
-    """Attributes plus ``lon``/``lat`` (and ``geometry_wkt`` for lines and areas when ``wkt``)."""
+    """Attributes plus ``lon``/``lat`` (and ``geometry_wkt`` for lines and areas when ``wkt``).
+
+    Numbers are rounded as a person reads them (`layers.rounding`): spreadsheets are read by people.
+    """
     if not isinstance(frame, gpd.GeoDataFrame):
-        return pd.DataFrame(frame)
+        return round_frame(pd.DataFrame(frame))
     geoms = frame.geometry.to_numpy()
     out = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     points = shapely.get_type_id(geoms) == shapely.GeometryType.POINT
@@ -184,7 +195,7 @@ def _tabular(frame: pd.DataFrame, wkt: bool) -> pd.DataFrame:
     out["lat"] = np.round(shapely.get_y(anchor), 7)
     if wkt and not points.all():
         out["geometry_wkt"] = shapely.to_wkt(geoms, rounding_precision=7, trim=True)
-    return out
+    return round_frame(out)
 
 
 _LOCKS: dict[Path, threading.Lock] = {}
