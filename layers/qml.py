@@ -17,8 +17,9 @@ the one classification the tile styles and the planner use too.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -349,6 +350,130 @@ def _rgba(hex_color: str, alpha: int = 255) -> str:
 
 def _serialise(root: ET.Element, geometry_type: int) -> str:
     ET.SubElement(root, "layerGeometryType").text = str(geometry_type)
+    ET.indent(root, space=" ")
+    body = ET.tostring(root, encoding="unicode")
+    return f"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n{body}\n"
+
+
+def vector_tile_qml(
+    layer: str,
+    kinds: Sequence[FacilityKind] = BUILTIN_FACILITY_KINDS,
+    present: Sequence[int] | Sequence[str] | None = None,
+) -> str | None:
+    """The QML of a QGIS vector tile layer of ``layer``'s tiles (``QgsVectorTileBasicRenderer``).
+
+    One renderer style per class (or facility kind, road class) with a filter expression, the same
+    classes and colours as the GeoPackage styles and the MapLibre style; area names as labels.
+    ``present`` restricts the styles to the classes or categories the layer holds (see
+    `layers.map_styles.maplibre_style`).
+
+    Examples
+    --------
+    >>> '<renderer type="basic">' in vector_tile_qml("hexagons")
+    True
+    """
+    schema = LAYERS.get(layer)
+    if schema is None or not schema.tiled or schema.style is None:
+        return None
+    root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="AllStyleCategories")
+    styles = ET.SubElement(ET.SubElement(root, "renderer", type="basic"), "styles")
+    for name, expression, geometry, add_symbol in _tile_rules(schema, kinds, present):
+        style = ET.SubElement(
+            styles, "style", layer=layer, name=name, expression=expression, enabled="1",
+            geometry=str(geometry), attrib={"min-zoom": "-1", "max-zoom": "-1"},
+        )  # fmt: skip
+        add_symbol(ET.SubElement(style, "symbols"))
+    if layer in LABEL_MIN_SCALE and schema.level:
+        _tile_labels(root, layer, level(schema.level).name_column or "")
+    return _serialise_root(root)
+
+
+_TileRule = tuple[str, str, int, Callable[[ET.Element], None]]
+
+
+def _tile_rules(
+    schema: LayerSchema, kinds: Sequence[FacilityKind], present: Sequence[int] | Sequence[str] | None
+) -> list[_TileRule]:
+    rules: list[_TileRule] = []
+    if schema.style in CLASSIFICATIONS:
+        classes = CLASSIFICATIONS[schema.style]
+        shown = range(len(classes.classes)) if present is None else [int(i) for i in present]
+        outline = "none" if schema.style == "score" else "#555555"
+        for i in shown:
+            item = classes.classes[i]
+            rules.append(
+                (f"{item.label.id} / {item.label.en}", _class_expression(classes, i), 2,
+                 partial(_fill_symbol, name="0", color=item.color, outline=outline,
+                         outline_width=schema.outline_mm or 0.1))
+            )  # fmt: skip
+        if schema.name in ("kecamatan", "kabupaten"):
+            width = 0.9 if schema.name == "kabupaten" else 0.4
+            rules.append(("Batas / boundary", "", 1, partial(_line_symbol, color=ADMIN_OUTLINE, width=width)))
+    elif schema.style == "facility":
+        markers = facility_markers(kinds, schema.name)
+        known = [m.value for m in markers if m.value]
+        for marker in markers:
+            if present is not None and marker.value and marker.value not in present:
+                continue
+            expression = f'"kind" = {_quote(marker.value)}' if marker.value else _not_in("kind", known)
+            rules.append((marker.label, expression, 0, partial(_marker_symbol, marker=marker)))
+    elif schema.style == "roads":
+        for value, width, color in _present_roads(None):
+            if present is not None and value and value not in present:
+                continue
+            expression = f'"class" = {_quote(value)}' if value else _not_in("class", list(ROAD_CLASSES))
+            rules.append(
+                (value or "Lainnya / other", expression, 1, partial(_line_symbol, color=color, width=width))
+            )
+    else:
+        rules.append(("Sungai / river", "", 1, partial(_line_symbol, color=RIVER_COLOR, width=0.5)))
+    return rules
+
+
+def _class_expression(classes: Classification, i: int) -> str:
+    field = f'"{classes.attribute}"'
+    parts = [f"{field} IS NOT NULL"]
+    if i > 0:
+        parts.append(f"{field} >= {classes.classes[i].start!r}")
+    if i + 1 < len(classes.classes):
+        parts.append(f"{field} < {classes.classes[i + 1].start!r}")
+    return " AND ".join(parts)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _not_in(field: str, values: Sequence[str]) -> str:
+    listed = ", ".join(_quote(v) for v in values)
+    return f'"{field}" IS NULL OR "{field}" NOT IN ({listed})' if values else ""
+
+
+def _line_symbol(parent: ET.Element, color: str, width: float) -> None:
+    _line_layer(_symbol(parent, "0", "line"), color, width)
+
+
+def _marker_symbol(parent: ET.Element, marker: Marker) -> None:
+    symbol = _symbol(parent, "0", "marker")
+    _layer(symbol, "SimpleMarker", name=marker.shape, color=_rgba(marker.color), size=str(marker.size),
+           size_unit="MM", outline_color="35,35,35,255", outline_style="solid", outline_width="0.2",
+           outline_width_unit="MM", angle="0", scale_method="diameter", joinstyle="bevel")  # fmt: skip
+
+
+def _tile_labels(root: ET.Element, layer: str, field: str) -> None:
+    """Basic vector tile labeling: the area's name, from the zoom its GeoPackage labels start."""
+    styles = ET.SubElement(ET.SubElement(root, "labeling", type="basic"), "styles")
+    min_zoom = {"villages": 11, "kecamatan": 9, "kabupaten": -1}[layer]
+    style = ET.SubElement(
+        styles, "style", layer=layer, name="Nama / name", expression="", enabled="1", geometry="2",
+        attrib={"min-zoom": str(min_zoom), "max-zoom": "-1"},
+    )  # fmt: skip
+    holder = ET.Element("holder")
+    _labels(holder, field, 0, bold=layer == "kabupaten")
+    style.append(holder.find("labeling/settings"))  # type: ignore[arg-type]
+
+
+def _serialise_root(root: ET.Element) -> str:
     ET.indent(root, space=" ")
     body = ET.tostring(root, encoding="unicode")
     return f"<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n{body}\n"

@@ -58,7 +58,7 @@ class Catalog:
         has_scoring = all(name in store.names for name in (*YEAR_LAYERS, "village_years"))
         self.scoring = ScoringFrame.from_store(store) if has_scoring else None
         self.spec = store_spec(store)
-        self.tiles = VectorTiles(store)
+        self.tiles = VectorTiles(store, scoring=self.scoring)
         self._views: dict[tuple[str, int], Table] = {}
         self._views_lock = threading.Lock()
 

@@ -129,12 +129,33 @@ def collection_document(request: Request, collection: Collection) -> dict[str, A
             _link(url, "self", JSON, "This collection"),
             _link(f"{url}/items", "items", GEOJSON, "Features"),
             _link(f"{url}/queryables", QUERYABLES_REL, SCHEMA_JSON, "Queryable properties"),
+            *_tile_links(url, collection.id),
         ],
         "extent": extent,
         "itemType": "feature",
         "crs": [CRS84],
         "storageCrs": CRS84,
     }
+
+
+#: Link relations of vector tilesets (OGC API - Tiles) and their styles.
+TILESETS_REL = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+TILES = "/tiles/WebMercatorQuad"
+
+
+def _tile_links(url: str, collection_id: str) -> list[dict[str, str]]:
+    """Links of a tiled collection to its tilesets, TileJSON and styles (MapLibre, QGIS)."""
+    schema = LAYERS.get(collection_id)
+    if schema is None or not schema.tiled:
+        return []
+    return [
+        _link(f"{url}/tiles", TILESETS_REL, JSON, "Vector tilesets"),
+        _link(f"{url}{TILES}/tilejson.json", "describedby", JSON, "TileJSON of the vector tiles"),
+        _link(f"{url}{TILES}/style.json", "stylesheet", "application/vnd.mapbox.style+json",
+              "MapLibre style of the vector tiles (QGIS: vector tile layer, style URL)"),
+        _link(f"{url}{TILES}/style.qml", "stylesheet", "application/vnd.qgis.qml",
+              "QGIS style (QML) of the vector tiles"),
+    ]  # fmt: skip
 
 
 def _page_links(request: Request, q: ItemsQuery, matched: int) -> list[dict[str, str]]:
