@@ -297,8 +297,8 @@ def _mentions_year(node: object) -> bool:
         return True
     if isinstance(node, tuple):
         return any(_mentions_year(item) for item in node)
-    fields = getattr(node, "__dataclass_fields__", None)
-    return bool(fields) and any(_mentions_year(getattr(node, name)) for name in fields)
+    fields: dict[str, object] = getattr(node, "__dataclass_fields__", None) or {}
+    return any(_mentions_year(getattr(node, name)) for name in fields)
 
 
 def resolve_year(params: Mapping[str, str], where: cql2.Node | None, years: Sequence[int]) -> int | None:
