@@ -17,8 +17,8 @@ import pandas as pd
 
 from layers.errors import InvalidQuery, StoreError
 from layers.indicator_spec import IndicatorSpec, default_spec, spec_from_dict
-from layers.indicators import indicator_matrix, share_in_village
-from layers.schema import AREA_LEVELS, level
+from layers.indicators import YEARLY_SHARES, add_yearly_indicators, indicator_matrix, share_in_village
+from layers.schema import AREA_LEVELS, YEAR_LAYERS, level
 from layers.scoring import Summary, UnitScores, deprivation_profiles, scores_from_profiles, summarize
 from layers.store import LayerStore
 from layers.types import BoolArray, FloatArray, IntArray
@@ -235,6 +235,73 @@ class ScoringFrame:
             out |= {"score": units.c, **score_flags(units)}
         return out
 
+    def village_groups(self, level: str) -> IntArray:
+        """Each village's unit position at an area level (``kecamatan``, ``kabupaten``).
+
+        Read off the cells: every village owns at least one (`layers.grid.cells_for_villages`).
+        """
+        if level not in self.group_pos:
+            raise InvalidQuery(f"level '{level}' is not an area level; use one of {list(self.group_pos)}")
+        groups = np.zeros(len(self.village_codes), np.int64)
+        groups[self.village_pos] = self.group_pos[level]
+        return groups
+
+    def area_values(
+        self, year: int, level: str, columns: list[str], spec: IndicatorSpec
+    ) -> dict[str, np.ndarray]:
+        """What an area layer (kecamatan, kabupaten) would hold for ``year``, for its named columns.
+
+        Village counts (people, households, deciles ...) are summed per unit, the shares of
+        `layers.indicators.YEARLY_SHARES` recomputed from the sums, and `AF_COLUMNS` aggregated
+        from that year's cell scores, exactly as the build computes the stored year. Static columns
+        (travel times, distances, area) are not year-bearing and are left out.
+        """
+        _, rows = self.year_rows(year)
+        groups, n = self.village_groups(level), self.n_groups[level]
+        skip = {"village_code", "year", "poverty_rate", *YEARLY_SHARES, *AF_COLUMNS}
+        counts = [c for c in columns if c in rows.columns and c not in skip]
+        sums = pd.DataFrame(
+            {c: np.bincount(groups, weights=rows[c].to_numpy(np.float64), minlength=n) for c in counts}
+        )
+        shares = add_yearly_indicators(sums)
+        out: dict[str, np.ndarray] = {c: shares[c].to_numpy() for c in columns if c in shares.columns}
+        if "year" in columns:
+            out["year"] = np.full(n, year, np.int64)
+        aggregates = self.area_aggregates(self.score_cells(spec, year), spec)[level]
+        out |= {c: aggregates[c] for c in AF_COLUMNS if c in columns}
+        return out
+
+    def layer_values(
+        self, layer: str, year: int, columns: list[str], spec: IndicatorSpec | None
+    ) -> dict[str, np.ndarray]:
+        """The year-bearing columns of a store layer (`layers.schema.YEAR_LAYERS`) for ``year``.
+
+        Parameters
+        ----------
+        layer
+            ``hexagons``, ``villages``, ``kecamatan`` or ``kabupaten``.
+        year
+            A year of the store (`InvalidQuery` naming the years otherwise).
+        columns
+            The layer's columns; only those that vary by year are returned.
+        spec
+            The store's indicator spec (scores of hexagons, aggregates of areas).
+
+        Returns
+        -------
+        dict
+            Column name → values in the layer's row order; replace them in the stored layer to get
+            the layer as the build would have written it for ``year``.
+        """
+        self.year_rows(year)
+        if layer == "villages":
+            return self.village_values(year, columns)
+        if layer == "hexagons":
+            return self.cell_values(year, columns, spec if "score" in columns else None)
+        if layer in ("kecamatan", "kabupaten"):
+            return self.area_values(year, level(layer).name, columns, spec or default_spec())
+        raise InvalidQuery(f"'{layer}' does not vary by year")
+
 
 def score_flags(units: UnitScores) -> dict[str, Any]:
     """``poor``, ``vulnerable`` and ``severe`` as nullable booleans: null where a cell has no score."""
@@ -272,3 +339,77 @@ def _positions(codes: np.ndarray, wanted: np.ndarray) -> IntArray:
             f"'{wanted[~found][0]}'; rebuild the store"
         )
     return order[at].astype(np.int64)
+
+
+def stored_year(store: LayerStore) -> int | None:
+    """The year a store's year-bearing layers hold (manifest ``default_year``, else the latest)."""
+    year = store.manifest.get("default_year")
+    if year is None and store.years:
+        year = store.years[-1]
+    return None if year is None else int(year)
+
+
+def check_year(store: LayerStore, year: int) -> int:
+    """``year`` when the store holds it; else `InvalidQuery` naming the years available."""
+    if year not in store.years:
+        available = ", ".join(map(str, store.years)) or "none"
+        raise InvalidQuery(f"year {year} is not in the data; years available: {available}")
+    return year
+
+
+def layer_for_year(
+    store: LayerStore, name: str, year: int | None, scoring: ScoringFrame | None = None
+) -> pd.DataFrame:
+    """A store layer as the build would have written it for ``year`` (same rows and geometry).
+
+    Parameters
+    ----------
+    store
+        An open layer store.
+    name
+        A layer; only year-bearing ones (`layers.schema.YEAR_LAYERS`) accept a year other than the
+        stored one.
+    year
+        A year of the store; None for the stored year.
+    scoring
+        The store's prepared `ScoringFrame` (prepared here when not given).
+
+    Returns
+    -------
+    DataFrame
+        The stored layer itself for the stored year, else a copy with the year's values.
+
+    Examples
+    --------
+    >>> old = layer_for_year(store, "kecamatan", store.years[0])  # doctest: +SKIP
+    >>> bool((old["year"] == store.years[0]).all())  # doctest: +SKIP
+    True
+    """
+    frame = store.layer(name)
+    if year is None or year == stored_year(store):
+        return frame
+    if name not in YEAR_LAYERS:
+        raise InvalidQuery(f"'{name}' does not vary by year; drop the year")
+    check_year(store, year)
+    scoring = scoring if scoring is not None else ScoringFrame.from_store(store)
+    return frame.assign(**scoring.layer_values(name, year, list(frame.columns), store_spec(store)))
+
+
+def layer_by_years(store: LayerStore, name: str, scoring: ScoringFrame | None = None) -> pd.DataFrame:
+    """Every year of a year-bearing layer stacked, with ``date`` and ``date_end`` for time-aware GIS.
+
+    ``date`` is 1 January of the row's year and ``date_end`` 1 January of the next (exclusive), so
+    QGIS's temporal controller (start and end from fields, end excluded) shows each year's rows
+    for that year only.
+    """
+    scoring = scoring if scoring is not None else ScoringFrame.from_store(store)
+    frames = []
+    for year in store.years:
+        frame = layer_for_year(store, name, year, scoring)
+        frame = frame.assign(
+            year=np.int64(year),
+            date=pd.Timestamp(year=year, month=1, day=1),
+            date_end=pd.Timestamp(year=year + 1, month=1, day=1),
+        )
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import numpy as np
@@ -24,7 +24,8 @@ from numpy.typing import NDArray
 
 from layers import _mvt, grid
 from layers.errors import InvalidQuery, LayerNotFound, excerpt
-from layers.schema import LAYERS
+from layers.rescore import ScoringFrame, check_year, layer_for_year, stored_year
+from layers.schema import LAYERS, YEAR_LAYERS
 from layers.store import LayerStore
 from layers.types import BBox
 
@@ -194,11 +195,14 @@ class VectorTiles:
     True
     """
 
-    def __init__(self, store: LayerStore, cache_size: int = 2048):
+    def __init__(self, store: LayerStore, cache_size: int = 2048, scoring: ScoringFrame | None = None):
         self.store = store
         self.cache_size = cache_size
-        self._tiles: OrderedDict[tuple[str, int, int, int], bytes] = OrderedDict()
-        self._prepared: dict[tuple[str, int], _Prepared] = {}
+        self.scoring = scoring
+        """Rescoring arrays for tiles of a year other than the stored one (prepared when needed)."""
+        self.year = stored_year(store)
+        self._tiles: OrderedDict[tuple[str, int, int, int, int | None], bytes] = OrderedDict()
+        self._prepared: dict[tuple[str, int, int | None], _Prepared] = {}
         self._lock = threading.Lock()
 
     @property
@@ -206,19 +210,22 @@ class VectorTiles:
         """Names of the store's layers that can be tiled."""
         return [name for name in self.store.names if name in TILE_PROPERTIES]
 
-    def tile(self, name: str, z: int, x: int, y: int) -> bytes:
+    def tile(self, name: str, z: int, x: int, y: int, year: int | None = None) -> bytes:
         """The encoded tile z/x/y of a layer; ``b""`` (a valid empty tile) where the layer has no data.
 
-        Raises `LayerNotFound` for a layer without tiles and `InvalidQuery` for a tile outside the grid.
+        ``year``: a year-bearing layer's values of that year (default: the stored year); tiles are
+        cached per year. Raises `LayerNotFound` for a layer without tiles and `InvalidQuery` for a
+        tile outside the grid, or a year the layer or the store lacks.
         """
         self._check_layer(name)
         check_tile(z, x, y)
-        key = (name, z, x, y)
+        year = self._year(name, year)
+        key = (name, z, x, y, year)
         with self._lock:
             if key in self._tiles:
                 self._tiles.move_to_end(key)
                 return self._tiles[key]
-        body = encode_tile(self._layer(name, z), z, x, y)
+        body = encode_tile(self._layer(name, z, year), z, x, y)
         with self._lock:
             self._tiles[key] = body
             while len(self._tiles) > self.cache_size:
@@ -251,22 +258,39 @@ class VectorTiles:
                 f"no vector tiles for '{excerpt(name)}'; tiled layers are: {', '.join(self.layers)}"
             )
 
-    def _layer(self, name: str, z: int) -> _Prepared:
+    def _year(self, name: str, year: int | None) -> int | None:
+        """None for the stored year; else the year, checked against the layer and the store."""
+        if year is None or year == self.year:
+            return None
+        if name not in YEAR_LAYERS:
+            raise InvalidQuery(f"'{name}' does not vary by year; drop the year or datetime parameter")
+        return check_year(self.store, year)
+
+    def _layer(self, name: str, z: int, year: int | None = None) -> _Prepared:
         resolution = 0
         if name == "hexagons":
             finest = int(self.store.manifest.get("h3_resolution", 8))
             resolution = hexagon_resolution(z, finest)
-        key = (name, resolution)
+        key = (name, resolution, year)
         with self._lock:
             prepared = self._prepared.get(key)
         if prepared is None:
-            prepared = self._prepare(name, resolution)
+            stored = self._layer(name, z) if year is not None else None
+            prepared = self._prepare(name, resolution, year, stored)
             with self._lock:
                 self._prepared[key] = prepared
         return prepared
 
-    def _prepare(self, name: str, resolution: int) -> _Prepared:
+    def _prepare(
+        self, name: str, resolution: int, year: int | None = None, stored: _Prepared | None = None
+    ) -> _Prepared:
+        """Project and collect a layer's tile features; for another ``year`` only the properties
+        change, so the stored year's projected geometry (``stored``) is reused."""
         frame = self.store.layer(name)
+        if year is not None:
+            if self.scoring is None:
+                self.scoring = ScoringFrame.from_store(self.store)
+            frame = layer_for_year(self.store, name, year, self.scoring)
         finest = int(self.store.manifest.get("h3_resolution", 8))
         if name == "hexagons" and resolution < finest:
             frame = hexagon_parents(frame, resolution)
@@ -276,6 +300,8 @@ class VectorTiles:
         properties = {c: _tile_values(frame[c]) for c in columns if c in frame.columns}
         if name == "hexagons" and "resolution" not in frame.columns:
             properties["resolution"] = np.full(len(frame), finest, np.int64)
+        if stored is not None:  # same rows in the same order: only the values differ
+            return replace(stored, properties=properties)
         geometry = lonlat_to_mercator(frame.geometry.to_numpy())
         kinds = shapely.get_type_id(geometry)
         polygonal = bool(np.isin(kinds, [3, 6]).any())

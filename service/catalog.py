@@ -19,7 +19,7 @@ import shapely
 
 from layers.errors import ConfigError, InvalidQuery, LayerNotFound, excerpt
 from layers.query import Table
-from layers.rescore import ScoringFrame, store_spec
+from layers.rescore import ScoringFrame, check_year, store_spec, stored_year
 from layers.schema import LAYERS, TABLES, YEAR_LAYERS
 from layers.store import LayerStore
 from layers.tiles import VectorTiles
@@ -40,14 +40,6 @@ class Collection:
     stored_year: int | None = None
 
 
-def stored_year(store: LayerStore) -> int | None:
-    """The year the year-varying layers hold (manifest ``default_year``, else the latest)."""
-    year = store.manifest.get("default_year")
-    if year is None and store.years:
-        year = store.years[-1]
-    return None if year is None else int(year)
-
-
 class Catalog:
     """Everything prepared at startup for fast answers."""
 
@@ -66,7 +58,7 @@ class Catalog:
         has_scoring = all(name in store.names for name in (*YEAR_LAYERS, "village_years"))
         self.scoring = ScoringFrame.from_store(store) if has_scoring else None
         self.spec = store_spec(store)
-        self.tiles = VectorTiles(store)
+        self.tiles = VectorTiles(store, scoring=self.scoring)
         self._views: dict[tuple[str, int], Table] = {}
         self._views_lock = threading.Lock()
 
@@ -96,8 +88,10 @@ class Catalog:
         if year is None or year == collection.stored_year:
             return collection.table
         if not collection.years:
-            raise InvalidQuery(f"'{collection.id}' does not vary by year; drop the year parameter")
-        self.require_scoring().year_rows(year)  # InvalidQuery for a year the store lacks
+            raise InvalidQuery(
+                f"'{collection.id}' does not vary by year; drop the year or datetime parameter"
+            )
+        check_year(self.store, year)
         key = (collection.id, year)
         with self._views_lock:
             view = self._views.get(key)
@@ -108,17 +102,10 @@ class Catalog:
         return view
 
     def _year_view(self, collection: Collection, year: int) -> Table:
-        scoring = self.require_scoring()
+        """The collection as the build would have written it for ``year`` (same rows and geometry)."""
         table = collection.table
-        if collection.id == "villages":
-            return table.with_columns(scoring.village_values(year, list(table.columns)))
-        if collection.id == "hexagons":
-            spec = self.spec if "score" in table.columns else None
-            return table.with_columns(scoring.cell_values(year, list(table.columns), spec))
-        raise InvalidQuery(
-            f"'{collection.id}' holds {collection.stored_year} only; for {year} ask "
-            f"/scores/{collection.id}?year={year}, which aggregates that year's cells"
-        )
+        values = self.require_scoring().layer_values(collection.id, year, list(table.columns), self.spec)
+        return table.with_columns(values)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
@@ -84,6 +86,7 @@ ITEMS_PARAMETERS = (
     "offset",
     "f",
     "year",
+    "datetime",
     "filter",
     "filter-lang",
     "filter-crs",
@@ -147,6 +150,173 @@ def check_known(params: Mapping[str, str], known: set[str], where: str) -> None:
         )
 
 
+def known_parameters(*names: str) -> Callable[[Request], None]:
+    """A dependency answering 400 for any query parameter other than ``names`` (every path checks)."""
+    known = set(names)
+
+    def check(request: Request) -> None:
+        check_known(request.query_params, known, request.url.path)
+
+    return check
+
+
+# ------------------------------------------------------------------------------------------------
+# Years: ``datetime`` (OGC API - Features Part 1, 7.15.4), ``year`` and a filter's ``year = N``
+# ------------------------------------------------------------------------------------------------
+
+_INSTANT = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def _instant_years(text: str) -> tuple[int, int]:
+    """The first and last calendar year (UTC) an RFC 3339 instant, date, month or year falls in."""
+    match = _INSTANT.match(text)
+    try:
+        if match:
+            year, month, day = (int(g) if g else None for g in match.groups())
+            date(year or 1, month or 1, day or 1)  # ValueError for month 13 or day 32
+            return year or 1, year or 1
+        moment = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or "T" not in text.upper():
+        raise InvalidQuery(
+            f"datetime '{excerpt(text)}' is not a date-time (2023, 2023-06-01 or 2023-06-01T00:00:00Z), "
+            "nor an interval of two (2023-01-01/2023-12-31, ../2023)"
+        )
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.year, moment.year
+
+
+def parse_datetime(text: str, years: Sequence[int]) -> int:
+    """The one year of the data that an OGC ``datetime`` instant or interval selects.
+
+    Parameters
+    ----------
+    text
+        An instant (``2023``, ``2023-06``, ``2023-06-01``, ``2023-06-01T00:00:00Z``) or an interval
+        of two, either end open (``2023-01-01/2023-12-31``, ``../2023``, ``2023/..``, ``2023/``).
+    years
+        The years the data holds.
+
+    Returns
+    -------
+    int
+        The data year the instant or interval meets. Features are per year (each village once per
+        year, under one id), so a request shows one year: an interval meeting several data years,
+        or none, is `InvalidQuery` naming the years available.
+    """
+    available = ", ".join(map(str, years))
+    if "/" in text:
+        start, _, end = text.partition("/")
+        if "/" in end:
+            raise InvalidQuery(f"datetime '{excerpt(text)}' has more than two ends; an interval is start/end")
+        low = -math.inf if start in ("", "..") else _instant_years(start)[0]
+        high = math.inf if end in ("", "..") else _instant_years(end)[1]
+        if low > high:
+            raise InvalidQuery(f"datetime interval '{excerpt(text)}' ends before it starts")
+    else:
+        low, high = _instant_years(text)
+    met = [y for y in years if low <= y <= high]
+    if not met:
+        raise InvalidQuery(
+            f"datetime '{excerpt(text)}' meets no year of the data; years available: {available}"
+        )
+    if len(met) > 1:
+        raise InvalidQuery(
+            f"datetime '{excerpt(text)}' meets {len(met)} years ({', '.join(map(str, met))}); features are "
+            f"per year, so ask one, e.g. datetime={met[-1]}; years available: {available}"
+        )
+    return met[0]
+
+
+def requested_year(params: Mapping[str, str], years: Sequence[int]) -> int | None:
+    """The year a request asks for through ``year`` or ``datetime`` (None: neither was given).
+
+    A year the data lacks is `InvalidQuery` naming the years available; so are ``year`` and
+    ``datetime`` naming different years.
+    """
+    by_year = by_datetime = None
+    if params.get("year", "") != "":
+        by_year = parse_int("year", params["year"], 0)
+        if by_year not in years:
+            raise InvalidQuery(
+                f"year {by_year} is not in the data; years available: {', '.join(map(str, years))}"
+            )
+    if params.get("datetime", "") != "":
+        by_datetime = parse_datetime(params["datetime"], years)
+    if by_year is not None and by_datetime is not None and by_year != by_datetime:
+        raise InvalidQuery(f"year={by_year} and datetime={excerpt(params['datetime'])} name different years")
+    return by_year if by_year is not None else by_datetime
+
+
+def filter_year(node: cql2.Node | None) -> int | None:
+    """The year a CQL2 filter selects: its top-level ``year = N`` condition (AND-ed with the rest).
+
+    A yearly collection shows one year at a time, so ``year`` in a filter picks the year shown
+    (as the ``year`` parameter does) rather than matching only the stored year's rows. Any other use
+    of ``year`` (in OR, NOT, IN, BETWEEN, ``<`` ...) is `InvalidQuery`: it would ask for several
+    years in one answer.
+    """
+    if node is None:
+        return None
+    conjuncts = node.items if isinstance(node, cql2.And) else (node,)
+    chosen: set[int] = set()
+    for item in conjuncts:
+        year = _year_equality(item)
+        if year is not None:
+            chosen.add(year)
+        elif _mentions_year(item):
+            raise InvalidQuery(
+                "a filter selects a year only with a top-level condition year = 2023 (AND-ed with the "
+                "rest); to compare years, ask once per year or use /changes"
+            )
+    if len(chosen) > 1:
+        raise InvalidQuery(f"the filter asks for years {sorted(chosen)} at once; ask one year per request")
+    return chosen.pop() if chosen else None
+
+
+def _year_equality(node: cql2.Node) -> int | None:
+    """N of ``year = N`` (either side), for a whole number N; else None."""
+    if not isinstance(node, cql2.Compare) or node.op != "=":
+        return None
+    year = cql2.Property("year")
+    if year not in (node.left, node.right):
+        return None
+    other = node.right if node.left == year else node.left
+    value = other.value if isinstance(other, cql2.Literal_) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    if value != int(value):
+        return None
+    return int(value)
+
+
+def _mentions_year(node: object) -> bool:
+    if node == cql2.Property("year"):
+        return True
+    if isinstance(node, tuple):
+        return any(_mentions_year(item) for item in node)
+    fields: dict[str, object] = getattr(node, "__dataclass_fields__", None) or {}
+    return any(_mentions_year(getattr(node, name)) for name in fields)
+
+
+def resolve_year(params: Mapping[str, str], where: cql2.Node | None, years: Sequence[int]) -> int | None:
+    """The year of an items request: from ``year``, ``datetime`` or the filter, which must agree."""
+    year = requested_year(params, years)
+    from_filter = filter_year(where)
+    if from_filter is None:
+        return year
+    if from_filter not in years:
+        raise InvalidQuery(
+            f"the filter asks for year {from_filter}, which is not in the data; "
+            f"years available: {', '.join(map(str, years))}"
+        )
+    if year is not None and year != from_filter:
+        raise InvalidQuery(f"the filter asks for year {from_filter} but year/datetime for {year}")
+    return from_filter
+
+
 @dataclass(frozen=True)
 class ItemsQuery:
     """The parsed parameters of an items request."""
@@ -182,7 +352,10 @@ def items_query(
     params = request.query_params
     table = collection.table
     check_known(params, set(ITEMS_PARAMETERS) | set(table.columns), f"'{collection.id}' items")
-    year = parse_int("year", params.get("year"), 0) or None
+    where = _filter(params)
+    year = resolve_year(params, where, collection.years) if collection.years else None
+    if not collection.years and any(params.get(p) for p in ("year", "datetime")):
+        raise InvalidQuery(f"'{collection.id}' does not vary by year; drop the year or datetime parameter")
     table = catalog.table(collection, year)
     limit = min(parse_int("limit", params.get("limit"), settings.default_limit, 1), settings.max_limit)
     parse_format(params.get("f"), ("json", "geojson"))
@@ -195,7 +368,7 @@ def items_query(
         offset=parse_int("offset", params.get("offset"), 0),
         year=year,
         equals=equals,
-        where=_filter(params),
+        where=where,
         sortby=sortby,
     )
 
@@ -204,7 +377,7 @@ ItemsDep = Annotated[ItemsQuery, Depends(items_query)]
 
 
 ScoreFormat = Literal["json", "geojson", "csv"]
-SCORE_PARAMETERS = ("year", "k", "f", "limit", "offset")
+SCORE_PARAMETERS = ("year", "datetime", "k", "f", "limit", "offset")
 
 
 @dataclass(frozen=True)
@@ -228,8 +401,7 @@ def score_query(level: str, request: Request, catalog: CatalogDep, settings: Set
     params = request.query_params
     overrides = {k for k in params if k.startswith(("w_", "cutoff_"))}
     check_known(params, set(SCORE_PARAMETERS) | overrides, f"/scores/{level} (plus w_<name>, cutoff_<name>)")
-    year_text = params.get("year")
-    year, _ = catalog.require_scoring().year_rows(None if not year_text else parse_int("year", year_text, 0))
+    year, _ = catalog.require_scoring().year_rows(requested_year(params, catalog.store.years))
     return ScoreQuery(
         level=level,
         year=year,

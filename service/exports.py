@@ -7,20 +7,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
-from layers.errors import InvalidQuery
+from layers.errors import InvalidQuery, excerpt
 from layers.export import FORMATS, MEDIA_TYPES, cached_export, export_filename, formats_for
-from service.deps import SettingsDep, StoreDep
+from service.deps import CatalogDep, SettingsDep, StoreDep, check_known, known_parameters, requested_year
 from service.links import href
 
 router = APIRouter(tags=["exports"])
 
 CACHE_CONTROL = "public, max-age=3600"
+#: Query parameters of one layer's export.
+EXPORT_PARAMETERS = ("year", "datetime", "years")
 
 
-@router.get("/exports")
+@router.get("/exports", dependencies=[Depends(known_parameters())])
 def exports(store: StoreDep, settings: SettingsDep, request: Request) -> dict[str, Any]:
     """Links to every download of this store."""
     base = href(request, "/exports")
@@ -31,20 +33,40 @@ def exports(store: StoreDep, settings: SettingsDep, request: Request) -> dict[st
     return {"synthetic": store.synthetic, "links": links}
 
 
-@router.get("/exports/sasaran.gpkg", response_class=FileResponse)
-def export_all(store: StoreDep, settings: SettingsDep) -> FileResponse:
-    """Every layer in one GeoPackage, each with a default QGIS style."""
-    path = cached_export(store, "all", "gpkg", settings.export_dir)
+@router.get("/exports/sasaran.gpkg", response_class=FileResponse, dependencies=[Depends(known_parameters())])
+def export_all(catalog: CatalogDep, settings: SettingsDep) -> FileResponse:
+    """Every layer in one GeoPackage, each with a default QGIS style, plus the area layers for every
+    year (``villages_by_year`` ...) styled for QGIS's temporal controller."""
+    store = catalog.store
+    path = cached_export(store, "all", "gpkg", settings.export_dir, scoring=catalog.scoring)
     return _file(path, export_filename(store, "all", "gpkg"), "gpkg")
 
 
 @router.get("/exports/{layer}.{ext}", response_class=FileResponse)
-def export_one(layer: str, ext: str, store: StoreDep, settings: SettingsDep) -> FileResponse:
-    """One layer in the format its extension names (gpkg, fgb, parquet, geojson, csv, xlsx)."""
+def export_one(
+    layer: str, ext: str, request: Request, catalog: CatalogDep, settings: SettingsDep
+) -> FileResponse:
+    """One layer in the format its extension names (gpkg, fgb, parquet, geojson, csv, xlsx).
+
+    Year-bearing layers take ``year`` or ``datetime`` (one year's values; default the stored year)
+    or ``years=all`` (every year stacked with ``date`` and ``date_end``; as GeoPackage, styled for
+    QGIS's temporal controller). A year not in the data is a 400 naming the years available.
+    """
+    params = request.query_params
+    check_known(params, set(EXPORT_PARAMETERS), f"/exports/{layer}.{ext}")
     if ext not in FORMATS:
         raise InvalidQuery(f"unknown export format '.{ext}'; use one of {', '.join(FORMATS)}")
-    path = cached_export(store, layer, ext, settings.export_dir, settings.max_xlsx_rows)
-    return _file(path, export_filename(store, layer, ext), ext)
+    store = catalog.store
+    all_years = params.get("years", "") != ""
+    if all_years and params["years"] != "all":
+        raise InvalidQuery(f"years must be 'all' (every year stacked), got '{excerpt(params['years'])}'")
+    year = requested_year(params, store.years)
+    if all_years and year is not None:
+        raise InvalidQuery("ask either one year (year, datetime) or years=all, not both")
+    path = cached_export(
+        store, layer, ext, settings.export_dir, settings.max_xlsx_rows, year, all_years, catalog.scoring
+    )
+    return _file(path, export_filename(store, layer, ext, "all" if all_years else year), ext)
 
 
 def _link(title: str, fmt: str, href: str) -> dict[str, str]:

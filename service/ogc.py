@@ -16,10 +16,10 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from layers.query import page, select
+from layers.query import Table, page, select
 from layers.schema import LAYERS
 from service import links
 from service.catalog import Catalog, Collection
@@ -31,7 +31,10 @@ from service.deps import (
     ItemsDep,
     ItemsQuery,
     SettingsDep,
+    check_known,
+    known_parameters,
     parse_format,
+    requested_year,
 )
 from service.models import Collection as CollectionModel
 from service.models import Collections, Conformance, Landing
@@ -66,6 +69,10 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-operators",
 ]
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+#: Query parameters of a single feature.
+ITEM_PARAMETERS = ("f", "year", "datetime")
+#: Pages other than items and features take only ``f``; anything else is a 400.
+ONLY_F = [Depends(known_parameters("f"))]
 
 _JSON_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
 
@@ -123,12 +130,33 @@ def collection_document(request: Request, collection: Collection) -> dict[str, A
             _link(url, "self", JSON, "This collection"),
             _link(f"{url}/items", "items", GEOJSON, "Features"),
             _link(f"{url}/queryables", QUERYABLES_REL, SCHEMA_JSON, "Queryable properties"),
+            *_tile_links(url, collection.id),
         ],
         "extent": extent,
         "itemType": "feature",
         "crs": [CRS84],
         "storageCrs": CRS84,
     }
+
+
+#: Link relations of vector tilesets (OGC API - Tiles) and their styles.
+TILESETS_REL = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+TILES = "/tiles/WebMercatorQuad"
+
+
+def _tile_links(url: str, collection_id: str) -> list[dict[str, str]]:
+    """Links of a tiled collection to its tilesets, TileJSON and styles (MapLibre, QGIS)."""
+    schema = LAYERS.get(collection_id)
+    if schema is None or not schema.tiled:
+        return []
+    return [
+        _link(f"{url}/tiles", TILESETS_REL, JSON, "Vector tilesets"),
+        _link(f"{url}{TILES}/tilejson.json", "describedby", JSON, "TileJSON of the vector tiles"),
+        _link(f"{url}{TILES}/style.json", "stylesheet", "application/vnd.mapbox.style+json",
+              "MapLibre style of the vector tiles (QGIS: vector tile layer, style URL)"),
+        _link(f"{url}{TILES}/style.qml", "stylesheet", "application/vnd.qgis.qml",
+              "QGIS style (QML) of the vector tiles"),
+    ]  # fmt: skip
 
 
 def _page_links(request: Request, q: ItemsQuery, matched: int) -> list[dict[str, str]]:
@@ -178,19 +206,19 @@ def queryables_document(request: Request, collection: Collection) -> dict[str, A
     }
 
 
-@router.get("/", response_model=Landing)
+@router.get("/", response_model=Landing, dependencies=ONLY_F)
 def landing(request: Request, catalog: CatalogDep, settings: SettingsDep) -> dict[str, Any]:
     """Landing page: links to the API definition, conformance and collections."""
     return landing_page(request, settings.title, catalog)
 
 
-@router.get("/conformance", response_model=Conformance)
+@router.get("/conformance", response_model=Conformance, dependencies=ONLY_F)
 def conformance() -> dict[str, Any]:
     """Conformance classes implemented by this service."""
     return {"conformsTo": CONFORMANCE}
 
 
-@router.get("/collections", response_model=Collections)
+@router.get("/collections", response_model=Collections, dependencies=ONLY_F)
 def collections(request: Request, catalog: CatalogDep) -> dict[str, Any]:
     """All collections (every layer of the store)."""
     return {
@@ -199,13 +227,13 @@ def collections(request: Request, catalog: CatalogDep) -> dict[str, Any]:
     }
 
 
-@router.get("/collections/{collection_id}", response_model=CollectionModel)
+@router.get("/collections/{collection_id}", response_model=CollectionModel, dependencies=ONLY_F)
 def collection(request: Request, collection: CollectionDep) -> dict[str, Any]:
     """One collection: extent, CRS and links."""
     return collection_document(request, collection)
 
 
-@router.get("/collections/{collection_id}/queryables", response_class=SchemaJSONResponse)
+@router.get("/collections/{collection_id}/queryables", response_class=SchemaJSONResponse, dependencies=ONLY_F)
 def queryables(request: Request, collection: CollectionDep) -> Response:
     """Queryable properties of a collection (JSON Schema)."""
     return SchemaJSONResponse(queryables_document(request, collection))
@@ -226,16 +254,20 @@ def items(request: Request, collection: CollectionDep, query: ItemsDep) -> Respo
     response_class=GeoJSONResponse,
     responses={200: {"content": {GEOJSON: {}}, "description": "One feature."}},
 )
-def item(request: Request, collection: CollectionDep, feature_id: str) -> Response:
-    """One feature by its id."""
-    parse_format(request.query_params.get("f"), ("json", "geojson"))
-    return GeoJSONResponse(feature_bytes(request, collection, feature_id))
+def item(request: Request, collection: CollectionDep, catalog: CatalogDep, feature_id: str) -> Response:
+    """One feature by its id, with the values of ``year`` or ``datetime`` (default: the stored year)."""
+    params = request.query_params
+    check_known(params, set(ITEM_PARAMETERS), f"a feature of '{collection.id}'")
+    parse_format(params.get("f"), ("json", "geojson"))
+    year = requested_year(params, collection.years) if collection.years else None
+    table = catalog.table(collection, year)  # 400 for a year on a collection that has none
+    return GeoJSONResponse(feature_bytes(request, collection, table, feature_id))
 
 
-def feature_bytes(request: Request, collection: Collection, feature_id: str) -> bytes:
-    """One feature with its links, as GeoJSON bytes."""
-    row = collection.table.row_of(feature_id)
-    body = features_bytes(collection.table, collection.geometry, [row])  # type: ignore[arg-type]
+def feature_bytes(request: Request, collection: Collection, table: Table, feature_id: str) -> bytes:
+    """One feature of ``table`` (the collection or its year view) with its links, as GeoJSON bytes."""
+    row = table.row_of(feature_id)
+    body = features_bytes(table, collection.geometry, [row])  # type: ignore[arg-type]
     url = f"{base_url(request)}/collections/{collection.id}"
     links = [_link(f"{url}/items/{feature_id}", "self", GEOJSON), _link(url, "collection", JSON)]
     return body[:-1] + b',"links":' + dumps(links) + b"}"
@@ -276,7 +308,19 @@ def _items_parameters(default_limit: int, max_limit: int) -> dict[str, dict[str,
             "offset", "Features to skip (use the next link).", {"type": "integer", "minimum": 0, "default": 0}
         ),
         "f": query("f", "Output format.", {"type": "string", "enum": ["json", "geojson"]}),
-        "year": query("year", "Year of the poverty values (default: the latest).", {"type": "integer"}),
+        "year": query(
+            "year",
+            "Year of the values (default: the stored year); shorthand for datetime. A year not in the "
+            "data is a 400 naming the years available.",
+            {"type": "integer"},
+        ),
+        "datetime": query(
+            "datetime",
+            "The year shown, as an RFC 3339 instant (2023, 2023-06-01, 2023-06-01T00:00:00Z) or an "
+            "interval (2023-01-01/2023-12-31, ../2023) meeting exactly one year of the data. A year "
+            "condition year = N in filter selects the year too.",
+            {"type": "string"},
+        ),
         "filter": query(
             "filter",
             "A CQL2-text expression, e.g. M0 >= 0.2 AND kabupaten_code = '6201'.",

@@ -13,9 +13,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from layers.classes import CLASSIFICATIONS, classes_json
+from layers.map_styles import maplibre_style
+from layers.qml import vector_tile_qml
+from layers.schema import LAYERS
 from layers.tiles import MAX_ZOOM, MIN_ZOOM, VectorTiles, hexagon_resolution
-from service.deps import CatalogDep
+from service.catalog import Catalog
+from service.deps import CatalogDep, known_parameters, requested_year
 from service.links import href
+from service.responses import ORJSONResponse
 
 router = APIRouter(tags=["tiles"])
 
@@ -27,6 +33,12 @@ CRS_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 #: Tiles change only when the store is rebuilt (and the ETag then changes): cache for an hour.
 TILE_CACHE_CONTROL = "public, max-age=3600"
 METADATA_CACHE_CONTROL = "public, max-age=300"
+MAPBOX_STYLE = "application/vnd.mapbox.style+json"
+QML_MEDIA_TYPE = "application/vnd.qgis.qml"
+#: Query parameters of tiles, TileJSON and styles: the year shown (``year`` or ``datetime``).
+YEAR_PARAMETERS = ("year", "datetime")
+NO_PARAMETERS = [Depends(known_parameters())]
+YEAR_ONLY = [Depends(known_parameters(*YEAR_PARAMETERS))]
 
 
 def get_tiles(catalog: CatalogDep) -> VectorTiles:
@@ -37,7 +49,13 @@ def get_tiles(catalog: CatalogDep) -> VectorTiles:
 TilesDep = Annotated[VectorTiles, Depends(get_tiles)]
 
 
-@router.get("/collections/{collection_id}/tiles")
+@router.get("/classes", dependencies=NO_PARAMETERS)
+def classes() -> dict[str, Any]:
+    """The classes (breaks, colours, Indonesian and English labels) every map and legend uses."""
+    return classes_json()
+
+
+@router.get("/collections/{collection_id}/tiles", dependencies=NO_PARAMETERS)
 def tilesets(collection_id: str, tiles: TilesDep, request: Request) -> dict[str, Any]:
     """Tilesets of a collection (one: vector tiles on WebMercatorQuad)."""
     tiles.bounds(collection_id)  # LayerNotFound for an untiled collection
@@ -48,7 +66,7 @@ def tilesets(collection_id: str, tiles: TilesDep, request: Request) -> dict[str,
     }
 
 
-@router.get(f"/collections/{{collection_id}}/tiles/{TMS_ID}")
+@router.get(f"/collections/{{collection_id}}/tiles/{TMS_ID}", dependencies=NO_PARAMETERS)
 def tileset(collection_id: str, tiles: TilesDep, request: Request, response: Response) -> dict[str, Any]:
     """Tileset metadata (OGC API - Tiles): tile matrix set, limits, URL template, layer fields."""
     body = tileset_metadata(tiles, collection_id, _collection_url(request, collection_id))
@@ -56,22 +74,77 @@ def tileset(collection_id: str, tiles: TilesDep, request: Request, response: Res
     return body
 
 
-@router.get(f"/collections/{{collection_id}}/tiles/{TMS_ID}/tilejson.json")
-def tilejson(collection_id: str, tiles: TilesDep, request: Request, response: Response) -> dict[str, Any]:
-    """TileJSON 3.0.0 of a collection's vector tiles (for MapLibre, QGIS and other clients)."""
-    body = tilejson_document(tiles, collection_id, _collection_url(request, collection_id))
+@router.get(f"/collections/{{collection_id}}/tiles/{TMS_ID}/tilejson.json", dependencies=YEAR_ONLY)
+def tilejson(
+    collection_id: str, tiles: TilesDep, catalog: CatalogDep, request: Request, response: Response
+) -> dict[str, Any]:
+    """TileJSON 3.0.0 of a collection's vector tiles (for MapLibre, QGIS and other clients).
+
+    With ``year`` or ``datetime``, the tile URL template asks for that year's tiles."""
+    query = _year_query(catalog, collection_id, request)
+    body = tilejson_document(tiles, collection_id, _collection_url(request, collection_id), query)
     response.headers["Cache-Control"] = METADATA_CACHE_CONTROL
     return body
 
 
 @router.get(
+    f"/collections/{{collection_id}}/tiles/{TMS_ID}/style.json",
+    dependencies=YEAR_ONLY,
+    response_class=ORJSONResponse,
+    responses={200: {"content": {MAPBOX_STYLE: {}}, "description": "A MapLibre/Mapbox style (v8)."}},
+)
+def style_json(collection_id: str, tiles: TilesDep, catalog: CatalogDep, request: Request) -> Response:
+    """A MapLibre style drawing the collection's tiles with Sasaran's classes (`GET /classes`).
+
+    QGIS 3.22 loads it as a vector tile layer's style URL; MapLibre as its ``style``. With ``year``
+    or ``datetime``, the tiles are that year's."""
+    query = _year_query(catalog, collection_id, request)
+    base = _collection_url(request, collection_id)
+    style = maplibre_style(
+        collection_id,
+        f"{base}/tiles/{TMS_ID}/{{z}}/{{y}}/{{x}}{query}",
+        tiles.bounds(collection_id),
+        tiles.store.facility_kinds,
+        _present(catalog, collection_id, request),
+        MIN_ZOOM,
+        MAX_ZOOM,
+    )
+    headers = {"Cache-Control": METADATA_CACHE_CONTROL}
+    return ORJSONResponse(style, media_type=MAPBOX_STYLE, headers=headers)
+
+
+@router.get(
+    f"/collections/{{collection_id}}/tiles/{TMS_ID}/style.qml",
+    dependencies=YEAR_ONLY,
+    response_class=Response,
+    responses={
+        200: {"content": {QML_MEDIA_TYPE: {}}, "description": "A QGIS style for a vector tile layer."}
+    },
+)
+def style_qml(collection_id: str, tiles: TilesDep, catalog: CatalogDep, request: Request) -> Response:
+    """A QGIS style (QML) for a vector tile layer of the collection's tiles: the same classes as
+    the MapLibre style and the GeoPackage styles, plus area names as labels."""
+    tiles.bounds(collection_id)  # LayerNotFound for an untiled collection
+    qml = vector_tile_qml(
+        collection_id, tiles.store.facility_kinds, _present(catalog, collection_id, request)
+    )
+    headers = {"Cache-Control": METADATA_CACHE_CONTROL}
+    return Response((qml or "").encode(), media_type=QML_MEDIA_TYPE, headers=headers)
+
+
+@router.get(
     f"/collections/{{collection_id}}/tiles/{TMS_ID}/{{z}}/{{y}}/{{x}}",
+    dependencies=YEAR_ONLY,
     response_class=Response,
     responses={200: {"content": {MVT_MEDIA_TYPE: {}}, "description": "A Mapbox vector tile (may be empty)."}},
 )
-def tile(collection_id: str, z: int, y: int, x: int, tiles: TilesDep, request: Request) -> Response:
-    """One vector tile: tileMatrix z, tileRow y, tileCol x (OGC order)."""
-    body = tiles.tile(collection_id, z, x, y)
+def tile(
+    collection_id: str, z: int, y: int, x: int, tiles: TilesDep, catalog: CatalogDep, request: Request
+) -> Response:
+    """One vector tile: tileMatrix z, tileRow y, tileCol x (OGC order); ``year`` or ``datetime``
+    for another year's values (a year not in the data is a 400 naming the years available)."""
+    year = requested_year(request.query_params, catalog.store.years)
+    body = tiles.tile(collection_id, z, x, y, year)
     etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
     headers = {"Cache-Control": TILE_CACHE_CONTROL, "ETag": etag}
     if request.headers.get("if-none-match") == etag:
@@ -110,7 +183,7 @@ def tileset_metadata(tiles: VectorTiles, name: str, base: str) -> dict[str, Any]
     }  # fmt: skip
 
 
-def tilejson_document(tiles: VectorTiles, name: str, base: str) -> dict[str, Any]:
+def tilejson_document(tiles: VectorTiles, name: str, base: str, query: str = "") -> dict[str, Any]:
     """TileJSON 3.0.0 for a layer.
 
     The ``tiles`` template is ``.../{z}/{y}/{x}``: the OGC path order (tileMatrix/tileRow/tileCol),
@@ -128,7 +201,7 @@ def tilejson_document(tiles: VectorTiles, name: str, base: str) -> dict[str, Any
         "name": name,
         "description": description,
         "scheme": "xyz",
-        "tiles": [f"{base}/tiles/{TMS_ID}/{{z}}/{{y}}/{{x}}"],
+        "tiles": [f"{base}/tiles/{TMS_ID}/{{z}}/{{y}}/{{x}}{query}"],
         "minzoom": MIN_ZOOM,
         "maxzoom": MAX_ZOOM,
         "bounds": bounds,
@@ -188,6 +261,38 @@ def _hexagon_note() -> str:
 def _json_schema(fields: dict[str, str]) -> dict[str, dict[str, str]]:
     kinds = {"String": "string", "Number": "number", "Boolean": "boolean"}
     return {name: {"type": kinds[kind]} for name, kind in fields.items()}
+
+
+def _year_query(catalog: Catalog, collection_id: str, request: Request) -> str:
+    """``?year=N`` for tile URLs when the request names a year other than the stored one."""
+    year = requested_year(request.query_params, catalog.store.years)
+    if year is None:
+        return ""
+    catalog.table(catalog.collection(collection_id), year)  # 400 for a layer without years
+    return f"?year={year}"
+
+
+def _present(catalog: Catalog, collection_id: str, request: Request) -> list[Any] | None:
+    """The classes or categories a collection holds (the year asked for), for a legend of only those.
+
+    Hexagon tiles at low zoom carry H3 parents' mean scores, which may fall in classes no cell is
+    in: their style keeps every class."""
+    schema = LAYERS.get(collection_id)
+    if schema is None or collection_id == "hexagons" or collection_id not in catalog.collections:
+        return None
+    collection = catalog.collection(collection_id)
+    table = catalog.table(collection, requested_year(request.query_params, catalog.store.years))
+    if schema.style in CLASSIFICATIONS:
+        classes = CLASSIFICATIONS[schema.style]
+        if classes.attribute in table.columns:
+            values = table.columns[classes.attribute].astype(float)
+            null = table.nulls.get(classes.attribute)
+            return classes.present(values if null is None else values[~null])
+        return None
+    column = {"facility": "kind", "roads": "class"}.get(schema.style or "")
+    if column is None or column not in table.columns:
+        return None
+    return sorted(set(table.columns[column].tolist()))
 
 
 def _collection_url(request: Request, collection_id: str) -> str:

@@ -12,6 +12,7 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
+from layers.classes import SCORE
 from layers.errors import InvalidQuery, LayerNotFound
 from layers.export import (
     cached_export,
@@ -126,13 +127,29 @@ def test_all_layers_gpkg_has_default_qgis_styles(store, all_gpkg):
         "styleQML", "styleSLD", "useAsDefault", "description", "owner", "ui", "update_time",
     ]  # fmt: skip
     styles = {name: (geom, qml, default) for name, geom, qml, default in rows}
-    assert set(styles) == {n for n in store.names if n in SPATIAL_LAYERS}
+    by_year = {f"{n}_by_year" for n in ("villages", "kecamatan", "kabupaten")}
+    assert set(styles) == {n for n in store.names if n in SPATIAL_LAYERS} | by_year
     assert all(default == 1 and geom == "geom" for geom, _, default in styles.values())
     renderer = ET.fromstring(styles["hexagons"][1].split("\n", 1)[1]).find("renderer-v2")
     assert renderer.get("type") == "graduatedSymbol" and renderer.get("attr") == "score"
-    assert len(renderer.findall("ranges/range")) == 5 == len(renderer.findall("symbols/symbol"))
+    # The legend lists the score classes the cells fall in, no more.
+    present = SCORE.present(store.layer("hexagons")["score"].to_numpy(float))
+    assert len(renderer.findall("ranges/range")) == len(present) == len(renderer.findall("symbols/symbol"))
     village = ET.fromstring(styles["villages"][1].split("\n", 1)[1]).find("renderer-v2")
     assert village.get("attr") == "M0"
+    # Loaded together, kabupaten and kecamatan are outlines over the villages.
+    kabupaten = ET.fromstring(styles["kabupaten"][1].split("\n", 1)[1])
+    assert kabupaten.find("renderer-v2").get("type") == "singleSymbol"
+    fill = {o.get("name"): o.get("value") for o in kabupaten.iter("Option") if o.get("name")}
+    assert fill["style"] == "no" and fill["outline_style"] == "solid"
+    assert kabupaten.find("labeling/settings/text-style").get("fieldName") == "kabupaten_name"
+    temporal = ET.fromstring(styles["villages_by_year"][1].split("\n", 1)[1]).find("temporal")
+    wanted = {"enabled": "1", "mode": "2", "startField": "date", "endField": "date_end"}
+    assert {k: temporal.get(k) for k in wanted} == wanted
+    for name in by_year:
+        stacked = pyogrio.read_dataframe(all_gpkg, layer=name, read_geometry=False)
+        assert len(stacked) == store.rows(name.removesuffix("_by_year")) * len(store.years)
+        assert sorted(stacked["year"].unique()) == store.years
 
 
 def test_every_style_is_well_formed_qml():
@@ -159,8 +176,9 @@ def test_every_style_is_well_formed_qml():
 
 def test_score_at_exactly_k_falls_in_the_poor_class():
     ranges = ET.fromstring(style_for("hexagons").split("\n", 1)[1]).findall("renderer-v2/ranges/range")
-    first = next(r for r in ranges if float(r.get("lower")) <= 1 / 3 <= float(r.get("upper")))
-    assert first.get("label").startswith("Miskin / poor")
+    for c in (1 / 3, 1 / 3 - 1e-12, sum([1 / 33] * 11)):
+        first = next(r for r in ranges if float(r.get("lower")) <= c <= float(r.get("upper")))
+        assert first.get("label").startswith("Miskin (1/3")
 
 
 def test_csv_has_lon_lat_and_wkt_for_areas(store, tmp_path):

@@ -33,11 +33,16 @@ from layers.export.atomic import atomic_path
 from layers.export.formats import FORMATS, FORMATS_BY_EXT, TABLE_FORMATS
 from layers.export.gpkg import CHUNK_ROWS, promote_to_multi, write_gpkg_layer, write_styles
 from layers.qml import style_for
+from layers.rescore import ScoringFrame, check_year, layer_by_years, layer_for_year, stored_year
 from layers.rounding import round_frame
-from layers.schema import LAYERS
+from layers.schema import AREA_LEVELS, LAYERS, YEAR_LAYERS, level
 from layers.store import LayerStore
 
 XLSX_MAX_ROWS = 1_048_575
+#: Suffix of the layers of every year stacked (``villages_by_year``) in the all-layers GeoPackage.
+BY_YEAR = "_by_year"
+#: Layers written a second time with every year in the all-layers GeoPackage (the areas: small).
+BY_YEAR_LAYERS: tuple[str, ...] = tuple(level(n).layer or n for n in AREA_LEVELS)
 
 
 def formats_for(name: str) -> tuple[str, ...]:
@@ -45,15 +50,26 @@ def formats_for(name: str) -> tuple[str, ...]:
     return FORMATS if name in LAYERS and LAYERS[name].spatial else TABLE_FORMATS
 
 
-def export_filename(store: LayerStore, name: str, fmt: str) -> str:
-    """File name for a download: ``sasaran-villages-synthetic.gpkg`` (``-synthetic`` for demo data)."""
+def export_filename(store: LayerStore, name: str, fmt: str, year: int | str | None = None) -> str:
+    """File name for a download: ``sasaran-villages-synthetic.gpkg`` (``-synthetic`` for demo data),
+    ``sasaran-villages-2023.csv`` for a year, ``sasaran-villages-all-years.gpkg`` for every year."""
     tag = "-synthetic" if store.synthetic else ""
     stem = "sasaran" if name == "all" else f"sasaran-{name}"
+    if year is not None:
+        stem += "-all-years" if year == "all" else f"-{year}"
     return f"{stem}{tag}.{fmt}"
 
 
-def export_layer(store: LayerStore, name: str, path: str | Path, fmt: str) -> Path:
-    """Write one store layer to ``path`` in format ``fmt``.
+def export_layer(
+    store: LayerStore,
+    name: str,
+    path: str | Path,
+    fmt: str,
+    year: int | None = None,
+    all_years: bool = False,
+    scoring: ScoringFrame | None = None,
+) -> Path:
+    """Write one store layer to ``path`` in format ``fmt``, for one year or for every year.
 
     Parameters
     ----------
@@ -65,6 +81,13 @@ def export_layer(store: LayerStore, name: str, path: str | Path, fmt: str) -> Pa
         Target file; replaced atomically.
     fmt
         One of `FORMATS`.
+    year
+        For a year-bearing layer: the year whose values to write (default: the stored year).
+    all_years
+        For a year-bearing layer: every year stacked, with ``date`` and ``date_end``
+        (`layers.rescore.layer_by_years`); its GeoPackage style sets QGIS's temporal properties.
+    scoring
+        The store's prepared `ScoringFrame`, when the caller has one (else prepared when needed).
 
     Returns
     -------
@@ -79,15 +102,16 @@ def export_layer(store: LayerStore, name: str, path: str | Path, fmt: str) -> Pa
     """
     if fmt not in FORMATS:
         raise InvalidQuery(f"export format '{fmt}' is not one of {', '.join(FORMATS)}")
-    frame = store.layer(name)
+    frame = _year_frame(store, name, year, all_years, scoring)
     spatial = isinstance(frame, gpd.GeoDataFrame)
     if not spatial and fmt in ("fgb", "geojson"):
         raise InvalidQuery(f"'{name}' is a table without geometry; export it as gpkg, parquet, csv or xlsx")
     path = Path(path)
     with atomic_path(path) as tmp:
         if fmt == "gpkg":
-            write_gpkg_layer(frame, tmp, name, layer_description(store, name), create=True)
-            write_styles(tmp, _styles(store, [name] if spatial else []))
+            description = layer_description(store, name, "all" if all_years else year)
+            write_gpkg_layer(frame, tmp, name, description, create=True)
+            write_styles(tmp, _styles(store, [name] if spatial else [], temporal=all_years))
         elif fmt == "parquet":
             # From memory, not a copy of the store's file: the store directory may already hold a
             # newer build than the one being served.
@@ -110,8 +134,11 @@ def export_layer(store: LayerStore, name: str, path: str | Path, fmt: str) -> Pa
     return path
 
 
-def export_all_gpkg(store: LayerStore, path: str | Path) -> Path:
+def export_all_gpkg(store: LayerStore, path: str | Path, scoring: ScoringFrame | None = None) -> Path:
     """Write every layer and table of the store into one GeoPackage, each spatial layer styled.
+
+    The area layers are there a second time with every year stacked (``villages_by_year`` ...),
+    styled with QGIS's temporal properties so the temporal controller steps through the years.
 
     Parameters
     ----------
@@ -119,6 +146,8 @@ def export_all_gpkg(store: LayerStore, path: str | Path) -> Path:
         An open layer store.
     path
         Target file; replaced atomically.
+    scoring
+        The store's prepared `ScoringFrame`, when the caller has one.
 
     Returns
     -------
@@ -139,24 +168,62 @@ def export_all_gpkg(store: LayerStore, path: str | Path) -> Path:
             write_gpkg_layer(frame, tmp, name, layer_description(store, name), create=i == 0)
             if isinstance(frame, gpd.GeoDataFrame):
                 styled.append(name)
+        stacked = by_year_layers(store)
+        if stacked and scoring is None:
+            scoring = ScoringFrame.from_store(store)
+        for name in stacked:
+            frame = layer_by_years(store, name, scoring)
+            layer = f"{name}{BY_YEAR}"
+            write_gpkg_layer(
+                frame, tmp, layer, layer_description(store, layer), create=False, promote_as=name
+            )
+            styled.append(layer)
         write_styles(tmp, _styles(store, styled))
     return path
 
 
-def layer_description(store: LayerStore, name: str) -> str:
-    """The description stored with a layer: what it holds, its year, and whether it is synthetic."""
-    text = LAYERS[name].description.en if name in LAYERS else name
-    if store.manifest.get("default_year"):
-        text += f" ({store.manifest['default_year']})"
+def by_year_layers(store: LayerStore) -> list[str]:
+    """Area layers the all-layers GeoPackage also holds for every year (``<name>_by_year``)."""
+    if len(store.years) < 2 or "village_years" not in store.names:
+        return []
+    return [name for name in BY_YEAR_LAYERS if name in store.names]
+
+
+def _year_frame(
+    store: LayerStore, name: str, year: int | None, all_years: bool, scoring: ScoringFrame | None
+) -> pd.DataFrame:
+    if all_years:
+        if name not in YEAR_LAYERS:
+            raise InvalidQuery(f"'{name}' does not vary by year; drop years=all")
+        return layer_by_years(store, name, scoring)
+    return layer_for_year(store, name, year, scoring)
+
+
+def layer_description(store: LayerStore, name: str, year: int | str | None = None) -> str:
+    """The description stored with a layer: what it holds, its year(s), and whether it is synthetic."""
+    base = name.removesuffix(BY_YEAR)
+    text = LAYERS[base].description.en if base in LAYERS else name
+    if name.endswith(BY_YEAR) or year == "all":
+        text += f" (one row per feature and year: {', '.join(map(str, store.years))})"
+    elif year is not None or store.manifest.get("default_year"):
+        text += f" ({year or store.manifest['default_year']})"
     text += ". Sasaran"
     if store.synthetic:
         text = f"SYNTHETIC demo data, not real statistics. {text}"
     return text
 
 
-def _styles(store: LayerStore, layers: list[str]) -> list[tuple[str, str]]:
-    """(layer, QML) of each layer that has a default style."""
-    rows = [(name, style_for(name, store.facility_kinds)) for name in layers]
+def _styles(store: LayerStore, layers: list[str], temporal: bool = False) -> list[tuple[str, str]]:
+    """(layer, QML) of each layer that has a default style (``*_by_year`` layers: temporal)."""
+    rows = []
+    for name in layers:
+        by_year = name.endswith(BY_YEAR)
+        base = name.removesuffix(BY_YEAR)
+        frame = store.layer(base) if base in store.names else None
+        qml = style_for(
+            base, store.facility_kinds, values=frame, temporal=temporal or by_year, stacked=len(layers) > 1
+        )
+        rows.append((name, qml))
     return [(name, qml) for name, qml in rows if qml]
 
 
@@ -211,8 +278,12 @@ def cached_export(
     fmt: str,
     cache_dir: str | Path | None = None,
     max_xlsx_rows: int = XLSX_MAX_ROWS,
+    year: int | None = None,
+    all_years: bool = False,
+    scoring: ScoringFrame | None = None,
 ) -> Path:
-    """The export of a layer (``name="all"``: every layer in one GeoPackage), written once per build.
+    """The export of a layer (``name="all"``: every layer in one GeoPackage), written once per build
+    and year (``year``: one year's values, ``all_years``: every year stacked; see `export_layer`).
 
     Files go to ``<cache_dir>/<store>/<build id>/`` (default ``cache_dir``: the system's temporary
     directory), never into the store itself: a service keeps serving its build while a rebuild
@@ -229,23 +300,34 @@ def cached_export(
         raise InvalidQuery(f"export format '{fmt}' is not one of {', '.join(FORMATS)}")
     if name == "all" and fmt != "gpkg":
         raise InvalidQuery("the export of every layer in one file is a GeoPackage (sasaran.gpkg)")
+    if name == "all" and (year is not None or all_years):
+        raise InvalidQuery("sasaran.gpkg holds the stored year plus <area>_by_year layers; drop year")
     if name != "all":
         rows = store.rows(name)  # LayerNotFound before any work
+        if year is not None and year == stored_year(store):
+            year = None  # the stored layer: one cached file, whichever way it was asked for
+        if year is not None or all_years:
+            if name not in YEAR_LAYERS:
+                raise InvalidQuery(f"'{name}' does not vary by year; drop the year")
+            if year is not None:
+                check_year(store, year)
+        rows *= len(store.years) if all_years else 1
         if fmt == "xlsx" and rows > max_xlsx_rows:
             raise InvalidQuery(
                 f"'{name}' has {rows:,} rows; XLSX downloads are limited to {max_xlsx_rows:,} rows here "
                 f"(a spreadsheet that large is slow to write and to open). Download csv, parquet or "
                 f"gpkg, or run 'sasaran export {name} --format xlsx'"
             )
-    path = _build_dir(store, cache_dir) / export_filename(store, name, fmt)
+    tag = "all" if all_years else year
+    path = _build_dir(store, cache_dir) / export_filename(store, name, fmt, tag)
     with _LOCKS_GUARD:
         lock = _LOCKS.setdefault(path, threading.Lock())
     with lock:
         if not path.exists():
             if name == "all":
-                export_all_gpkg(store, path)
+                export_all_gpkg(store, path, scoring)
             else:
-                export_layer(store, name, path, fmt)
+                export_layer(store, name, path, fmt, year, all_years, scoring)
     return path
 
 

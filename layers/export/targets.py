@@ -16,7 +16,8 @@ import shapely
 from layers.errors import InvalidQuery
 from layers.export.atomic import atomic_path
 from layers.export.formats import TARGET_FORMATS
-from layers.export.gpkg import write_gpkg_layer
+from layers.export.gpkg import write_gpkg_layer, write_styles
+from layers.qml import targets_style
 from layers.targeting import TargetResult
 
 
@@ -115,5 +116,6 @@ def _write_gpkg(frame: pd.DataFrame, villages: pd.DataFrame | None, path: Path, 
     description = "Villages selected by Sasaran targeting"
     if synthetic:
         description = f"SYNTHETIC demo data, not real statistics. {description}"
-    # Written like the villages layer: MultiPolygon, GeoPackage 1.3, spatial index.
+    # Written like the villages layer: MultiPolygon, GeoPackage 1.3, spatial index, a default style.
     write_gpkg_layer(out, path, "targets", description, create=True, promote_as="villages")
+    write_styles(path, [("targets", targets_style(frame))])

@@ -10,6 +10,13 @@ Checks:
   provider with the expected number of features.
 - ``tiles TILE_URL_TEMPLATE MINX MINY MAXX MAXY``: a vector tile layer of that URL renders the
   lon/lat box to an image with enough non-background pixels.
+- ``styled_tiles TILE_URL_TEMPLATE STYLE_JSON_URL QML_URL MINX MINY MAXX MAXY OUT_DIR``: the tiles
+  render with the served MapLibre style (the layer's ``styleUrl``, as QGIS's "Vector Tiles"
+  connection sets it) and with the served QML; each image (written to OUT_DIR) shows at least 4
+  distinct data colours.
+- ``temporal PATH LAYER YEARS_JSON ROWS_PER_YEAR``: the layer opens with its default style's temporal
+  properties active (start and end from ``date``/``date_end``), and the temporal filter of each
+  year selects that year's rows only.
 """
 
 from __future__ import annotations
@@ -23,18 +30,22 @@ from qgis.core import (
     QgsApplication,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
+    QgsDateTimeRange,
+    QgsFeatureRequest,
     QgsFillSymbol,
     QgsMapRendererSequentialJob,
     QgsMapSettings,
     QgsProject,
     QgsRectangle,
     QgsVectorLayer,
+    QgsVectorLayerTemporalContext,
+    QgsVectorLayerTemporalProperties,
     QgsVectorTileBasicRenderer,
     QgsVectorTileBasicRendererStyle,
     QgsVectorTileLayer,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtCore import QDate, QDateTime, QSize, Qt, QTime
 from qgis.PyQt.QtGui import QColor
 
 
@@ -107,6 +118,105 @@ def check_tiles(template: str, bbox: list[float]) -> dict[str, Any]:
                       "errors": [e.message for e in job.errors()]}}  # fmt: skip
 
 
+def _render(layer: QgsVectorTileLayer, bbox: list[float], path: str) -> dict[str, Any]:
+    """Render the lon/lat box to a 512x512 PNG; count the distinct colours drawn (not white)."""
+    mercator = QgsCoordinateReferenceSystem("EPSG:3857")
+    to_mercator = QgsCoordinateTransform(
+        QgsCoordinateReferenceSystem("EPSG:4326"), mercator, QgsProject.instance()
+    )
+    settings = QgsMapSettings()
+    settings.setLayers([layer])
+    settings.setDestinationCrs(mercator)
+    settings.setExtent(to_mercator.transformBoundingBox(QgsRectangle(*bbox)))
+    settings.setOutputSize(QSize(512, 512))
+    settings.setBackgroundColor(QColor(255, 255, 255))
+    settings.setFlag(QgsMapSettings.Antialiasing, False)  # edges would add blended colours
+    job = QgsMapRendererSequentialJob(settings)
+    job.start()
+    job.waitForFinished()
+    image = job.renderedImage()
+    image.save(path, "PNG")
+    counts: dict[int, int] = {}
+    for x in range(0, 512, 2):
+        for y in range(0, 512, 2):
+            rgb = image.pixel(x, y)
+            counts[rgb] = counts.get(rgb, 0) + 1
+    white = QColor(255, 255, 255).rgb()
+    # A data colour covers at least 0.1 % of the sampled pixels (not an outline or a seam).
+    colours = sorted((QColor(rgb).name() for rgb, n in counts.items() if rgb != white and n >= 66), key=str)
+    return {"colours": colours, "errors": [e.message for e in job.errors()], "image": path}
+
+
+def check_styled_tiles(
+    template: str, style_url: str, qml_url: str, bbox: list[float], out: str
+) -> dict[str, Any]:
+    """Render the tiles with the served MapLibre style and with the served QML."""
+    results: dict[str, Any] = {}
+    uri = f"type=xyz&url={template}&zmin=0&zmax=14&styleUrl={style_url}"
+    layer = QgsVectorTileLayer(uri, "styled tiles")
+    message, loaded = layer.loadDefaultStyle()
+    styles = [s.styleName() for s in layer.renderer().styles()] if layer.renderer() else []
+    got = _render(layer, bbox, f"{out}/tiles_style_json.png")
+    results["style_json"] = got | {
+        "valid": layer.isValid(),
+        "loaded": loaded,
+        "message": message,
+        "styles": styles,
+        "ok": layer.isValid() and loaded and len(got["colours"]) >= 4,
+    }
+    with_qml = QgsVectorTileLayer(f"type=xyz&url={template}&zmin=0&zmax=14", "qml tiles")
+    import urllib.request
+
+    qml_path = f"{out}/hexagons.qml"
+    with urllib.request.urlopen(qml_url) as answer, open(qml_path, "wb") as f:  # noqa: S310 (loopback)
+        f.write(answer.read())
+    message, loaded = with_qml.loadNamedStyle(qml_path)
+    got = _render(with_qml, bbox, f"{out}/tiles_style_qml.png")
+    results["style_qml"] = got | {
+        "valid": with_qml.isValid(),
+        "loaded": loaded,
+        "message": message,
+        "ok": with_qml.isValid() and loaded and len(got["colours"]) >= 4,
+    }
+    return results  # fmt: skip
+
+
+def check_temporal(path: str, name: str, years: list[int], rows_per_year: int) -> dict[str, Any]:
+    """Open a layer of every year; its temporal properties and per-year filters."""
+    layer = QgsVectorLayer(f"{path}|layername={name}", name, "ogr")
+    # QGIS 3.22 applies the default style's symbology and labels when it opens a layer, then replaces
+    # its temporal settings with a guess from the field names; loading the default style again (what
+    # Layer Properties > Style > Default does) applies them. The README says so.
+    on_open = layer.temporalProperties().isActive()
+    message, loaded = layer.loadDefaultStyle()
+    props = layer.temporalProperties()
+    mode = props.mode() == QgsVectorLayerTemporalProperties.ModeFeatureDateTimeStartAndEndFromFields
+    context = QgsVectorLayerTemporalContext()
+    context.setLayer(layer)
+    per_year = {}
+    for year in years:
+        start = QDateTime(QDate(year, 1, 1), QTime(0, 0), Qt.UTC)
+        end = QDateTime(QDate(year + 1, 1, 1), QTime(0, 0), Qt.UTC)
+        expression = props.createFilterString(context, QgsDateTimeRange(start, end, True, False))
+        request = QgsFeatureRequest().setFilterExpression(expression)
+        found = [f["year"] for f in layer.getFeatures(request)]
+        per_year[str(year)] = {"features": len(found), "years": sorted(set(found)), "filter": expression}
+    ok = (
+        layer.isValid() and props.isActive() and mode and props.startField() == "date"
+        and props.endField() == "date_end" and layer.featureCount() == rows_per_year * len(years)
+        and all(v["features"] == rows_per_year and v["years"] == [int(y)] for y, v in per_year.items())
+    )  # fmt: skip
+    return {
+        name: {
+            "valid": layer.isValid(), "active_on_open": on_open, "default_style": [message, loaded],
+            "active": props.isActive(), "mode_start_end_fields": mode,
+            "start": props.startField(), "end": props.endField(), "features": layer.featureCount(),
+            "per_year": per_year, "labels": layer.labelsEnabled(), "renderer": layer.renderer().type(),
+            "ok": ok,
+        }
+    }  # fmt: skip
+
+
 def main(argv: list[str]) -> int:
     """Run one check named by argv[1] and print its JSON result."""
     app = QgsApplication([], False)
@@ -119,6 +229,10 @@ def main(argv: list[str]) -> int:
             result = check_oapif(argv[2], argv[3], int(argv[4]))
         elif check == "tiles":
             result = check_tiles(argv[2], [float(v) for v in argv[3:7]])
+        elif check == "styled_tiles":
+            result = check_styled_tiles(argv[2], argv[3], argv[4], [float(v) for v in argv[5:9]], argv[9])
+        elif check == "temporal":
+            result = check_temporal(argv[2], argv[3], json.loads(argv[4]), int(argv[5]))
         else:
             raise SystemExit(f"unknown check {check!r}")
     finally:

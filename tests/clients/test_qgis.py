@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from layers.export import export_all_gpkg
+from layers.classes import SCORE
+from layers.export import export_all_gpkg, export_layer
 from layers.store import LayerStore
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -80,13 +81,17 @@ def test_qgis_opens_the_styled_geopackage(store, tmp_path):
     expected["hexagons"] |= {
         "renderer": "graduatedSymbol",
         "attr": "score",
-        "classes": 5,
+        # The legend lists the classes the cells fall in.
+        "classes": len(SCORE.present(store.layer("hexagons")["score"].to_numpy(float))),
         "geometry": "Polygon",
     }
     expected["villages"] |= {"renderer": "graduatedSymbol", "attr": "M0", "geometry": "MultiPolygon"}
-    expected["kabupaten"] |= {"renderer": "graduatedSymbol", "attr": "M0", "geometry": "MultiPolygon"}
-    # The legend lists the kinds the layer holds (SD, SMP, SMA-SMK) and "other".
-    expected["schools"] |= {"renderer": "categorizedSymbol", "attr": "kind", "classes": 4}
+    # Loaded together, kabupaten are outlines (no fill hides the villages).
+    expected["kabupaten"] |= {"renderer": "singleSymbol", "geometry": "MultiPolygon"}
+    expected["villages_by_year"] = {"features": store.rows("villages") * len(store.years),
+                                    "renderer": "graduatedSymbol", "attr": "M0"}  # fmt: skip
+    kinds = set(store.layer("schools")["kind"].dropna())
+    expected["schools"] |= {"renderer": "categorizedSymbol", "attr": "kind", "classes": len(kinds)}
     expected["rivers"] |= {"renderer": "singleSymbol"}
     results = run_check(tmp_path, "gpkg", str(gpkg), json.dumps(expected))
     assert all(r["valid"] for r in results.values())
@@ -102,3 +107,43 @@ def test_qgis_renders_the_hexagon_vector_tiles(server, store, tmp_path):
     bounds = [str(v) for v in store.layer("hexagons").total_bounds]
     results = run_check(tmp_path, "tiles", template, *bounds)
     assert results["tiles"]["drawn_share"] > 0.05
+
+
+def test_qgis_renders_the_hexagon_tiles_with_the_served_styles(server, store, tmp_path):
+    """The MapLibre style (as QGIS 3.22's style URL) and the QML both colour the cells by class."""
+    base = f"{server}/collections/hexagons/tiles/WebMercatorQuad"
+    minx, miny, maxx, maxy = store.layer("hexagons").total_bounds
+    # A quarter of the province: hexagons at H3 resolution 6-7, enough cells in every class.
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    box = [
+        str(v)
+        for v in (
+            cx - (maxx - minx) / 4,
+            cy - (maxy - miny) / 4,
+            cx + (maxx - minx) / 4,
+            cy + (maxy - miny) / 4,
+        )
+    ]
+    out = tmp_path / "images"
+    out.mkdir()
+    results = run_check(tmp_path, "styled_tiles", f"{base}/{{z}}/{{y}}/{{x}}", f"{base}/style.json",
+                        f"{base}/style.qml", *box, str(out))  # fmt: skip
+    for name in ("style_json", "style_qml"):
+        assert len(results[name]["colours"]) >= 4, results[name]
+        assert Path(results[name]["image"]).stat().st_size > 1000
+    # The style's classes are the ones QGIS lists as the layer's styles (its legend).
+    assert any(s.startswith("Miskin (1/3") for s in results["style_json"]["styles"])
+
+
+def test_qgis_animates_villages_over_the_years(store, tmp_path):
+    """The GeoPackage of every year opens with QGIS's temporal properties set from its style."""
+    gpkg = export_layer(store, "villages", tmp_path / "villages.gpkg", "gpkg", all_years=True)
+    results = run_check(tmp_path, "temporal", str(gpkg), "villages", json.dumps(store.years),
+                        str(store.rows("villages")))  # fmt: skip
+    got = results["villages"]
+    assert (
+        got["active"] and got["mode_start_end_fields"] and (got["start"], got["end"]) == ("date", "date_end")
+    )
+    assert got["labels"] and got["renderer"] == "graduatedSymbol"
+    for year in store.years:
+        assert got["per_year"][str(year)]["years"] == [year]

@@ -7,10 +7,20 @@ import { LANGS, lang, locale, setLang, t, translate, tValue } from './i18n.js';
 
 const ROOT = new URL('.', document.baseURI);
 const DIMENSIONS = ['income', 'education', 'health', 'quality_of_life'];
-const M0_BREAKS = [0.05, 0.1, 0.2, 1 / 3, 0.5];
-const M0_COLOURS = ['#fff5d6', '#fed98e', '#fdae61', '#f46d43', '#d73027', '#8e0f2a'];
-const HEX_BREAKS = [0.2, 1 / 3, 0.5]; // vulnerable, poor (default k), severe
-const HEX_COLOURS = ['#eef1f5', '#c9d2de', '#93a3ba', '#5c6f8d'];
+// Classes come from GET /classes (layers/classes.py), the one source QGIS styles and tile styles use.
+let M0_BREAKS = [];
+let M0_COLOURS = ['#cccccc'];
+let HEX_BREAKS = [];
+let HEX_COLOURS = ['#cccccc'];
+let CLASS_LABELS = { m0: [], score: [] };
+
+/** Read the shared classes (breaks, colours, labels in both languages) from the API. */
+async function loadClasses() {
+  const { m0, score } = await getJSON('classes');
+  [M0_BREAKS, M0_COLOURS] = [m0.breaks, m0.classes.map((c) => c.color)];
+  [HEX_BREAKS, HEX_COLOURS] = [score.breaks, score.classes.map((c) => c.color)];
+  CLASS_LABELS = { m0: m0.classes.map((c) => c.label), score: score.classes.map((c) => c.label) };
+}
 const MAX_PAGES = 200;
 // Fields whose defaults are the API's (layers/targeting.py), read from its OpenAPI schema.
 const DEFAULTED = ['cost_fixed', 'cost_per_person', 'scenarios', 'seed'];
@@ -365,11 +375,7 @@ function zoomTo(code) {
 }
 
 function renderLegend() {
-  const labels = M0_COLOURS.map((_, i) => {
-    const lo = i === 0 ? 0 : M0_BREAKS[i - 1];
-    const hi = M0_BREAKS[i];
-    return hi == null ? `≥ ${fmtNum(lo, 2)}` : `${fmtNum(lo, 2)} – ${fmtNum(hi, 2)}`;
-  });
+  const labels = CLASS_LABELS.m0.map((l) => l[lang()] || l.en);
   const items = [
     h('h3', {}, t('legend_m0')),
     h('ul', {}, M0_COLOURS.map((c, i) => h('li', {}, h('span', { class: 'swatch', style: `background:${c}` }), labels[i]))),
@@ -377,7 +383,7 @@ function renderLegend() {
     h('p', { class: 'note' }, `${t('map_m0_note')} (${$('#year').value || ''})`),
   ];
   if (state.hex) {
-    const hexLabels = [`< ${fmtNum(0.2, 2)}`, `${fmtNum(0.2, 2)}+`, `${fmtNum(1 / 3, 2)}+`, `${fmtNum(0.5, 2)}+`];
+    const hexLabels = CLASS_LABELS.score.map((l) => l[lang()] || l.en);
     items.push(h('h3', {}, t('legend_hex')), h('ul', { class: 'ramp' }, HEX_COLOURS.map((c, i) => h('li', {}, h('span', { class: 'swatch', style: `background:${c}` }), hexLabels[i]))));
   }
   $('#legend').replaceChildren(...items);
@@ -585,9 +591,10 @@ async function init() {
   updateEchoes();
   setStatus(t('loading'));
   try {
-    const [health, , collection, kabupaten, villages] = await Promise.all([
+    const [health, , , collection, kabupaten, villages] = await Promise.all([
       getJSON('healthz').catch(() => ({})),
       fillDefaults(),
+      loadClasses(),
       getJSON('collections/villages').catch(() => null),
       allFeatures('collections/kabupaten/items?limit=1000'),
       allFeatures('collections/villages/items?limit=1000'),
