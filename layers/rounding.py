@@ -147,14 +147,15 @@ def round_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def is_float_noise(value: float) -> bool:
-    """Whether a number carries binary noise: within 1e-9 (relative) of a number with at most six
-    decimals without being it (``677.0000000000001``, ``971749999.9999999``)."""
+    """Whether a number carries binary noise: within 1e-12 (relative) of a number with at most six
+    decimals without being it (``677.0000000000001``, ``971749999.9999999``). Arithmetic noise is
+    ~1e-16 relative; a number rounded to 12 significant digits is never flagged."""
     if not math.isfinite(value) or value == 0:
         return False
     for places in range(7):
         near = round(value, places)
         if near == value:
             return False
-        if abs(near - value) <= 1e-9 * abs(value) and abs(near - value) < 10 ** -(places + 3):
+        if abs(near - value) <= 1e-12 * abs(value) and abs(near - value) < 10 ** -(places + 3):
             return True
     return False
