@@ -450,35 +450,53 @@ _FORMAT_HINT = (
 )
 
 
+#: Table files Sasaran reads, by suffix: the poverty table and `sasaran mpi`'s unit tables alike.
+TABLE_KINDS: dict[str, str] = {
+    ".csv": "csv", ".txt": "csv", ".tsv": "csv",
+    ".xlsx": "excel", ".xls": "excel",
+    ".parquet": "parquet", ".pq": "parquet",
+}  # fmt: skip
+
+
+def table_kind(path: Path) -> str:
+    """``csv``, ``excel`` or ``parquet`` by the file's suffix; `SourceError` for any other."""
+    kind = TABLE_KINDS.get(path.suffix.lower())
+    if kind is None:
+        raise SourceError(
+            path.name, None, None, f"unsupported table format '{path.suffix}' (use CSV, XLSX or Parquet)"
+        )
+    return kind
+
+
+def csv_text(path: Path, encoding: str | None = None, delimiter: str | None = None) -> tuple[str, str, str]:
+    """A CSV file's text, its field separator (declared or detected) and how it was read."""
+    text, used = _decode(path.read_bytes(), path.name, encoding, delimiter)
+    separator = delimiter or sniff_delimiter(text.split("\n", 1)[0])
+    how = f"read as {used} CSV with delimiter {separator!r}" + (
+        "" if delimiter else ' (detected from the header; declare delimiter = "..." if wrong)'
+    )
+    return text, separator, how
+
+
 def _read_table(path: Path, source: PovertySource) -> tuple[pd.DataFrame, str]:
     """The table, every cell as the user wrote it, and how it was read (for messages)."""
     if not path.exists():
         raise SourceError(path.name, None, None, f"file not found ({path})")
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".txt", ".tsv"):
+    kind = table_kind(path)
+    if kind == "csv":
         return _read_csv(path, source)
     try:
-        if suffix in (".xlsx", ".xls"):
+        if kind == "excel":
             # object, not str: a number cell stays a number, so a declared decimal comma applies
             # only to numbers typed as text.
             return pd.read_excel(path, sheet_name=source.sheet or 0, dtype=object), ""
-        if suffix == ".parquet":
-            return pd.read_parquet(path), ""
+        return pd.read_parquet(path), ""
     except Exception as exc:
         raise SourceError(path.name, None, None, f"cannot read ({exc})") from None
-    raise SourceError(
-        path.name, None, None, f"unsupported table format '{suffix}' (use CSV, XLSX or Parquet)"
-    )
 
 
 def _read_csv(path: Path, source: PovertySource) -> tuple[pd.DataFrame, str]:
-    data = path.read_bytes()
-    text, encoding = _decode(data, path.name, source.encoding, source.delimiter)
-    header = text.split("\n", 1)[0]
-    delimiter = source.delimiter or sniff_delimiter(header)
-    how = f"read as {encoding} CSV with delimiter {delimiter!r}" + (
-        "" if source.delimiter else ' (detected from the header; declare delimiter = "..." if wrong)'
-    )
+    text, delimiter, how = csv_text(path, source.encoding, source.delimiter)
     try:
         frame = pd.read_csv(
             io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, na_values=[""]

@@ -7,6 +7,7 @@ Units are any rows to score (households, villages, survey clusters). Bad input r
 from __future__ import annotations
 
 import csv
+import io
 import zipfile
 from pathlib import Path
 
@@ -15,17 +16,19 @@ import pandas as pd
 
 from layers.errors import ConfigError, SourceError
 from layers.indicator_spec import IndicatorSpec
-
-_READERS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel"}
+from layers.sources import csv_text, table_kind
 
 
 def read_units(path: Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a unit table from CSV, Parquet or XLSX.
+    """Read a unit table from CSV, Parquet or XLSX (the suffixes of `layers.sources.TABLE_KINDS`).
+
+    CSV files are read like the build's poverty table: UTF-8 (or a BOM's encoding), the field
+    separator detected from the header (``,`` ``;`` tab ``|``).
 
     Parameters
     ----------
     path
-        The table; the format follows the suffix (``.csv``, ``.parquet``/``.pq``, ``.xlsx``).
+        The table.
     text_columns
         Columns to keep as text (group codes such as ``"6201"`` keep their leading zeros).
 
@@ -39,25 +42,20 @@ def read_units(path: Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     SourceError
         When the file is missing, has an unknown suffix, or cannot be parsed.
     """
-    kind = _READERS.get(path.suffix.lower())
-    if kind is None:
-        raise SourceError(
-            str(path), None, None, f"unknown table format '{path.suffix}'; use .csv, .parquet or .xlsx"
-        )
+    kind = table_kind(path)
     if not path.is_file():
         raise SourceError(str(path), None, None, "file not found")
     dtype = dict.fromkeys(text_columns, "string")
     try:
         if kind == "csv":
-            with path.open(encoding="utf-8-sig") as fh:
-                header = next(csv.reader(fh), [])
-            return pd.read_csv(
-                path, dtype={c: t for c, t in dtype.items() if c in header}, encoding="utf-8-sig"
-            )
+            text, delimiter, _ = csv_text(path)
+            header = next(csv.reader([text.split("\n", 1)[0]], delimiter=delimiter), [])
+            wanted = {c: t for c, t in dtype.items() if c in header}
+            return pd.read_csv(io.StringIO(text), sep=delimiter, dtype=wanted)
         if kind == "excel":
             return pd.read_excel(path, dtype=dtype or None)
         return pd.read_parquet(path)
-    except (OSError, ValueError, KeyError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise SourceError(str(path), None, None, f"cannot read as {kind}: {exc}") from None
 
 

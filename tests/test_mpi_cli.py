@@ -253,3 +253,12 @@ def test_missing_files_exit_2(files: Path):
     assert r.returncode == 2 and "nope.toml" in r.stderr
     r = run("units.csv", "--indicators", "spec.toml", "--format", "xml", cwd=files)
     assert r.returncode == 2
+
+
+def test_a_semicolon_csv_reads_like_the_build_reads_its_tables(files: Path):
+    """`sasaran mpi` reads unit tables through the build's table reader (delimiter detected)."""
+    (files / "units_semicolon.csv").write_text(UNITS_CSV.replace(",", ";"), encoding="utf-8")
+    comma = run("units.csv", "--indicators", "spec.toml", cwd=files)
+    semicolon = run("units_semicolon.csv", "--indicators", "spec.toml", cwd=files)
+    assert comma.returncode == semicolon.returncode == 0, semicolon.stderr
+    assert json.loads(comma.stdout) == json.loads(semicolon.stdout)
