@@ -132,7 +132,7 @@ def test_bad_requests_are_problems_naming_the_field(client, codes, body, detail)
 
 
 def test_bad_format(client):
-    r = _post(client, {}, f="pdf")
+    r = _post(client, {}, f="docx")
     assert r.status_code == 400
 
 
