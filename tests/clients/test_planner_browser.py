@@ -326,6 +326,10 @@ def test_7_year_on_year_table_extremes_and_map(r: dict) -> None:
     assert "2023" in r["changesTitle"] and "2024" in r["changesTitle"]
     assert r["changesKabRows"] > 0 and r["changesVillageRows"] > r["changesKabRows"]
     assert r["improved"] and r["worsened"]
+    # only falls are improvements, only rises are worsenings ("—" when there is none)
+    assert all("−" in x or x == "—" for x in r["improved"]) and all(
+        "+" in x or x == "—" for x in r["worsened"]
+    )
     assert "→" in r["changeLegend"]
 
 

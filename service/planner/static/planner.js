@@ -633,9 +633,14 @@ function renderChanges() {
   const units = body.units ?? [];
   const label = (u) => `${u[name]}${level === 'village' ? ` (${u.kabupaten_name})` : ''}`;
   const line = (u) => h('li', { 'data-code': u[code] }, `${label(u)}: ${rankBy} ${fmtSigned(u[`${rankBy}_change`], rankBy === 'poverty_rate' ? 2 : 3)}`);
-  const ranked = units.filter((u) => u[`${rankBy}_change`] != null);
-  $('#most-improved').replaceChildren(...ranked.slice(0, 5).map(line));
-  $('#most-worsened').replaceChildren(...ranked.slice(-5).reverse().map(line));
+  // Only a real fall counts as an improvement, only a real rise as a worsening.
+  const change = (u) => u[`${rankBy}_change`];
+  const ranked = units.filter((u) => change(u) != null);
+  const none = () => [h('li', { class: 'none' }, '—')];
+  const improved = ranked.filter((u) => change(u) < 0).slice(0, 5);
+  const worsened = ranked.filter((u) => change(u) > 0).slice(-5).reverse();
+  $('#most-improved').replaceChildren(...(improved.length ? improved.map(line) : none()));
+  $('#most-worsened').replaceChildren(...(worsened.length ? worsened.map(line) : none()));
   const rows = units.slice(0, level === 'village' ? 300 : units.length).map((u) => {
     const before = poorPeople(u.poverty_rate_from, u.population_from);
     const after = poorPeople(u.poverty_rate_to, u.population_to);
