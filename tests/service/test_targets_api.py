@@ -156,7 +156,7 @@ def test_downloads(client, store, tmp_path, fmt, media_type):
     if fmt == "csv":
         frame = pd.read_csv(path)
     elif fmt == "xlsx":
-        frame = pd.read_excel(path, sheet_name="selected")
+        frame = pd.read_excel(path, sheet_name="terpilih")  # Bahasa Indonesia by default (lang=id)
     else:
         frame = pyogrio.read_dataframe(path, layer="targets")
         assert frame.crs.to_epsg() == 4326 and set(frame.geom_type) == {"MultiPolygon"}

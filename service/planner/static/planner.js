@@ -510,6 +510,15 @@ function showPopup(code, lngLat) {
   });
 }
 
+/** Show the whole selection (the whole province when nothing is selected) after a run. */
+function fitSelection() {
+  if (!state.map) return;
+  const codes = state.result?.selected?.map((r) => r.village_code) ?? [];
+  const boxes = (codes.length ? codes : [...state.bounds.keys()]).map((c) => state.bounds.get(c)).filter(Boolean);
+  const box = unionBounds(boxes);
+  if (Number.isFinite(box[0])) state.map.fitBounds(box, { padding: mapPadding(), maxZoom: 10, duration: 0 });
+}
+
 function zoomTo(code) {
   const box = state.bounds.get(code);
   if (!box || !state.map) return;
@@ -859,6 +868,7 @@ async function run(event) {
     state.request = body;
     render();
     highlightSelection();
+    fitSelection();
     $$('.downloads button').forEach((b) => { b.disabled = false; });
     const n = result.summary?.n_selected;
     setStatus(() => tf('status_line', { n: fmtNum(n), status: tValue('status', result.status) }));
