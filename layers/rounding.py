@@ -41,6 +41,7 @@ DECIMALS: dict[str, int | None] = {
     "minutes": 1,
     "km/h": 1,
     "degrees": 7,
+    "ratio": 3,
 }
 #: Significant digits kept for a number whose field is unknown: enough for any measure, few enough
 #: that binary noise (0.1 + 0.2 = 0.30000000000000004) disappears.

@@ -348,7 +348,7 @@ class Field:
     title: Text
     unit: str
     """``people``, ``households``, ``km``, ``minutes``, ``km²``, ``percent``, ``fraction`` (0-1),
-    ``index`` (0-1), ``count``, ``year``, ``code``, ``text``, ``km/h`` or ``boolean``."""
+    ``index`` (0-1), ``count``, ``year``, ``code``, ``text``, ``km/h``, ``ratio`` or ``boolean``."""
     description: str = ""
     layers: tuple[str, ...] = field(default_factory=tuple)
     """Where the field appears; empty: in every layer that has the column."""
@@ -452,6 +452,35 @@ FIELDS: dict[str, Field] = {
         "Selection confidence", "Keyakinan seleksi", "fraction", "Share of perturbed scenarios selecting it"
     ),
     "gap": _f("Optimality gap", "Selisih optimalitas", "fraction", "Proven distance from the best selection"),
+    # A selection of villages (POST /targets, sasaran target): the download columns and the about sheet.
+    "rank": _f("Rank", "Peringkat", "count", "Order of the selected villages by value"),
+    "n_selected": _f("Villages selected", "Desa terpilih", "count"),
+    "objective": _f("Objective", "Tujuan", "text", "Whose people the programme reaches"),
+    "objective_total": _f("People under the objective", "Penduduk sasaran provinsi", "people"),
+    "budget_used_share": _f("Budget used", "Anggaran terpakai", "fraction"),
+    "budget_left": _f("Budget left", "Sisa anggaran", "rupiah"),
+    "status": _f("Solver status", "Status pemecah", "text", "optimal, work_limit or budget_too_small"),
+    "value_per_million": _f(
+        "Value per Rp 1 million", "Nilai per Rp 1 juta", "ratio",
+        "People reached (priority-weighted) per Rp 1,000,000 of the village's cost",
+    ),
+    "value_per_rupiah_rank": _f(
+        "Rank by value per rupiah", "Peringkat nilai per rupiah", "count",
+        "1 = most people per rupiah among the villages that could be chosen",
+    ),
+    "priority_gained": _f(
+        "Chosen because of the priority", "Terpilih karena prioritas", "boolean",
+        "Not chosen by the same request without priority",
+    ),
+    "drivers": _f("Main drivers", "Penyebab utama", "text", "Share of the village's M0 per dimension"),
+    "top_indicators": _f("Top indicators", "Indikator utama", "text", "Indicators contributing most to M0"),
+    "disabled_share": _f("Disabled share", "Proporsi disabilitas", "fraction", "disabled / population"),
+    "female_headed_hh_share": _f(
+        "Female-headed share", "Proporsi KRT perempuan", "fraction", "female_headed_hh / households"
+    ),
+    "reason": _f("Reason not chosen", "Alasan tidak terpilih", "text"),
+    "people_needed": _f("People needed to replace", "Penduduk yang diperlukan", "people"),
+    "cost_allowed": _f("Cost allowed to replace", "Biaya maksimum pengganti", "rupiah"),
     "kind": _f("Facility kind", "Jenis fasilitas", "text"),
     "level": _f("School level", "Jenjang sekolah", "text"),
     "type": _f("Facility type", "Tipe fasilitas", "text"),

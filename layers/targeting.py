@@ -362,6 +362,9 @@ def select_targets(
     vil = _prepare(frame, villages, rows, cells, spec, vp, request)
     problem = _problem(vil, request, vil.people * vil.factor, vil.summary.M0)
     solution = solve(problem)
+    # The effect of the priority: the same request solved again on people alone (work-limited
+    # like the first solve, so still repeatable); only when a priority is set.
+    plain = solve(replace(problem, value=vil.people)).chosen if _has_priority(request) else None
     scenarios_started = time.perf_counter()
     confidence, used = _confidence(problem, vil, vp, spec, request)
     scenario_info = {
@@ -373,7 +376,11 @@ def select_targets(
         "k_range": [max(spec.k - K_JITTER, 0.0), min(spec.k + K_JITTER, 1.0)],
         "seconds": time.perf_counter() - scenarios_started,
     }
-    return _result(year, spec, request, vil, problem, solution, confidence, scenario_info)
+    return _result(year, spec, request, vil, problem, solution, confidence, scenario_info, plain)
+
+
+def _has_priority(request: TargetRequest) -> bool:
+    return any(weight > 0 for weight in request.priority.values())
 
 
 def _prepare(
@@ -546,6 +553,10 @@ class TargetResult:
     scenarios: dict[str, Any]
     reason: str | None = None
     solver: dict[str, Any] | None = None
+    priority_effect: dict[str, Any] | None = None
+    """Villages gained and lost against the same request without priority (None: no priority)."""
+    parameters: dict[str, Any] | None = None
+    """The request as solved: every rule, the cost model, the year, k and dimension weights."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``POST /targets`` answer (a contract of the planner page); NaN is None.
@@ -554,7 +565,7 @@ class TargetResult:
         -------
         dict
             ``year, objective, spec, status, reason, gap, solve_seconds, solver, summary,
-            selected, below_line, scenarios``.
+            selected, below_line, priority_effect, scenarios, parameters``.
         """
         return {
             "year": self.year,
@@ -568,7 +579,9 @@ class TargetResult:
             "summary": self.summary,
             "selected": self.selected,
             "below_line": self.below_line,
+            "priority_effect": self.priority_effect,
             "scenarios": self.scenarios,
+            "parameters": self.parameters,
         }
 
     def selected_frame(self) -> pd.DataFrame:
@@ -588,9 +601,12 @@ class TargetResult:
             "kabupaten_name",
         )
         keys += ("population", "people_reached", "cost", "H", "A", "M0", "confidence")
+        keys += ("value_per_million", "value_per_rupiah_rank")
+        if self.priority_effect is not None:
+            keys += ("priority_gained",)
         rows = []
         for item in self.selected:
-            row = {key: item[key] for key in keys}
+            row = {key: item.get(key) for key in keys}
             row["drivers"] = _as_text(item["drivers"], "dimension")
             row["top_indicators"] = _as_text(item["top_indicators"], "indicator")
             row |= {f"{g}_share": v for g, v in item["priority_shares"].items()}
@@ -612,6 +628,7 @@ def _result(
     solution: Solution,
     confidence: FloatArray | None,
     scenario_info: dict[str, Any],
+    plain: BoolArray | None = None,
 ) -> TargetResult:
     chosen = solution.chosen
     people, cost = vil.people, problem.cost
@@ -628,6 +645,7 @@ def _result(
     total_cost = float(cost[chosen].sum())
     reached = float(people[chosen].sum())
     objective_total = float(people.sum())
+    excluded_kab = problem.group_max == 0
     summary = {
         "n_selected": int(chosen.sum()),
         "total_cost": total_cost,
@@ -637,12 +655,23 @@ def _result(
         "objective_total": objective_total,
         "coverage": _num(reached / objective_total) if objective_total > 0 else None,
         "cheapest_cost": cheapest,
-        "by_kabupaten": _by_kabupaten(vil, chosen, cost),
+        "budget_left": None if request.budget is None else max(request.budget - total_cost, 0.0),
+        "by_kabupaten": _by_kabupaten(vil, chosen, cost, excluded_kab),
+        "excluded_kabupaten": [
+            {"kabupaten_code": vil.kab_codes[g], "kabupaten_name": vil.kab_names[g]}
+            for g in np.flatnonzero(excluded_kab)
+        ],
     }
     order = np.lexsort((np.arange(len(chosen)), -problem.value))
     picked = order[chosen[order]]
-    selected = [_explain(vil, spec, problem, int(i), rank, confidence) for rank, i in enumerate(picked, 1)]
-    below = [_below(vil, problem, request, chosen, int(i)) for i in order[~chosen[order]][:BELOW_LINE]]
+    # Villages of an excluded kabupaten are not "just below the line": they were never candidates.
+    candidates = order[~chosen[order] & ~excluded_kab[problem.group[order]]]
+    why = _Why.of(vil, problem, request, chosen, useful, candidates)
+    selected = [
+        _explain(vil, spec, problem, int(i), rank, confidence) | why.selected(int(i), plain)
+        for rank, i in enumerate(picked, 1)
+    ]
+    below = [_below(vil, problem, request, chosen, int(i)) for i in candidates[:BELOW_LINE]]
     return TargetResult(
         year=year,
         objective=request.objective,
@@ -656,10 +685,118 @@ def _result(
         selected=selected,
         below_line=below,
         scenarios=scenario_info,
+        priority_effect=_priority_effect(vil, chosen, plain, request),
+        parameters=_parameters(request, spec, year),
     )
 
 
-def _by_kabupaten(vil: _Villages, chosen: BoolArray, cost: FloatArray) -> list[dict[str, Any]]:
+def _parameters(request: TargetRequest, spec: IndicatorSpec, year: int) -> dict[str, Any]:
+    """The request with what the defaults resolved to (the year, k, the dimension weights)."""
+    raw = request.model_dump(exclude={"spec", "time_limit_s", "k", "dimension_weights", "year"})
+    weights = dict(zip(spec.dimensions, spec.dimension_weights, strict=True))
+    return {
+        "year": year,
+        "k": spec.k,
+        "dimension_weights": weights,
+        "custom_spec": request.spec is not None,
+    } | raw
+
+
+@dataclass(frozen=True)
+class _Why:
+    """What an officer can repeat about a chosen village: value per rupiah, its rank on that
+    measure, and what the next village would need to take its place."""
+
+    per_million: FloatArray
+    """Value (people reached, priority-weighted) per Rp 1,000,000 of cost."""
+    rank: IntArray
+    """Rank on `per_million` among the villages that could be chosen (1 = most per rupiah)."""
+    next_village: int | None
+    """The best village not chosen that could have been (None: there is none)."""
+    slack: float
+    """Budget left unspent (inf without a budget)."""
+    vil: _Villages
+    problem: Problem
+
+    @classmethod
+    def of(
+        cls,
+        vil: _Villages,
+        problem: Problem,
+        request: TargetRequest,
+        chosen: BoolArray,
+        useful: BoolArray,
+        candidates: IntArray,
+    ) -> _Why:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_million = np.where(problem.cost > 0, 1e6 * problem.value / problem.cost, np.inf)
+        eligible = useful | chosen
+        rank = np.zeros(len(per_million), np.int64)
+        by_ratio = np.flatnonzero(eligible)[np.argsort(-per_million[eligible], kind="stable")]
+        rank[by_ratio] = np.arange(1, len(by_ratio) + 1)
+        open_ = candidates[useful[candidates]]
+        slack = math.inf if request.budget is None else request.budget - float(problem.cost[chosen].sum())
+        return cls(per_million, rank, int(open_[0]) if len(open_) else None, slack, vil, problem)
+
+    def selected(self, i: int, plain: BoolArray | None) -> dict[str, Any]:
+        """The village's value per rupiah, its rank, its replacement condition, priority gain."""
+        out: dict[str, Any] = {
+            "value_per_million": _num(self.per_million[i]),
+            "value_per_rupiah_rank": int(self.rank[i]) or None,
+            "replace_by": self._replace_by(i),
+        }
+        if plain is not None:
+            out["priority_gained"] = not bool(plain[i])
+        return out
+
+    def _replace_by(self, i: int) -> dict[str, Any] | None:
+        """A one-for-one swap of village i for the next village pays off only if the next village
+        is worth more than i (after the priority) and its extra cost fits in the budget left."""
+        j = self.next_village
+        if j is None:
+            return None
+        p, vil = self.problem, self.vil
+        factor = float(vil.factor[j])
+        return {
+            "village_code": vil.codes[j],
+            "village_name": str(vil.units["village_name"].iloc[j]),
+            "people_reached": float(vil.people[j]),
+            "people_needed": float(p.value[i] / factor) if factor > 0 else None,
+            "cost": float(p.cost[j]),
+            "cost_allowed": _num(p.cost[i] + self.slack),
+        }
+
+
+def _priority_effect(
+    vil: _Villages, chosen: BoolArray, plain: BoolArray | None, request: TargetRequest
+) -> dict[str, Any] | None:
+    """Villages the priority brought in and pushed out, against the same request without it."""
+    if plain is None:
+        return None
+
+    def listed(mask: BoolArray) -> list[dict[str, Any]]:
+        return [
+            {
+                "village_code": vil.codes[i],
+                "village_name": str(vil.units["village_name"].iloc[i]),
+                "kabupaten_name": vil.kab_names[vil.kab_pos[i]],
+                "people_reached": float(vil.people[i]),
+            }
+            for i in np.flatnonzero(mask)
+        ]
+
+    return {
+        "priority": dict(request.priority),
+        "gained": listed(chosen & ~plain),
+        "lost": listed(plain & ~chosen),
+        "n_selected_without": int(plain.sum()),
+        "people_reached_without": float(vil.people[plain].sum()),
+    }
+
+
+def _by_kabupaten(
+    vil: _Villages, chosen: BoolArray, cost: FloatArray, excluded: BoolArray
+) -> list[dict[str, Any]]:
     n = len(vil.kab_codes)
     count = np.bincount(vil.kab_pos, weights=chosen, minlength=n)
     reached = np.bincount(vil.kab_pos, weights=np.where(chosen, vil.people, 0.0), minlength=n)
@@ -675,6 +812,7 @@ def _by_kabupaten(vil: _Villages, chosen: BoolArray, cost: FloatArray) -> list[d
             "coverage": _num(reached[g] / total[g]) if total[g] > 0 else None,
         }
         for g in range(n)
+        if not excluded[g]  # an excluded kabupaten is named in summary.excluded_kabupaten instead
     ]
 
 
@@ -711,25 +849,32 @@ def _explain(
 def _below(
     vil: _Villages, problem: Problem, request: TargetRequest, chosen: BoolArray, i: int
 ) -> dict[str, Any]:
+    """A village not chosen, with the first rule that kept it out (docs/targeting.md §5)."""
     g = vil.kab_pos[i]
+    m0 = vil.summary.M0[i]
+    left = math.inf if request.budget is None else request.budget - float(problem.cost[chosen].sum())
     if vil.codes[i] in set(request.exclude):
         reason = "excluded"
-    elif problem.banned[i]:
+    elif request.min_score is not None and not problem.forced[i] and not m0 >= request.min_score:
         reason = "min_score"
+    elif problem.value[i] <= 0:
+        reason = "no_people"
     elif chosen[vil.kab_pos == g].sum() >= problem.group_max[g]:
         reason = "quota"
     elif problem.max_count is not None and chosen.sum() >= problem.max_count:
-        reason = "quota"
-    elif problem.value[i] <= 0:
-        reason = "no_people"
+        reason = "max_villages"
     else:
+        # Allowed, yet left out: its cost is more than the budget left, so taking it means dropping
+        # chosen villages that together reach more (or, rarely, within the stated gap).
         reason = "budget"
     return {
         "village_code": vil.codes[i],
         "village_name": str(vil.units["village_name"].iloc[i]),
+        "kabupaten_code": vil.kab_codes[g],
         "kabupaten_name": vil.kab_names[g],
         "people_reached": float(vil.people[i]),
         "cost": float(problem.cost[i]),
-        "M0": _num(vil.summary.M0[i]),
+        "M0": _num(m0),
         "reason": reason,
+        "budget_left": None if request.budget is None else max(left, 0.0),
     }

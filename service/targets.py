@@ -17,6 +17,7 @@ from starlette.responses import Response
 from layers.change import changes, changes_to_csv, changes_to_json
 from layers.export import MEDIA_TYPES, target_filename, write_targets
 from layers.rescore import ScoringFrame, store_spec
+from layers.rounding import round_record
 from layers.store import LayerStore
 from layers.targeting import TargetRequest, TargetResult, select_targets
 from service.deps import CatalogDep, StoreDep
@@ -38,14 +39,20 @@ def targets(
     body: TargetRequest,
     frame: FrameDep,
     store: StoreDep,
-    f: Annotated[Literal["json", "csv", "xlsx", "gpkg"], Query(description="Answer format.")] = "json",
+    f: Annotated[
+        Literal["json", "csv", "xlsx", "gpkg", "pdf"],
+        Query(description="Answer format (pdf: the printable briefing)."),
+    ] = "json",
+    lang: Annotated[
+        Literal["id", "en"], Query(description="Language of the file's headers and words (csv, xlsx, pdf).")
+    ] = "id",
 ) -> Response:
     """Choose villages for a programme: the most people reached within budget and quotas."""
     villages = store.layer("villages")
     result = select_targets(frame, villages, body, store_spec(store))
     if f == "json":
-        return ORJSONResponse(result.to_json())
-    return _download(result, store, f)
+        return ORJSONResponse(round_record(result.to_json()))  # as a person reads it
+    return _download(result, store, f, lang)
 
 
 @router.get("/changes")
@@ -68,11 +75,12 @@ def changes_between(
     return ORJSONResponse(changes_to_json(table, year_from, year_to, level, spec, rank_by))
 
 
-def _download(result: TargetResult, store: LayerStore, fmt: str) -> Response:
+def _download(result: TargetResult, store: LayerStore, fmt: str, lang: str) -> Response:
     """A selection as a file download (written to a temporary directory, then sent as bytes)."""
     name = target_filename(result, fmt, store.synthetic)
+    villages = store.layer("villages")
     with tempfile.TemporaryDirectory(prefix="sasaran-targets-") as tmp:
-        path = write_targets(result, Path(tmp) / name, fmt, store.layer("villages"), store.synthetic)
+        path = write_targets(result, Path(tmp) / name, fmt, villages, store.synthetic, lang, store.manifest)
         content = path.read_bytes()
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
     return Response(content, media_type=MEDIA_TYPES[fmt], headers=headers)

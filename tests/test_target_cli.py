@@ -68,13 +68,16 @@ def test_target_files(app, store_dir, tmp_path, fmt):
     r = _run(app, "target", "--store", store_dir, "--max-villages", "4", "--format", fmt, "--out", path)
     assert r.exit_code == 0, r.output
     assert path.exists() and not list(tmp_path.glob(".*"))  # no temporary file left behind
-    if fmt == "csv":
-        frame = pd.read_csv(path, dtype={"village_code": str})
+    rank = "rank"
+    if fmt == "csv":  # meeting-ready: Indonesian headers by default
+        frame = pd.read_csv(path, dtype={"Kode desa": str}, encoding="utf-8-sig")
+        rank = "Peringkat"
     elif fmt == "xlsx":
-        frame = pd.read_excel(path, sheet_name="selected")
+        frame = pd.read_excel(path, sheet_name="terpilih")
         sheets = pd.read_excel(path, sheet_name=None)
-        assert set(sheets) == {"selected", "below_line", "by_kabupaten", "about"}
-        assert "SYNTHETIC" in sheets["about"].to_string()
+        assert set(sheets) == {"terpilih", "di_bawah_garis", "per_kabupaten", "tentang"}
+        assert "SINTETIS" in sheets["tentang"].to_string()
+        rank = "Peringkat"
     elif fmt == "gpkg":
         frame = pyogrio.read_dataframe(path, layer="targets")
         assert frame.crs.to_epsg() == 4326
@@ -85,7 +88,39 @@ def test_target_files(app, store_dir, tmp_path, fmt):
     else:
         frame = pd.DataFrame(json.loads(path.read_text())["selected"])
     assert len(frame) == 4
-    assert list(frame["rank"]) == [1, 2, 3, 4]
+    assert list(frame[rank]) == [1, 2, 3, 4]
+
+
+def test_downloads_are_meeting_ready_in_both_languages(app, store_dir, tmp_path):
+    """Issue 14, item 8: titled headers, whole people and rupiah, stated precision, every parameter."""
+    args = ["--budget", "3e9", "--priority", "elderly=2", "--kabupaten-max", "6201=1", "--k", "0.4"]
+    for lang, people, cost, m0, about in (
+        ("id", "Penduduk terjangkau", "Biaya", "Indeks M0", "tentang"),
+        ("en", "People reached", "Cost", "Adjusted headcount M0", "about"),
+    ):
+        path = tmp_path / f"targets-{lang}.xlsx"
+        r = _run(
+            app, "target", "--store", store_dir, *args, "--format", "xlsx", "--lang", lang, "--out", path
+        )
+        assert r.exit_code == 0, r.output
+        sheets = pd.read_excel(path, sheet_name=None, dtype=object)
+        selected = next(iter(sheets.values()))
+        assert {people, cost, m0} <= set(selected.columns)
+        assert all(isinstance(v, int) for v in selected[people]) and all(
+            isinstance(v, int) for v in selected[cost]
+        )
+        assert all(len(str(v).split(".")[-1]) <= 4 for v in selected[m0])
+        items = dict(zip(*(sheets[about][c] for c in sheets[about].columns), strict=True))
+        text = " ".join(f"{k}={v}" for k, v in items.items())
+        for needle in (
+            "6201",
+            "3.000.000.000" if lang == "id" else "3,000,000,000",
+            "100.000.000" if lang == "id" else "100,000,000",
+        ):
+            assert needle in text, (lang, needle, text)
+        assert "0,4000" in text if lang == "id" else "0.4000" in text
+        assert ("lansia = 2,00" if lang == "id" else "elderly = 2.00") in text
+        assert ("optimal" in text) and ("SINTETIS" in text if lang == "id" else "SYNTHETIC" in text)
 
 
 def test_target_table_and_csv_on_stdout(app, store_dir):
@@ -94,7 +129,9 @@ def test_target_table_and_csv_on_stdout(app, store_dir):
     )
     assert r.exit_code == 0 and "3 villages" in r.stdout
     r = _run(app, "target", "--store", store_dir, "--max-villages", "3", "--format", "csv")
-    assert r.exit_code == 0 and r.stdout.startswith("rank,village_code")
+    assert r.exit_code == 0 and r.stdout.startswith("Peringkat,Kode desa")
+    r = _run(app, "target", "--store", store_dir, "--max-villages", "3", "--format", "csv", "--lang", "en")
+    assert r.exit_code == 0 and r.stdout.startswith("Rank,Village code")
 
 
 @pytest.mark.parametrize(
@@ -103,7 +140,8 @@ def test_target_table_and_csv_on_stdout(app, store_dir):
         (["--budget", "-5"], InvalidQuery, "budget"),
         (["--kabupaten-min", "6201"], InvalidQuery, "--kabupaten-min"),
         (["--priority", "children=1"], InvalidQuery, "priority"),
-        (["--format", "pdf"], InvalidQuery, "--format"),
+        (["--format", "docx"], InvalidQuery, "--format"),
+        (["--lang", "fr"], InvalidQuery, "--lang"),
         (["--objective", "dimension"], InvalidQuery, "dimension"),
         (["--include", "nope"], InfeasibleTargeting, "include: unknown village"),
         (["--kabupaten-min", "9999=1"], InfeasibleTargeting, "kabupaten_min: unknown kabupaten"),

@@ -195,11 +195,14 @@ def test_result_json_keeps_the_planner_contract(frame, store):
     assert set(item) == {
         "rank", "village_code", "village_name", "kecamatan_name", "kabupaten_code", "kabupaten_name",
         "population", "people_reached", "cost", "H", "A", "M0", "drivers", "top_indicators",
-        "priority_shares", "confidence",
+        "priority_shares", "confidence", "value_per_million", "value_per_rupiah_rank", "replace_by",
     }  # fmt: skip
     assert set(out["below_line"][0]) == {
-        "village_code", "village_name", "kabupaten_name", "people_reached", "cost", "M0", "reason",
+        "village_code", "village_name", "kabupaten_code", "kabupaten_name", "people_reached", "cost", "M0",
+        "reason", "budget_left",
     }  # fmt: skip
+    assert out["priority_effect"] is None  # no priority asked
+    assert out["parameters"]["cost_fixed"] == 2e8 and out["parameters"]["budget"] == 5e9
     assert [s["rank"] for s in out["selected"]] == list(range(1, len(out["selected"]) + 1))
     assert set(item["priority_shares"]) == set(PRIORITY_SHARES)
     assert len(item["top_indicators"]) <= 3
@@ -211,6 +214,7 @@ def test_result_json_keeps_the_planner_contract(frame, store):
     assert {b["reason"] for b in out["below_line"]} <= {
         "budget",
         "quota",
+        "max_villages",
         "min_score",
         "excluded",
         "no_people",
@@ -397,8 +401,14 @@ def test_a_kabupaten_capped_at_zero_is_left_out(frame, store):
     top = _select(frame, store, max_villages=3, scenarios=0).selected[0]
     result = _select(frame, store, max_villages=3, scenarios=5, kabupaten_max={top["kabupaten_code"]: 0})
     assert all(x["kabupaten_code"] != top["kabupaten_code"] for x in result.selected)
-    below = {b["village_code"]: b["reason"] for b in result.below_line}
-    assert below[top["village_code"]] == "quota"
+    # Issue 14, item 5: villages of an excluded kabupaten are not "just below the line" (and never
+    # with a quota reason); the kabupaten is named instead and left out of the breakdown.
+    assert all(b["kabupaten_code"] != top["kabupaten_code"] for b in result.below_line)
+    assert result.summary["excluded_kabupaten"] == [
+        {"kabupaten_code": top["kabupaten_code"], "kabupaten_name": top["kabupaten_name"]}
+    ]
+    assert top["kabupaten_code"] not in {k["kabupaten_code"] for k in result.summary["by_kabupaten"]}
+    assert {b["reason"] for b in result.below_line} <= {"max_villages", "budget"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -472,3 +482,58 @@ def test_a_budget_below_the_cheapest_village_says_so(frame, store):
     assert "cheapest village" in out["reason"]
     enough = _select(frame, store, budget=out["summary"]["cheapest_cost"], scenarios=0)
     assert enough.status == "optimal" and enough.summary["n_selected"] >= 1 and enough.reason is None
+
+
+# ------------------------------------------------------------------------------------------------
+# Reasons an officer can repeat (issue 14, items 5, 6, 9)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_value_per_rupiah_and_its_rank_are_those_of_the_cost_model(frame, store):
+    result = _select(frame, store, budget=3e9, scenarios=0)
+    ranks = [x["value_per_rupiah_rank"] for x in result.selected]
+    assert len(set(ranks)) == len(ranks) and min(ranks) >= 1
+    for x in result.selected:
+        # no priority: the value is the people reached, so people per Rp 1 million of its cost
+        assert x["value_per_million"] == pytest.approx(1e6 * x["people_reached"] / x["cost"])
+    # the village with the best ratio has rank 1, and a higher ratio never ranks lower
+    by_ratio = sorted(result.selected, key=lambda x: -x["value_per_million"])
+    assert [x["value_per_rupiah_rank"] for x in by_ratio] == sorted(ranks)
+
+
+def test_replacing_a_village_by_the_next_one_would_not_pay(frame, store):
+    """The stated condition is what a one-for-one swap needs; the optimum fails it for each village."""
+    result = _select(frame, store, budget=3e9, scenarios=0)
+    left = result.summary["budget_left"]
+    for x in result.selected:
+        r = x["replace_by"]
+        assert r is not None and r["village_code"] == result.below_line[0]["village_code"]
+        assert r["people_needed"] == pytest.approx(x["people_reached"])
+        assert r["cost_allowed"] == pytest.approx(x["cost"] + left)
+        # the next village reaches fewer people, or costs more than the swap allows
+        assert r["people_reached"] <= r["people_needed"] + 1e-6 or r["cost"] > r["cost_allowed"]
+
+
+def test_priority_effect_lists_gained_and_lost_villages_of_a_second_solve(frame, store):
+    kwargs = {"budget": 3e9, "scenarios": 0}
+    plain = {x["village_code"] for x in _select(frame, store, **kwargs).selected}
+    result = _select(frame, store, priority={"female_headed_hh": 5.0, "elderly": 5.0}, **kwargs)
+    chosen = {x["village_code"] for x in result.selected}
+    effect = result.priority_effect
+    assert effect is not None and effect["priority"] == {"female_headed_hh": 5.0, "elderly": 5.0}
+    assert {v["village_code"] for v in effect["gained"]} == chosen - plain
+    assert {v["village_code"] for v in effect["lost"]} == plain - chosen
+    assert effect["n_selected_without"] == len(plain)
+    assert {x["village_code"] for x in result.selected if x["priority_gained"]} == chosen - plain
+    assert chosen != plain, "a priority of 5 on two groups should change the synthetic selection"
+
+
+def test_below_the_line_names_min_score_and_the_village_cap(frame, store):
+    capped = _select(frame, store, max_villages=2, scenarios=0)
+    assert {b["reason"] for b in capped.below_line} == {"max_villages"}
+    m0 = sorted(x["M0"] for x in _select(frame, store, budget=2e9, scenarios=0).selected)
+    strict = _select(frame, store, budget=2e9, scenarios=0, min_score=m0[len(m0) // 2])
+    reasons = {b["village_code"]: b["reason"] for b in strict.below_line}
+    for b in strict.below_line:
+        if b["M0"] is not None and b["M0"] < m0[len(m0) // 2]:
+            assert reasons[b["village_code"]] == "min_score"

@@ -19,6 +19,8 @@ import typer
 from layers.errors import InvalidQuery
 from layers.export import TARGET_FORMATS as FILE_FORMATS
 from layers.export import target_filename, write_targets, write_text
+from layers.export.wording import LANGS, selected_table
+from layers.rounding import round_record
 from layers.targeting import (
     DEFAULT_COST_FIXED,
     DEFAULT_COST_PER_PERSON,
@@ -137,7 +139,12 @@ def target_command(
     time_limit: Annotated[
         float | None, typer.Option("--time-limit", hidden=True, help="Ignored (deprecated).")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="json (default), csv, table, xlsx or gpkg.")] = "json",
+    fmt: Annotated[
+        str, typer.Option("--format", help="json (default), csv, table, xlsx, gpkg or pdf (a briefing).")
+    ] = "json",
+    lang: Annotated[
+        str, typer.Option("--lang", help="id (default) or en: headers and words of csv, xlsx and pdf.")
+    ] = "id",
     out: Annotated[
         Path | None, typer.Option("--out", help="Output file (default: stdout, or a name here).")
     ] = None,
@@ -150,6 +157,8 @@ def target_command(
 
     if fmt not in TARGET_FORMATS:
         raise InvalidQuery(f"--format: expected one of {', '.join(TARGET_FORMATS)}, got {fmt!r}")
+    if lang not in LANGS:
+        raise InvalidQuery(f"--lang: expected one of {', '.join(LANGS)}, got {lang!r}")
     raw: dict[str, Any] = {
         "year": year, "objective": objective, "dimension": dimension, "budget": budget,
         "cost_fixed": cost_fixed, "cost_per_person": cost_per_person, "max_villages": max_villages,
@@ -166,15 +175,16 @@ def target_command(
         frame = ScoringFrame.from_store(opened)
         villages = opened.layer("villages")
         result = select_targets(frame, villages, request, store_spec(opened))
-    if fmt in ("xlsx", "gpkg") or (out is not None and fmt != "table"):
+    if fmt in ("xlsx", "gpkg", "pdf") or (out is not None and fmt != "table"):
         target = out or Path(target_filename(result, fmt, opened.synthetic))
-        write_targets(result, target, fmt, villages, opened.synthetic)
+        write_targets(result, target, fmt, villages, opened.synthetic, lang, opened.manifest)
         note = " (SYNTHETIC demo data)" if opened.synthetic else ""
         typer.echo(f"Wrote {target}: {result.summary['n_selected']} villages{note}", err=out is None)
     elif fmt == "json":
-        write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False, allow_nan=False) + "\n", None)
+        shown = round_record(result.to_json())
+        write_text(json.dumps(shown, indent=2, ensure_ascii=False, allow_nan=False) + "\n", None)
     elif fmt == "csv":
-        write_text(result.selected_frame().to_csv(index=False), None)
+        write_text(selected_table(result, lang).to_csv(index=False), None)
     else:
         write_text(_table(result), out)
 

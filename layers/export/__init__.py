@@ -4,7 +4,8 @@
 - `atomic`: the one atomic writer (temporary name beside the target, then rename).
 - `gpkg`: GeoPackage writing (1.3, chunked, indexed, MultiPolygon areas, QGIS styles).
 - `store_layers`: exports of store layers, cached once per build for the service.
-- `targets`: the downloads of a village selection.
+- `targets`: the downloads of a village selection; `wording` their words in Bahasa Indonesia and
+  English; `briefing` the printable PDF.
 """
 
 from layers.export.atomic import atomic_path, write_text

@@ -27,6 +27,7 @@ FORMATS_BY_EXT: dict[str, Format] = {
         Format("csv", "text/csv; charset=utf-8"),
         Format("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         Format("json", "application/json"),
+        Format("pdf", "application/pdf"),
     )
 }
 #: Formats a store layer can be exported to.
@@ -34,6 +35,6 @@ FORMATS: tuple[str, ...] = ("gpkg", "fgb", "parquet", "geojson", "csv", "xlsx")
 #: Formats of a table without geometry.
 TABLE_FORMATS: tuple[str, ...] = tuple(f for f in FORMATS if not FORMATS_BY_EXT[f].needs_geometry)
 #: File formats of a target list (a selection of villages).
-TARGET_FORMATS: tuple[str, ...] = ("json", "csv", "xlsx", "gpkg")
+TARGET_FORMATS: tuple[str, ...] = ("json", "csv", "xlsx", "gpkg", "pdf")
 #: Media type of every format.
 MEDIA_TYPES: dict[str, str] = {ext: f.media_type for ext, f in FORMATS_BY_EXT.items()}

@@ -1,11 +1,15 @@
-"""The files a selection of villages is downloaded as: JSON, CSV, XLSX and a GeoPackage.
+"""The files a selection of villages is downloaded as: JSON, CSV, XLSX, a GeoPackage and a PDF briefing.
 
 ``sasaran target --format`` and ``POST /targets?f=`` write the same files through `write_targets`.
+Tables for people (CSV, XLSX, PDF) have headers in Bahasa Indonesia or English (``lang``), whole
+people and rupiah and indices to their stated precision (`layers.export.wording`); the JSON and the
+GeoPackage keep the field names (for programs and GIS) with the same rounding.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +19,19 @@ import shapely
 
 from layers.errors import InvalidQuery
 from layers.export.atomic import atomic_path
+from layers.export.briefing import write_briefing
 from layers.export.formats import TARGET_FORMATS
 from layers.export.gpkg import write_gpkg_layer, write_styles
+from layers.export.wording import (
+    about_table,
+    below_line_table,
+    by_kabupaten_table,
+    check_lang,
+    selected_table,
+    word,
+)
 from layers.qml import targets_style
+from layers.rounding import round_frame, round_record
 from layers.targeting import TargetResult
 
 
@@ -41,31 +55,16 @@ def target_filename(result: TargetResult, fmt: str, synthetic: bool) -> str:
     return f"sasaran-targets-{result.year}{'-synthetic' if synthetic else ''}.{fmt}"
 
 
-def _about(result: TargetResult, synthetic: bool) -> pd.DataFrame:
-    summary = {k: v for k, v in result.summary.items() if k != "by_kabupaten"}
-    rows: dict[str, Any] = {
-        "data": "SYNTHETIC demo data, not real statistics" if synthetic else "layer store",
-        "year": result.year,
-        "objective": result.objective,
-        "k": result.spec.k,
-        "status": result.status,
-        "gap": result.gap,
-        **summary,
-    }
-    rows |= {
-        f"weight {d}": w for d, w in zip(result.spec.dimensions, result.spec.dimension_weights, strict=True)
-    }
-    return pd.DataFrame({"item": list(rows), "value": [str(v) for v in rows.values()]})
-
-
 def write_targets(
     result: TargetResult,
     path: str | Path,
     fmt: str,
     villages: pd.DataFrame | None = None,
     synthetic: bool = False,
+    lang: str = "id",
+    manifest: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write a selection to ``path`` atomically as json, csv, xlsx or gpkg.
+    """Write a selection to ``path`` atomically as json, csv, xlsx, gpkg or pdf.
 
     Parameters
     ----------
@@ -76,9 +75,13 @@ def write_targets(
     fmt
         One of `TARGET_FORMATS`.
     villages
-        The store's villages layer (geometry for gpkg; required there).
+        The store's villages layer (geometry for gpkg, required there, and the PDF's map).
     synthetic
-        Whether the store is the synthetic demo (said in the XLSX and the GeoPackage).
+        Whether the store is the synthetic demo (said in the XLSX, the GeoPackage and the PDF).
+    lang
+        ``id`` (default) or ``en``: the headers and words of the CSV, XLSX and PDF.
+    manifest
+        The store's manifest: build id and date, sources (the XLSX about sheet and the PDF).
 
     Returns
     -------
@@ -87,24 +90,41 @@ def write_targets(
     """
     if fmt not in TARGET_FORMATS:
         raise InvalidQuery(f"format must be one of {', '.join(TARGET_FORMATS)} for a file, got '{fmt}'")
+    check_lang(lang)
+    manifest = {**(manifest or {}), "synthetic": synthetic or bool((manifest or {}).get("synthetic"))}
     path = Path(path)
-    frame = result.selected_frame()
     with atomic_path(path) as tmp:
         if fmt == "json":
-            tmp.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False, allow_nan=False))
+            body = round_record(result.to_json())
+            tmp.write_text(json.dumps(body, indent=2, ensure_ascii=False, allow_nan=False))
         elif fmt == "csv":
-            frame.to_csv(tmp, index=False)
+            # utf-8-sig: Excel, which planners open a CSV with, reads the names' accents right
+            selected_table(result, lang).to_csv(tmp, index=False, encoding="utf-8-sig")
         elif fmt == "xlsx":
-            with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-                frame.to_excel(writer, sheet_name="selected", index=False)
-                pd.DataFrame(result.below_line).to_excel(writer, sheet_name="below_line", index=False)
-                pd.DataFrame(result.summary["by_kabupaten"]).to_excel(
-                    writer, sheet_name="by_kabupaten", index=False
-                )
-                _about(result, synthetic).to_excel(writer, sheet_name="about", index=False)
+            _write_xlsx(result, tmp, lang, manifest)
+        elif fmt == "pdf":
+            write_briefing(result, tmp, villages, lang, manifest)
         else:
-            _write_gpkg(frame, villages, tmp, synthetic)
+            _write_gpkg(round_frame(result.selected_frame()), villages, tmp, synthetic)
     return path
+
+
+def _write_xlsx(result: TargetResult, path: Path, lang: str, manifest: Mapping[str, Any]) -> None:
+    sheets = {
+        word("selected", lang): selected_table(result, lang),
+        word("below_line", lang): below_line_table(result, lang),
+        word("by_kabupaten", lang): by_kabupaten_table(result, lang),
+        word("about", lang): about_table(result, lang, manifest),
+    }
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+            sheet = writer.sheets[name]
+            # columns wide enough for their header or their longest value (up to 60 characters)
+            for i, column in enumerate(frame.columns, 1):
+                longest = max([len(str(column)), *(len(str(v)) for v in frame[column].head(500))])
+                sheet.column_dimensions[sheet.cell(1, i).column_letter].width = min(longest + 2, 60)
+            sheet.freeze_panes = "A2"
 
 
 def _write_gpkg(frame: pd.DataFrame, villages: pd.DataFrame | None, path: Path, synthetic: bool) -> None:

@@ -80,6 +80,12 @@ try {
   report.webgl = await page.evaluate(() => !!document.querySelector('#map canvas.maplibregl-canvas'));
   if (report.webgl) await page.waitForSelector('body[data-map="idle"]', { timeout: 60000 });
   report.hexLayer = !(await page.isVisible('#hex-note'));
+  if (report.hexLayer) { // hexagon tiles are drawn (and fetched) in the "hex" map mode
+    await page.evaluate(() => { document.body.dataset.map = 'busy'; });
+    await page.check('#mode-hex');
+    await page.waitForSelector('body[data-map="idle"]', { timeout: 60000 });
+    await page.check('input[name="map-mode"][value="m0"]');
+  }
   step('map');
 
   // 3. Change the budget with the keyboard-usable form, and a weight slider.

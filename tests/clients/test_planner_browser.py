@@ -191,7 +191,7 @@ def test_controls_format_and_renormalise(e2e: dict) -> None:
 def test_selection_fills_table_and_summary(e2e: dict) -> None:
     assert e2e["rows"] > 0
     assert e2e["summaryVisible"]
-    assert all(scope == "col" for scope, _ in e2e["headers"]) and len(e2e["headers"]) == 8
+    assert all(scope == "col" for scope, _ in e2e["headers"]) and len(e2e["headers"]) == 9
     rank, village, *_ = e2e["firstRow"]
     assert rank == "1" and village
     assert e2e["activeRow"], "clicking a village in the table did not select its row"
@@ -203,13 +203,13 @@ def test_downloads_are_real_files(e2e: dict) -> None:
     assert all(p.stat().st_size > 0 for p in paths.values())
     with paths["csv"].open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert "village_code" in rows[0]
+    assert "Kode desa" in rows[0]  # the page is in Bahasa Indonesia: so are the headers
     assert paths["xlsx"].read_bytes()[:2] == b"PK"  # an OOXML zip
     import pyogrio
 
     frame = pyogrio.read_dataframe(paths["gpkg"])
     assert len(frame) > 0 and "village_code" in frame.columns
-    assert {r["village_code"] for r in rows} == set(frame["village_code"])
+    assert {r["Kode desa"] for r in rows} == set(frame["village_code"])
 
 
 def test_errors_are_shown_inline(e2e: dict) -> None:
@@ -232,3 +232,162 @@ def test_screenshot_is_not_blank(e2e: dict) -> None:
             SCREENSHOT_DOC.parent.mkdir(parents=True, exist_ok=True)
             # A 256-colour palette keeps the committed image small (< 300 KB) and still crisp.
             rgb.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(SCREENSHOT_DOC, optimize=True)
+
+
+# ---------------------------------------------------------------- issue 14, in four browsers
+
+ISSUE14 = HERE / "planner_issue14.mjs"
+RUNS = ["desktop-id", "desktop-en", "phone-id", "phone-en"]
+SCREENSHOTS_KEEP = os.environ.get("SASARAN_E2E_SCREENSHOTS")  # a directory to keep them for a person
+
+
+@pytest.fixture(scope="module")
+def issue14(service_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The report of planner_issue14.mjs: each finding of issue 14, desktop and phone, both languages."""
+    _require_routes(service_url)
+    out = Path(SCREENSHOTS_KEEP) if SCREENSHOTS_KEEP else tmp_path_factory.mktemp("planner-issue14")
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "CHROMIUM": CHROMIUM, "E2E_TIMEOUT_MS": str(4 * BROWSER_SECONDS * 1000)}
+    run = subprocess.run(
+        ["node", str(ISSUE14), service_url, str(out)],
+        capture_output=True,
+        text=True,
+        timeout=4 * BROWSER_SECONDS + 30,
+        env=env,
+        check=False,
+    )
+    try:
+        report = json.loads(run.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(
+            f"planner_issue14.mjs failed ({run.returncode}):\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"
+        )
+    return report
+
+
+@pytest.fixture(params=RUNS)
+def r(request: pytest.FixtureRequest, issue14: dict) -> dict:
+    run = issue14["runs"].get(request.param)
+    assert run is not None, f"no {request.param} run in the report"
+    assert run["ok"], f"{request.param} failed: {run.get('error')}"
+    assert run["pageErrors"] == [] and run["consoleErrors"] == [] and run["externalRequests"] == []
+    return run
+
+
+def test_1_every_run_clears_links_popups_and_rows_and_edits_mark_results_stale(r: dict) -> None:
+    assert r["firstRows"] > 0 and r["linksBefore"] == 1 and r["popupBefore"]
+    assert r["tinyRows"] == 0 and r["tinyLinks"] == 0 and r["tinyPopups"] == 0 and r["tinyMarkers"] == 0
+    assert r["staleShown"] and r["staleAttr"] == "true" and not r["staleAfterUndo"]
+
+
+def test_2_3_the_page_sends_the_documented_defaults_and_says_optimal(r: dict) -> None:
+    from layers import targeting
+
+    body = r["firstBody"]
+    assert body["cost_fixed"] == targeting.DEFAULT_COST_FIXED
+    assert body["cost_per_person"] == targeting.DEFAULT_COST_PER_PERSON
+    assert body["scenarios"] == targeting.DEFAULT_SCENARIOS and body["seed"] == targeting.DEFAULT_SEED
+    assert "optimal" in r["firstStatus"] and (
+        "Terbukti optimal" in r["runMessage"] or "Proven optimal" in r["runMessage"]
+    )
+
+
+def test_4_a_budget_below_one_village_is_said_in_words(r: dict) -> None:
+    assert r["tinyStatus"] == "budget_too_small"
+    amounts = ("50.000.000", "100.") if r["lang"] == "id" else ("50,000,000", "100,")
+    assert all(a in r["tinyMessage"] for a in amounts), r["tinyMessage"]
+    assert r["tinyStatusClass"] == "status-other"  # not the green "optimal"
+    assert r["tinyMessage"] in r["tinyTable"]  # not "set a budget, then run"
+
+
+def test_5_excluded_kabupaten_are_named_dimmed_and_not_below_the_line(r: dict) -> None:
+    assert r["kabRows"] == r["allowedKab"]
+    assert set(r["belowKab"]) <= set(r["allowedKab"]) and "quota" not in r["belowReasons"]
+    assert r["excludedCount"] > 0 and len(r["excludedLabels"]) == r["excludedCount"]
+    assert r["excludedVeiled"] == r["excludedCount"]
+    assert all(name in r["excludedNote"] for name in r["excludedLabels"])
+
+
+def test_6_the_priority_effect_is_shown_and_recorded_in_the_xlsx(r: dict) -> None:
+    import pandas as pd
+
+    effect = r["priorityEffect"]
+    assert effect is not None and r["priorityNote"]
+    assert r["priorityBadges"] == len(effect["gained"])
+    for v in effect["gained"]:
+        assert v["village_name"] in r["priorityNote"]
+    sheets = pd.read_excel(r["downloads"]["xlsx"], sheet_name=None)
+    about = sheets["tentang" if r["lang"] == "id" else "about"].astype(str).to_string()
+    assert ("lansia = 0,50" in about) if r["lang"] == "id" else ("elderly = 0.50" in about)
+    assert "100.000.000" in about if r["lang"] == "id" else "100,000,000" in about
+
+
+def test_7_year_on_year_table_extremes_and_map(r: dict) -> None:
+    assert "2023" in r["changesTitle"] and "2024" in r["changesTitle"]
+    assert r["changesKabRows"] > 0 and r["changesVillageRows"] > r["changesKabRows"]
+    assert r["improved"] and r["worsened"]
+    # only falls are improvements, only rises are worsenings ("—" when there is none)
+    assert all("−" in x or x == "—" for x in r["improved"]) and all(
+        "+" in x or x == "—" for x in r["worsened"]
+    )
+    assert "→" in r["changeLegend"]
+
+
+def test_8_downloads_have_headers_in_the_page_language_and_whole_numbers(r: dict) -> None:
+    with Path(r["downloads"]["csv"]).open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    people, cost = ("Penduduk terjangkau", "Biaya") if r["lang"] == "id" else ("People reached", "Cost")
+    assert rows and people in rows[0] and cost in rows[0]
+    assert all(row[people].isdigit() and row[cost].isdigit() for row in rows)
+    assert all(f"lang={r['lang']}" in url for url in r["downloadUrls"])
+
+
+def test_9_every_chosen_village_says_why(r: dict) -> None:
+    assert len(r["why"]) == r["firstRows"] > 0
+    per = "per Rp 1 juta" if r["lang"] == "id" else "per Rp 1 million"
+    assert all(per in text for text in r["why"])
+    assert all(("berikutnya" in text) if r["lang"] == "id" else ("next in line" in text) for text in r["why"])
+
+
+def test_10_11_layout(r: dict) -> None:
+    assert r["nestedScrollers"] == []
+    fits = r["objectiveFits"]
+    assert fits["longest"] + 40 <= fits["width"], fits  # room for the arrow: no cut option
+    assert r["placeholder"]["width"] <= r["placeholder"]["inner"], r["placeholder"]
+    assert r["rankMarkersInMap"] == r["firstRows"] and r["selectedLayerFeatures"] > 0
+    assert r["hexInside"] > 0, "no scored hexagon drawn inside the province"
+    assert r["tableScroll"]["overflowing"] == r["tableScroll"]["cue"]
+    if r["name"].startswith("phone"):
+        assert r["mapTop"] < r["controlsTop"] and r["controlsCollapsed"] and r["legendCollapsed"]
+        assert r["tableScroll"]["overflowing"] and r["tableScroll"]["cue"]
+        assert r["legendPopupIntersect"] is False
+    else:
+        assert r["runInViewTop"] and r["runInViewBottom"]
+
+
+def test_12_no_words_of_the_other_language(r: dict) -> None:
+    assert r["foreign"] == [] and r["foreignAfterSwitch"] == []
+    if r["lang"] == "id":
+        assert "Selection rank" in r["popupAfterSwitch"] and "villages" in r["statusAfterSwitch"]
+        assert r["linksLabelAfterSwitch"].startswith("File ready")
+    else:
+        assert "Peringkat seleksi" in r["popupAfterSwitch"] and "desa" in r["statusAfterSwitch"]
+        assert r["linksLabelAfterSwitch"].startswith("Berkas siap")
+
+
+def test_shared_url_reproduces_the_selection(r: dict) -> None:
+    assert r["sharedSame"] and r["sharedLang"] == r["lang"]
+    assert "run=1" in r["shareUrl"] and "b=4000000000" in r["shareUrl"]
+
+
+def test_screenshots_are_not_blank_and_phone_overlays_do_not_overlap(r: dict) -> None:
+    from PIL import Image
+
+    for name, path in r["screenshots"].items():
+        with Image.open(path) as image:
+            rgb = image.convert("RGB")
+            colours = rgb.getcolors(maxcolors=1 << 20) or []
+            assert len(colours) > 100, f"{name} has almost no colours"
+            assert max(n for n, _ in colours) < 0.8 * rgb.size[0] * rgb.size[1], (
+                f"{name} is mostly one colour"
+            )

@@ -113,3 +113,19 @@ def test_the_scan_finds_noise() -> None:
         _check("x", iter([("M0", 0.1 + 0.2)]))
     with pytest.raises(AssertionError, match="whole people"):
         _check("x", iter([("population", 12.5)]))
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "xlsx"])
+def test_target_answers(client: TestClient, fmt: str) -> None:
+    """The planner's downloads: whole people and rupiah, indices to 4 decimals."""
+    r = client.post(f"/targets?f={fmt}", json={"budget": 5e9, "scenarios": 20})
+    assert r.status_code == 200, r.text
+    if fmt == "json":
+        assert _check("targets", _numbers(json.loads(r.content))) > 0
+    elif fmt == "csv":
+        assert _check("targets.csv", _cells(list(csv.reader(io.StringIO(r.text))))) > 0
+    else:
+        book = openpyxl.load_workbook(io.BytesIO(r.content), read_only=True)
+        for sheet in book.worksheets:
+            rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            _check(f"targets.xlsx/{sheet.title}", _cells(rows))
