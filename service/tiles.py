@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from layers.tiles import MAX_ZOOM, MIN_ZOOM, VectorTiles, hexagon_resolution
+from layers.errors import LayerNotFound
+from layers.tiles import LIMIT_ZOOM, MAX_ZOOM, MIN_ZOOM, VectorTiles, hexagon_resolution
 from service.deps import CatalogDep
 from service.links import href
 
@@ -71,6 +72,9 @@ def tilejson(collection_id: str, tiles: TilesDep, request: Request, response: Re
 )
 def tile(collection_id: str, z: int, y: int, x: int, tiles: TilesDep, request: Request) -> Response:
     """One vector tile: tileMatrix z, tileRow y, tileCol x (OGC order)."""
+    if 0 <= z <= LIMIT_ZOOM and not (x < 1 << z and y < 1 << z):
+        # A row or column past the matrix's edge names no tile (OGC API - Tiles: 404).
+        raise LayerNotFound(f"no tile {z}/{y}/{x}: tile matrix {z} has rows and columns 0-{(1 << z) - 1}")
     body = tiles.tile(collection_id, z, x, y)
     etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
     headers = {"Cache-Control": TILE_CACHE_CONTROL, "ETag": etag}
