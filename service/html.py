@@ -184,7 +184,10 @@ def _heading(name: str) -> str:
     return f'<th title="{esc(field.title.both() + unit)}">{esc(name)}</th>'
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, name: str = "") -> str:
+    field = field_for(name) if name else None
+    if field is not None and field.unit in ("year", "code"):  # 2024, not 2,024
+        return f'<td class="num">{esc(value)}</td>'
     if isinstance(value, float):
         return f'<td class="num">{esc(f"{value:,.4g}")}</td>'
     if isinstance(value, int) and not isinstance(value, bool):
@@ -202,10 +205,11 @@ def items(request: Request, title: str, page: Mapping[str, Any]) -> Page:
         fid = feature.get("id")
         link = f'<a href="{esc(f"{item_base}/{fid}?f=html")}">{esc(fid)}</a>'
         props = feature.get("properties") or {}
-        rows.append(f"<tr><td>{link}</td>{''.join(_cell(props.get(n)) for n in names)}</tr>")
+        rows.append(f"<tr><td>{link}</td>{''.join(_cell(props.get(n), n) for n in names)}</tr>")
     head = "<th>id</th>" + "".join(_heading(n) for n in names)
+    limit = request.query_params.get("limit")
     nav = [
-        f'<a rel="{esc(link["rel"])}" href="{esc(_html_href(str(link["href"])))}">'
+        f'<a rel="{esc(link["rel"])}" href="{esc(_html_href(str(link["href"]), limit))}">'
         f"{esc(link.get('title'))}</a>"
         for link in page.get("links", [])
         if link.get("rel") in ("prev", "next")
@@ -220,9 +224,11 @@ def items(request: Request, title: str, page: Mapping[str, Any]) -> Page:
     return _document(request, title, body, json_href, map_href=json_href)
 
 
-def _html_href(url: str) -> str:
+def _html_href(url: str, limit: str | None) -> str:
+    """A page link as the page's own: the reader's ``limit`` (JSON `next` links ask for more)."""
     base, _, query = url.partition("?")
-    params = [p for p in query.split("&") if p and not p.startswith("f=")]
+    params = [p for p in query.split("&") if p and not p.startswith(("f=", "limit="))]
+    params += [f"limit={limit}"] if limit else []
     return base + "?" + "&".join([*params, "f=html"])
 
 
@@ -232,7 +238,9 @@ def feature(request: Request, title: str, doc: Mapping[str, Any]) -> Page:
     for name, value in (doc.get("properties") or {}).items():
         field = field_for(name)
         meaning = f"{field.title.both()} ({field.unit})" if field else ""
-        rows.append(f'<tr><th>{esc(name)}</th>{_cell(value)}<td class="meaning">{esc(meaning)}</td></tr>')
+        rows.append(
+            f'<tr><th>{esc(name)}</th>{_cell(value, name)}<td class="meaning">{esc(meaning)}</td></tr>'
+        )
     body = f"<table><tbody>{''.join(rows)}</tbody></table>{_links(doc.get('links', []))}"
     json_href = _json_href(request)
     return _document(request, title, body, json_href, map_href=json_href)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
@@ -12,8 +11,8 @@ import shapely
 from fastapi.testclient import TestClient
 
 from layers.store import SPATIAL_LAYERS, LayerStore
-from service.ogc import NEXT_MIN_LIMIT
 from service.models import Collection, Collections, Feature, FeatureCollection, Problem, Queryables
+from service.ogc import NEXT_MIN_LIMIT
 
 SPATIAL = SPATIAL_LAYERS
 
@@ -143,7 +142,7 @@ def test_bad_bbox(client: TestClient, bbox: str) -> None:
 
 def test_bbox_across_the_antimeridian_and_empty_bbox(client: TestClient, store: LayerStore) -> None:
     minx, miny, maxx, maxy = store.layer("villages").total_bounds
-    every = f"/collections/villages/items?limit=1&bbox="
+    every = "/collections/villages/items?limit=1&bbox="
     # minlon > maxlon: the box from minlon east to 180 and on from -180 (OGC API - Features 7.15.3).
     assert items(client, every + f"{minx},{miny},{minx - 1},{maxy}").numberMatched == store.rows("villages")
     assert items(client, every + f"{maxx + 1},{miny},{minx - 1},{maxy}").numberMatched == 0
