@@ -6,6 +6,7 @@ message names the place: file, row or feature, field, problem.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 
 
@@ -117,3 +118,45 @@ def excerpt_list(items: Iterable[object], limit: int = EXCERPT_ITEMS) -> str:
     named = ", ".join(f"'{excerpt(v)}'" for v in values[:limit])
     more = len(values) - limit
     return named + (f" and {more} more" if more > 0 else "")
+
+
+def close_match(word: str, choices: Iterable[str]) -> str | None:
+    """The choice ``word`` was most likely meant to be (a typo, another case), or None.
+
+    Parameters
+    ----------
+    word
+        What the caller wrote (only its first 80 characters are compared).
+    choices
+        The names that exist.
+
+    Returns
+    -------
+    str | None
+        The closest choice by `difflib` similarity (case-insensitive, at least 0.6), else None.
+
+    Examples
+    --------
+    >>> close_match("kabupaten", ["kabupaten_code", "kecamatan_code"])
+    'kabupaten_code'
+    >>> close_match("m0", ["M0", "H"])
+    'M0'
+    >>> close_match("zzz", ["M0", "H"]) is None
+    True
+    """
+    word = str(word)[:EXCERPT_CHARS].lower()
+    by_lower = {c.lower(): c for c in choices}
+    found = difflib.get_close_matches(word, list(by_lower), n=1, cutoff=0.6)
+    return by_lower[found[0]] if found else None
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` did you mean `X`?`` for `close_match`, or an empty string when nothing is close.
+
+    Examples
+    --------
+    >>> did_you_mean("villages_code", ["village_code", "village_name"])
+    '; did you mean `village_code`?'
+    """
+    match = close_match(word, choices)
+    return f"; did you mean `{match}`?" if match else ""

@@ -350,6 +350,8 @@ def spec_from_dict(
             f"{source}: unknown top-level key(s) {excerpt_list(unknown)}; "
             "expected 'k' and [[indicator]] tables"
         )
+    if not isinstance(raw.get("description", ""), str):
+        raise ConfigError(f"{source}: description must be text, got {excerpt(repr(raw['description']))}")
     entries = raw.get("indicator")
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{source}: no [[indicator]] entries")

@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -27,7 +28,7 @@ import shapely
 
 from layers import cql2
 from layers.cql2 import Kind
-from layers.errors import InvalidQuery, LayerNotFound, excerpt
+from layers.errors import InvalidQuery, LayerNotFound, close_match, excerpt
 from layers.rounding import round_array
 from layers.types import BBox
 
@@ -133,10 +134,10 @@ class Table:
     def column(self, name: str) -> tuple[np.ndarray, np.ndarray | None, Kind]:
         """Values, null mask (None when nothing is null) and kind of a column."""
         if name not in self.columns:
-            raise InvalidQuery(
-                f"'{excerpt(name)}' is not a property of '{self.name}'; "
-                f"properties are: {', '.join(self.columns)}"
-            )
+            match = close_match(name, self.columns)
+            # A likely typo gets its one correction; otherwise the full list helps more.
+            hint = f"did you mean `{match}`?" if match else f"properties are: {', '.join(self.columns)}"
+            raise InvalidQuery(f"'{excerpt(name)}' is not a property of '{self.name}'; {hint}")
         return self.columns[name], self.nulls.get(name), self.kinds[name]
 
     def spatial_index(self) -> shapely.STRtree:
@@ -208,6 +209,18 @@ def bbox_mask(table: Table, bbox: BBox) -> np.ndarray:
     if table.bounds is None or table.geometry is None:
         raise InvalidQuery(f"'{table.name}' has no geometry, so bbox does not apply")
     minx, miny, maxx, maxy = bbox
+    if miny > maxy:  # an empty box (OGC: only longitudes may wrap)
+        return np.zeros(len(table), dtype=bool)
+    if minx > maxx:  # the box crosses the antimeridian: its west part or its east part
+        return _box_mask(table, (minx, miny, max(minx, 180.0), maxy)) | _box_mask(
+            table, (min(maxx, -180.0), miny, maxx, maxy)
+        )
+    return _box_mask(table, bbox)
+
+
+def _box_mask(table: Table, bbox: BBox) -> np.ndarray:
+    assert table.bounds is not None and table.geometry is not None
+    minx, miny, maxx, maxy = bbox
     b = table.bounds
     mask = (b[:, 0] <= maxx) & (b[:, 2] >= minx) & (b[:, 1] <= maxy) & (b[:, 3] >= miny)
     candidates = np.flatnonzero(mask)
@@ -240,14 +253,21 @@ def parse_sortby(table: Table, text: str | None) -> tuple[str, ...]:
     Returns
     -------
     tuple[str, ...]
-        The keys, as given (with their sign).
+        The keys, as given (with their sign); a property named again is dropped.
 
     Raises
     ------
     InvalidQuery
-        On more than `MAX_SORT_KEYS` keys, a property named twice, or an unknown property.
+        On more than `MAX_SORT_KEYS` keys or an unknown property.
     """
     keys = tuple(s.strip() for s in (text or "").split(",") if s.strip())
+    if len(keys) > MAX_SORT_KEYS:
+        raise InvalidQuery(f"sortby takes at most {MAX_SORT_KEYS} properties, got {len(keys):,}")
+    # A later key on a property already sorted on could never change the order: keep the first.
+    first: dict[str, str] = {}
+    for key in keys:
+        first.setdefault(key[1:] if key[:1] in "+-" else key, key)
+    keys = tuple(first.values())
     check_sortby(table, keys)
     return keys
 
@@ -261,10 +281,32 @@ def check_sortby(table: Table, sortby: Sequence[str]) -> None:
     seen: set[str] = set()
     for key in sortby:
         name = key[1:] if key[:1] in "+-" else key
-        table.column(name)
+        _check_sort_key(table, key, name)
         if name in seen:
             raise InvalidQuery(f"sortby names '{excerpt(name)}' twice; give each property once")
         seen.add(name)
+
+
+_SQL_ORDER = re.compile(r"([+-]?)(\S+)\s+(ASC|DESC)", re.IGNORECASE)
+
+
+def _check_sort_key(table: Table, key: str, name: str) -> None:
+    """`InvalidQuery` for a key that names no property, with the OGC spelling of SQL's ``M0 DESC``."""
+    if name in table.columns:
+        return
+    sql = _SQL_ORDER.fullmatch(key.strip())
+    if sql is not None:
+        prop = sql.group(2) if sql.group(2) in table.columns else close_match(sql.group(2), table.columns)
+        if prop is not None:
+            sign = "-" if sql.group(3).upper() == "DESC" else ""
+            raise InvalidQuery(
+                f"sortby '{excerpt(key)}' is SQL's spelling; did you mean `{sign}{prop}`? "
+                "(OGC sortby: `-name` descending, `name` or `+name` ascending, comma-separated)"
+            )
+    try:
+        table.column(name)
+    except InvalidQuery as exc:
+        raise InvalidQuery(f"sortby: {exc} (OGC sortby: `-name` descending, `name` ascending)") from None
 
 
 def sort_rows(table: Table, rows: np.ndarray, sortby: Sequence[str]) -> np.ndarray:

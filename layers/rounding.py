@@ -67,7 +67,8 @@ def round_value(name: str, value: Any) -> Any:
         return None
     places = decimals_for(name)
     if places is None:
-        return int(round(number))
+        # Past 2**53 a double holds only whole numbers anyway, and an int may not fit JSON's int64.
+        return int(round(number)) if abs(number) < 2**53 else float(round(number))
     if places < 0:
         return _significant(number)
     return round(number, places)
@@ -90,6 +91,8 @@ def round_array(name: str, values: np.ndarray) -> np.ndarray:
         return values
     places = decimals_for(name)
     finite = np.isfinite(values)
+    if places is None and (np.abs(values[finite]) >= 2**53).any():
+        return np.round(values)  # beyond exact integers: whole-valued floats, as they are
     if places is None:
         whole = np.round(np.where(finite, values, 0.0)).astype(np.int64)
         if finite.all():

@@ -34,11 +34,11 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 from scipy import sparse
 
 from layers.errors import InfeasibleTargeting, InvalidQuery, excerpt
@@ -91,6 +91,11 @@ MAX_SEED = 2**63 - 1
 # ------------------------------------------------------------------------------------------------
 
 
+#: Strict types: JSON ``true`` is no number, ``"5"`` no count (pydantic would convert both).
+_Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
+_Priority = Annotated[StrictFloat, Field(ge=0, le=MAX_PRIORITY)]
+
+
 class TargetRequest(BaseModel):
     """What a planner asks for (also the body of ``POST /targets``).
 
@@ -105,27 +110,44 @@ class TargetRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    year: int | None = Field(None, description="Poverty-table year; the latest when omitted.")
+    year: StrictInt | None = Field(None, description="Poverty-table year; the latest when omitted.")
     spec: dict[str, Any] | None = Field(None, description="A full indicator spec (DESIGN §9, JSON form).")
-    k: float | str | None = Field(None, description="Poverty cutoff in (0, 1], e.g. 0.33 or '1/3'.")
-    dimension_weights: dict[str, float] | None = Field(None, description="Dimension -> total weight.")
+    k: StrictFloat | StrictStr | None = Field(
+        None, description="Poverty cutoff in (0, 1], e.g. 0.33 or '1/3'."
+    )
+    dimension_weights: dict[str, StrictFloat] | None = Field(None, description="Dimension -> total weight.")
     objective: Objective = Field("mpi_poor", description="Whose people the programme reaches.")
     dimension: str | None = Field(None, description="The dimension, when objective is 'dimension'.")
-    budget: float | None = Field(None, description="Total budget in Rupiah; none: unlimited.")
-    cost_fixed: float = Field(DEFAULT_COST_FIXED, description="Cost per selected village (Rupiah).")
-    cost_per_person: float = Field(DEFAULT_COST_PER_PERSON, description="Cost per person reached (Rupiah).")
-    max_villages: int | None = Field(None, description="At most this many villages.")
-    kabupaten_min: dict[str, int] = Field(default_factory=dict, description="Kabupaten code -> minimum.")
-    kabupaten_max: dict[str, int] = Field(default_factory=dict, description="Kabupaten code -> maximum.")
+    budget: StrictFloat | None = Field(
+        None, ge=0, le=MAX_RUPIAH, description="Total budget in Rupiah; none: unlimited."
+    )
+    cost_fixed: StrictFloat = Field(
+        DEFAULT_COST_FIXED, ge=0, le=MAX_RUPIAH, description="Cost per selected village (Rupiah)."
+    )
+    cost_per_person: StrictFloat = Field(
+        DEFAULT_COST_PER_PERSON, ge=0, le=MAX_RUPIAH, description="Cost per person reached (Rupiah)."
+    )
+    max_villages: StrictInt | None = Field(
+        None, ge=0, le=MAX_COUNT, description="At most this many villages."
+    )
+    kabupaten_min: dict[str, _Count] = Field(default_factory=dict, description="Kabupaten code -> minimum.")
+    kabupaten_max: dict[str, _Count] = Field(default_factory=dict, description="Kabupaten code -> maximum.")
     include: list[str] = Field(default_factory=list, description="Village codes always selected.")
     exclude: list[str] = Field(default_factory=list, description="Village codes never selected.")
-    min_score: float | None = Field(None, description="Villages with M0 below this are not selected.")
-    priority: dict[PriorityGroup, float] = Field(default_factory=dict, description="Group -> priority.")
-    scenarios: int = Field(
-        DEFAULT_SCENARIOS, description="Perturbed scenarios behind each village's confidence."
+    min_score: StrictFloat | None = Field(
+        None, ge=0, le=1, description="Villages with M0 below this are not selected."
     )
-    seed: int = Field(DEFAULT_SEED, description="Seed of the scenarios (same seed, same confidence).")
-    time_limit_s: float | None = Field(
+    priority: dict[PriorityGroup, _Priority] = Field(default_factory=dict, description="Group -> priority.")
+    scenarios: StrictInt = Field(
+        DEFAULT_SCENARIOS,
+        ge=0,
+        le=MAX_SCENARIOS,
+        description="Perturbed scenarios behind each village's confidence.",
+    )
+    seed: StrictInt = Field(
+        DEFAULT_SEED, ge=0, le=MAX_SEED, description="Seed of the scenarios (same seed, same confidence)."
+    )
+    time_limit_s: StrictFloat | None = Field(
         None, description="Ignored (deprecated): the solver's limits count work, not seconds."
     )
 

@@ -9,21 +9,22 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.openapi.utils import get_openapi
 from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadpoolctl import threadpool_limits
 
-from service import docs, exports, ogc, planner, scores, targets, tiles
+from service import docs, exports, ogc, openapi, planner, scores, targets, tiles
 from service.catalog import open_served
 from service.deps import ServedDep
 from service.errors import add_exception_handlers
 from service.middleware import BodySizeLimitMiddleware, HostGuardMiddleware, SecurityHeadersMiddleware
 from service.models import Health
 from service.reload import watch_store
+from service.responses import ORJSONResponse
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,22 +66,28 @@ def _include_routers(app: FastAPI) -> None:
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    def openapi() -> dict[str, Any]:
+    def document() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
         served = getattr(app.state, "served", None)
         if served is None:  # before the lifespan has run: no collections to describe yet
-            return schema
+            return openapi.document(app, None, lambda doc: doc)
         settings: Settings = app.state.settings
-        app.openapi_schema = ogc.add_collection_paths(
-            schema, served.catalog, settings.default_limit, settings.max_limit
+        app.openapi_schema = openapi.document(
+            app,
+            served.catalog,
+            lambda doc: ogc.add_collection_paths(
+                doc, served.catalog, settings.default_limit, settings.max_limit
+            ),
         )
         return app.openapi_schema
 
-    return openapi
+    return document
+
+
+def openapi_answer(request: Request) -> Response:
+    """The OpenAPI 3.0.3 document (``/openapi`` and ``/openapi.json``)."""
+    return ORJSONResponse(request.app.openapi(), media_type=openapi.MEDIA_TYPE)
 
 
 class CacheControlMiddleware:
@@ -130,13 +137,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="OGC API - Features, Alkire-Foster scores, vector tiles and exports of a Sasaran store.",
         lifespan=lifespan,
-        openapi_url="/openapi",
+        openapi_url=None,  # served below, as OpenAPI 3.0 with its own media type
         docs_url=None,  # service.docs serves /docs from vendored assets (no CDN)
         redoc_url=None,
     )
     app.state.settings = settings
     _include_routers(app)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["service"])
+    for path in ("/openapi", "/openapi.json"):
+        app.add_api_route(path, openapi_answer, methods=["GET"], include_in_schema=False)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     # add_middleware wraps: the last added runs first. Host and body checks run inside the header
     # middleware so that their 400/413 answers carry no-store and nosniff like every other answer.

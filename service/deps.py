@@ -16,9 +16,10 @@ from typing import Annotated, Literal
 from fastapi import Depends, Request
 
 from layers import cql2, query
-from layers.errors import InvalidQuery, LayerNotFound, excerpt, excerpt_list
+from layers.errors import EXCERPT_ITEMS, InvalidQuery, close_match, excerpt, excerpt_list
 from layers.query import Table
 from layers.schema import LEVELS
+from layers.schema import level as level_schema
 from layers.store import LayerStore
 from layers.types import BBox
 from service.catalog import Catalog, Collection, Served
@@ -124,17 +125,15 @@ def parse_bbox(text: str | None) -> BBox | None:
         raise InvalidQuery(
             f"bbox needs 4 finite numbers minlon,minlat,maxlon,maxlat; got {len(nums)} in '{excerpt(text)}'"
         )
+    # minlon > maxlon crosses the antimeridian (OGC API - Features 7.15.3); minlat > maxlat is an
+    # empty box: both are what the OpenAPI document (four numbers) allows, so neither is an error.
     minx, miny, maxx, maxy = nums
-    if minx > maxx or miny > maxy:
-        raise InvalidQuery(
-            f"bbox minimum exceeds maximum in '{excerpt(text)}' (order: minlon,minlat,maxlon,maxlat)"
-        )
     return (minx, miny, maxx, maxy)
 
 
 def parse_format(text: str | None, allowed: tuple[str, ...]) -> str:
-    """The ``f`` parameter (first allowed value by default)."""
-    if text is None or text == "":
+    """The ``f`` parameter (first allowed value when absent; an empty ``f=`` is no format)."""
+    if text is None:
         return allowed[0]
     if text not in allowed:
         raise InvalidQuery(f"f must be one of {', '.join(allowed)}; got '{excerpt(text)}'")
@@ -142,12 +141,21 @@ def parse_format(text: str | None, allowed: tuple[str, ...]) -> str:
 
 
 def check_known(params: Mapping[str, str], known: set[str], where: str) -> None:
-    """`InvalidQuery` for query parameters that ``where`` does not understand."""
+    """`InvalidQuery` for query parameters that ``where`` does not understand.
+
+    A likely typo (``limt``, ``kabupaten``) gets "did you mean" with the one correction; otherwise
+    the message lists the known names.
+    """
     unknown = [name for name in params if name not in known]
-    if unknown:
-        raise InvalidQuery(
-            f"unknown parameter(s) {excerpt_list(unknown)} for {where}; known: {', '.join(sorted(known))}"
-        )
+    if not unknown:
+        return
+    matches = {name: close_match(name, known) for name in unknown[:EXCERPT_ITEMS]}
+    hints = [f"`{match}` for '{excerpt(name)}'" for name, match in matches.items() if match]
+    if hints:
+        hint = f"did you mean {', '.join(hints)}?"
+    else:
+        hint = f"known: {', '.join(sorted(known))}"
+    raise InvalidQuery(f"unknown parameter(s) {excerpt_list(unknown)} for {where}; {hint}")
 
 
 def known_parameters(*names: str) -> Callable[[Request], None]:
@@ -358,7 +366,7 @@ def items_query(
         raise InvalidQuery(f"'{collection.id}' does not vary by year; drop the year or datetime parameter")
     table = catalog.table(collection, year)
     limit = min(parse_int("limit", params.get("limit"), settings.default_limit, 1), settings.max_limit)
-    parse_format(params.get("f"), ("json", "geojson"))
+    parse_format(params.get("f"), ("json", "geojson", "html"))
     sortby = query.parse_sortby(table, params.get("sortby"))
     equals = {k: v for k, v in params.items() if k in table.columns and k not in ITEMS_PARAMETERS}
     return ItemsQuery(
@@ -396,8 +404,8 @@ class ScoreQuery:
 
 def score_query(level: str, request: Request, catalog: CatalogDep, settings: SettingsDep) -> ScoreQuery:
     """Parse /scores/{level} parameters: year, k, ``w_<dimension|indicator>``, ``cutoff_<indicator>``."""
-    if level not in LEVEL_NAMES:
-        raise LayerNotFound(f"no scoring level '{excerpt(level)}'; levels are: {', '.join(LEVEL_NAMES)}")
+    # The singular is canonical; the collection's plural (/scores/villages) is accepted too.
+    level = level_schema(level).name  # LayerNotFound (404) naming the levels
     params = request.query_params
     overrides = {k for k in params if k.startswith(("w_", "cutoff_"))}
     check_known(params, set(SCORE_PARAMETERS) | overrides, f"/scores/{level} (plus w_<name>, cutoff_<name>)")

@@ -10,10 +10,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
-from layers.errors import InvalidQuery, excerpt
+from layers.errors import InvalidQuery, LayerNotFound, excerpt
 from layers.export import FORMATS, MEDIA_TYPES, cached_export, export_filename, formats_for
+from layers.store import LayerStore
 from service.deps import CatalogDep, SettingsDep, StoreDep, check_known, known_parameters, requested_year
 from service.links import href
+from service.settings import Settings
 
 router = APIRouter(tags=["exports"])
 
@@ -28,8 +30,7 @@ def exports(store: StoreDep, settings: SettingsDep, request: Request) -> dict[st
     base = href(request, "/exports")
     links = [_link("All layers, styled for QGIS", "gpkg", f"{base}/sasaran.gpkg")]
     for name in store.names:
-        offered = [f for f in formats_for(name) if f != "xlsx" or store.rows(name) <= settings.max_xlsx_rows]
-        links += [_link(f"{name} ({f})", f, f"{base}/{name}.{f}") for f in offered]
+        links += [_link(f"{name} ({f})", f, f"{base}/{name}.{f}") for f in _offered(store, settings, name)]
     return {"synthetic": store.synthetic, "links": links}
 
 
@@ -57,6 +58,12 @@ def export_one(
     if ext not in FORMATS:
         raise InvalidQuery(f"unknown export format '.{ext}'; use one of {', '.join(FORMATS)}")
     store = catalog.store
+    offered = _offered(store, settings, layer)
+    if ext not in offered:  # a real format this layer is not offered in: no such download (404)
+        raise LayerNotFound(
+            f"no download {excerpt(layer)}.{ext}: '{excerpt(layer)}' is offered as {', '.join(offered)} "
+            "(see /exports)"
+        )
     all_years = params.get("years", "") != ""
     if all_years and params["years"] != "all":
         raise InvalidQuery(f"years must be 'all' (every year stacked), got '{excerpt(params['years'])}'")
@@ -67,6 +74,13 @@ def export_one(
         store, layer, ext, settings.export_dir, settings.max_xlsx_rows, year, all_years, catalog.scoring
     )
     return _file(path, export_filename(store, layer, ext, "all" if all_years else year), ext)
+
+
+def _offered(store: LayerStore, settings: Settings, name: str) -> list[str]:
+    """Formats ``name`` is offered in: tables have no FGB/GeoJSON, large layers no XLSX."""
+    if name not in store.names:
+        raise LayerNotFound(f"no layer '{excerpt(name)}'; layers are: {', '.join(store.names)}")
+    return [f for f in formats_for(name) if f != "xlsx" or store.rows(name) <= settings.max_xlsx_rows]
 
 
 def _link(title: str, fmt: str, href: str) -> dict[str, str]:

@@ -13,15 +13,18 @@ which attribute filters it sends to the server (ogr/ogrsf_frmts/wfs/ogroapifdriv
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from layers.query import Table, page, select
-from layers.schema import LAYERS
-from service import links
+from layers.errors import InvalidQuery
+from layers.query import MAX_SORT_KEYS, Table, page, select
+from layers.schema import LAYERS, LEVELS, field_for
+from service import html, links
 from service.catalog import Catalog, Collection
 from service.deps import (
     CRS84,
@@ -33,7 +36,6 @@ from service.deps import (
     SettingsDep,
     check_known,
     known_parameters,
-    parse_format,
     requested_year,
 )
 from service.models import Collection as CollectionModel
@@ -44,6 +46,7 @@ from service.responses import (
     OPENAPI_JSON,
     SCHEMA_JSON,
     GeoJSONResponse,
+    ORJSONResponse,
     SchemaJSONResponse,
     dumps,
     feature_collection_bytes,
@@ -73,6 +76,10 @@ QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 ITEM_PARAMETERS = ("f", "year", "datetime")
 #: Pages other than items and features take only ``f``; anything else is a 400.
 ONLY_F = [Depends(known_parameters("f"))]
+SCORES_REL = "service"
+HTML = "text/html"
+#: `next` links ask for at least this many features (up to the service's maximum).
+NEXT_MIN_LIMIT = 1000
 
 _JSON_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
 
@@ -102,10 +109,28 @@ def landing_page(request: Request, title: str, catalog: Catalog) -> dict[str, An
         "description": f"Multidimensional deprivation layers for {name}.{synthetic}",
         "links": [
             _link(f"{root}/", "self", JSON, "This document"),
-            _link(f"{root}/openapi", "service-desc", OPENAPI_JSON, "The API definition"),
-            _link(f"{root}/docs", "service-doc", "text/html", "The API documentation"),
+            _link(f"{root}/?f=html", "alternate", HTML, "This document as HTML"),
+            _link(f"{root}/openapi", "service-desc", OPENAPI_JSON, "The API definition (OpenAPI 3.0)"),
+            _link(f"{root}/docs", "service-doc", HTML, "The API documentation"),
             _link(f"{root}/conformance", "conformance", JSON, "Conformance classes"),
             _link(f"{root}/collections", "data", JSON, "Collections"),
+            _link(f"{root}/planner", "service", HTML, "The targeting planner (Perencana sasaran)"),
+            *[
+                _link(
+                    f"{root}/scores/{lv.name}",
+                    SCORES_REL,
+                    JSON,
+                    f"Scores per {lv.name}, rescored per request",
+                )
+                for lv in LEVELS
+            ],
+            *[
+                _link(f"{root}/collections/{name}/tiles", TILESETS_REL, JSON, f"Vector tiles of {name}")
+                for name in catalog.tiles.layers
+            ],
+            _link(f"{root}/exports", "enclosure", JSON, "Downloads (GeoPackage, CSV, XLSX, ...)"),
+            _link(f"{root}/changes", "service", JSON, "Change between two years (GET /changes?from=&to=)"),
+            _link(f"{root}/healthz", "status", JSON, "Liveness and the build served"),
         ],
     }
 
@@ -159,13 +184,24 @@ def _tile_links(url: str, collection_id: str) -> list[dict[str, str]]:
     ]  # fmt: skip
 
 
-def _page_links(request: Request, q: ItemsQuery, matched: int) -> list[dict[str, str]]:
+def next_limit(limit: int, max_limit: int) -> int:
+    """The ``limit`` of a ``next`` link: at least `NEXT_MIN_LIMIT`, at most ``max_limit``.
+
+    A client following ``next`` links is reading on, usually everything: GDAL's OAPIF driver up to
+    3.8 asks for 10 features per request and follows the links verbatim (1,000 requests for 10,000
+    features). The server chooses the next page's URL (OGC API - Features 7.15.6), so it chooses
+    pages of 1,000: 100 times fewer requests. Each page still has at most its own ``limit``.
+    """
+    return min(max(limit, NEXT_MIN_LIMIT), max_limit)
+
+
+def _page_links(request: Request, q: ItemsQuery, matched: int, max_limit: int) -> list[dict[str, str]]:
     page_links = [
         _link(links.request_href(request), "self", GEOJSON, "This page"),
         _link(links.request_href(request, f="json"), "alternate", JSON, "This page as JSON"),
     ]
     if q.offset + q.limit < matched:
-        href = links.request_href(request, offset=q.offset + q.limit, limit=q.limit)
+        href = links.request_href(request, offset=q.offset + q.limit, limit=next_limit(q.limit, max_limit))
         page_links.append(_link(href, "next", GEOJSON, "Next page"))
     if q.offset > 0:
         href = links.request_href(request, offset=max(q.offset - q.limit, 0), limit=q.limit)
@@ -175,7 +211,7 @@ def _page_links(request: Request, q: ItemsQuery, matched: int) -> list[dict[str,
     return page_links
 
 
-def items_page(request: Request, collection: Collection, q: ItemsQuery) -> bytes:
+def items_page(request: Request, collection: Collection, q: ItemsQuery, max_limit: int) -> bytes:
     """One page of a collection's features as GeoJSON bytes."""
     rows = select(q.table, bbox=q.bbox, equals=q.equals, where=q.where, sortby=q.sortby)
     shown = page(rows, q.offset, q.limit)
@@ -183,17 +219,31 @@ def items_page(request: Request, collection: Collection, q: ItemsQuery) -> bytes
         "numberMatched": len(rows),
         "numberReturned": len(shown),
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "links": _page_links(request, q, len(rows)),
+        "links": _page_links(request, q, len(rows), max_limit),
     }
     return feature_collection_bytes(features_bytes(q.table, collection.geometry, shown), members)
+
+
+def _queryable(name: str, kind: str) -> dict[str, Any]:
+    """One queryable: type, title (Bahasa Indonesia / English), description and unit."""
+    out: dict[str, Any] = {"title": name, "type": _JSON_TYPES[kind]}
+    field = field_for(name)
+    if field is not None:
+        meaning = f"{field.description}. " if field.description else ""
+        out |= {
+            "title": field.title.both(),
+            "description": f"{meaning}Unit: {field.unit}.",
+            "x-ogc-unit": field.unit,
+            "x-title-en": field.title.en,
+            "x-title-id": field.title.id,
+        }
+    return out
 
 
 def queryables_document(request: Request, collection: Collection) -> dict[str, Any]:
     """JSON Schema of the properties usable in filters."""
     table = collection.table
-    properties: dict[str, Any] = {
-        name: {"title": name, "type": _JSON_TYPES[kind]} for name, kind in table.kinds.items()
-    }
+    properties: dict[str, Any] = {name: _queryable(name, kind) for name, kind in table.kinds.items()}
     if table.geometry is not None:
         properties["geometry"] = {"format": "geometry-any", "title": "geometry"}
     return {
@@ -207,61 +257,78 @@ def queryables_document(request: Request, collection: Collection) -> dict[str, A
 
 
 @router.get("/", response_model=Landing, dependencies=ONLY_F)
-def landing(request: Request, catalog: CatalogDep, settings: SettingsDep) -> dict[str, Any]:
-    """Landing page: links to the API definition, conformance and collections."""
-    return landing_page(request, settings.title, catalog)
+def landing(request: Request, catalog: CatalogDep, settings: SettingsDep, f: PageFormat = None) -> Response:
+    """Landing page: links to every service (API definition, collections, scores, tiles, exports, planner)."""
+    doc = landing_page(request, settings.title, catalog)
+    return _negotiated(request, doc, html.landing, f)
 
 
 @router.get("/conformance", response_model=Conformance, dependencies=ONLY_F)
-def conformance() -> dict[str, Any]:
+def conformance(request: Request, f: PageFormat = None) -> Response:
     """Conformance classes implemented by this service."""
-    return {"conformsTo": CONFORMANCE}
+    return _negotiated(request, {"conformsTo": CONFORMANCE}, html.conformance, f)
 
 
 @router.get("/collections", response_model=Collections, dependencies=ONLY_F)
-def collections(request: Request, catalog: CatalogDep) -> dict[str, Any]:
+def collections(request: Request, catalog: CatalogDep, f: PageFormat = None) -> Response:
     """All collections (every layer of the store)."""
-    return {
+    doc = {
         "links": [_link(f"{base_url(request)}/collections", "self", JSON, "Collections")],
         "collections": [collection_document(request, c) for c in catalog.collections.values()],
     }
+    return _negotiated(request, doc, html.collections, f)
 
 
 @router.get("/collections/{collection_id}", response_model=CollectionModel, dependencies=ONLY_F)
-def collection(request: Request, collection: CollectionDep) -> dict[str, Any]:
+def collection(request: Request, collection: CollectionDep, f: PageFormat = None) -> Response:
     """One collection: extent, CRS and links."""
-    return collection_document(request, collection)
+    return _negotiated(request, collection_document(request, collection), html.collection, f)
 
 
 @router.get("/collections/{collection_id}/queryables", response_class=SchemaJSONResponse, dependencies=ONLY_F)
 def queryables(request: Request, collection: CollectionDep) -> Response:
-    """Queryable properties of a collection (JSON Schema)."""
+    """Queryable properties of a collection (JSON Schema): type, title, description and unit."""
     return SchemaJSONResponse(queryables_document(request, collection))
 
 
-@router.get(
-    "/collections/{collection_id}/items",
-    response_class=GeoJSONResponse,
-    responses={200: {"content": {GEOJSON: {}}, "description": "A page of features."}},
-)
-def items(request: Request, collection: CollectionDep, query: ItemsDep) -> Response:
-    """Features of a collection, filtered and paged."""
-    return GeoJSONResponse(items_page(request, collection, query))
+@router.get("/collections/{collection_id}/items", response_class=GeoJSONResponse)
+def items(request: Request, collection: CollectionDep, query: ItemsDep, settings: SettingsDep) -> Response:
+    """Features of a collection, filtered and paged (GeoJSON, or an HTML page with a map)."""
+    body = items_page(request, collection, query, settings.max_limit)
+    if html.wants_html(request, request.query_params.get("f")):
+        return html.items(request, f"{collection.id}: features", orjson.loads(body))
+    return GeoJSONResponse(body, headers=VARY)
 
 
-@router.get(
-    "/collections/{collection_id}/items/{feature_id}",
-    response_class=GeoJSONResponse,
-    responses={200: {"content": {GEOJSON: {}}, "description": "One feature."}},
-)
-def item(request: Request, collection: CollectionDep, catalog: CatalogDep, feature_id: str) -> Response:
-    """One feature by its id, with the values of ``year`` or ``datetime`` (default: the stored year)."""
+@router.get("/collections/{collection_id}/items/{feature_id}", response_class=GeoJSONResponse)
+def item(
+    request: Request, collection: CollectionDep, catalog: CatalogDep, feature_id: str, f: FeatureFormat = None
+) -> Response:
+    """One feature by its id (GeoJSON, or an HTML page with a map), with the values of ``year`` or
+    ``datetime`` (default: the stored year)."""
     params = request.query_params
     check_known(params, set(ITEM_PARAMETERS), f"a feature of '{collection.id}'")
-    parse_format(params.get("f"), ("json", "geojson"))
     year = requested_year(params, collection.years) if collection.years else None
     table = catalog.table(collection, year)  # 400 for a year on a collection that has none
-    return GeoJSONResponse(feature_bytes(request, collection, table, feature_id))
+    body = feature_bytes(request, collection, table, feature_id)
+    if html.wants_html(request, f):
+        return html.feature(request, f"{collection.id} {feature_id}", orjson.loads(body))
+    return GeoJSONResponse(body, headers=VARY)
+
+
+_F_DOC = "Answer format; without f a browser (Accept: text/html) gets HTML, other clients JSON."
+PageFormat = Annotated[Literal["json", "html"] | None, Query(description=_F_DOC)]
+FeatureFormat = Annotated[Literal["json", "geojson", "html"] | None, Query(description=_F_DOC)]
+#: The same URL answers JSON or HTML: caches must key on Accept.
+VARY = {"Vary": "Accept"}
+
+
+def _negotiated(
+    request: Request, doc: dict[str, Any], page: Callable[[Request, Any], Response], fmt: str | None
+) -> Response:
+    if html.wants_html(request, fmt):
+        return page(request, doc)
+    return ORJSONResponse(doc, headers=VARY)
 
 
 def feature_bytes(request: Request, collection: Collection, table: Table, feature_id: str) -> bytes:
@@ -278,7 +345,15 @@ def feature_bytes(request: Request, collection: Collection, table: Table, featur
 # ------------------------------------------------------------------------------------------------
 
 
-def _items_parameters(default_limit: int, max_limit: int) -> dict[str, dict[str, Any]]:
+def items_parameters(default_limit: int, max_limit: int, years: list[int]) -> dict[str, dict[str, Any]]:
+    """The shared parameters of ``/collections/{id}/items`` (``components/parameters``).
+
+    ``limit`` states the service's ``default`` and no ``maximum``: larger values are clamped to
+    ``max_limit`` (OGC API - Features: a limit over the maximum is no error), so every integer ≥ 1 is
+    valid. QGIS (and GDAL ≥ 3.9) read ``components/parameters/limit`` and then ask for
+    ``max(1000, default)`` features per page; GDAL 3.6 reads nothing here (see `next_limit`).
+    """
+
     def query(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
         return {
             "name": name,
@@ -286,55 +361,109 @@ def _items_parameters(default_limit: int, max_limit: int) -> dict[str, dict[str,
             "required": False,
             "description": description,
             "schema": schema,
+            "style": "form",
+            "explode": False,
         } | extra
 
-    number = {"type": "number"}
+    crs = {"type": "string", "enum": [CRS84]}
+    year = {"type": "integer", "enum": years} if years else {"type": "integer"}
     return {
         "bbox": query(
             "bbox",
-            "minlon,minlat,maxlon,maxlat (CRS84): features whose geometry intersects the box.",
-            {"type": "array", "minItems": 4, "maxItems": 4, "items": number},
-            style="form",
-            explode=False,
+            "minlon,minlat,maxlon,maxlat (CRS84): features whose geometry intersects the box. "
+            "minlon > maxlon crosses the antimeridian; minlat > maxlat is an empty box.",
+            {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}},
         ),
-        "bbox-crs": query("bbox-crs", "CRS of bbox: only CRS84.", {"type": "string", "enum": [CRS84]}),
-        "crs": query("crs", "CRS of the answer: only CRS84.", {"type": "string", "enum": [CRS84]}),
+        "bbox-crs": query("bbox-crs", "CRS of bbox: only CRS84.", crs),
+        "crs": query("crs", "CRS of the answer: only CRS84.", crs),
         "limit": query(
             "limit",
-            f"Features per page (larger values are clamped to {max_limit}).",
-            {"type": "integer", "minimum": 1, "maximum": max_limit, "default": default_limit},
+            f"Features per page; larger values are clamped to {max_limit:,} (the service's maximum). "
+            "`next` links ask for at least 1,000 (up to that maximum), so clients that follow them "
+            "read big pages whatever they asked for first.",
+            {"type": "integer", "minimum": 1, "default": default_limit},
         ),
         "offset": query(
             "offset", "Features to skip (use the next link).", {"type": "integer", "minimum": 0, "default": 0}
         ),
-        "f": query("f", "Output format.", {"type": "string", "enum": ["json", "geojson"]}),
+        "f": query(
+            "f",
+            "Answer format: GeoJSON (json, geojson) or an HTML page (html). Without f, a browser's "
+            "Accept: text/html gets HTML and every other client GeoJSON.",
+            {"type": "string", "enum": ["json", "geojson", "html"]},
+        ),
         "year": query(
             "year",
             "Year of the values (default: the stored year); shorthand for datetime. A year not in the "
             "data is a 400 naming the years available.",
-            {"type": "integer"},
+            year,
         ),
         "datetime": query(
             "datetime",
             "The year shown, as an RFC 3339 instant (2023, 2023-06-01, 2023-06-01T00:00:00Z) or an "
             "interval (2023-01-01/2023-12-31, ../2023) meeting exactly one year of the data. A year "
             "condition year = N in filter selects the year too.",
-            {"type": "string"},
+            # Documented as the year instants the data hold: every one of them is answered.
+            {"type": "string", "enum": [str(y) for y in years]} if years else {"type": "string"},
         ),
         "filter": query(
             "filter",
-            "A CQL2-text expression, e.g. M0 >= 0.2 AND kabupaten_code = '6201'.",
-            {"type": "string"},
+            "A CQL2-text expression, e.g. M0 >= 0.2 AND kabupaten_code = '6201' (see the queryables).",
+            {"type": "string", "format": "cql2-text", "minLength": 1},
         ),
         "filter-lang": query(
             "filter-lang",
             "Filter language.",
             {"type": "string", "enum": ["cql2-text"], "default": "cql2-text"},
         ),
-        "filter-crs": query(
-            "filter-crs", "CRS of filter geometries: only CRS84.", {"type": "string", "enum": [CRS84]}
+        "filter-crs": query("filter-crs", "CRS of filter geometries: only CRS84.", crs),
+        "sortby": query(
+            "sortby",
+            "Comma-separated properties, `-name` descending, `name` or `+name` ascending "
+            "(the per-collection paths list the properties).",
+            {
+                "type": "array",
+                "maxItems": MAX_SORT_KEYS,
+                "items": {"type": "string", "pattern": r"^[+-]?\w+$"},
+            },
         ),
-        "sortby": query("sortby", "Comma-separated properties, '-' for descending.", {"type": "string"}),
+    }
+
+
+def _has_years(catalog: Catalog, collection: Collection) -> bool:
+    """Whether every stored year can be asked of the collection's items (``year``)."""
+    try:
+        for year in collection.years:
+            catalog.table(collection, int(year))
+    except InvalidQuery:
+        return False
+    return bool(collection.years)
+
+
+def _sortby_parameter(table: Table) -> dict[str, Any]:
+    keys = [f"{sign}{name}" for name in table.columns for sign in ("", "-")]
+    return {
+        "name": "sortby",
+        "in": "query",
+        "required": False,
+        "description": "Comma-separated properties, `-name` descending, `name` or `+name` ascending.",
+        "schema": {"type": "array", "maxItems": MAX_SORT_KEYS, "items": {"type": "string", "enum": keys}},
+        "style": "form",
+        "explode": False,
+    }
+
+
+def _property_parameter(name: str, kind: str) -> dict[str, Any]:
+    field = field_for(name)
+    title = f"{field.title.both()}: " if field else ""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": f"{title}only features whose {name} equals this value.",
+        "schema": {"type": _JSON_TYPES[kind]},
+        "style": "form",
+        "explode": False,
     }
 
 
@@ -342,27 +471,34 @@ def add_collection_paths(
     schema: dict[str, Any], catalog: Catalog, default_limit: int, max_limit: int
 ) -> dict[str, Any]:
     """Add the items parameters, and one ``/collections/{id}/items`` path per collection declaring
-    that collection's property filters."""
+    that collection's property filters and sort keys."""
     schema = copy.deepcopy(schema)
     components = schema.setdefault("components", {}).setdefault("parameters", {})
-    components.update(_items_parameters(default_limit, max_limit))
+    components.update(items_parameters(default_limit, max_limit, sorted(int(y) for y in catalog.store.years)))
     refs = [{"$ref": f"#/components/parameters/{name}"} for name in ITEMS_PARAMETERS]
-    generic = schema["paths"]["/collections/{collection_id}/items"]["get"]
-    generic["parameters"] = generic.get("parameters", []) + refs
+    # The template path would declare every collection's parameters for all of them: one literal
+    # path per collection instead (the OGC API - Features "example 2" style).
+    generic = schema["paths"].pop("/collections/{collection_id}/items")["get"]
     for cid, coll in catalog.collections.items():
         op = copy.deepcopy(generic)
         op["operationId"] = f"items_{cid}"
         op["summary"] = f"Features of {cid}"
-        op["parameters"] = refs + [
-            {
-                "name": name,
-                "in": "query",
-                "required": False,
-                "description": f"Only features whose {name} equals this value.",
-                "schema": {"type": _JSON_TYPES[kind]},
-            }
-            for name, kind in coll.table.kinds.items()
-            if name not in ITEMS_PARAMETERS
-        ]
+        shared = [ref for ref, name in zip(refs, ITEMS_PARAMETERS, strict=True) if name != "sortby"]
+        # `year` is datetime's shorthand, described in datetime's text but not declared: the two
+        # together with different years are a 400 no schema can express.
+        shared = [ref for ref in shared if not ref["$ref"].endswith("/year")]
+        if not _has_years(catalog, coll):  # datetime applies to year-bearing collections only
+            shared = [ref for ref in shared if not ref["$ref"].endswith("/datetime")]
+        if coll.table.geometry is None:
+            shared = [ref for ref in shared if not ref["$ref"].endswith(("/bbox", "/bbox-crs"))]
+        op["parameters"] = (
+            shared
+            + [_sortby_parameter(coll.table)]
+            + [
+                _property_parameter(name, kind)
+                for name, kind in coll.table.kinds.items()
+                if name not in ITEMS_PARAMETERS
+            ]
+        )
         schema["paths"][f"/collections/{cid}/items"] = {"get": op}
     return schema

@@ -75,7 +75,9 @@ async def reload_if_changed(app: FastAPI) -> bool:
     old_build = served.build_id
     del served  # the old catalog must have no reference left here when memory is released
     # Requests that started on the old build finish within seconds; then its arrays are garbage.
-    asyncio.get_running_loop().call_later(RELEASE_AFTER_S, release_memory)
+    loop = asyncio.get_running_loop()
+    # In a thread: collecting and trimming gigabytes must not stall the event loop's other requests.
+    loop.call_later(RELEASE_AFTER_S, lambda: loop.run_in_executor(None, release_memory))
     log.info("serving rebuilt store %s: build %s (was %s), prepared in %.2f s",
              store_dir, fresh.build_id, old_build, time.perf_counter() - started)  # fmt: skip
     return True

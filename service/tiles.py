@@ -14,10 +14,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from layers.classes import CLASSIFICATIONS, classes_json
+from layers.errors import LayerNotFound
 from layers.map_styles import maplibre_style
 from layers.qml import vector_tile_qml
 from layers.schema import LAYERS
-from layers.tiles import MAX_ZOOM, MIN_ZOOM, VectorTiles, hexagon_resolution
+from layers.tiles import LIMIT_ZOOM, MAX_ZOOM, MIN_ZOOM, VectorTiles, hexagon_resolution
 from service.catalog import Catalog
 from service.deps import CatalogDep, known_parameters, requested_year
 from service.links import href
@@ -143,6 +144,9 @@ def tile(
 ) -> Response:
     """One vector tile: tileMatrix z, tileRow y, tileCol x (OGC order); ``year`` or ``datetime``
     for another year's values (a year not in the data is a 400 naming the years available)."""
+    if 0 <= z <= LIMIT_ZOOM and not (x < 1 << z and y < 1 << z):
+        # A row or column past the matrix's edge names no tile (OGC API - Tiles: 404).
+        raise LayerNotFound(f"no tile {z}/{y}/{x}: tile matrix {z} has rows and columns 0-{(1 << z) - 1}")
     year = requested_year(request.query_params, catalog.store.years)
     body = tiles.tile(collection_id, z, x, y, year)
     etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'

@@ -25,5 +25,6 @@ def test_a_minute_of_load_across_a_rebuild(store_dir: Path, demo_sources: Path, 
     assert result["builds_seen"] == 2, result  # the old build, then the new one
     assert result["errors"] == {}, result
     assert result["requests"] > 500, result
-    rss = result["rss_mib"]
-    assert rss["last"] <= 1.10 * rss["first"], result  # flat within 10 %
+    # Flat within 10 % across the swap: the loaded, warmed service before it, and after the old
+    # build is released (service.reload.release_memory).
+    assert result["rss_mib"]["last"] <= 1.10 * result["rebuild"]["rss_mib_at_swap"], result

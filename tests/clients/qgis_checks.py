@@ -17,6 +17,10 @@ Checks:
 - ``temporal PATH LAYER YEARS_JSON ROWS_PER_YEAR``: the layer opens with its default style's temporal
   properties active (start and end from ``date``/``date_end``), and the temporal filter of each
   year selects that year's rows only.
+- ``oapif_render LANDING_URL COLLECTION PNG URI_EXTRA [MINX MINY MAXX MAXY]``: the collection through
+  the OAPIF provider with only ``URI_EXTRA`` added to its data source (e.g.
+  ``restrictToRequestBBOX='1'``), rendered over the lon/lat box (default: the layer's extent) to
+  ``PNG``; reports the share of pixels drawn.
 """
 
 from __future__ import annotations
@@ -217,6 +221,37 @@ def check_temporal(path: str, name: str, years: list[int], rows_per_year: int) -
     }  # fmt: skip
 
 
+def check_oapif_render(
+    landing: str, collection: str, png: str, extra: str, bbox: list[float] | None = None
+) -> dict[str, Any]:
+    """Render an OAPIF layer as QGIS opens it by default (plus ``extra`` URI settings) to a PNG."""
+    uri = f"url='{landing}' typename='{collection}' {extra}".strip()
+    layer = QgsVectorLayer(uri, collection, "OAPIF")
+    if not layer.isValid():
+        return {collection: {"valid": False, "ok": False}}
+    symbol = QgsFillSymbol.createSimple(
+        {"color": "217,72,15,110", "outline_color": "124,45,18,255", "outline_width": "0.2"}
+    )
+    layer.renderer().setSymbol(symbol)
+    extent = QgsRectangle(*bbox) if bbox else layer.extent()
+    settings = QgsMapSettings()
+    settings.setLayers([layer])
+    settings.setDestinationCrs(layer.crs())
+    settings.setExtent(extent if bbox else extent.buffered(extent.width() * 0.03))
+    settings.setOutputSize(QSize(640, 480))
+    settings.setBackgroundColor(QColor(255, 255, 255))
+    job = QgsMapRendererSequentialJob(settings)
+    job.start()
+    job.waitForFinished()
+    image = job.renderedImage()
+    image.save(png, "PNG")
+    white = QColor(255, 255, 255).rgb()
+    drawn = sum(1 for x in range(0, 640, 4) for y in range(0, 480, 4) if image.pixel(x, y) != white)
+    share = drawn / (160 * 120)
+    return {collection: {"valid": True, "drawn_share": share,
+                         "ok": share > 0.05, "errors": [e.message for e in job.errors()]}}  # fmt: skip
+
+
 def main(argv: list[str]) -> int:
     """Run one check named by argv[1] and print its JSON result."""
     app = QgsApplication([], False)
@@ -227,6 +262,9 @@ def main(argv: list[str]) -> int:
             result = check_gpkg(argv[2], json.loads(argv[3]))
         elif check == "oapif":
             result = check_oapif(argv[2], argv[3], int(argv[4]))
+        elif check == "oapif_render":
+            bbox = [float(v) for v in argv[6:10]] if len(argv) > 9 else None
+            result = check_oapif_render(argv[2], argv[3], argv[4], argv[5] if len(argv) > 5 else "", bbox)
         elif check == "tiles":
             result = check_tiles(argv[2], [float(v) for v in argv[3:7]])
         elif check == "styled_tiles":

@@ -6,7 +6,12 @@ stderr) shows which requests GDAL made, so we can see that attribute filters rea
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
+import subprocess
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pyogrio
 import pytest
@@ -58,3 +63,48 @@ def test_gdal_pushes_attribute_filter_to_the_server(server: tuple[str, Path], se
     assert set(frame["kabupaten_code"]) == {code}
     sent = _requests(log_path)[before:]
     assert any(f"kabupaten_code={code}" in line or "filter=" in line for line in sent), sent
+
+
+def _items_requests(lines: list[str], collection: str) -> list[dict[str, str]]:
+    """Query parameters of each ``GET /collections/<collection>/items`` in access-log lines."""
+    out = []
+    for line in lines:
+        match = re.search(rf'"GET /collections/{collection}/items\??(\S*) HTTP', line)
+        if match:
+            out.append(dict(parse_qsl(match.group(1))))
+    return out
+
+
+@pytest.mark.skipif(shutil.which("ogr2ogr") is None, reason="gdal-bin (ogr2ogr, ogrinfo) not installed")
+def test_gdal_command_line_reads_hexagons_in_pages_of_a_thousand(
+    server: tuple[str, Path], service_store: Path, tmp_path: Path
+) -> None:
+    """``ogr2ogr``/``ogrinfo`` with no options: after the first page, every request asks for 1,000.
+
+    GDAL ≤ 3.8 asks for ``limit=10`` (its default page size; it does not read the OpenAPI document
+    unless a filter is set) and then follows the ``next`` links as they are; the service's next
+    links ask for 1,000 (`service.ogc.next_limit`).
+    """
+    base, log_path = server
+    hexagons = LayerStore.open(service_store).rows("hexagons")
+    assert hexagons > 2_000  # several big pages
+    before = len(_requests(log_path))
+    out = tmp_path / "hexagons.geojson"
+    done = subprocess.run(
+        ["ogr2ogr", "-f", "GeoJSON", str(out), f"OAPIF:{base}/collections/hexagons"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(out.read_text())["features"]) == hexagons
+    sent = _items_requests(_requests(log_path)[before:], "hexagons")
+    following = [r for r in sent if int(r.get("offset", 0)) > 0]
+    assert following and all(int(r["limit"]) >= 1_000 for r in following), sent
+    assert len(sent) <= 2 + -(-hexagons // 1_000), sent  # not the 1 + n/10 of GDAL's default
+
+    before = len(_requests(log_path))
+    info = subprocess.run(
+        ["ogrinfo", "-al", "-so", f"OAPIF:{base}/collections/hexagons"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert info.returncode == 0 and f"Feature Count: {hexagons}" in info.stdout, info.stdout + info.stderr
+    assert len(_items_requests(_requests(log_path)[before:], "hexagons")) == 1  # numberMatched, one page

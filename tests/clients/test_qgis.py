@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -22,6 +25,7 @@ from layers.store import LayerStore
 SYSTEM_PYTHON = "/usr/bin/python3"
 CHECKS = Path(__file__).with_name("qgis_checks.py")
 REPO = Path(__file__).resolve().parents[2]
+DOCS_IMG = REPO / "docs" / "img"
 
 
 def _qgis_missing() -> str | None:
@@ -147,3 +151,47 @@ def test_qgis_animates_villages_over_the_years(store, tmp_path):
     assert got["labels"] and got["renderer"] == "graduatedSymbol"
     for year in store.years:
         assert got["per_year"][str(year)]["years"] == [year]
+
+
+def _items_limits(log_path: Path, start: int, collection: str) -> list[tuple[int, str]]:
+    """(limit, bbox) of each items request of ``collection`` in the access log after line ``start``."""
+    out = []
+    for line in log_path.read_text().splitlines()[start:]:
+        match = re.search(rf'"GET /collections/{collection}/items\??(\S*) HTTP', line)
+        if match:
+            params = dict(parse_qsl(match.group(1)))
+            out.append((int(params.get("limit", 0)), params.get("bbox", "")))
+    return out
+
+
+def _keep(png: Path, name: str) -> None:
+    """Copy a rendered map into docs/img when SASARAN_WRITE_DOCS_IMAGES=1 (the README shows them)."""
+    if os.environ.get("SASARAN_WRITE_DOCS_IMAGES") == "1":
+        shutil.copyfile(png, DOCS_IMG / name)
+
+
+def test_qgis_pages_oapif_by_a_thousand_and_restricts_to_the_view(live_server, store, tmp_path):
+    """QGIS 3.22 with no settings reads ``components/parameters/limit`` of the OpenAPI document and
+    asks for max(1000, default) features per request; with ``restrictToRequestBBOX='1'`` it asks
+    only for the features of the rendered view (one request with a bbox)."""
+    base, log_path = live_server
+    start = len(log_path.read_text().splitlines())
+    png = tmp_path / "villages.png"
+    results = run_check(tmp_path, "oapif_render", base, "villages", str(png))
+    assert results["villages"]["drawn_share"] > 0.05
+    sent = _items_limits(log_path, start, "villages")
+    assert sent and max(limit for limit, _ in sent) >= 1_000, sent
+    assert all(limit >= 1_000 for limit, _ in sent[1:]), sent  # after QGIS's 10-feature probe
+    _keep(png, "qgis-oapif-villages.png")
+
+    minx, miny, maxx, maxy = store.layer("hexagons").total_bounds
+    view = [minx, miny, minx + (maxx - minx) / 4, miny + (maxy - miny) / 4]
+    start = len(log_path.read_text().splitlines())
+    png = tmp_path / "hexagons-view.png"
+    extra = "restrictToRequestBBOX='1'"
+    results = run_check(tmp_path, "oapif_render", base, "hexagons", str(png), extra, *map(str, view))
+    assert results["hexagons"]["drawn_share"] > 0.05
+    sent = _items_limits(log_path, start, "hexagons")
+    with_bbox = [limit for limit, bbox in sent if bbox]
+    assert with_bbox and len(with_bbox) <= 2, sent  # the view's features, not every page
+    _keep(png, "qgis-oapif-hexagons-view.png")

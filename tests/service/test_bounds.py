@@ -259,9 +259,11 @@ def test_sortby_limits(client: TestClient):
     )
     assert f"at most {MAX_SORT_KEYS} properties, got 200" in problem(r)
     assert seconds < 0.5
-    assert "names 'population' twice" in problem(
-        client.get(ITEMS.format("hexagons"), params={"sortby": "population,-population"})
-    )
+    # A property named again could not change the order: the first key on it counts.
+    once = client.get(ITEMS.format("hexagons"), params={"sortby": "population,-population", "limit": 20})
+    assert once.status_code == 200
+    people = [f["properties"]["population"] for f in once.json()["features"]]
+    assert people == sorted(people)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -333,12 +335,12 @@ def test_indicator_cap_refuses_big_bodies_at_once(client: TestClient, spec):
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"priority": {"elderly": 1e308}}, "priority['elderly']"),
+        ({"priority": {"elderly": 1e308}}, "priority.elderly"),
         ({"k": "1e400"}, "k"),
-        ({"dimension_weights": {"income": "1e400"}}, "dimension 'income', weight"),
+        ({"dimension_weights": {"income": "1e400"}}, "dimension_weights.income"),
         ({"budget": 1e308}, "budget"),
         ({"cost_per_person": 1e300}, "cost_per_person"),
-        ({"kabupaten_min": {"6201": 10**30}}, "kabupaten_min['6201']"),
+        ({"kabupaten_min": {"6201": 10**30}}, "kabupaten_min.6201"),
         ({"max_villages": 10**30}, "max_villages"),
         ({"seed": -1}, "seed"),
         ({"seed": 2**64}, "seed"),
@@ -374,7 +376,7 @@ def test_cli_target_and_mpi_refuse_overflow(store_dir: Path, tmp_path: Path):
     assert r.returncode == 2, r.stderr
     assert "k: expected a finite number" in r.stderr and "Traceback" not in r.stderr
     r = sasaran("target", "--store", str(store_dir), "--priority", "elderly=1e308", cwd=tmp_path)
-    assert r.returncode == 2 and "priority['elderly']" in r.stderr, r.stderr
+    assert r.returncode == 2 and "priority.elderly" in r.stderr, r.stderr
     (tmp_path / "units.csv").write_text("id,x,y\na,1,2\nb,3,0\n", encoding="utf-8")
     spec = """k = "1/2"
 [[indicator]]
@@ -435,7 +437,7 @@ def bad_requests(spec) -> list[tuple[str, str, dict]]:
             {"params": {"filter": "S_INTERSECTS(geometry, POLYGON((0 0, 1 1)))"}},
         ),
         ("GET", ITEMS.format("villages"), {"params": {"sortby": HUGE[:60_000]}}),
-        ("GET", ITEMS.format("villages"), {"params": {"sortby": "M0,M0"}}),
+        ("GET", ITEMS.format("villages"), {"params": {"sortby": "M0 DESC"}}),
         ("GET", ITEMS.format("villages"), {"params": {HUGE[:60_000]: "1"}}),
         ("GET", ITEMS.format("villages"), {"params": {f"p{i}": "1" for i in range(2000)}}),
         ("GET", ITEMS.format("villages"), {"params": {"bbox": HUGE[:60_000]}}),

@@ -79,7 +79,8 @@ def test_listing_links_every_download(client):
 
 @pytest.mark.parametrize(
     ("path", "status"),
-    [("/exports/villages.shp", 400), ("/exports/nope.csv", 404), ("/exports/village_years.fgb", 400)],
+    # A table has no FlatGeobuf download (not offered by /exports): no such resource, 404.
+    [("/exports/villages.shp", 400), ("/exports/nope.csv", 404), ("/exports/village_years.fgb", 404)],
 )
 def test_bad_downloads_are_problems(client, path, status):
     r = client.get(path)

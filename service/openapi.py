@@ -1,0 +1,311 @@
+"""The OpenAPI document, true to what the service answers: OpenAPI 3.0.3 (conformance class
+``oas30``), served at ``/openapi`` and ``/openapi.json`` as ``application/vnd.oai.openapi+json;version=3.0``.
+
+FastAPI writes the routes' parameters and bodies; this module then states, in one place:
+
+- every answer each operation can give: the 200 media types with their schemas (`CONTENT`), and the
+  problem+json errors (`problem_responses`) that every operation can return (400, 405, 413, 503; and
+  404 where the path names something);
+- the parameters' true domains where the store decides them: years, levels, tile matrices, layers,
+  the indicator spec of ``POST /scores``;
+- OpenAPI 3.0 spellings of what pydantic writes as JSON Schema 2020-12 (`to_oas30`): ``nullable``
+  for ``null`` types, ``enum`` for ``const``, one ``example``.
+
+GDAL's OAPIF driver (≥ 3.9) and QGIS read ``components/parameters/limit``: its ``default`` and
+``maximum`` choose their page size; see `service.ogc.items_parameters`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from layers.export import FORMATS, MEDIA_TYPES, TARGET_FORMATS
+from layers.schema import LEVELS
+from layers.tiles import LIMIT_ZOOM
+from service import models
+from service.catalog import Catalog
+from service.responses import CSV, GEOJSON, JSON, OPENAPI_JSON, PROBLEM_JSON, SCHEMA_JSON
+
+OPENAPI_VERSION = "3.0.3"
+#: The media type the document is served with (what GDAL and QGIS ask for).
+MEDIA_TYPE = OPENAPI_JSON
+HTML = "text/html"
+MVT = "application/vnd.mapbox-vector-tile"
+
+_ERRORS: dict[int, str] = {
+    400: "Bad request: a parameter or body the service cannot use; `detail` says what to change.",
+    404: "Not found: no such collection, feature, level, layer, download or tile.",
+    405: "Method not allowed on this path; the `Allow` header lists the methods there are.",
+    413: "Request body larger than the service accepts (SASARAN_MAX_BODY_BYTES).",
+    503: "The store cannot be read right now; try again.",
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_TEXT = {"type": "string"}
+_BINARY = {"type": "string", "format": "binary"}
+_OBJECT = {"type": "object"}
+
+#: The 200 answer of each operation: media type → schema.
+CONTENT: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
+    ("/", "get"): {JSON: _ref("Landing"), HTML: _TEXT},
+    ("/conformance", "get"): {JSON: _ref("Conformance"), HTML: _TEXT},
+    ("/collections", "get"): {JSON: _ref("Collections"), HTML: _TEXT},
+    ("/collections/{collection_id}", "get"): {JSON: _ref("Collection"), HTML: _TEXT},
+    ("/collections/{collection_id}/queryables", "get"): {SCHEMA_JSON: _ref("Queryables")},
+    ("/collections/{collection_id}/items", "get"): {GEOJSON: _ref("FeatureCollection"), HTML: _TEXT},
+    ("/collections/{collection_id}/items/{feature_id}", "get"): {GEOJSON: _ref("Feature"), HTML: _TEXT},
+    ("/collections/{collection_id}/tiles", "get"): {JSON: _OBJECT},
+    ("/collections/{collection_id}/tiles/WebMercatorQuad", "get"): {JSON: _OBJECT},
+    ("/collections/{collection_id}/tiles/WebMercatorQuad/tilejson.json", "get"): {JSON: _OBJECT},
+    ("/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{y}/{x}", "get"): {MVT: _BINARY},
+    ("/scores/{level}", "get"): {JSON: _ref("ScoreResponse"), GEOJSON: _ref("FeatureCollection"), CSV: _TEXT},
+    ("/scores/{level}", "post"): {
+        JSON: _ref("ScoreResponse"),
+        GEOJSON: _ref("FeatureCollection"),
+        CSV: _TEXT,
+    },
+    ("/exports", "get"): {JSON: _ref("Exports")},
+    ("/exports/sasaran.gpkg", "get"): {MEDIA_TYPES["gpkg"]: _BINARY},
+    ("/exports/{layer}.{ext}", "get"): {
+        MEDIA_TYPES[f].split(";")[0]: _ref("FeatureCollection") if f == "geojson" else _BINARY
+        for f in FORMATS
+    },
+    ("/targets", "post"): {
+        JSON: _ref("TargetResponse"),
+        **{MEDIA_TYPES[f].split(";")[0]: _BINARY for f in TARGET_FORMATS if f != "json"},
+    },
+    ("/changes", "get"): {JSON: _ref("ChangesResponse"), CSV: _TEXT},
+    ("/planner", "get"): {HTML: _TEXT},
+    ("/healthz", "get"): {JSON: _ref("Health")},
+}
+#: Operations whose answer can be ``304 Not Modified`` (they send an ETag).
+NOT_MODIFIED = {("/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{y}/{x}", "get")}
+#: Response models documented as components (referenced by `CONTENT`).
+MODELS: tuple[type[BaseModel], ...] = (
+    models.Landing,
+    models.Conformance,
+    models.Collections,
+    models.Collection,
+    models.Queryables,
+    models.Feature,
+    models.FeatureCollection,
+    models.ScoreResponse,
+    models.TargetResponse,
+    models.ChangesResponse,
+    models.Exports,
+    models.Health,
+    models.Problem,
+)
+
+
+def document(
+    app: FastAPI, catalog: Catalog | None, add_collections: Callable[[dict], dict]
+) -> dict[str, Any]:
+    """The OpenAPI 3.0.3 document of ``app`` (the store's collections added by ``add_collections``)."""
+    doc = get_openapi(
+        title=app.title,
+        version=app.version,
+        openapi_version=OPENAPI_VERSION,
+        description=app.description,
+        routes=app.routes,
+    )
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for model in MODELS:
+        schemas.update(_model_schemas(model))
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    if catalog is not None:
+        _store_domains(doc, catalog)
+        doc = add_collections(doc)
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            _answers(path, method, op)
+    return to_oas30(doc)
+
+
+def _model_schemas(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", by_alias=True)
+    defs = schema.pop("$defs", {})
+    return {**defs, model.__name__: schema}
+
+
+def problem_responses(codes: Iterable[int]) -> dict[str, Any]:
+    """The problem+json responses ``codes`` (RFC 9457 bodies, `models.Problem`)."""
+    return {
+        str(code): {"description": _ERRORS[code], "content": {PROBLEM_JSON: {"schema": _ref("Problem")}}}
+        for code in codes
+    }
+
+
+def _answers(path: str, method: str, op: dict[str, Any]) -> None:
+    """Set the operation's 200 content and every error it can answer; drop FastAPI's 422."""
+    template = _template(path)
+    responses = op.setdefault("responses", {})
+    responses.pop("422", None)
+    content = CONTENT.get((template, method))
+    if content is not None:
+        ok = responses.setdefault("200", {"description": "Successful answer."})
+        ok["content"] = {media: {"schema": copy.deepcopy(schema)} for media, schema in content.items()}
+    if (template, method) in NOT_MODIFIED:
+        responses["304"] = {"description": "Not modified: If-None-Match named the current ETag."}
+    codes = [400, 405, 413, 503]
+    if "{" in path or template != path:  # the path names a resource that may not exist
+        codes.append(404)
+    responses.update(problem_responses(sorted(codes)))
+
+
+def _template(path: str) -> str:
+    """The route template of a literal per-collection path (``/collections/villages/items``)."""
+    parts = path.split("/")
+    if len(parts) >= 4 and parts[1] == "collections" and parts[3] == "items" and "{" not in parts[2]:
+        parts[2] = "{collection_id}"
+    return "/".join(parts)
+
+
+# ------------------------------------------------------------------------------------------------
+# Domains the store decides
+# ------------------------------------------------------------------------------------------------
+
+#: ``k``: a decimal in (0, 1] or a fraction of single digits a/b with a ≤ b.
+K_PATTERN = (
+    r"^\s*(0?\.[0-9]{0,5}[1-9]|1|1\.0{1,6}|" + "|".join(f"{a}/[{a}-9]" for a in range(1, 10)) + r")\s*$"
+)
+
+
+def _store_domains(doc: dict[str, Any], catalog: Catalog) -> None:
+    years = sorted(int(y) for y in catalog.store.years)
+    levels = [lv.name for lv in LEVELS] + [lv.layer for lv in LEVELS if lv.layer and lv.layer != lv.name]
+    tile_max = (1 << LIMIT_ZOOM) - 1
+    domains: dict[str, dict[str, Any]] = {
+        "level": {"type": "string", "enum": levels},
+        "z": {"type": "integer", "minimum": 0, "maximum": LIMIT_ZOOM},
+        "y": {"type": "integer", "minimum": 0, "maximum": tile_max},
+        "x": {"type": "integer", "minimum": 0, "maximum": tile_max},
+        "layer": {"type": "string", "enum": list(catalog.store.names)},
+        "ext": {"type": "string", "enum": list(FORMATS)},
+    }
+    if years:
+        domains |= {name: {"type": "integer", "enum": years} for name in ("year", "from", "to")}
+    for path, item in doc["paths"].items():
+        for op in item.values():
+            for param in op.get("parameters", []):
+                if "$ref" in param:
+                    continue
+                name = param["name"]
+                if name in domains and (name != "level" or path.startswith("/scores")):
+                    param["schema"] = copy.deepcopy(domains[name]) | {
+                        k: v for k, v in param.get("schema", {}).items() if k in ("title", "description")
+                    }
+                if name == "k":
+                    param["schema"] = {"type": "string", "pattern": K_PATTERN}
+    _score_body(doc, catalog)
+
+
+def _score_body(doc: dict[str, Any], catalog: Catalog) -> None:
+    """``POST /scores/{level}``: the indicator spec as a JSON Schema, with the store's spec as example."""
+    op = doc["paths"].get("/scores/{level}", {}).get("post")
+    if op is None:
+        return
+    from layers.indicator_spec import spec_to_dict
+
+    number = {
+        "oneOf": [{"type": "number"}, {"type": "string", "pattern": r"^\s*[0-9.]{1,20}(/[0-9.]{1,20})?\s*$"}]
+    }
+    columns = (
+        sorted(catalog.collections["villages"].table.columns) if "villages" in catalog.collections else []
+    )
+    indicator = {
+        "type": "object",
+        "required": ["name", "column", "dimension", "weight", "cutoff", "deprived_when"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 64},
+            "column": {"type": "string", "enum": columns} if columns else {"type": "string"},
+            "dimension": {"type": "string", "minLength": 1, "maxLength": 64},
+            "weight": number,
+            "cutoff": number,
+            "deprived_when": {"type": "string", "enum": ["below", "above"]},
+            "source": {
+                "type": "object",
+                "required": ["document", "article", "year"],
+                "additionalProperties": False,
+                "properties": {"document": _TEXT, "article": _TEXT, "year": {"type": "integer"}},
+            },
+            "rationale": _TEXT,
+        },
+    }
+    spec = {
+        "type": "object",
+        "description": "An indicator spec (the TOML structure, as JSON). Besides what this schema "
+        "states, weights must be positive and sum to 1, names must be unique and k in (0, 1]; "
+        "a spec breaking those rules is answered 400 naming the rule.",
+        "required": ["indicator"],
+        "additionalProperties": False,
+        "properties": {
+            "k": number,
+            "description": _TEXT,
+            "indicator": {"type": "array", "minItems": 1, "maxItems": 64, "items": indicator},
+        },
+        "example": spec_to_dict(catalog.spec),
+    }
+    doc["components"]["schemas"]["IndicatorSpec"] = spec
+    op["requestBody"] = {"required": True, "content": {JSON: {"schema": _ref("IndicatorSpec")}}}
+
+
+# ------------------------------------------------------------------------------------------------
+# JSON Schema 2020-12 (pydantic) → OpenAPI 3.0 Schema objects
+# ------------------------------------------------------------------------------------------------
+
+
+def to_oas30(node: Any) -> Any:
+    """``node`` with pydantic's JSON Schema 2020-12 spellings rewritten as OpenAPI 3.0 ones."""
+    if isinstance(node, list):
+        return [to_oas30(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = _nullable({k: to_oas30(v) for k, v in node.items()})
+    if "const" in out:
+        out["enum"] = [out.pop("const")]
+    if isinstance(out.get("examples"), list):  # 3.0: one `example` in a schema
+        examples = out.pop("examples")
+        if examples:
+            out.setdefault("example", examples[0])
+    for bound, flag in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        value = out.get(bound)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[flag], out[bound] = value, True
+    names = out.pop("propertyNames", None)
+    if isinstance(names, dict) and "enum" in names and isinstance(out.get("additionalProperties"), dict):
+        value = out.pop("additionalProperties")
+        out["properties"] = {name: copy.deepcopy(value) for name in names["enum"]}
+        out["additionalProperties"] = False
+    return out
+
+
+def _nullable(out: dict[str, Any]) -> dict[str, Any]:
+    """``anyOf: [X, {type: null}]`` and ``type: [X, "null"]`` as ``X`` with ``nullable: true``."""
+    for key in ("anyOf", "oneOf"):
+        options = out.get(key)
+        if isinstance(options, list) and {"type": "null"} in options:
+            rest = [o for o in options if o != {"type": "null"}]
+            del out[key]
+            if len(rest) == 1:
+                out = {**rest[0], **out} if "$ref" not in rest[0] else {"allOf": rest, **out}
+            else:
+                out[key] = rest
+            out["nullable"] = True
+    if isinstance(out.get("type"), list):
+        types = [t for t in out["type"] if t != "null"]
+        out["nullable"] = len(types) < len(out["type"]) or out.get("nullable", False)
+        out["type"] = types[0] if len(types) == 1 else out["type"]
+    return out
