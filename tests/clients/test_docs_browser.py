@@ -7,14 +7,11 @@ is missing, like the planner's browser test.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.clients.test_planner_browser import CHROMIUM, _skip_reason
+from tests.clients.test_planner_browser import _skip_reason, run_browser_script
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "docs_e2e.mjs"
@@ -28,21 +25,7 @@ def report(live_server: tuple[str, Path], tmp_path_factory: pytest.TempPathFacto
     if reason:
         pytest.skip(reason)
     out = tmp_path_factory.mktemp("docs-e2e")
-    env = {**os.environ, "CHROMIUM": CHROMIUM, "E2E_TIMEOUT_MS": str((BROWSER_SECONDS - 10) * 1000)}
-    run = subprocess.run(
-        ["node", str(SCRIPT), live_server[0], str(out)],
-        capture_output=True,
-        text=True,
-        timeout=BROWSER_SECONDS,
-        env=env,
-        check=False,
-    )
-    try:
-        result = json.loads(run.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(
-            f"the browser script failed ({run.returncode}):\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"
-        )
+    result = run_browser_script(SCRIPT, [live_server[0], str(out)], BROWSER_SECONDS)
     assert result["ok"], f"browser run failed: {result.get('error')}"
     return result
 

@@ -7,15 +7,12 @@ real service under uvicorn (`live_server`), asking as a browser does (``Accept: 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from layers.store import LayerStore
-from tests.clients.test_planner_browser import CHROMIUM, _skip_reason
+from tests.clients.test_planner_browser import _skip_reason, run_browser_script
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "pages_e2e.mjs"
@@ -32,17 +29,7 @@ def report(live_server: tuple[str, Path], store_dir: Path, tmp_path_factory: pyt
     paths = ["/", "/collections", "/collections/villages", "/collections/villages/items?limit=50"]
     paths.append(f"/collections/villages/items/{code}")
     out = tmp_path_factory.mktemp("pages-e2e")
-    env = {**os.environ, "CHROMIUM": CHROMIUM, "E2E_TIMEOUT_MS": str((BROWSER_SECONDS - 10) * 1000)}
-    run = subprocess.run(
-        ["node", str(SCRIPT), live_server[0], str(out), *paths],
-        capture_output=True, text=True, timeout=BROWSER_SECONDS, env=env, check=False,
-    )  # fmt: skip
-    try:
-        result = json.loads(run.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(
-            f"the browser script failed ({run.returncode}):\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"
-        )
+    result = run_browser_script(SCRIPT, [live_server[0], str(out), *paths], BROWSER_SECONDS)
     assert result["ok"], f"browser run failed: {result.get('error')}"
     return result
 

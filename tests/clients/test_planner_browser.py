@@ -97,6 +97,24 @@ def test_every_asset_is_local() -> None:
 # ---------------------------------------------------------------- the real service in a real browser
 
 
+def run_browser_script(script: Path, args: list[str], seconds: int, budget_ms: int | None = None) -> dict:
+    """Run a playwright-core script with node and return the JSON report it prints on stdout.
+
+    The script gets the system Chromium (``CHROMIUM``) and a watchdog budget (``E2E_TIMEOUT_MS``,
+    default 10 s under the subprocess timeout); output that is not a report fails the test with the
+    script's last words.
+    """
+    budget = budget_ms if budget_ms is not None else (seconds - 10) * 1000
+    env = {**os.environ, "CHROMIUM": CHROMIUM, "E2E_TIMEOUT_MS": str(budget)}
+    run = subprocess.run(
+        ["node", str(script), *args], capture_output=True, text=True, timeout=seconds, env=env, check=False
+    )
+    try:
+        return json.loads(run.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"{script.name} failed ({run.returncode}):\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}")
+
+
 def _skip_reason() -> str | None:
     if shutil.which("node") is None:
         return "node is not installed (it drives the browser): install Node.js >= 20"
@@ -142,21 +160,7 @@ def e2e(service_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The report of one browser run (planner_e2e.mjs) against the real service."""
     _require_routes(service_url)
     out = tmp_path_factory.mktemp("planner-e2e")
-    env = {**os.environ, "CHROMIUM": CHROMIUM, "E2E_TIMEOUT_MS": str((BROWSER_SECONDS - 10) * 1000)}
-    run = subprocess.run(
-        ["node", str(SCRIPT), service_url, str(out)],
-        capture_output=True,
-        text=True,
-        timeout=BROWSER_SECONDS,
-        env=env,
-        check=False,
-    )
-    try:
-        report = json.loads(run.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(
-            f"the browser script failed ({run.returncode}):\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"
-        )
+    report = run_browser_script(SCRIPT, [service_url, str(out)], BROWSER_SECONDS)
     assert report["ok"], f"browser run failed after steps {report['steps']}: {report.get('error')}"
     return report
 
@@ -247,22 +251,9 @@ def issue14(service_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     _require_routes(service_url)
     out = Path(SCREENSHOTS_KEEP) if SCREENSHOTS_KEEP else tmp_path_factory.mktemp("planner-issue14")
     out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "CHROMIUM": CHROMIUM, "E2E_TIMEOUT_MS": str(4 * BROWSER_SECONDS * 1000)}
-    run = subprocess.run(
-        ["node", str(ISSUE14), service_url, str(out)],
-        capture_output=True,
-        text=True,
-        timeout=4 * BROWSER_SECONDS + 30,
-        env=env,
-        check=False,
+    return run_browser_script(
+        ISSUE14, [service_url, str(out)], 4 * BROWSER_SECONDS + 30, budget_ms=4 * BROWSER_SECONDS * 1000
     )
-    try:
-        report = json.loads(run.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(
-            f"planner_issue14.mjs failed ({run.returncode}):\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"
-        )
-    return report
 
 
 @pytest.fixture(params=RUNS)
