@@ -376,6 +376,27 @@ def travel_time_rasters(
     return {kind: surface._rasters[key] for kind, key in keys.items()}
 
 
+def edge_minutes(
+    surface: FrictionSurface,
+    targets_lonlat: NDArray[np.float64],
+    *,
+    connectivity: Literal[8, 16] = 16,
+    max_snap_m: float = 1000.0,
+) -> NDArray[np.float64]:
+    """Minutes from each target to the nearest passable pixel on the grid's edge (``inf``: none).
+
+    A path that leaves the grid takes at least this long, so a travel time no longer than it is
+    exactly what an unbounded grid would give: the certificate a partition of a national build
+    checks its border buffer with (`layers.partition`).
+    """
+    rows, cols = surface.shape
+    flat = np.arange(rows * cols).reshape(rows, cols)
+    edge = np.unique(np.concatenate([flat[0], flat[-1], flat[:, 0], flat[:, -1]]))
+    edge = edge[np.isfinite(surface.minutes_per_m.reshape(-1)[edge])]
+    raster = _solve_all(surface, [edge.astype(np.int64)], connectivity, 1)[0]
+    return raster.reshape(-1)[_target_pixels(surface, targets_lonlat, max_snap_m)].astype(np.float64)
+
+
 def write_cog(
     path: str | Path,
     array: NDArray[np.floating[Any]],
@@ -754,6 +775,7 @@ __all__ = [
     "metric_crs",
     "travel_time",
     "travel_time_rasters",
+    "edge_minutes",
     "travel_times",
     "write_cog",
 ]

@@ -257,6 +257,16 @@ class ChangeGate(_Model):
     kabupaten_m0_abs: float = Field(0.06, ge=0, description="Each kabupaten's M0, absolute change")
 
 
+class PartitionConfig(_Model):
+    """How a national build splits into province partitions (`layers.partition`)."""
+
+    #: How far (km) each partition reads sources and draws its travel-time surface beyond its own
+    #: villages' extent, so people reach facilities across a province border. 50 km is more than
+    #: an hour on foot-and-boat terrain and about an hour by road; a cell whose result could lie
+    #: beyond the buffer is counted and reported by the build (``border_uncertain_cells``).
+    buffer_km: float = Field(50.0, ge=0)
+
+
 class BuildConfig(_Model):
     """A whole build, as read from ``sasaran.toml``."""
 
@@ -273,6 +283,7 @@ class BuildConfig(_Model):
     region_bounds: tuple[float, float, float, float] = INDONESIA_BOUNDS
     access: AccessConfig = AccessConfig()  # frozen, so one shared default is safe
     change_gate: ChangeGate = ChangeGate()
+    partitions: PartitionConfig = PartitionConfig()
     #: Directory the relative paths were resolved against (set by `load_config`).
     base_dir: Path = Path(".")
 

@@ -101,6 +101,10 @@ class Inputs:
     #: Points of the kinds declared under ``[facilities.<kind>]``.
     declared: dict[str, gpd.GeoDataFrame]
     provenance: list[dict[str, Any]]
+    #: A partition of a national build: every village polygon around its own (the land its
+    #: travel-time surface spans; None: the villages themselves) and the surface's extent.
+    land: np.ndarray | None = None
+    extent: tuple[float, float, float, float] | None = None
 
     def facility_points(self, kinds: tuple[FacilityKind, ...]) -> dict[str, np.ndarray]:
         """Lon/lat of each kind's points; a kind whose source was not given is absent."""
@@ -156,7 +160,14 @@ def read_inputs(config: BuildConfig) -> Inputs:
 
 
 def build(
-    config: BuildConfig, store_dir: str | Path, progress: bool = True, accept_changes: bool = False
+    config: BuildConfig,
+    store_dir: str | Path,
+    progress: bool = True,
+    accept_changes: bool = False,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    only: str | None = None,
 ) -> BuildResult:
     """Build the layer store a config describes.
 
@@ -171,6 +182,12 @@ def build(
     accept_changes
         Replace an existing store even when the headline figures move beyond the config's
         ``[change_gate]`` tolerances (`layers.change_gate`).
+    workers, scheduler, only
+        A national build (villages of more than one province) runs one partition per province on
+        Dask: ``workers`` processes of a local cluster (default: one per CPU), or the cluster at
+        ``scheduler`` (``tcp://HOST:PORT``); ``only`` rebuilds one province of an existing
+        partitioned store (`layers.partition`). Any of them makes even a one-province build
+        partitioned.
 
     Returns
     -------
@@ -182,68 +199,37 @@ def build(
     ChangeRefused
         When an existing store would change beyond tolerance; it is kept as it was.
     """
+    from layers import partition  # it builds on this module
+
+    if workers is not None or scheduler is not None or only is not None or partition.is_national(config):
+        return partition.build_partitioned(
+            config,
+            Path(store_dir),
+            progress=progress,
+            accept_changes=accept_changes,
+            workers=workers,
+            scheduler=scheduler,
+            only=only,
+        )
     stages = _Stages(progress)
     # Locked from the start, so a second build of this store fails at once rather than at its commit.
     with build_lock(store_dir), stages.progress:
         with stages.stage("read"):
             inputs = read_inputs(config)
             units = hierarchy(inputs.villages, config.sources.villages.file.name)
-        with stages.stage("grid"):
-            cells, village_pos = grid.cells_for_villages(
-                inputs.villages.geometry.values, config.h3_resolution
-            )
-            lon, lat = grid.cell_centres(cells)
-        years = sorted(inputs.poverty["year"].unique().tolist())
-        village_years = add_yearly_indicators(inputs.poverty)
-        latest = _year_rows(village_years, years[-1], inputs.villages)
-        with stages.stage("population") as tick:
-            cell_people = _cell_population(config, cells, village_pos, latest["population"].to_numpy(), tick)
-        facilities = inputs.facility_points(config.facility_kinds())
-        with stages.stage("distance"):
-            cell_columns = _distances(config, inputs, facilities, lon, lat)
-        with stages.stage("access") as tick:
-            travel, surfaces = _travel_times(config, inputs, facilities, lon, lat, tick)
-            cell_columns.update(travel)
-        with stages.stage("scores"):
-            spec, dropped = _spec_for(config, cell_columns, village_years)
-            frame = ScoringFrame.from_arrays(
-                cell_columns,
-                village_pos,
-                {"kecamatan": (units.village_kec[village_pos], len(units.kecamatan)),
-                 "kabupaten": (units.village_kab[village_pos], len(units.kabupaten))},
-                cell_people,
-                units.villages["village_code"].to_numpy(),
-                village_years,
-            )  # fmt: skip
-            scored = _score_years(frame, spec, years)
-        with stages.stage("layers"):
-            layers = _assemble_layers(
-                inputs, units, cells, village_pos, cell_people, cell_columns, scored, years, config.access
-            )
+        computed = compute(config, inputs, units, stages)
+        layers, scored, years = computed.layers, computed.scored, computed.years
         headline = headline_of(layers["kabupaten"], layers["villages"], years[-1])
         comparison = change_gate.check(Path(store_dir), headline, config.change_gate, accept_changes)
         with writing_store(store_dir) as writer:
             with stages.stage("write"):
                 for name, table in layers.items():
                     writer.write_layer(name, table)
-                rasters = _write_rasters(writer, surfaces, config)
+                rasters = write_rasters(writer.path_for, computed.surfaces, config)
             # The manifest records every stage, "write" included; the swap after it is a rename.
             writer.commit(
-                {
-                    "name": config.name,
-                    "synthetic": config.synthetic,
-                    "h3_resolution": config.h3_resolution,
-                    "inhabited_min_people": INHABITED_MIN_PEOPLE,
-                    "years": years,
-                    "default_year": years[-1],
-                    "sources": inputs.provenance,
-                    "indicators": {**spec_to_dict(spec), "dropped": dropped},
-                    "facility_kinds": kinds_to_json(config.facility_kinds()),
-                    "access": config.access.model_dump(mode="json"),
-                    "rasters": rasters,
-                    "province": {str(y): scored[y]["province"] for y in years},
-                    "build_seconds": stages.seconds,
-                }
+                manifest_of(config, computed, inputs.provenance)
+                | {"rasters": rasters, "build_seconds": stages.seconds}
             )
     counts = {name: len(table) for name, table in layers.items()}
     result = BuildResult(
@@ -256,6 +242,71 @@ def build(
     )
     log.info("built %s in %.1f s", store_dir, sum(stages.seconds.values()))
     return result
+
+
+@dataclass
+class Computed:
+    """Everything a build computes from its inputs, before anything is written."""
+
+    layers: dict[str, pd.DataFrame]
+    scored: dict[int, dict[str, Any]]
+    years: list[int]
+    spec: IndicatorSpec
+    dropped: list[str]
+    surfaces: dict[str, Any]
+
+
+def compute(config: BuildConfig, inputs: Inputs, units: Hierarchy, stages: _Stages) -> Computed:
+    """Cells, people, distances, travel times, scores and the layers of one build or partition."""
+    with stages.stage("grid"):
+        cells, village_pos = grid.cells_for_villages(inputs.villages.geometry.values, config.h3_resolution)
+        lon, lat = grid.cell_centres(cells)
+    years = sorted(inputs.poverty["year"].unique().tolist())
+    village_years = add_yearly_indicators(inputs.poverty)
+    latest = _year_rows(village_years, years[-1], inputs.villages)
+    with stages.stage("population") as tick:
+        cell_people = _cell_population(config, cells, village_pos, latest["population"].to_numpy(), tick)
+    facilities = inputs.facility_points(config.facility_kinds())
+    with stages.stage("distance"):
+        cell_columns = _distances(config, inputs, facilities, lon, lat)
+    with stages.stage("access") as tick:
+        travel, surfaces = _travel_times(config, inputs, facilities, lon, lat, tick)
+        cell_columns.update(travel)
+    with stages.stage("scores"):
+        spec, dropped = _spec_for(config, cell_columns, village_years)
+        frame = ScoringFrame.from_arrays(
+            cell_columns,
+            village_pos,
+            {"kecamatan": (units.village_kec[village_pos], len(units.kecamatan)),
+             "kabupaten": (units.village_kab[village_pos], len(units.kabupaten))},
+            cell_people,
+            units.villages["village_code"].to_numpy(),
+            village_years,
+        )  # fmt: skip
+        scored = _score_years(frame, spec, years)
+    with stages.stage("layers"):
+        layers = _assemble_layers(
+            inputs, units, cells, village_pos, cell_people, cell_columns, scored, years, config.access
+        )
+    return Computed(layers, scored, years, spec, dropped, surfaces)
+
+
+def manifest_of(config: BuildConfig, computed: Computed, provenance: list[dict[str, Any]]) -> dict[str, Any]:
+    """The manifest entries of a build (the store adds ids, layers, files and packages)."""
+    years = computed.years
+    return {
+        "name": config.name,
+        "synthetic": config.synthetic,
+        "h3_resolution": config.h3_resolution,
+        "inhabited_min_people": INHABITED_MIN_PEOPLE,
+        "years": years,
+        "default_year": years[-1],
+        "sources": provenance,
+        "indicators": {**spec_to_dict(computed.spec), "dropped": computed.dropped},
+        "facility_kinds": kinds_to_json(config.facility_kinds()),
+        "access": config.access.model_dump(mode="json"),
+        "province": {str(y): computed.scored[y]["province"] for y in years},
+    }
 
 
 def _year_rows(village_years: pd.DataFrame, year: int, villages: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -313,8 +364,9 @@ def _travel_times(
     if not facilities:
         return {}, {}
     # Villages tile the province, so their coverage union is its outline (fast, no overlay).
-    outline = union_of(inputs.villages.geometry.values)
-    bounds = tuple(inputs.villages.total_bounds.tolist())
+    # A partition's surface spans its border buffer: the land there is every village around it.
+    outline = union_of(inputs.villages.geometry.values if inputs.land is None else inputs.land)
+    bounds = inputs.extent or tuple(inputs.villages.total_bounds.tolist())
     surface = access.friction_surface(
         bounds,
         inputs.roads,
@@ -337,7 +389,10 @@ def _travel_times(
     }
 
 
-def _write_rasters(writer: Any, surfaces: dict[str, Any], config: BuildConfig) -> dict[str, str]:
+def write_rasters(
+    path_for: Callable[[str], Path], surfaces: dict[str, Any], config: BuildConfig, prefix: str = ""
+) -> dict[str, str]:
+    """Write the travel-time rasters of a build; their store-relative file names by layer name."""
     if not surfaces:
         return {}
     # Same connectivity as the per-cell times: the rasters then come from the solver's cache.
@@ -346,9 +401,9 @@ def _write_rasters(writer: Any, surfaces: dict[str, Any], config: BuildConfig) -
     )
     written = {}
     for kind, array in rasters.items():
-        name = f"time_min_{kind}.tif"
+        name = f"{prefix}time_min_{kind}.tif"
         access.write_cog(
-            writer.path_for(name),
+            path_for(name),
             array,
             surfaces["surface"],
             tags={"SYNTHETIC": str(config.synthetic).lower(), "UNITS": "minutes", "KIND": kind},

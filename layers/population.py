@@ -15,11 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import h3
 import numpy as np
 import rasterio
 from pyproj import Transformer
 from rasterio.warp import transform_bounds
-from rasterio.windows import Window
+from rasterio.windows import Window, from_bounds
 
 from layers.errors import SourceError
 from layers.grid import cell_centres, lonlat_to_cells, positions_of
@@ -68,20 +69,27 @@ def raster_people_per_cell(
         to_lonlat = None
         if not dataset.crs.is_geographic or dataset.crs.to_epsg() != 4326:
             to_lonlat = Transformer.from_crs(dataset.crs, "EPSG:4326", always_xy=True)
-        block = _Binner(cells, resolution, dataset.nodata, dataset.transform, to_lonlat, path.name)
+        window = _cells_window(dataset, cells, resolution)
+        left, first, width, last = (
+            window.col_off,
+            window.row_off,
+            window.width,
+            window.row_off + window.height,
+        )
+        block = _Binner(cells, resolution, dataset.nodata, dataset.transform, to_lonlat, path.name, left)
         # Blocks are read here (GDAL handles are not shared across threads) and binned in the pool:
         # h3ronpy and numpy release the GIL, so both cores work.
         pending = []
-        for top in range(0, dataset.height, _BLOCK_ROWS):
-            height = min(_BLOCK_ROWS, dataset.height - top)
-            pixels = dataset.read(1, window=Window(0, top, dataset.width, height), masked=False)
+        for top in range(first, last, _BLOCK_ROWS):
+            height = min(_BLOCK_ROWS, last - top)
+            pixels = dataset.read(1, window=Window(left, top, width, height), masked=False)
             pending.append(pool.submit(block, pixels, top))
             if len(pending) > 2:  # bound memory: at most three blocks in flight
                 sums, count = pending.pop(0).result()
                 totals += sums
                 valid += count
             if on_progress:
-                on_progress((top + height) / dataset.height)
+                on_progress((top + height - first) / max(last - first, 1))
         for future in pending:
             sums, count = future.result()
             totals += sums
@@ -91,6 +99,30 @@ def raster_people_per_cell(
             # spread: the raster was no input at all, so it is refused rather than ignored.
             _explain_empty(dataset, path.name, cells, valid)
     return totals
+
+
+def _cells_window(dataset: rasterio.DatasetReader, cells: CellIds, resolution: int) -> Window:
+    """The pixels that can fall in ``cells``: their extent, a cell's width around it, clipped.
+
+    A province's cells are a small part of a national raster: reading only this window keeps a
+    partition of a national build from reading the whole country (and a province build is no
+    slower). Pixels outside every cell would be ignored anyway, so the result is the same.
+    """
+    full = Window(0, 0, dataset.width, dataset.height)
+    if len(cells) == 0:
+        return full
+    try:
+        lon, lat = cell_centres(cells)
+        pad = 2.0 * h3.average_hexagon_edge_length(resolution, unit="km") / 110.0  # degrees, generous
+        box = (lon.min() - pad, lat.min() - pad, lon.max() + pad, lat.max() + pad)
+        with np.errstate(invalid="ignore"):
+            west, south, east, north = transform_bounds("EPSG:4326", dataset.crs, *box, densify_pts=21)
+        window = from_bounds(west, south, east, north, dataset.transform)
+        window = window.round_offsets(op="floor").round_lengths(op="ceil")
+        window = Window(window.col_off - 1, window.row_off - 1, window.width + 2, window.height + 2)
+        return window.intersection(full)
+    except Exception:  # no overlap, invalid cells, a CRS that cannot reach them: read it all
+        return full
 
 
 def _explain_empty(dataset: rasterio.DatasetReader, file: str, cells: CellIds, valid: int) -> None:
@@ -142,6 +174,8 @@ class _Binner:
     transform: rasterio.Affine
     to_lonlat: Transformer | None
     file: str
+    left: int = 0
+    """Column of the raster where every block starts."""
 
     def __call__(self, block: np.ndarray, top: int) -> tuple[FloatArray, int]:
         """People per cell in this block, and how many of its pixels hold data."""
@@ -151,17 +185,21 @@ class _Binner:
         if infinite.any():
             row, col = np.argwhere(infinite)[0]
             raise SourceError(
-                self.file, f"pixel (row {top + row}, col {col})", "band 1", f"population {block[row, col]}"
+                self.file,
+                f"pixel (row {top + row}, col {self.left + col})",
+                "band 1",
+                f"population {block[row, col]}",
             )
         valid = data & np.isfinite(block)  # NaN is nodata whether declared or not
         negative = valid & (block < 0)
         if negative.any():
             row, col = np.argwhere(negative)[0]
             raise SourceError(
-                self.file, f"pixel (row {top + row}, col {col})", "band 1", "negative population"
+                self.file, f"pixel (row {top + row}, col {self.left + col})", "band 1", "negative population"
             )
         n_valid = int(np.count_nonzero(valid))
         rows, cols = np.nonzero(valid & (block > 0))
+        cols = cols + self.left
         if len(rows) == 0:
             return np.zeros(len(self.cells)), n_valid
         t = self.transform
@@ -172,7 +210,7 @@ class _Binner:
             x, y = self.to_lonlat.transform(x, y)
         at = positions_of(self.cells, lonlat_to_cells(x, y, self.resolution))
         inside = at >= 0
-        people = block[rows[inside], cols[inside]].astype(np.float64)
+        people = block[rows[inside], cols[inside] - self.left].astype(np.float64)
         return np.bincount(at[inside], weights=people, minlength=len(self.cells)).astype(np.float64), n_valid
 
 

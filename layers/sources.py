@@ -16,6 +16,7 @@ import io
 import logging
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyogrio
 import shapely
+from pyproj import CRS, Transformer
 
 from layers.config import (
     HEALTH_TYPE_KINDS,
@@ -143,14 +145,28 @@ def _feature_of(frame: pd.DataFrame) -> Callable[[int], str]:
 
 
 def _crs_name(crs: object) -> str:
-    from pyproj import CRS
-
     crs = CRS.from_user_input(crs)
     code = crs.to_string()
     return code if code == crs.name else f"{code} ({crs.name})"
 
 
 # --- vector sources -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    """What one partition of a national build reads of each source (`layers.partition`).
+
+    National files are read in part: the villages by feature id, every other vector source by the
+    lon/lat box ``area`` (through the file's spatial index), so no partition reads a whole national
+    road network. A part may hold no feature of a source, or no facility of a kind, where a whole
+    file may not: the whole files are checked once, before the partitions run.
+    """
+
+    fids: np.ndarray
+    """Feature ids of the partition's villages in the villages file."""
+    area: Bounds
+    """West, south, east, north (degrees): the partition's villages widened by its border buffer."""
 
 
 def _read_vector(
@@ -160,7 +176,10 @@ def _read_vector(
     section: str,
     osm_theme: str | None = None,
     where: str | None = None,
+    fids: np.ndarray | None = None,
+    area: Bounds | None = None,
 ) -> gpd.GeoDataFrame:
+    """Read a vector source; ``fids`` or ``area`` (lon/lat) read only part of it (`Part`)."""
     if not path.exists():
         raise SourceError(path.name, None, None, f"file not found ({path})")
     try:
@@ -168,9 +187,17 @@ def _read_vector(
             # OSM tags become columns (highway, waterway, level, type, name); see layers.osm.
             frame = _osm_themes(path, path.stat().st_mtime_ns)[osm_theme].copy()
             frame.index = pd.RangeIndex(1, len(frame) + 1)
+            if area is not None:
+                frame = frame.loc[frame.geometry.intersects(shapely.box(*area)).to_numpy()]
         else:
             frame = pyogrio.read_dataframe(
-                path, layer=source.layer, fid_as_index=True, encoding=source.encoding, where=where
+                path,
+                layer=source.layer,
+                fid_as_index=True,
+                encoding=source.encoding,
+                where=where,
+                fids=fids,
+                bbox=None if area is None else _bbox_in_file_crs(path, source.layer, area),
             )
     except SourceError:
         raise
@@ -185,6 +212,15 @@ def _read_vector(
         raise SourceError(path.name, None, "geometry", "no coordinate reference system (CRS) defined")
     _check_shapefile_text(frame, path, source, section)
     return frame
+
+
+def _bbox_in_file_crs(path: Path, layer: str | None, area: Bounds) -> Bounds:
+    """The lon/lat box ``area`` in the CRS of a layer, for pyogrio's spatial-index filter."""
+    crs = pyogrio.read_info(path, layer=layer).get("crs")
+    if crs is None or CRS.from_user_input(crs).equals(CRS.from_epsg(4326)):
+        return area
+    to_file = Transformer.from_crs(4326, crs, always_xy=True)
+    return tuple(to_file.transform_bounds(*area, densify_pts=21))  # type: ignore[return-value]
 
 
 def _check_shapefile_text(frame: gpd.GeoDataFrame, path: Path, source: VectorSource, section: str) -> None:
@@ -378,11 +414,13 @@ def _as_code(series: pd.Series) -> pd.Series:
     return text.str.replace(".", "", regex=False)
 
 
-def read_villages(source: VillageSource, config: BuildConfig) -> gpd.GeoDataFrame:
+def read_villages(
+    source: VillageSource, config: BuildConfig, fids: np.ndarray | None = None
+) -> gpd.GeoDataFrame:
     """Village polygons with canonical code/name columns, MultiPolygon, EPSG:4326.
 
     Every village must lie inside ``config.region_bounds`` once reprojected (a wrong CRS label is
-    refused, naming the declared CRS).
+    refused, naming the declared CRS). ``fids``: read only these features (a partition, `Part`).
     """
     path = config.resolve(source.file)
     mapping = {
@@ -393,7 +431,7 @@ def read_villages(source: VillageSource, config: BuildConfig) -> gpd.GeoDataFram
         source.kabupaten_code: "kabupaten_code",
         source.kabupaten_name: "kabupaten_name",
     }
-    frame = _read_vector(source, path, list(mapping), "sources.villages")
+    frame = _read_vector(source, path, list(mapping), "sources.villages", fids=fids)
     if frame.empty:
         raise SourceError(path.name, None, None, "no village features")
     _check_geometry(frame, path.name, ("Polygon", "MultiPolygon"))
@@ -836,19 +874,22 @@ def read_facilities(
     osm_theme: str,
     area: Bounds | None = None,
     section: str | None = None,
+    partial: bool = False,
 ) -> gpd.GeoDataFrame:
     """Facility points with ``kind`` (a facility kind or empty), the source class and ``name``.
 
     The file must have features, inside ``area`` (the villages' surroundings; default the
     config's ``region_bounds``), and at least one of every kind the ``kinds`` mapping yields
-    (`check_facility_kind`).
+    (`check_facility_kind`). ``partial``: read only the features in ``area``, which may be none
+    (a partition of a national build, `Part`).
     """
     path = config.resolve(source.file)
     section = section or f"sources.{osm_theme}"
     what = osm_theme.replace("_", " ")
     columns = [kind_column] + ([source.name] if source.name else [])
-    frame = _read_vector(source, path, columns, section, osm_theme)
-    _refuse_empty(frame, path.name, section, what)
+    frame = _read_vector(source, path, columns, section, osm_theme, area=area if partial else None)
+    if not partial:
+        _refuse_empty(frame, path.name, section, what)
     _check_geometry(frame, path.name, ("Point", "MultiPoint", "Polygon", "MultiPolygon"))
     frame = _to_lonlat_within(frame, path.name, section, *_within(config, area), every=False)
     # Facilities mapped as building outlines (common in OSM) count at their representative point.
@@ -875,7 +916,7 @@ def read_facilities(
         geometry=points,
         crs=4326,
     )
-    for wanted in dict.fromkeys(kinds.values()):
+    for wanted in dict.fromkeys(kinds.values()) if not partial else ():
         labels = [key for key, value in kinds.items() if value == wanted]
         check_facility_kind(out, path.name, wanted, kind_column, labels, section, unmapped.index)
     return out
@@ -928,33 +969,46 @@ def check_facility_kind(
     )
 
 
-def read_schools(source: SchoolSource, config: BuildConfig, area: Bounds | None = None) -> gpd.GeoDataFrame:
+def read_schools(
+    source: SchoolSource, config: BuildConfig, area: Bounds | None = None, partial: bool = False
+) -> gpd.GeoDataFrame:
     """School points, ``kind`` from the level (SD → school_sd, SMP → school_smp, SMA/SMK → school_sma)."""
-    return read_facilities(source, config, source.level, SCHOOL_LEVEL_KINDS, "schools", area)
+    return read_facilities(source, config, source.level, SCHOOL_LEVEL_KINDS, "schools", area, partial=partial)
 
 
-def read_health(source: HealthSource, config: BuildConfig, area: Bounds | None = None) -> gpd.GeoDataFrame:
+def read_health(
+    source: HealthSource, config: BuildConfig, area: Bounds | None = None, partial: bool = False
+) -> gpd.GeoDataFrame:
     """Health facility points, ``kind`` health_hospital or health_primary from the type."""
-    return read_facilities(source, config, source.type, HEALTH_TYPE_KINDS, "health_facilities", area)
+    return read_facilities(
+        source, config, source.type, HEALTH_TYPE_KINDS, "health_facilities", area, partial=partial
+    )
 
 
 def read_lines(
-    source: LineSource, config: BuildConfig, osm_theme: str, area: Bounds | None = None
+    source: LineSource,
+    config: BuildConfig,
+    osm_theme: str,
+    area: Bounds | None = None,
+    partial: bool = False,
 ) -> gpd.GeoDataFrame:
     """Roads or rivers (``osm_theme``) as lines with a ``class`` column, EPSG:4326.
 
     Refused when empty, outside ``area``, when no line has a class with a speed in ``[access]``,
     and (roads) when none is an all-weather road, which ``dist_km_road`` measures to.
+    ``partial``: read only the lines in ``area``, which may be none or have no such class (a
+    partition of a national build: the whole file is checked once, `check_whole_lines`).
     """
     path = config.resolve(source.file)
     section = f"sources.{osm_theme}"
-    frame = _read_vector(source, path, [source.kind], section, osm_theme)
-    consequence = (
-        "every person would count as deprived of them"
-        if osm_theme == "roads"
-        else "travel by boat would be ignored"
-    )
-    _refuse_empty(frame, path.name, section, osm_theme, consequence)
+    frame = _read_vector(source, path, [source.kind], section, osm_theme, area=area if partial else None)
+    if not partial:
+        consequence = (
+            "every person would count as deprived of them"
+            if osm_theme == "roads"
+            else "travel by boat would be ignored"
+        )
+        _refuse_empty(frame, path.name, section, osm_theme, consequence)
     _check_geometry(frame, path.name, ("LineString", "MultiLineString"))
     out = gpd.GeoDataFrame(
         {"class": frame[source.kind].astype("string").str.strip().fillna("").astype(str).to_numpy()},
@@ -965,13 +1019,35 @@ def read_lines(
     if "name" in frame.columns:
         out["name"] = frame["name"].astype("string").fillna("").astype(str).to_numpy()
     out = _to_lonlat_within(out, path.name, section, *_within(config, area), every=False)
+    if not partial:
+        check_line_classes(out["class"], path.name, source, config, osm_theme)
+    return out.reset_index(drop=True)
+
+
+def check_line_classes(
+    classes: pd.Series, file: str, source: LineSource, config: BuildConfig, osm_theme: str
+) -> None:
+    """Refuse roads or rivers of which no line has a class with a speed, or (roads) none is all-weather.
+
+    Parameters
+    ----------
+    classes
+        The class of every line (stripped text).
+    file
+        The source file's name, for the message.
+    source
+        Its config section (the class column is named in the message).
+    config
+        The build config (its ``[access]`` speeds and all-weather classes).
+    osm_theme
+        ``"roads"`` or ``"rivers"``.
+    """
     access = config.access
     roads = osm_theme == "roads"
     speeds = access.road_speeds_kmh if roads else access.river_speeds_kmh
-    classes = out["class"]
     if not (roads and access.default_road_kmh) and not classes.isin(list(speeds)).any():
         raise SourceError(
-            path.name,
+            file,
             None,
             source.kind,
             f"no feature has a class with a speed (found {list(classes.value_counts().index[:SHOWN])}; "
@@ -980,21 +1056,23 @@ def read_lines(
         )
     if roads and not classes.isin(list(access.all_weather_roads)).any():
         raise SourceError(
-            path.name,
+            file,
             None,
             source.kind,
             f"no all-weather road (classes {list(access.all_weather_roads)}) among "
-            f"{len(out)} feature(s): the distance to an all-weather road would be infinite for "
+            f"{len(classes)} feature(s): the distance to an all-weather road would be infinite for "
             "everyone. Set [access] all_weather_roads or name the right column",
         )
-    return out.reset_index(drop=True)
 
 
-def read_barriers(source: VectorSource, config: BuildConfig, area: Bounds | None = None) -> gpd.GeoDataFrame:
-    """Barrier polygons or lines (walking is blocked there), EPSG:4326."""
+def read_barriers(
+    source: VectorSource, config: BuildConfig, area: Bounds | None = None, partial: bool = False
+) -> gpd.GeoDataFrame:
+    """Barrier polygons or lines (walking is blocked there), EPSG:4326; ``partial`` as `read_lines`."""
     path = config.resolve(source.file)
-    frame = _read_vector(source, path, [], "sources.barriers")
-    _refuse_empty(frame, path.name, "sources.barriers", "barrier", "nothing would block walking")
+    frame = _read_vector(source, path, [], "sources.barriers", area=area if partial else None)
+    if not partial:
+        _refuse_empty(frame, path.name, "sources.barriers", "barrier", "nothing would block walking")
     _check_geometry(frame, path.name, ("Polygon", "MultiPolygon", "LineString", "MultiLineString"))
     frame = _to_lonlat_within(
         frame[["geometry"]], path.name, "sources.barriers", *_within(config, area), every=False
@@ -1003,7 +1081,11 @@ def read_barriers(source: VectorSource, config: BuildConfig, area: Bounds | None
 
 
 def read_declared_facility(
-    kind: str, source: FacilitySource, config: BuildConfig, area: Bounds | None = None
+    kind: str,
+    source: FacilitySource,
+    config: BuildConfig,
+    area: Bounds | None = None,
+    partial: bool = False,
 ) -> gpd.GeoDataFrame:
     """Points of a facility kind declared under ``[facilities.<kind>]``: ``kind``, ``name``, EPSG:4326.
 
@@ -1015,10 +1097,17 @@ def read_declared_facility(
     section = f"facilities.{kind}"
     key = f"[{section}]"
     try:
-        frame = _read_vector(source, path, [source.name] if source.name else [], section, where=source.where)
+        frame = _read_vector(
+            source,
+            path,
+            [source.name] if source.name else [],
+            section,
+            where=source.where,
+            area=area if partial else None,
+        )
     except SourceError as exc:
         raise SourceError(exc.file, exc.row, exc.field, f"{exc.problem} (declared by {key})") from None
-    if len(frame) == 0:
+    if len(frame) == 0 and not partial:
         what = f"after the filter where = {source.where!r}" if source.where else "in the file"
         raise SourceError(path.name, None, "where" if source.where else None, f"no facility {what} ({key})")
     _check_geometry(frame, path.name, ("Point", "MultiPoint", "Polygon", "MultiPolygon"))

@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+#: A partitioned store (a national build, `layers.partition`) keeps each layer as a directory of
+#: parts in hive style: ``<layer>/province=62/part.parquet``.
+PARTITION_KEY = "province"
+PART_FILE = "part.parquet"
 
 __all__ = ["SPATIAL_LAYERS", "TABLES", "LayerStore", "StoreWriter", "writing_store"]
 
@@ -230,6 +234,13 @@ def _swap_into_place(new: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _read_table(path: Path) -> pd.DataFrame:
+    try:
+        return gpd.read_parquet(path)
+    except ValueError:  # no geometry metadata: a plain table
+        return pd.read_parquet(path)
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
@@ -271,7 +282,10 @@ class LayerStore:
                 f"{manifest_path}: format_version {manifest.get('format_version')!r}, "
                 f"this Sasaran reads {FORMAT_VERSION}; rebuild the store"
             )
-        missing = [f for f in manifest.get("files", {}).values() if not (path / f).exists()]
+        parts = [f"{f}/{p['path']}/{PART_FILE}" for f in manifest.get("files", {}).values()
+                 for p in manifest.get("partitions", [])]  # fmt: skip
+        files = parts if parts else list(manifest.get("files", {}).values())
+        missing = [f for f in files if not (path / f).exists()]
         if missing:
             raise StoreError(f"{path}: missing layer file(s) {missing}; rebuild the store")
         return cls(path, manifest)
@@ -305,12 +319,29 @@ class LayerStore:
         """A layer as a (Geo)DataFrame, read once and cached. Callers must not modify it."""
         self._check(name)
         if name not in self._cache:
-            path = self.path / self.manifest["files"][name]
-            try:
-                self._cache[name] = gpd.read_parquet(path)
-            except ValueError:  # no geometry metadata: a plain table
-                self._cache[name] = pd.read_parquet(path)
+            parts = self.parts(name)
+            frames = [_read_table(part) for part in parts]
+            if len(frames) == 1:
+                self._cache[name] = frames[0]
+            else:
+                frame = pd.concat(frames, ignore_index=True)
+                if isinstance(frames[0], gpd.GeoDataFrame):
+                    frame = gpd.GeoDataFrame(frame, geometry=frames[0].geometry.name, crs=frames[0].crs)
+                self._cache[name] = frame
         return self._cache[name]
+
+    @property
+    def partitions(self) -> list[dict[str, Any]]:
+        """The partitions of a national store, as its manifest lists them (none for a province)."""
+        return list(self.manifest.get("partitions", []))
+
+    def parts(self, name: str) -> list[Path]:
+        """The files of a layer: one, or one per partition in manifest order (a national store)."""
+        self._check(name)
+        path = self.path / self.manifest["files"][name]
+        if not path.is_dir():
+            return [path]
+        return [path / entry["path"] / PART_FILE for entry in self.partitions]
 
     def _check(self, name: str) -> None:
         if name not in self.manifest.get("layers", {}):

@@ -73,17 +73,49 @@ def build_command(
             help="Replace the store even if headline figures move beyond the config's [change_gate].",
         ),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes of the local Dask cluster of a national build [default: CPUs].",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler", help="Run a national build's partitions on this Dask cluster (tcp://HOST:PORT)."
+        ),
+    ] = None,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--only", help="Rebuild one province (BPS code, e.g. 62) of an existing national store."
+        ),
+    ] = None,
 ) -> None:
     """Build the layer store from the sources a config names.
 
     An existing store is replaced only when the build succeeds and its headline figures
     (population, villages with cells, H and M0 per kabupaten) stay within the tolerances of the
     config's ``[change_gate]``, or with ``--accept-changes``.
+
+    Villages of more than one province make a national build: one partition per province, run
+    on a local Dask cluster (``--workers``) or an existing one (``--scheduler``); ``--only 62``
+    rebuilds one province into an existing national store.
     """
     from layers.config import load_config
     from layers.pipeline import build
 
-    result = build(load_config(config), store, progress=not quiet, accept_changes=accept_changes)
+    result = build(
+        load_config(config),
+        store,
+        progress=not quiet,
+        accept_changes=accept_changes,
+        workers=workers,
+        scheduler=scheduler,
+        only=only,
+    )
     typer.echo(result.summary())
 
 
