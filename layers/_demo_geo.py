@@ -84,23 +84,42 @@ class Geography:
         return lon0 + np.asarray(x) / kx, lat0 + np.asarray(y) / ky
 
 
-def generate_geography(rng: np.random.Generator, villages: int) -> Geography:
-    """Draw the whole geography of a ``villages``-village province from ``rng``."""
-    area = min(_KM2_PER_VILLAGE * villages, _MAX_AREA_KM2)
-    outline = _outline(rng, area)
+def generate_geography(
+    rng: np.random.Generator,
+    villages: int,
+    outline: shapely.Polygon | None = None,
+    frame: tuple[float, float, float, float] | None = None,
+    n_units: int | None = None,
+    n_kec: int | None = None,
+    **naming: str,
+) -> Geography:
+    """Draw the whole geography of a ``villages``-village province from ``rng``.
+
+    By default the province gets its own irregular outline in the demo's km frame. The synthetic
+    country passes its province's ``outline`` (a Polygon in the km ``frame``: origin lon, lat and
+    km per degree of lon, lat), the number of kabupaten/kota ``n_units`` and kecamatan ``n_kec``,
+    and the ``naming`` of `_codes_and_names` (province code, kota name, name prefix).
+    """
+    if outline is None:
+        area = min(_KM2_PER_VILLAGE * villages, _MAX_AREA_KM2)
+        outline = _outline(rng, area)
+    else:
+        area = float(outline.area)
+    frame = frame or (_LON0, _LAT0, _KX, _KY)
     rivers, mains = _rivers(rng, outline)
     city = _city_point(outline, mains)
     spacing = np.sqrt(area / villages)
     seeds = _seed_points(rng, outline, rivers, city, villages, r_min=0.2 * spacing)
     cells = _voronoi_cells(seeds, outline)
     d_river = distance_km(seeds, rivers.loc[rivers["kind"] == "river", "geometry"].to_numpy())
-    admin = _admin_units(rng, seeds, cells, d_river)
+    admin = _admin_units(rng, seeds, cells, d_river, n_units=n_units, n_kec=n_kec, **naming)
     order = admin.pop("order")
     seeds, cells, d_river = seeds[order], cells[order], d_river[order]
     roads = _roads(rng, outline, seeds, admin)
     all_weather = roads.loc[roads["kind"].isin(_ALL_WEATHER), "geometry"].to_numpy()
     capitals = seeds[admin["town_rank"] >= 2]
-    to_lonlat = lambda xy: np.column_stack(km_to_lonlat(xy[:, 0], xy[:, 1]))  # noqa: E731
+    lon0, lat0, kx, ky = frame
+    to_lonlat = lambda xy: np.column_stack([lon0 + xy[:, 0] / kx, lat0 + xy[:, 1] / ky])  # noqa: E731
     return Geography(
         outline_lonlat=shapely.transform(outline, to_lonlat),
         area_km2=float(outline.area),
@@ -111,6 +130,7 @@ def generate_geography(rng: np.random.Generator, villages: int) -> Geography:
         d_capital_km=cKDTree(capitals).query(seeds)[0],
         rivers=rivers,
         roads=roads,
+        frame=frame,
         **admin,
     )
 
