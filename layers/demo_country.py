@@ -216,7 +216,8 @@ def build_country(
     codes = _checked_codes(provinces)
     if not 40 * len(codes) <= villages <= 150_000:
         raise ValueError(
-            f"'villages' should be between {40 * len(codes):,} (40 per province) and 150,000, got {villages:,}"
+            f"'villages' should be between {40 * len(codes):,} (40 per province) and 150,000, "
+            f"got {villages:,}"
         )
     start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -265,7 +266,9 @@ def _province_outlines(seed: int, codes: list[str], scale: float) -> tuple[dict[
         members = [c for c in island.provinces if c in chosen]
         areas = np.array([_BY_CODE[c].area_km2 for c in members]) * scale
         real = np.array([_BY_CODE[c].area_km2 for c in island.provinces])
-        sx, sy = cg.to_km(np.array([_BY_CODE[c].lon for c in members]), [_BY_CODE[c].lat for c in members])
+        sx, sy = cg.to_km(
+            np.array([_BY_CODE[c].lon for c in members]), np.array([_BY_CODE[c].lat for c in members])
+        )
         sites = np.column_stack([sx, sy])
         centre = (sites * areas[:, None]).sum(axis=0) / areas.sum()
         # A partial island is smaller: its provinces' centroids move in towards its centre as well.
@@ -280,9 +283,7 @@ def _province_outlines(seed: int, codes: list[str], scale: float) -> tuple[dict[
     return outlines, island_of
 
 
-def _province(
-    seed: int, code: str, outline: shapely.Polygon, n: int, scale: float
-) -> tuple[Geography, np.ndarray]:
+def _province(seed: int, code: str, outline: shapely.Polygon, n: int) -> tuple[Geography, np.ndarray]:
     """One province's geography and its people per village (2024)."""
     p = _BY_CODE[code]
     rng = np.random.default_rng([seed, int(code)])
@@ -319,7 +320,7 @@ def _write_all(out: Path, villages: int, seed: int, codes: list[str]) -> dict:
     tiles = []
     totals = {"kabupaten": 0, "kecamatan": 0, "people": 0, "area_km2": 0.0}
     for code in codes:
-        geo, people = _province(seed, code, outlines[code], per_province[code], scale)
+        geo, people = _province(seed, code, outlines[code], per_province[code])
         rng = np.random.default_rng([seed, int(code), 1])
         year_rates = {year: rates[year][code] for year in rates}
         frames["poverty"].append(demo._poverty_table(rng, geo, people, rates=year_rates))
@@ -493,7 +494,8 @@ def _write_vrt(path: Path, tiles: list[_Tile]) -> None:
             f"""    <ComplexSource>
       <SourceFilename relativeToVRT="1">{escape(t.path)}</SourceFilename>
       <SourceBand>1</SourceBand>
-      <SourceProperties RasterXSize="{t.width}" RasterYSize="{t.height}" DataType="Float32" BlockXSize="512" BlockYSize="512" />
+      <SourceProperties RasterXSize="{t.width}" RasterYSize="{t.height}" DataType="Float32"
+                        BlockXSize="512" BlockYSize="512" />
       <SrcRect xOff="0" yOff="0" xSize="{t.width}" ySize="{t.height}" />
       <DstRect xOff="{x}" yOff="{y}" xSize="{t.width}" ySize="{t.height}" />
       <NODATA>-1</NODATA>
@@ -561,7 +563,8 @@ def _config_toml(villages: int, seed: int, codes: list[str]) -> str:
     head, rest = text.split("h3_resolution = 8\n", 1)
     option = "" if len(codes) == len(PROVINCES) else f" --provinces {','.join(codes)}"
     header = (
-        f"# SYNTHETIC country written by `sasaran demo --country --villages {villages} --seed {seed}{option}`.\n"
+        "# SYNTHETIC country written by "
+        f"`sasaran demo --country --villages {villages} --seed {seed}{option}`.\n"
         "# Every file in this folder is synthetic: not real places, people or statistics.\n"
         'name = "Negara Sintetis (synthetic country)"\nsynthetic = true\nh3_resolution = 8\n'
     )
