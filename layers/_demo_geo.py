@@ -69,30 +69,57 @@ class Geography:
     d_capital_km: np.ndarray  #: settlement to the nearest kabupaten/province capital
     rivers: pd.DataFrame  #: name, kind, geometry (km frame)
     roads: pd.DataFrame  #: name, kind, geometry (km frame)
+    #: The km frame: origin longitude, latitude and km per degree of longitude, latitude. The
+    #: province demo's frame is centred in `DEMO_BBOX`; the synthetic country uses a national one.
+    frame: tuple[float, float, float, float] = (_LON0, _LAT0, _KX, _KY)
 
     @property
     def km_per_deg(self) -> tuple[float, float]:
         """Kilometres per degree of longitude and of latitude in the local frame."""
-        return _KX, _KY
+        return self.frame[2], self.frame[3]
+
+    def to_lonlat(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Convert this geography's kilometre coordinates to longitude and latitude."""
+        lon0, lat0, kx, ky = self.frame
+        return lon0 + np.asarray(x) / kx, lat0 + np.asarray(y) / ky
 
 
-def generate_geography(rng: np.random.Generator, villages: int) -> Geography:
-    """Draw the whole geography of a ``villages``-village province from ``rng``."""
-    area = min(_KM2_PER_VILLAGE * villages, _MAX_AREA_KM2)
-    outline = _outline(rng, area)
+def generate_geography(
+    rng: np.random.Generator,
+    villages: int,
+    outline: shapely.Polygon | None = None,
+    frame: tuple[float, float, float, float] | None = None,
+    n_units: int | None = None,
+    n_kec: int | None = None,
+    **naming: str,
+) -> Geography:
+    """Draw the whole geography of a ``villages``-village province from ``rng``.
+
+    By default the province gets its own irregular outline in the demo's km frame. The synthetic
+    country passes its province's ``outline`` (a Polygon in the km ``frame``: origin lon, lat and
+    km per degree of lon, lat), the number of kabupaten/kota ``n_units`` and kecamatan ``n_kec``,
+    and the ``naming`` of `_codes_and_names` (province code, kota name, name prefix).
+    """
+    if outline is None:
+        area = min(_KM2_PER_VILLAGE * villages, _MAX_AREA_KM2)
+        outline = _outline(rng, area)
+    else:
+        area = float(outline.area)
+    frame = frame or (_LON0, _LAT0, _KX, _KY)
     rivers, mains = _rivers(rng, outline)
     city = _city_point(outline, mains)
     spacing = np.sqrt(area / villages)
     seeds = _seed_points(rng, outline, rivers, city, villages, r_min=0.2 * spacing)
     cells = _voronoi_cells(seeds, outline)
     d_river = distance_km(seeds, rivers.loc[rivers["kind"] == "river", "geometry"].to_numpy())
-    admin = _admin_units(rng, seeds, cells, d_river)
+    admin = _admin_units(rng, seeds, cells, d_river, n_units=n_units, n_kec=n_kec, **naming)
     order = admin.pop("order")
     seeds, cells, d_river = seeds[order], cells[order], d_river[order]
     roads = _roads(rng, outline, seeds, admin)
     all_weather = roads.loc[roads["kind"].isin(_ALL_WEATHER), "geometry"].to_numpy()
     capitals = seeds[admin["town_rank"] >= 2]
-    to_lonlat = lambda xy: np.column_stack(km_to_lonlat(xy[:, 0], xy[:, 1]))  # noqa: E731
+    lon0, lat0, kx, ky = frame
+    to_lonlat = lambda xy: np.column_stack([lon0 + xy[:, 0] / kx, lat0 + xy[:, 1] / ky])  # noqa: E731
     return Geography(
         outline_lonlat=shapely.transform(outline, to_lonlat),
         area_km2=float(outline.area),
@@ -103,6 +130,7 @@ def generate_geography(rng: np.random.Generator, villages: int) -> Geography:
         d_capital_km=cKDTree(capitals).query(seeds)[0],
         rivers=rivers,
         roads=roads,
+        frame=frame,
         **admin,
     )
 
@@ -321,16 +349,26 @@ def _allocate(total: int, sizes: np.ndarray) -> np.ndarray:
 
 
 def _admin_units(
-    rng: np.random.Generator, seeds: np.ndarray, cells: np.ndarray, d_river: np.ndarray
+    rng: np.random.Generator,
+    seeds: np.ndarray,
+    cells: np.ndarray,
+    d_river: np.ndarray,
+    n_units: int | None = None,
+    n_kec: int | None = None,
+    **naming: str,
 ) -> dict[str, np.ndarray]:
     """Kecamatan and kabupaten as k-means groups of villages, then BPS-style codes and names.
 
     The first seed is the provincial capital; its nearest villages form the kota. Kabupaten are
-    numbered 01.. west to east and the kota is 71, as in BPS's scheme.
+    numbered 01.. west to east and the kota is 71, as in BPS's scheme. ``n_units`` (kabupaten
+    plus the kota) and ``n_kec`` default to Central Kalimantan's scaled to ``len(seeds)``;
+    ``naming`` goes to `_codes_and_names`.
     """
     n = len(seeds)
-    n_units = int(np.clip(round(14 * np.sqrt(n / 1500)), 2, 14))
-    n_kec = max(n_units, round(136 * (n / 1500) ** 0.85))
+    if n_units is None:
+        n_units = int(np.clip(round(14 * np.sqrt(n / 1500)), 2, 14))
+    if n_kec is None:
+        n_kec = max(n_units, round(136 * (n / 1500) ** 0.85))
     n_kota = max(2, round(0.02 * n))
     kota = np.zeros(n, dtype=bool)
     kota[np.argsort(np.hypot(*(seeds - seeds[0]).T), kind="stable")[:n_kota]] = True
@@ -356,7 +394,7 @@ def _admin_units(
     order = np.lexsort((seeds[:, 0], kec))  # villages west to east within a kecamatan
     kec, kab, kota = kec[order], kab[order], kota[order]
     rank = _town_ranks(seeds[order], d_river[order], kec, kab, capital=int(np.flatnonzero(order == 0)[0]))
-    return {"order": order, "town_rank": rank, "is_kota": kota, **_codes_and_names(kec, kab, n_kab)}
+    return {"order": order, "town_rank": rank, "is_kota": kota, **_codes_and_names(kec, kab, n_kab, **naming)}
 
 
 def _town_ranks(
@@ -380,12 +418,23 @@ def _town_ranks(
     return rank
 
 
-def _codes_and_names(kec: np.ndarray, kab: np.ndarray, n_kab: int) -> dict[str, np.ndarray]:
-    """BPS-style codes (62KK, 62KKCCC, 62KKCCCVVV) and plainly synthetic names."""
+def _codes_and_names(
+    kec: np.ndarray,
+    kab: np.ndarray,
+    n_kab: int,
+    province: str = "62",
+    kota_name: str = "Kota Palangka Sintetis",
+    prefix: str = "",
+) -> dict[str, np.ndarray]:
+    """BPS-style codes (PPKK, PPKKCCC, PPKKCCCVVV) and plainly synthetic names.
+
+    ``province`` is the two-digit province code; ``prefix`` goes before the numbers in the names
+    (the synthetic country uses the province code, so names are unique nationally).
+    """
     kab_num = np.where(np.arange(n_kab + 1) == n_kab, 71, np.arange(n_kab + 1) + 1)
-    kab_codes = np.array([f"62{k:02d}" for k in kab_num], dtype=object)
+    kab_codes = np.array([f"{province}{k:02d}" for k in kab_num], dtype=object)
     kab_names = np.array(
-        [f"Kabupaten Sintetis {k:02d}" for k in kab_num[:-1]] + ["Kota Palangka Sintetis"], dtype=object
+        [f"Kabupaten Sintetis {prefix}{k:02d}" for k in kab_num[:-1]] + [kota_name], dtype=object
     )
     kec_kab = np.zeros(kec.max() + 1, dtype=np.int64)
     kec_kab[kec] = kab
@@ -393,12 +442,15 @@ def _codes_and_names(kec: np.ndarray, kab: np.ndarray, n_kab: int) -> dict[str, 
     kec_codes = np.array(
         [f"{kab_codes[k]}{s * 10:03d}" for k, s in zip(kec_kab, kec_seq, strict=True)], dtype=object
     )
-    kec_names = np.array([f"Kecamatan Sintetis {i + 1:03d}" for i in range(len(kec_codes))], dtype=object)
+    kec_names = np.array(
+        [f"Kecamatan Sintetis {prefix}{i + 1:03d}" for i in range(len(kec_codes))], dtype=object
+    )
     vil_seq = pd.Series(kec).groupby(kec).cumcount().to_numpy() + 1
     codes = np.array([f"{kec_codes[k]}{s:03d}" for k, s in zip(kec, vil_seq, strict=True)], dtype=object)
     is_kota = kab == n_kab
     names = np.array(
-        [f"{'Kelurahan' if t else 'Desa'} Sintetis {i + 1:04d}" for i, t in enumerate(is_kota)], dtype=object
+        [f"{'Kelurahan' if t else 'Desa'} Sintetis {prefix}{i + 1:04d}" for i, t in enumerate(is_kota)],
+        dtype=object,
     )
     return {
         "codes": codes,

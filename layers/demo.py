@@ -18,7 +18,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -203,10 +205,15 @@ def _write_all(out: Path, villages: int, seed: int) -> None:
 # --- people -------------------------------------------------------------------------------------
 
 
-def _village_population(rng: np.random.Generator, geo: Geography) -> np.ndarray:
-    """People per village in 2024 (int64): small rural villages, large towns, ~1,878 on average."""
+def _village_population(
+    rng: np.random.Generator, geo: Geography, mean: float = PEOPLE_PER_VILLAGE
+) -> np.ndarray:
+    """People per village in 2024 (int64): small rural villages, large towns, ``mean`` on average."""
     n = len(geo.seeds)
     scale = min(1.0, np.sqrt(n / 1500))  # a 60-village province has small towns, not 40k-people ones
+    if mean != PEOPLE_PER_VILLAGE:
+        # Denser provinces (Java) have bigger towns, sparser ones (Papua) smaller.
+        scale *= float(np.clip(mean / PEOPLE_PER_VILLAGE, 0.4, 3.0))
     river = np.exp(-geo.d_river_km / 5.0)
     pop = rng.lognormal(np.log(700.0), 0.6, n) * (0.5 + 2.5 * river)
     rank = geo.town_rank
@@ -215,19 +222,23 @@ def _village_population(rng: np.random.Generator, geo: Geography) -> np.ndarray:
     pop[geo.is_kota] = rng.uniform(5_000, 14_000, int(geo.is_kota.sum())) * scale
     # Note: rural villages absorb the difference, so the province total is fixed by `n` alone.
     towns = (rank >= 2) | geo.is_kota
-    target = PEOPLE_PER_VILLAGE * n
+    target = mean * n
     rural_target = max(target - pop[towns].sum(), 0.3 * target)
     pop[~towns] *= rural_target / pop[~towns].sum()
     return np.maximum(np.rint(pop), 60).astype(np.int64)
 
 
-def _raster_grid(geo: Geography) -> tuple[rasterio.Affine, int, int]:
-    """Transform, width and height of the population grid, snapped to whole pixels."""
+def _raster_grid(geo: Geography, pixel: float = PIXEL_DEG) -> tuple[rasterio.Affine, int, int]:
+    """Transform, width and height of the population grid, snapped to whole pixels of ``pixel``°.
+
+    Snapping to multiples of ``pixel`` puts every grid of that pixel size on one global lattice,
+    so per-province rasters of the synthetic country mosaic without resampling.
+    """
     minx, miny, maxx, maxy = shapely.bounds(geo.outline_lonlat)
-    west, south = np.floor(minx / PIXEL_DEG) * PIXEL_DEG, np.floor(miny / PIXEL_DEG) * PIXEL_DEG
-    east, north = np.ceil(maxx / PIXEL_DEG) * PIXEL_DEG, np.ceil(maxy / PIXEL_DEG) * PIXEL_DEG
-    width, height = round((east - west) / PIXEL_DEG), round((north - south) / PIXEL_DEG)
-    return rasterio.Affine(PIXEL_DEG, 0.0, west, 0.0, -PIXEL_DEG, north), width, height
+    west, south = np.floor(minx / pixel) * pixel, np.floor(miny / pixel) * pixel
+    east, north = np.ceil(maxx / pixel) * pixel, np.ceil(maxy / pixel) * pixel
+    width, height = round((east - west) / pixel), round((north - south) / pixel)
+    return rasterio.Affine(pixel, 0.0, west, 0.0, -pixel, north), width, height
 
 
 def village_id_raster(geoms: np.ndarray, transform: rasterio.Affine, shape: tuple[int, int]) -> np.ndarray:
@@ -252,10 +263,35 @@ def village_id_raster(geoms: np.ndarray, transform: rasterio.Affine, shape: tupl
 def _write_population_raster(path: Path, geo: Geography, population: np.ndarray) -> None:
     """People per pixel: each village's people spread around its settlement, summing to its total."""
     transform, width, height = _raster_grid(geo)
+    people = people_grid(geo, population, transform, (height, width))[0]
+    _write_people_tif(path, people, transform)
+
+
+def people_grid(
+    geo: Geography, population: np.ndarray, transform: rasterio.Affine, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """People per pixel (float32, -1 outside every village) and each village's pixel count.
+
+    Parameters
+    ----------
+    geo
+        The geography whose villages are burnt (positions index ``population``).
+    population
+        People per village.
+    transform, shape
+        The raster grid.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The grid, and per village the number of pixel centres it holds (a village holding none
+        is missing from the grid; the caller decides where its people go).
+    """
+    height, width = shape
     vid = village_id_raster(geo.villages_lonlat, transform, (height, width))
     # Settlement radius grows with size: a 1,000-people village ~0.6 km, a 40,000-people town ~2 km.
     radius_km = 0.4 + 0.25 * np.sqrt(population / 1000.0)
-    sx, sy = km_to_lonlat(geo.seeds[:, 0], geo.seeds[:, 1])
+    sx, sy = geo.to_lonlat(geo.seeds[:, 0], geo.seeds[:, 1])
     kx, ky = geo.km_per_deg
     weights = np.zeros((height, width), dtype=np.float32)
     # Rows in blocks keep the temporaries at a few tens of MB for the 5,800 x 4,900 default grid.
@@ -273,6 +309,12 @@ def _write_population_raster(path: Path, geo: Geography, population: np.ndarray)
     factor = np.divide(population, totals, out=np.zeros(len(population)), where=totals > 0)
     people = np.full((height, width), -1.0, dtype=np.float32)
     people[inside] = weights[inside] * factor[vid[inside]]
+    return people, np.bincount(vid[inside], minlength=len(population))
+
+
+def _write_people_tif(path: Path, people: np.ndarray, transform: rasterio.Affine) -> None:
+    """The province demo's tiled, deflated GeoTIFF of people per pixel."""
+    height, width = people.shape
     profile = {
         "driver": "GTiff",
         "width": width,
@@ -363,20 +405,25 @@ def _year_rows(
     return rows
 
 
-def _poverty_table(rng: np.random.Generator, geo: Geography, population: np.ndarray) -> pd.DataFrame:
-    """The BPS/DTSEN-like table: one row per village and year (2023, 2024)."""
+def _poverty_table(
+    rng: np.random.Generator,
+    geo: Geography,
+    population: np.ndarray,
+    rates: dict[int, float] = PROVINCE_POVERTY_RATE,
+) -> pd.DataFrame:
+    """The BPS/DTSEN-like table: one row per village and year (2023, 2024), at province ``rates``."""
     n = len(population)
     z = _remoteness(geo)
     kab = geo.kab_index
     weights = kabupaten_poverty_weights(len(geo.kab_codes) - 1)
     # Within a kabupaten, remoter villages are poorer; the kabupaten and province levels are BPS's.
     log_2024 = 0.55 * z + rng.normal(0.0, 0.3, n)
-    rate_2024 = _calibrated_rates(log_2024, population, kab, weights, PROVINCE_POVERTY_RATE[2024])
+    rate_2024 = _calibrated_rates(log_2024, population, kab, weights, rates[2024])
     # 2023 differs village by village (some richer, some poorer) around BPS's 2023 province rate.
     log_2023 = np.log(rate_2024) + rng.normal(0.0, 0.1, n)
     growth = rng.uniform(0.008, 0.022, n)
     pop_2023 = np.rint(population / (1.0 + growth)).astype(np.int64)
-    rate_2023 = _calibrated_rates(log_2023, pop_2023, kab, weights, PROVINCE_POVERTY_RATE[2023])
+    rate_2023 = _calibrated_rates(log_2023, pop_2023, kab, weights, rates[2023])
     hh_size = rng.normal(3.6, 0.3, n).clip(2.8, 4.6)
 
     def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -412,10 +459,10 @@ def _points_near_settlements(
 ) -> np.ndarray:
     """Points (lon/lat) scattered around their villages' settlements, kept inside the village."""
     xy = geo.seeds[village] + rng.normal(0.0, 1.0, (len(village), 2)) * spread_km[village, None]
-    lon, lat = km_to_lonlat(xy[:, 0], xy[:, 1])
+    lon, lat = geo.to_lonlat(xy[:, 0], xy[:, 1])
     inside = shapely.contains_xy(geo.villages_lonlat[village], lon, lat)
     # A point that fell outside its village goes to the settlement itself (always inside).
-    slon, slat = km_to_lonlat(geo.seeds[village, 0], geo.seeds[village, 1])
+    slon, slat = geo.to_lonlat(geo.seeds[village, 0], geo.seeds[village, 1])
     return shapely.points(np.where(inside, lon, slon), np.where(inside, lat, slat))
 
 
@@ -522,9 +569,11 @@ def _villages_frame(geo: Geography) -> gpd.GeoDataFrame:
     )
 
 
-def _lines_frame(lines: pd.DataFrame, kind: str) -> gpd.GeoDataFrame:
+def _lines_frame(
+    lines: pd.DataFrame, kind: str, to_lonlat: Callable[..., Any] = km_to_lonlat
+) -> gpd.GeoDataFrame:
     """Rivers or roads (km frame) as MultiLineStrings in EPSG:4326."""
-    geoms = shapely.transform(lines["geometry"].to_numpy(), lambda xy: np.column_stack(km_to_lonlat(*xy.T)))
+    geoms = shapely.transform(lines["geometry"].to_numpy(), lambda xy: np.column_stack(to_lonlat(*xy.T)))
     return gpd.GeoDataFrame(
         {"name": lines["name"].to_numpy(), kind: lines["kind"].to_numpy()},
         geometry=geoms,

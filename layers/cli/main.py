@@ -49,14 +49,46 @@ def demo_command(
     out: Annotated[Path, typer.Option("--out", help="Directory for the synthetic source files.")] = Path(
         "demo-data"
     ),
-    villages: Annotated[int, typer.Option("--villages", min=20, help="Number of villages.")] = 1500,
+    villages: Annotated[
+        int | None,
+        typer.Option("--villages", min=20, help="Number of villages (default 1500; 84000 with --country)."),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same province).")] = 62,
+    country: Annotated[
+        bool, typer.Option("--country", help="A synthetic country of 38 provinces at Indonesia's scale.")
+    ] = False,
+    provinces: Annotated[
+        str | None,
+        typer.Option("--provinces", help="With --country: BPS province codes to generate, e.g. 62,63,51."),
+    ] = None,
 ) -> None:
-    """Write the synthetic demo province as ordinary source files plus sasaran.toml."""
+    """Write the synthetic demo province (or, with --country, a synthetic nation) plus sasaran.toml."""
+    if country:
+        _demo_country(out, villages, seed, provinces)
+        return
+    if provinces is not None:
+        raise typer.BadParameter("only with --country", param_hint="--provinces")
     from layers.demo import write_demo
 
-    config_path = write_demo(out, villages=villages, seed=seed)
+    config_path = write_demo(out, villages=1500 if villages is None else villages, seed=seed)
     typer.echo(f"Synthetic demo province written; build it with: sasaran build {config_path}")
+
+
+def _demo_country(out: Path, villages: int | None, seed: int, provinces: str | None) -> None:
+    """``sasaran demo --country``: bad codes or sizes are usage errors (exit 2)."""
+    from layers.demo_country import build_country, parse_provinces
+
+    try:
+        codes = None if provinces is None else parse_provinces(provinces)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--provinces") from None
+    try:
+        report = build_country(
+            out, villages=84_000 if villages is None else villages, seed=seed, provinces=codes
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--villages") from None
+    typer.echo(f"{report.summary()}; build it with: sasaran build {report.config}")
 
 
 @app.command("build")
