@@ -29,6 +29,11 @@ class SourceError(SasaranError, ValueError):
             parts.append(f"field '{field}'")
         super().__init__(f"{', '.join(parts)}: {problem}")
 
+    def __reduce__(self) -> tuple[type[SourceError], tuple[str, int | str | None, str | None, str]]:
+        # A partition of a national build fails on a Dask worker: its error is pickled back to the
+        # client, and must arrive as itself (the CLI maps it to exit 2), not as a wrapper.
+        return (type(self), (self.file, self.row, self.field, self.problem))
+
 
 class ConfigError(SasaranError, ValueError):
     """A configuration or indicator spec is invalid (the message names the file and the entry)."""

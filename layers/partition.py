@@ -48,7 +48,7 @@ from pyproj import CRS, Transformer
 
 from layers import access, change_gate, sources
 from layers.config import HEALTH_TYPE_KINDS, SCHOOL_LEVEL_KINDS, BuildConfig
-from layers.errors import ConfigError, SourceError, StoreError
+from layers.errors import ConfigError, SasaranError, SourceError, StoreError
 from layers.grid import cell_centres, strings_to_cells
 from layers.pipeline import BuildResult, Inputs, _Stages, compute, manifest_of, write_rasters
 from layers.rescore import INHABITED_MIN_PEOPLE
@@ -292,7 +292,22 @@ def _land(config: BuildConfig, area: Bounds) -> gpd.GeoDataFrame:
 
 
 def build_partition(config: BuildConfig, part: Partition, poverty: pd.DataFrame, root: str) -> PartResult:
-    """Build one partition into ``root`` (the store being written): the task a worker runs."""
+    """Build one partition into ``root`` (the store being written): the task a worker runs.
+
+    Bad input raises the same `SasaranError` a province build raises, and it reaches the client
+    as itself (exit 2 in the CLI).
+    """
+    try:
+        return _build_partition(config, part, poverty, root)
+    except SasaranError as exc:
+        error = exc
+    # Dask pickles a task's error with its chain; a GDAL error in that chain cannot be unpickled,
+    # and the client would get a bare Exception. The message already says what went wrong.
+    error.__context__ = error.__cause__ = None
+    raise error
+
+
+def _build_partition(config: BuildConfig, part: Partition, poverty: pd.DataFrame, root: str) -> PartResult:
     start = time.perf_counter()
     inputs, land_province = read_partition(config, part, poverty)
     read_seconds = time.perf_counter() - start
@@ -510,7 +525,7 @@ def _run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with dask_client(workers, scheduler) as client:
-        log.info("partitions: %d on %s", len(parts), client.dashboard_link or client.scheduler.address)
+        log.info("partitions: %d on the Dask cluster at %s", len(parts), client.scheduler.address)
         futures = [
             client.submit(
                 build_partition,

@@ -82,7 +82,15 @@ def raster_people_per_cell(
         pending = []
         for top in range(first, last, _BLOCK_ROWS):
             height = min(_BLOCK_ROWS, last - top)
-            pixels = dataset.read(1, window=Window(left, top, width, height), masked=False)
+            try:
+                pixels = dataset.read(1, window=Window(left, top, width, height), masked=False)
+            except rasterio.errors.RasterioIOError as exc:  # e.g. a mosaic (VRT) member is missing
+                raise SourceError(
+                    path.name,
+                    f"rows {top}-{top + height - 1}",
+                    "band 1",
+                    f"cannot read pixels ({exc}); a mosaic (.vrt) reads so when a file it names is missing",
+                ) from None
             pending.append(pool.submit(block, pixels, top))
             if len(pending) > 2:  # bound memory: at most three blocks in flight
                 sums, count = pending.pop(0).result()
