@@ -79,22 +79,36 @@ def _give_cells_to_small_villages(
     village_pos = village_pos.copy()
     # A loop over the few villages smaller than a cell (not over cells): each takes its point's cell,
     # or a neighbour of it, from a village that can spare one.
+    homeless = []
     for village, cell in zip(empty.tolist(), wanted.tolist(), strict=True):
-        for candidate in _cell_and_ring(int(cell)):
+        for candidate in _cell_and_rings(int(cell)):
             cells, village_pos, taken = _take_cell(
                 cells, village_pos, n_cells_per_village, candidate, village
             )
             if taken:
                 break
         else:
-            log.warning("village at position %d could not be given a cell", village)
+            homeless.append(village)
+    if homeless:
+        log.warning(
+            "%d village(s) smaller than a cell, among neighbours as small, could not be given a cell "
+            "(positions %s%s); a finer h3_resolution gives them one",
+            len(homeless),
+            homeless[:5],
+            " …" if len(homeless) > 5 else "",
+        )
     log.info("%d villages smaller than a cell got the cell at their representative point", len(empty))
     return cells, village_pos
 
 
-def _cell_and_ring(cell: int) -> list[int]:
-    ring = [h3.str_to_int(c) for c in h3.grid_disk(h3.int_to_str(cell), 1)]
-    return [cell] + [c for c in ring if c != cell]
+def _cell_and_rings(cell: int) -> list[int]:
+    """The cell, then its first ring, then its second: in a town of villages smaller than a cell
+    (Java's kelurahan at resolution 8), the nearest cell a neighbour can spare may be two away."""
+    origin = h3.int_to_str(cell)
+    out = [cell]
+    for k in (1, 2):
+        out += [h3.str_to_int(c) for c in h3.grid_ring(origin, k)]
+    return out
 
 
 def _take_cell(
