@@ -307,6 +307,7 @@ def travel_times(
     connectivity: Literal[8, 16] = 16,
     max_snap_m: float = 1000.0,
     workers: int | None = None,
+    pixel_sources: Mapping[str, NDArray[np.int64]] | None = None,
 ) -> dict[str, NDArray[np.float64]]:
     """Minutes from each target to the nearest facility, for every kind.
 
@@ -322,6 +323,9 @@ def travel_times(
     workers : int, optional
         Processes for the kinds (default: CPUs, at most 4). The rasters are cached on the surface,
         so a later `travel_time_rasters` with the same facilities costs nothing.
+    pixel_sources : mapping of str to numpy.ndarray, optional
+        More source sets given as flat pixel indices (e.g. `edge_pixels`), solved with the kinds
+        on the same graph.
 
     Returns
     -------
@@ -329,7 +333,12 @@ def travel_times(
         Kind -> (n,) float64 minutes, ``inf`` when unreachable.
     """
     rasters = travel_time_rasters(
-        surface, facilities, connectivity=connectivity, max_snap_m=max_snap_m, workers=workers
+        surface,
+        facilities,
+        connectivity=connectivity,
+        max_snap_m=max_snap_m,
+        workers=workers,
+        pixel_sources=pixel_sources,
     )
     pixels = _target_pixels(surface, targets_lonlat, max_snap_m)
     return {kind: raster.reshape(-1)[pixels].astype(np.float64) for kind, raster in rasters.items()}
@@ -342,6 +351,7 @@ def travel_time_rasters(
     connectivity: Literal[8, 16] = 16,
     max_snap_m: float = 1000.0,
     workers: int | None = None,
+    pixel_sources: Mapping[str, NDArray[np.int64]] | None = None,
 ) -> dict[str, NDArray[np.float32]]:
     """Minutes from every pixel to the nearest facility of each kind.
 
@@ -350,7 +360,7 @@ def travel_time_rasters(
     surface : FrictionSurface
     facilities : mapping of str to numpy.ndarray
         Kind -> (k, 2) lon/lat.
-    connectivity, max_snap_m, workers
+    connectivity, max_snap_m, workers, pixel_sources
         As in `travel_times`.
 
     Returns
@@ -362,8 +372,8 @@ def travel_time_rasters(
         raise ValueError(f"'connectivity' should be 8 or 16, got {connectivity!r}")
     keys: dict[str, tuple[int, str]] = {}
     todo: dict[tuple[int, str], NDArray[np.int64]] = {}  # kinds with the same sources are solved once
-    for kind, lonlat in facilities.items():
-        pixels = _source_pixels(surface, lonlat, kind, max_snap_m)
+    sources = {kind: _source_pixels(surface, lonlat, kind, max_snap_m) for kind, lonlat in facilities.items()}
+    for kind, pixels in {**sources, **(pixel_sources or {})}.items():
         keys[kind] = key = _cache_key(connectivity, pixels)
         if key not in surface._rasters:
             todo[key] = pixels
@@ -376,25 +386,18 @@ def travel_time_rasters(
     return {kind: surface._rasters[key] for kind, key in keys.items()}
 
 
-def edge_minutes(
-    surface: FrictionSurface,
-    targets_lonlat: NDArray[np.float64],
-    *,
-    connectivity: Literal[8, 16] = 16,
-    max_snap_m: float = 1000.0,
-) -> NDArray[np.float64]:
-    """Minutes from each target to the nearest passable pixel on the grid's edge (``inf``: none).
+def edge_pixels(surface: FrictionSurface) -> NDArray[np.int64]:
+    """Flat indices of the passable pixels on the grid's edge.
 
-    A path that leaves the grid takes at least this long, so a travel time no longer than it is
-    exactly what an unbounded grid would give: the certificate a partition of a national build
-    checks its border buffer with (`layers.partition`).
+    Minutes from the edge bound every path that leaves the grid: a travel time no longer than a
+    cell's time to the edge is what an unbounded grid would give. A partition of a national build
+    checks its border buffer with it (`layers.partition`), passing it as `travel_times`'
+    ``pixel_sources`` so it is solved on the same graph as the facilities.
     """
     rows, cols = surface.shape
-    flat = np.arange(rows * cols).reshape(rows, cols)
+    flat = np.arange(rows * cols, dtype=np.int64).reshape(rows, cols)
     edge = np.unique(np.concatenate([flat[0], flat[-1], flat[:, 0], flat[:, -1]]))
-    edge = edge[np.isfinite(surface.minutes_per_m.reshape(-1)[edge])]
-    raster = _solve_all(surface, [edge.astype(np.int64)], connectivity, 1)[0]
-    return raster.reshape(-1)[_target_pixels(surface, targets_lonlat, max_snap_m)].astype(np.float64)
+    return edge[np.isfinite(surface.minutes_per_m.reshape(-1)[edge])]
 
 
 def write_cog(
@@ -775,7 +778,7 @@ __all__ = [
     "metric_crs",
     "travel_time",
     "travel_time_rasters",
-    "edge_minutes",
+    "edge_pixels",
     "travel_times",
     "write_cog",
 ]

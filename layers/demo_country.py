@@ -571,4 +571,11 @@ def _config_toml(villages: int, seed: int, codes: list[str]) -> str:
     body = rest.replace('file = "population.tif"', 'file = "population.vrt"')
     if 'file = "population.vrt"' not in body or "synthetic = true" not in head:
         raise RuntimeError("the province demo's config changed shape; update _config_toml")
-    return header + body
+    access = (
+        "\n# Travel times on a 500 m grid (a province build's default is 250 m): the 38 provinces'\n"
+        "# buffered grids hold ~120 M pixels at 250 m and ~30 M at 500 m, so the national build stays\n"
+        "# within minutes on two cores (docs/benchmarks.md). Global accessibility surfaces (Weiss et\n"
+        "# al. 2020, Nature Medicine) use 1 km. A province build of the same files may use 250 m.\n"
+        "[access]\nresolution_m = 500\n"
+    )
+    return header + body + access

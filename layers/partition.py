@@ -46,10 +46,9 @@ import pyogrio
 import shapely
 from pyproj import CRS, Transformer
 
-from layers import access, change_gate, sources
+from layers import change_gate, sources
 from layers.config import HEALTH_TYPE_KINDS, SCHOOL_LEVEL_KINDS, BuildConfig
 from layers.errors import ConfigError, SasaranError, SourceError, StoreError
-from layers.grid import cell_centres, strings_to_cells
 from layers.pipeline import BuildResult, Inputs, _Stages, compute, manifest_of, write_rasters
 from layers.rescore import INHABITED_MIN_PEOPLE
 from layers.schema import kinds_to_json
@@ -330,7 +329,7 @@ def _build_partition(config: BuildConfig, part: Partition, poverty: pd.DataFrame
             return path
 
         rasters = write_rasters(path_for, computed.surfaces, config, prefix=f"rasters/{directory}/")
-    uncertain = _border_uncertain(layers["hexagons"], computed.surfaces, config)
+    uncertain = _border_uncertain(layers["hexagons"], computed.surfaces)
     return PartResult(
         key=part.key,
         rows={name: len(table) for name, table in layers.items()},
@@ -378,21 +377,16 @@ def _own_features(
     return frame.loc[owner == key].reset_index(drop=True)
 
 
-def _border_uncertain(
-    hexagons: pd.DataFrame, surfaces: dict[str, Any], config: BuildConfig
-) -> dict[str, int]:
+def _border_uncertain(hexagons: pd.DataFrame, surfaces: dict[str, Any]) -> dict[str, int]:
     """Cells per kind whose travel time could be shorter through a facility beyond the buffer.
 
     Any path leaving the partition's grid takes at least as long as reaching its edge
-    (`layers.access.edge_minutes`); a time no longer than that is exact. Zero everywhere means the
+    (`layers.access.edge_pixels`); a time no longer than that is exact. Zero everywhere means the
     buffer held every cell's best path (a larger time is never shorter than the truth).
     """
     if not surfaces:
         return {}
-    lon, lat = cell_centres(strings_to_cells(hexagons["h3"].to_numpy()))
-    edge = access.edge_minutes(
-        surfaces["surface"], np.column_stack((lon, lat)), connectivity=config.access.connectivity
-    )
+    edge = surfaces["edge_minutes"]  # in cell order, as the hexagons
     out = {}
     for kind in surfaces["facilities"]:
         minutes = hexagons[f"time_min_{kind}"].to_numpy(np.float64)

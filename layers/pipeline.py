@@ -33,6 +33,9 @@ from layers.units import Hierarchy, dissolve, hierarchy, union_of
 
 log = logging.getLogger(__name__)
 
+#: Key of the grid-edge source set a partition solves beside the facility kinds (not a kind).
+EDGE = " grid edge"
+
 #: Poverty-table counts summed from villages to kecamatan and kabupaten (a rate is not summed).
 _COUNTS = tuple(column for column in POVERTY_COLUMNS if column != "poverty_rate")
 
@@ -381,12 +384,16 @@ def _travel_times(
     )
     tick(0.2)
     targets = np.column_stack((lon, lat))
-    times = access.travel_times(surface, facilities, targets, connectivity=config.access.connectivity)
+    # A partition also solves the time to its grid's edge: the certificate of its border buffer.
+    edge = {EDGE: access.edge_pixels(surface)} if inputs.extent is not None else None
+    times = access.travel_times(
+        surface, facilities, targets, connectivity=config.access.connectivity, pixel_sources=edge
+    )
     tick(1.0)
-    return {f"time_min_{kind}": t for kind, t in times.items()}, {
-        "surface": surface,
-        "facilities": facilities,
-    }
+    surfaces = {"surface": surface, "facilities": facilities}
+    if edge is not None:
+        surfaces["edge_minutes"] = times.pop(EDGE)
+    return {f"time_min_{kind}": t for kind, t in times.items()}, surfaces
 
 
 def write_rasters(

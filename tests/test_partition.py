@@ -35,8 +35,9 @@ RESOLUTION_M = 1000
 
 
 def _coarse(config_path: Path) -> Path:
-    with config_path.open("a") as out:
-        out.write(f"\n[access]\nresolution_m = {RESOLUTION_M}\n")
+    text = config_path.read_text()
+    assert "\nresolution_m = 500\n" in text  # the country's own [access] grid
+    config_path.write_text(text.replace("\nresolution_m = 500\n", f"\nresolution_m = {RESOLUTION_M}\n"))
     return config_path
 
 
@@ -279,3 +280,17 @@ def test_a_province_store_stays_one_file_per_layer(demo_sources, store_dir):
     assert not partition.is_national(load_config(demo_sources))
     store = LayerStore.open(store_dir)
     assert store.partitions == [] and store.parts("hexagons") == [store_dir / "hexagons.parquet"]
+
+
+@pytest.mark.slow
+def test_the_whole_synthetic_country_builds_partitioned(tmp_path):
+    """The national run (84,000 villages, 38 provinces): minutes, so out of the default suite."""
+    config = write_country(tmp_path / "src", villages=84_000)
+    result = build(load_config(config), tmp_path / "store", progress=False)
+    store = LayerStore.open(tmp_path / "store")
+    assert len(store.partitions) == 38
+    assert store.rows("villages") == 84_000
+    assert store.rows("hexagons") > 2_000_000
+    people = store.manifest["province"][str(store.years[-1])]["population"]
+    assert people == pytest.approx(result.province[store.years[-1]]["population"])
+    assert 250e6 < people < 300e6
