@@ -250,8 +250,10 @@ class ScoringFrame:
         with self._lock:
             people = self._people.get(key)
         if people is None or cells._tables is None:
-            people = np.bincount(self.group_pos[level], weights=cells.weights, minlength=self.n_groups[level])
-            people = people.astype(np.float64)
+            counted = np.bincount(
+                self.group_pos[level], weights=cells.weights, minlength=self.n_groups[level]
+            )
+            people = counted.astype(np.float64)
             if cells._tables is not None:  # the weights are the year's people: keep them
                 people.setflags(write=False)
                 with self._lock:
