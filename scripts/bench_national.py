@@ -65,9 +65,14 @@ def tiled_frame(frame: ScoringFrame, n: int) -> ScoringFrame:
     }
     codes = np.concatenate([tiled_codes(frame.village_codes, i) for i in range(n)])
     years = []
+    rng = np.random.default_rng(12)
+    # Each copy's villages get people ×0.8–1.2 (copy 0 as stored): exact copies would tie, and
+    # thousands of ties make the selection far harder than a real nation's distinct villages.
+    factors = [np.ones(nv)] + [rng.uniform(0.8, 1.2, nv) for _ in range(n - 1)]
     for year, rows in frame.years.items():
         for i in range(n):
-            years.append(rows.assign(village_code=codes[i * nv : (i + 1) * nv], year=year))
+            people = np.rint(rows["population"].to_numpy(np.float64) * factors[i])
+            years.append(rows.assign(village_code=codes[i * nv : (i + 1) * nv], year=year, population=people))
     # Each copy's cells keep their share of their village's people, so the shares are the people.
     people = np.tile(frame.share_in_village, n)
     return ScoringFrame.from_arrays(
@@ -188,7 +193,8 @@ def bench_service(store_dir: Path, exports: bool) -> list[str]:
     work = Path(tempfile.mkdtemp(prefix="bench-national-"))
     port = free_port()
     env = os.environ | {"SASARAN_EXPORT_DIR": str(work / "exports")}
-    argv = [sys.executable, "-m", "layers.cli.main", "serve", "--store", str(store_dir), "--port", str(port)]
+    argv = [sys.executable, "-m", "layers.cli", "serve", "--store", str(store_dir), "--port", str(port)]
+    argv += ["--workers", "1"]
     base = f"http://{HOST}:{port}"
     started = time.perf_counter()
     with Server("sasaran", argv, env, ROOT, work / "serve.log") as server:
