@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from layers import scoring
 from layers.errors import InvalidQuery
 from layers.indicator_spec import default_spec, spec_from_dict, with_overrides
-from layers import scoring
 from layers.rescore import ScoringFrame, store_spec
 from layers.scoring import summarize
 
