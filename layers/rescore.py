@@ -19,13 +19,36 @@ from layers.errors import InvalidQuery, StoreError
 from layers.indicator_spec import IndicatorSpec, default_spec, spec_from_dict
 from layers.indicators import YEARLY_SHARES, add_yearly_indicators, indicator_matrix, share_in_village
 from layers.schema import AREA_LEVELS, YEAR_LAYERS, level
-from layers.scoring import Summary, UnitScores, deprivation_profiles, scores_from_profiles, summarize
+from layers.scoring import (
+    GroupTable,
+    Summary,
+    UnitScores,
+    deprivation_profiles,
+    group_table,
+    scores_from_profiles,
+    summarize,
+    summarize_table,
+)
 from layers.store import LayerStore
 from layers.types import BoolArray, FloatArray, IntArray
 
-#: Deprivation matrices kept per (year, columns, cutoffs): each is ~2 MB for 200k cells.
+#: Deprivation matrices kept per (year, columns, cutoffs): each is ~2 MB for 200k cells (~30 MB for a
+#: nation's 2.6 M), plus its tables by level (`layers.scoring.GroupTable`).
 _PROFILE_CACHE_SIZE = 8
-_Profiles = tuple[BoolArray, BoolArray, IntArray, BoolArray]
+
+
+@dataclass(frozen=True)
+class _Profiles:
+    """What a rescoring reuses while only weights or k change: one entry per (year, columns, cutoffs)."""
+
+    deprived: BoolArray
+    inhabited: BoolArray
+    """Complete and at least `INHABITED_MIN_PEOPLE` people that year: the cells that get a score."""
+    profile: IntArray
+    distinct: BoolArray
+    tables: dict[str, GroupTable] = field(default_factory=dict)
+    """Cells by (unit, profile) per level, filled on first use (under the frame's lock)."""
+
 
 #: A cell with fewer people than this in a year (it rounds to nobody) gets no score that year: it is
 #: left out of every aggregate like a unit with a missing value, and maps draw it transparent.
@@ -45,6 +68,8 @@ class CellScores:
     year: int
     scores: UnitScores
     weights: FloatArray
+    # The tables of the frame entry these scores came from (`ScoringFrame.summarize` reuses them).
+    _tables: dict[str, GroupTable] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -64,6 +89,8 @@ class ScoringFrame:
         default_factory=OrderedDict, compare=False, repr=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    # People per cell and per unit of each level, per year (read-only arrays; a store has few years).
+    _people: dict[tuple[int, str], FloatArray] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_arrays(
@@ -142,9 +169,19 @@ class ScoringFrame:
         return len(self.village_pos)
 
     def population(self, year: int | None = None) -> FloatArray:
-        """People per cell in a year: its share of its village's people times that year's total."""
-        _, rows = self.year_rows(year)
-        return self.share_in_village * rows["population"].to_numpy(np.float64)[self.village_pos]
+        """People per cell in a year: its share of its village's people times that year's total.
+
+        Computed once per year (a read-only array: 20 MB and a gather for a nation's cells).
+        """
+        year, rows = self.year_rows(year)
+        with self._lock:
+            people = self._people.get((year, "cell"))
+        if people is None:
+            people = self.share_in_village * rows["population"].to_numpy(np.float64)[self.village_pos]
+            people.setflags(write=False)
+            with self._lock:
+                self._people[(year, "cell")] = people
+        return people
 
     def matrix(self, columns: list[str], year: int | None = None) -> FloatArray:
         """Cells × columns raw values for a year (village-year values gathered by position)."""
@@ -163,36 +200,65 @@ class ScoringFrame:
         request that changes just weights or k (the common case: a planner moving sliders).
         """
         year, _ = self.year_rows(year)
+        people = self.population(year)
         key = (year, tuple(spec.columns), tuple(spec.cutoffs.tolist()), tuple(spec.above.tolist()))
         with self._lock:
-            profiles = self._profiles.get(key)
-            if profiles is not None:
+            entry = self._profiles.get(key)
+            if entry is not None:
                 self._profiles.move_to_end(key)
-        if profiles is None:
+        if entry is None:
             # Computed outside the lock: two threads may both compute one key; both results are equal.
-            profiles = deprivation_profiles(self.matrix(list(spec.columns), year), spec)
+            deprived, complete, profile, distinct = deprivation_profiles(
+                self.matrix(list(spec.columns), year), spec
+            )
+            entry = _Profiles(deprived, complete & (people >= INHABITED_MIN_PEOPLE), profile, distinct)
             with self._lock:
-                self._profiles[key] = profiles
+                self._profiles[key] = entry
                 while len(self._profiles) > _PROFILE_CACHE_SIZE:
                     self._profiles.popitem(last=False)
-        deprived, complete, profile, distinct = profiles
-        people = self.population(year)
-        inhabited = complete & (people >= INHABITED_MIN_PEOPLE)
         scores = scores_from_profiles(
-            deprived, inhabited, profile, distinct, spec.weights, spec.k if k is None else k
+            entry.deprived,
+            entry.inhabited,
+            entry.profile,
+            entry.distinct,
+            spec.weights,
+            spec.k if k is None else k,
         )
-        return CellScores(year, scores, people)
+        return CellScores(year, scores, people, entry.tables)
 
     def summarize(self, cells: CellScores, spec: IndicatorSpec, level: str) -> Summary:
         """Aggregate cell scores to an area level (village, kecamatan, kabupaten or province)."""
         if level not in self.group_pos:
             raise InvalidQuery(f"level '{level}' is not an area level; use one of {list(self.group_pos)}")
-        return summarize(cells.scores, spec, cells.weights, self.group_pos[level], self.n_groups[level])
+        groups, n = self.group_pos[level], self.n_groups[level]
+        tables = cells._tables
+        if tables is None:  # scores not made by `score_cells`
+            return summarize(cells.scores, spec, cells.weights, groups, n)
+        # The table of people by (unit, profile) does not depend on weights or k: one pass over the
+        # cells per level and (year, columns, cutoffs), then each request is a small matrix product.
+        with self._lock:
+            table = tables.get(level)
+        if table is None:
+            table = group_table(cells.scores, cells.weights, groups, n)
+            with self._lock:
+                tables[level] = table
+        return summarize_table(cells.scores, spec, table)
 
     def people(self, cells: CellScores, level: str) -> FloatArray:
         """Everybody in each unit of a level that year, scored or not (`INHABITED_MIN_PEOPLE`)."""
-        people = np.bincount(self.group_pos[level], weights=cells.weights, minlength=self.n_groups[level])
-        return people.astype(np.float64)
+        key = (cells.year, level)
+        with self._lock:
+            people = self._people.get(key)
+        if people is None or cells._tables is None:
+            counted = np.bincount(
+                self.group_pos[level], weights=cells.weights, minlength=self.n_groups[level]
+            )
+            people = counted.astype(np.float64)
+            if cells._tables is not None:  # the weights are the year's people: keep them
+                people.setflags(write=False)
+                with self._lock:
+                    self._people[key] = people
+        return people
 
     def area_aggregates(self, cells: CellScores, spec: IndicatorSpec) -> dict[str, dict[str, FloatArray]]:
         """`AF_COLUMNS` plus ``population`` of every unit of every area level and the province.

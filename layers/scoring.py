@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from layers.errors import InvalidQuery
 from layers.indicator_spec import IndicatorSpec
@@ -384,17 +385,68 @@ class _GroupSums:
     censored: FloatArray
 
 
-#: Above this many (group, profile) cells the dense table is too big and sums run per indicator.
-_MAX_TABLE_CELLS = 1 << 23
+#: Above this many (group, profile) cells a dense table costs more than it saves (its matrix product
+#: runs over every empty cell too), so it is kept sparse: only the pairs that occur.
+_MAX_TABLE_CELLS = 1 << 20
 
 
-def _sums_by_profile(scores: UnitScores, pc: FloatArray, gr: IntArray, n_groups: int) -> _GroupSums:
-    # table[g, q]: people of group g with deprivation profile q; every per-group sum is then
-    # table @ (a property of the profile): one bincount over units and one small matmul.
+@dataclass(frozen=True)
+class GroupTable:
+    """People per (group, deprivation profile) and units per group: all `summarize` needs of the units.
+
+    It depends on the profiles, which units are complete, their weights and their groups, but not on the
+    indicator weights or k: a caller rescoring the same units under other weights or k (the service)
+    builds it once per level and summarises each request with one small matrix product.
+    """
+
+    n_groups: int
+    people: FloatArray | sparse.csr_matrix
+    """groups × profiles: dense when small (`_MAX_TABLE_CELLS`), else sparse (only pairs that occur)."""
+    n_units: IntArray
+    """Complete units per group."""
+    n_all: IntArray
+    """All units per group."""
+
+    def sums(self, columns: FloatArray) -> FloatArray:
+        """``people @ columns``: per-group sums of per-profile values (profiles × k)."""
+        return np.asarray(self.people @ columns, dtype=np.float64)
+
+
+def group_table(
+    scores: UnitScores, weights: Any = None, groups: Any = None, n_groups: int | None = None
+) -> GroupTable:
+    """Tabulate units by (group, deprivation profile); see `summarize` for the parameters.
+
+    Returns
+    -------
+    GroupTable
+        For `summarize_table`.
+    """
+    n = len(scores.complete)
+    p = _check_weights(weights, n)
+    gr, n_groups = _check_groups(groups, n_groups, n)
+    pc = np.where(scores.complete, p, 0.0)  # excluded units weigh nothing
+    n_prof = len(scores.profiles)
+    code = gr.astype(np.int64) * n_prof + scores.profile
+    people: FloatArray | sparse.csr_matrix
+    if n_groups * n_prof <= _MAX_TABLE_CELLS:
+        table = np.bincount(code, weights=pc, minlength=n_groups * n_prof)
+        people = table[: n_groups * n_prof].reshape(n_groups, n_prof)
+    else:
+        # Sorting the codes once costs more than a dense bincount, but a dense table of every village
+        # and profile of a nation (87k × 1,200) would be 800 MB; only the pairs that occur are kept.
+        pairs, at = np.unique(code, return_inverse=True)
+        sums = np.bincount(at.reshape(-1), weights=pc, minlength=len(pairs))
+        people = sparse.csr_matrix((sums, (pairs // n_prof, pairs % n_prof)), shape=(n_groups, n_prof))
+    n_units = np.bincount(gr, weights=scores.complete, minlength=n_groups)[:n_groups]
+    n_all = np.bincount(gr, minlength=n_groups)[:n_groups]
+    return GroupTable(n_groups, people, np.rint(n_units).astype(np.int64), n_all)
+
+
+def _sums_by_profile(scores: UnitScores, table: GroupTable) -> _GroupSums:
+    # Every per-group sum is the table times a property of the profile: one small matrix product.
     per = _score_profiles(scores.profiles, scores.weights, scores.k)
     n_prof, m = scores.profiles.shape
-    table = np.bincount(gr * n_prof + scores.profile, weights=pc, minlength=n_groups * n_prof)
-    table = table[: n_groups * n_prof].reshape(n_groups, n_prof)
     dep = scores.profiles.astype(np.float64)
     columns = np.column_stack(
         [
@@ -407,7 +459,7 @@ def _sums_by_profile(scores: UnitScores, pc: FloatArray, gr: IntArray, n_groups:
             dep * per.poor[:, None],
         ]
     )
-    sums: FloatArray = np.asarray(table @ columns, dtype=np.float64)
+    sums = table.sums(columns)
     return _GroupSums(
         population=sums[:, 0],
         poor=sums[:, 1],
@@ -416,29 +468,6 @@ def _sums_by_profile(scores: UnitScores, pc: FloatArray, gr: IntArray, n_groups:
         severe=sums[:, 4],
         uncensored=sums[:, 5 : 5 + m],
         censored=sums[:, 5 + m :],
-    )
-
-
-def _sums_by_unit(scores: UnitScores, pc: FloatArray, gr: IntArray, n_groups: int) -> _GroupSums:
-    def per_group(w: np.ndarray) -> np.ndarray:
-        return np.bincount(gr, weights=w, minlength=n_groups)[:n_groups]
-
-    pp = np.where(scores.poor, pc, 0.0)
-    g = np.asfortranarray(scores.deprived)  # contiguous columns
-    m = g.shape[1]
-    uncensored = np.empty((n_groups, m))
-    censored = np.empty((n_groups, m))
-    for j in range(m):
-        uncensored[:, j] = per_group(pc * g[:, j])
-        censored[:, j] = per_group(pp * g[:, j])
-    return _GroupSums(
-        population=per_group(pc),
-        poor=per_group(pp),
-        intensity=per_group(pp * np.where(scores.poor, scores.c, 0.0)),
-        vulnerable=per_group(pc * scores.vulnerable),
-        severe=per_group(pc * scores.severe),
-        uncensored=uncensored,
-        censored=censored,
     )
 
 
@@ -480,16 +509,30 @@ def summarize(
     n, m = scores.deprived.shape
     if m != len(spec):
         raise InvalidQuery(f"scores have {m} indicators but the spec has {len(spec)}")
-    p = _check_weights(weights, n)
-    gr, n_groups = _check_groups(groups, n_groups, n)
-    pc = np.where(scores.complete, p, 0.0)  # excluded units weigh nothing
-    if n_groups * len(scores.profiles) <= _MAX_TABLE_CELLS:
-        sums = _sums_by_profile(scores, pc, gr, n_groups)
-    else:
-        sums = _sums_by_unit(scores, pc, gr, n_groups)
-    n_units = np.bincount(gr, weights=scores.complete, minlength=n_groups)[:n_groups]
-    n_all = np.bincount(gr, minlength=n_groups)[:n_groups]
-    return _summary_from_sums(sums, np.rint(n_units).astype(np.int64), n_all, scores.weights, scores.k, spec)
+    return summarize_table(scores, spec, group_table(scores, weights, groups, n_groups))
+
+
+def summarize_table(scores: UnitScores, spec: IndicatorSpec, table: GroupTable) -> Summary:
+    """`summarize` with the units already tabulated by `group_table` (from the same profiles).
+
+    Parameters
+    ----------
+    scores
+        Scores of the units the table was built from (their profiles, weights and k).
+    spec
+        The indicator spec.
+    table
+        The units by (group, profile).
+
+    Returns
+    -------
+    Summary
+        As `summarize`.
+    """
+    if scores.profiles.shape[1] != len(spec):
+        raise InvalidQuery(f"scores have {scores.profiles.shape[1]} indicators but the spec has {len(spec)}")
+    sums = _sums_by_profile(scores, table)
+    return _summary_from_sums(sums, table.n_units, table.n_all, scores.weights, scores.k, spec)
 
 
 def _summary_from_sums(

@@ -23,9 +23,20 @@ from layers.rescore import ScoringFrame, check_year, store_spec, stored_year
 from layers.schema import LAYERS, TABLES, YEAR_LAYERS
 from layers.store import LayerStore
 from layers.tiles import VectorTiles
-from service.responses import geometry_json
+from service.responses import LazyGeometryJSON, geometry_json
 
 log = logging.getLogger(__name__)
+
+
+#: Layers up to this many rows have their GeoJSON geometry serialised at startup (villages, areas,
+#: facilities: fast pages); bigger ones (hexagons: 206k in a province, 2.6 M in a nation) per request.
+EAGER_GEOMETRY_ROWS = 100_000
+
+
+def _geometry_bytes(geometry: np.ndarray | None) -> np.ndarray | LazyGeometryJSON:
+    if geometry is None:
+        return np.array([])
+    return geometry_json(geometry) if len(geometry) <= EAGER_GEOMETRY_ROWS else LazyGeometryJSON(geometry)
 
 
 @dataclass
@@ -34,8 +45,9 @@ class Collection:
 
     id: str
     table: Table
-    geometry: np.ndarray
-    """GeoJSON bytes of each feature's geometry (object array), serialised once."""
+    geometry: np.ndarray | LazyGeometryJSON
+    """GeoJSON bytes of each feature's geometry (object array), serialised once; for layers above
+    `EAGER_GEOMETRY_ROWS` rows serialised per request, for the rows answered."""
     years: list[int] = field(default_factory=list)
     stored_year: int | None = None
 
@@ -53,7 +65,7 @@ class Catalog:
             schema = LAYERS.get(name)
             table = Table.from_frame(name, store.layer(name), schema.id_column if schema else None)
             years = store.years if name in YEAR_LAYERS else []
-            geometry = geometry_json(table.geometry) if table.geometry is not None else np.array([])
+            geometry = _geometry_bytes(table.geometry)
             self.collections[name] = Collection(name, table, geometry, list(years), self.year)
         has_scoring = all(name in store.names for name in (*YEAR_LAYERS, "village_years"))
         self.scoring = ScoringFrame.from_store(store) if has_scoring else None

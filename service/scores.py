@@ -23,7 +23,7 @@ from starlette.responses import Response
 from layers.indicator_spec import IndicatorSpec, spec_from_dict, spec_to_dict, with_named_overrides
 from layers.rounding import round_array, round_record
 from layers.schema import level as level_schema
-from layers.scoring import dimension_share, summarize, summary_to_json
+from layers.scoring import dimension_share, summary_to_json
 from service.catalog import Catalog
 from service.deps import CatalogDep, ScoreQuery, ScoreQueryDep
 from service.links import request_href
@@ -126,7 +126,8 @@ def score_level(catalog: Catalog, spec: IndicatorSpec, q: ScoreQuery) -> tuple[L
     scoring = catalog.require_scoring()
     cells = scoring.score_cells(spec, q.year)
     units, pop = cells.scores, cells.weights
-    overall = round_record(summary_to_json(summarize(units, spec, pop), spec))
+    # The whole store is the province level: its table is prepared once, like every level's.
+    overall = round_record(summary_to_json(scoring.summarize(cells, spec, "province"), spec))
     if q.level == "hexagon":
         total = scoring.n_cells
         rows = np.arange(total)[q.offset : q.offset + q.limit]

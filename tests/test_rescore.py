@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
 
+from layers import scoring
 from layers.errors import InvalidQuery
 from layers.indicator_spec import default_spec, spec_from_dict, with_overrides
 from layers.rescore import ScoringFrame, store_spec
+from layers.scoring import summarize
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +70,32 @@ def test_deprivations_are_reused_only_while_cutoffs_stay_the_same(store, frame):
         np.testing.assert_array_equal(cached.scores.c, fresh.scores.c)
         np.testing.assert_array_equal(cached.scores.poor, fresh.scores.poor)
     assert not np.array_equal(frame.score_cells(recut, 2024).scores.c, frame.score_cells(spec, 2024).scores.c)
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_tables_kept_per_level_give_what_summarize_gives(store, frame, monkeypatch, dense):
+    # The frame keeps each level's (unit, profile) table across requests that change only weights
+    # or k; every answer must equal a fresh `summarize` over the cells, dense table or sparse.
+    if not dense:
+        monkeypatch.setattr(scoring, "_MAX_TABLE_CELLS", 0)
+    fresh_frame = ScoringFrame.from_store(store)
+    spec = store_spec(store)
+    reweighted = with_overrides(
+        spec, dimension_weights={"income": 0.1, "education": 0.3, "health": 0.3, "quality_of_life": 0.3}
+    )
+    for other, k, year in ((spec, None, 2024), (reweighted, 0.5, 2024), (reweighted, None, 2023)):
+        cells = fresh_frame.score_cells(other, year, k)
+        for level in ("village", "kecamatan", "kabupaten", "province"):
+            kept = fresh_frame.summarize(cells, other, level)
+            direct = summarize(
+                cells.scores, other, cells.weights, frame.group_pos[level], frame.n_groups[level]
+            )
+            for name in ("n_units", "n_excluded", "population", "H", "A", "M0", "severe"):
+                np.testing.assert_allclose(getattr(kept, name), getattr(direct, name), rtol=1e-12)
+            np.testing.assert_allclose(kept.censored_headcount, direct.censored_headcount, rtol=1e-12)
+            people = np.bincount(frame.group_pos[level], weights=cells.weights)
+            np.testing.assert_allclose(fresh_frame.people(cells, level), people, rtol=1e-12)
+    assert set(cells._tables or {}) == {"village", "kecamatan", "kabupaten", "province"}
+    # The people per cell and per unit are shared between requests and must not be changed by one.
+    with pytest.raises(ValueError, match="read-only"):
+        fresh_frame.population(2024)[0] = 1.0

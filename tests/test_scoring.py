@@ -401,7 +401,7 @@ def test_exact_ties_against_fractions(problem):
 
 @settings(max_examples=60, deadline=None)
 @given(problems())
-def test_profile_table_and_per_unit_paths_agree(problem):
+def test_dense_and_sparse_profile_tables_agree(problem):
     spec, values, pop, groups, n_groups, _ = problem
     scores = score_units(values, spec)
     fast = summarize(scores, spec, weights=pop, groups=groups, n_groups=n_groups)

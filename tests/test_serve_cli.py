@@ -60,3 +60,19 @@ def test_serve_refuses_a_missing_store(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 2 and "no layer store here" in done.stderr
+
+
+def test_serve_gives_busy_workers_time_before_killing_them(store_dir: Path, monkeypatch) -> None:
+    # uvicorn kills a worker that leaves its health check unanswered for timeout_worker_healthcheck
+    # seconds (default 5); a long GDAL export holds the GIL longer and was killed mid-download.
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from layers.cli.main import app
+
+    seen: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    monkeypatch.setenv("SASARAN_STORE_DIR", "")  # serve sets it; undone by monkeypatch
+    done = CliRunner().invoke(app, ["serve", "--store", str(store_dir), "--workers", "2"])
+    assert done.exit_code == 0, done.output
+    assert seen["workers"] == 2 and seen["timeout_worker_healthcheck"] >= 30

@@ -27,6 +27,10 @@ app = typer.Typer(
 )
 log = logging.getLogger("sasaran")
 #: The service's app factory, for uvicorn (an import string: `layers` never imports `service`).
+#: Seconds a worker may leave uvicorn's health check unanswered before it is killed as hung (uvicorn's
+#: default is 5). A worker preparing a national store, or GDAL writing a large export, can hold the GIL
+#: for longer than that without being hung; killing it dropped the download (issue 12).
+WORKER_HEALTHCHECK_S = 60
 SERVICE_APP = "service.app:create_app"
 
 
@@ -192,6 +196,7 @@ def serve_command(
         port=port,
         workers=workers or os.cpu_count() or 1,
         timeout_graceful_shutdown=shutdown_timeout or None,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         log_level="info",
     )
 

@@ -17,14 +17,17 @@ Every file is written beside its target under a temporary name and renamed into 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 import shapely
 
@@ -39,6 +42,8 @@ from layers.schema import AREA_LEVELS, LAYERS, YEAR_LAYERS, level
 from layers.store import LayerStore
 
 XLSX_MAX_ROWS = 1_048_575
+#: Rows per Arrow batch GDAL writes to FlatGeobuf or GeoJSON in one call (`_write_ogr`).
+OGR_BATCH_ROWS = 10_000
 #: Suffix of the layers of every year stacked (``villages_by_year``) in the all-layers GeoPackage.
 BY_YEAR = "_by_year"
 #: Layers written a second time with every year in the all-layers GeoPackage (the areas: small).
@@ -124,14 +129,67 @@ def export_layer(
         elif fmt == "xlsx":
             _write_xlsx(frame, tmp, name)
         else:
-            # GeoJSON is read by people and web pages: numbers rounded like every JSON answer.
-            shown = _geo_rounded(frame) if fmt == "geojson" else frame
-            pyogrio.write_dataframe(
-                shown, tmp, driver=FORMATS_BY_EXT[fmt].driver, layer=name,
-                promote_to_multi=promote_to_multi(name, frame),
-                layer_options={"RFC7946": "YES"} if fmt == "geojson" else {"SPATIAL_INDEX": "YES"},
-            )  # fmt: skip
+            _write_ogr(frame, tmp, name, fmt)
     return path
+
+
+def _write_ogr(frame: gpd.GeoDataFrame, path: Path, name: str, fmt: str) -> None:
+    """FlatGeobuf or GeoJSON, streamed to GDAL as Arrow batches of `CHUNK_ROWS` rows.
+
+    One ``write_dataframe`` of a whole layer holds the GIL for as long as GDAL writes (27 s for the
+    206k cells of a province as GeoJSON, minutes for a nation's 2.6 M): the server's worker then
+    cannot answer uvicorn's health check (5 s) and is killed mid-download. Streamed, GDAL takes one
+    batch at a time and only that batch is converted (and, for GeoJSON, rounded) in memory.
+    (Appending chunks with ``write_dataframe`` is no way out: GDAL re-reads the file on each append.)
+    """
+    promote = bool(promote_to_multi(name, frame))
+    kinds = sorted(set(frame.geometry.geom_type.dropna().unique())) if len(frame) else []
+    kind = kinds[0] if len(kinds) == 1 else "Unknown"
+    if promote and kind in ("Point", "LineString", "Polygon"):
+        kind = f"Multi{kind}"
+
+    def tables() -> Iterator[pa.Table]:
+        for start in range(0, max(len(frame), 1), CHUNK_ROWS):
+            chunk = frame.iloc[start : start + CHUNK_ROWS]
+            # GeoJSON is read by people and web pages: numbers rounded like every JSON answer.
+            yield _arrow_table(_geo_rounded(chunk) if fmt == "geojson" else chunk, promote)
+
+    chunks = tables()
+    first = next(chunks)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        # Every chunk in the first one's types (a column all null in one chunk would differ). GDAL
+        # holds the GIL while it writes a batch (~1 s per 10k GeoJSON features): keep them small.
+        for table in itertools.chain([first], chunks):
+            yield from table.cast(first.schema).to_batches(max_chunksize=OGR_BATCH_ROWS)
+
+    pyogrio.write_arrow(
+        pa.RecordBatchReader.from_batches(first.schema, batches()), path,
+        driver=FORMATS_BY_EXT[fmt].driver, layer=name, geometry_name="geometry", geometry_type=kind,
+        crs="EPSG:4326", layer_options={"RFC7946": "YES"} if fmt == "geojson" else {"SPATIAL_INDEX": "YES"},
+    )  # fmt: skip
+
+
+def _arrow_table(frame: gpd.GeoDataFrame, promote: bool) -> pa.Table:
+    """Attributes as Arrow columns plus the geometry as WKB (``geoarrow.wkb``), Multi* when ``promote``."""
+    geoms = frame.geometry.to_numpy()
+    if promote:
+        # type ids 0, 1, 3: Point, LineString, Polygon (-1 is a missing geometry)
+        single = np.isin(shapely.get_type_id(geoms), (0, 1, 3))
+        if single.any():
+            geoms = geoms.copy()
+            kind = shapely.get_type_id(geoms[single])
+            for type_id, make in (
+                (0, shapely.multipoints),
+                (1, shapely.multilinestrings),
+                (3, shapely.multipolygons),
+            ):
+                at = np.flatnonzero(single)[kind == type_id]
+                if len(at):
+                    geoms[at] = make(geoms[at], indices=np.arange(len(at)))
+    table = pa.Table.from_pandas(pd.DataFrame(frame.drop(columns=frame.geometry.name)), preserve_index=False)
+    field = pa.field("geometry", pa.binary(), metadata={"ARROW:extension:name": "geoarrow.wkb"})
+    return table.append_column(field, pa.array(shapely.to_wkb(geoms), pa.binary()))
 
 
 def export_all_gpkg(store: LayerStore, path: str | Path, scoring: ScoringFrame | None = None) -> Path:
