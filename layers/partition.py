@@ -28,6 +28,7 @@ other partitions' files are hard-linked into the new store unchanged.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -438,6 +439,8 @@ def build_partitioned(
 ) -> BuildResult:
     """Build a store partitioned by province on Dask (`layers.pipeline.build` calls this)."""
     start = time.perf_counter()
+    if workers is not None and scheduler is not None:
+        raise ConfigError("--workers starts a local cluster and --scheduler names another: give one")
     parts = plan(config)
     keep: list[dict[str, Any]] = []
     with build_lock(store_dir):
@@ -454,6 +457,8 @@ def build_partitioned(
             tick = time.perf_counter()
             results = _run(config, parts, by_province, writer.tmp, workers, scheduler, progress)
             seconds["partitions"] = round(time.perf_counter() - tick, 3)
+            _check_kept(results, keep, store_dir)
+            _warn_uncertain(results, config.partitions.buffer_km)
             entries = sorted([r.to_manifest() for r in results] + keep, key=lambda e: e["key"])
             manifest = _national_manifest(config, results, entries, codes)
             headline = _headline(writer.tmp, manifest["default_year"])
@@ -476,8 +481,6 @@ def _only(parts: list[Partition], only: str, store_dir: Path) -> tuple[list[Part
         raise ConfigError(
             f"--only {only}: no village of province {only}; provinces: {[p.key for p in parts]}"
         )
-    import json
-
     try:
         old = json.loads((store_dir / MANIFEST).read_text())
     except (OSError, ValueError):
@@ -492,6 +495,33 @@ def _only(parts: list[Partition], only: str, store_dir: Path) -> tuple[list[Part
             f"--only {only}: the store has province(s) {gone} that the villages file no longer has"
         )
     return chosen, [e for e in entries if e["key"] != only]
+
+
+def _check_kept(results: list[PartResult], keep: list[dict[str, Any]], store_dir: Path) -> None:
+    """Refuse to mix a rebuilt province with kept ones of other years or another indicator set."""
+    if not keep:
+        return
+    old = json.loads((store_dir / MANIFEST).read_text())
+    new = results[0]
+    if [int(y) for y in old.get("years", [])] != new.years or old.get("indicators") != new.indicators:
+        raise StoreError(
+            f"--only {new.key}: the sources now give years {new.years} and "
+            f"{len(new.indicators.get('indicator', []))} indicators, the store holds years "
+            f"{old.get('years')} and {len(old.get('indicators', {}).get('indicator', []))}: the other "
+            "provinces would no longer match; rebuild the whole store (without --only)"
+        )
+
+
+def _warn_uncertain(results: list[PartResult], buffer_km: float) -> None:
+    uncertain = {r.key: n for r in results if (n := sum(r.border_uncertain_cells.values()))}
+    if uncertain:
+        log.warning(
+            "%d cell-kind travel time(s) could be shorter through a facility beyond the %g km border "
+            "buffer (by province: %s); a larger [partitions] buffer_km makes them exact",
+            sum(uncertain.values()),
+            buffer_km,
+            uncertain,
+        )
 
 
 def _link_partitions(store_dir: Path, tmp: Path, entries: list[dict[str, Any]]) -> None:

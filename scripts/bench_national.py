@@ -88,6 +88,8 @@ def tiled_codes(codes: np.ndarray, i: int) -> np.ndarray:
 def tiled_villages(villages: pd.DataFrame, n: int) -> pd.DataFrame:
     """The villages table (no geometry) repeated like `tiled_frame`."""
     table = pd.DataFrame(villages.drop(columns="geometry", errors="ignore"))
+    if n == 1:
+        return table  # as `tiled_frame`: the store itself, codes unchanged
     copies = [
         table.assign(
             village_code=tiled_codes(table["village_code"].to_numpy(), i),
