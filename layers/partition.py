@@ -127,7 +127,7 @@ def _village_codes(config: BuildConfig) -> pd.Series:
         fid_as_index=True,
         encoding=src.encoding,
     )
-    return sources._as_code(frame[src.code])
+    return sources.as_code(frame[src.code])
 
 
 def _province_keys(codes: pd.Series) -> pd.Series | None:
@@ -222,6 +222,21 @@ def check_whole_files(config: BuildConfig) -> None:
         for wanted in dict.fromkeys(kinds.values()):
             labelled = [k for k, v in kinds.items() if v == wanted]
             sources.check_facility_kind(frame, source.file.name, wanted, name, labelled, f"sources.{theme}")
+    for kind, declared in config.facilities.items():
+        path = config.resolve(declared.file)
+        if sources.is_osm_extract(path):
+            continue
+        try:
+            found = pyogrio.read_dataframe(
+                path, layer=declared.layer, columns=[], read_geometry=False, where=declared.where
+            )
+        except Exception as exc:
+            raise SourceError(
+                path.name, None, None, f"cannot read ({exc}) (declared by [facilities.{kind}])"
+            ) from None
+        if found.empty:
+            what = f"after the filter where = {declared.where!r}" if declared.where else "in the file"
+            raise SourceError(path.name, None, None, f"no facility {what} ([facilities.{kind}])")
     for line_source, theme in ((src.roads, "roads"), (src.rivers, "rivers")):
         if line_source is None or sources.is_osm_extract(config.resolve(line_source.file)):
             continue
@@ -284,10 +299,10 @@ def _land(config: BuildConfig, area: Bounds) -> gpd.GeoDataFrame:
         path,
         layer=src.layer,
         columns=[src.code],
-        bbox=sources._bbox_in_file_crs(path, src.layer, area),
+        bbox=sources.bbox_in_file_crs(path, src.layer, area),
         encoding=src.encoding,
     ).to_crs(4326)
-    province = sources._as_code(frame[src.code]).str[:PROVINCE_DIGITS].to_numpy()
+    province = sources.as_code(frame[src.code]).str[:PROVINCE_DIGITS].to_numpy()
     return gpd.GeoDataFrame({"province": province}, geometry=frame.geometry.values, crs=4326)
 
 

@@ -197,7 +197,7 @@ def _read_vector(
                 encoding=source.encoding,
                 where=where,
                 fids=fids,
-                bbox=None if area is None else _bbox_in_file_crs(path, source.layer, area),
+                bbox=None if area is None else bbox_in_file_crs(path, source.layer, area),
             )
     except SourceError:
         raise
@@ -214,7 +214,7 @@ def _read_vector(
     return frame
 
 
-def _bbox_in_file_crs(path: Path, layer: str | None, area: Bounds) -> Bounds:
+def bbox_in_file_crs(path: Path, layer: str | None, area: Bounds) -> Bounds:
     """The lon/lat box ``area`` in the CRS of a layer, for pyogrio's spatial-index filter."""
     crs = pyogrio.read_info(path, layer=layer).get("crs")
     if crs is None or CRS.from_user_input(crs).equals(CRS.from_epsg(4326)):
@@ -402,7 +402,7 @@ def _refuse_empty(
         )
 
 
-def _as_code(series: pd.Series) -> pd.Series:
+def as_code(series: pd.Series) -> pd.Series:
     """Codes as clean identifiers: text, trimmed, without separators.
 
     A float-looking code from a spreadsheet ("6201010001.0") loses its spurious decimal part, and
@@ -436,7 +436,7 @@ def read_villages(
         raise SourceError(path.name, None, None, "no village features")
     _check_geometry(frame, path.name, ("Polygon", "MultiPolygon"))
     out = gpd.GeoDataFrame(
-        {canonical: _as_code(frame[column]) for column, canonical in mapping.items()},
+        {canonical: as_code(frame[column]) for column, canonical in mapping.items()},
         geometry=frame.geometry.values,
         crs=frame.crs,
     )
@@ -699,7 +699,7 @@ def read_poverty(source: PovertySource, config: BuildConfig, village_codes: pd.S
         raise SourceError(path.name, None, missing[0], f"column not found; the file has {found}{note}")
     if "population" not in source.columns:
         raise SourceError(path.name, None, None, "config maps no 'population' column (required)")
-    out = pd.DataFrame({"village_code": _as_code(raw[source.code])})
+    out = pd.DataFrame({"village_code": as_code(raw[source.code])})
     fields = {"year": source.year, **source.columns}
     values = {
         canonical: _checked_numbers(raw[column], path.name, column, canonical, source.number_format)

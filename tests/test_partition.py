@@ -294,3 +294,21 @@ def test_the_whole_synthetic_country_builds_partitioned(tmp_path):
     people = store.manifest["province"][str(store.years[-1])]["population"]
     assert people == pytest.approx(result.province[store.years[-1]]["population"])
     assert 250e6 < people < 300e6
+
+
+def test_a_national_file_without_a_facility_kind_is_refused_before_any_partition(country, tmp_path):
+    """A province may have no hospital; the country's file may not (checked on attributes only)."""
+    import shutil
+
+    from layers.config import HEALTH_TYPE_KINDS
+
+    broken = tmp_path / "src"
+    shutil.copytree(country.parent, broken)
+    health = gpd.read_file(broken / "health_facilities.gpkg")
+    hospital = health["jenis"].str.lower().map({k.lower(): v for k, v in HEALTH_TYPE_KINDS.items()})
+    pyogrio.write_dataframe(
+        health[hospital != "health_hospital"], broken / "health_facilities.gpkg", layer="health_facilities"
+    )
+    with pytest.raises(SourceError, match="health_facilities.gpkg.*no feature of kind health_hospital"):
+        build(load_config(broken / "sasaran.toml"), tmp_path / "store", progress=False, workers=1)
+    assert not (tmp_path / "store").exists()
