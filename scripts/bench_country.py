@@ -1,6 +1,6 @@
 """National build benchmark (issue 12): the synthetic country, built partitioned, at several sizes.
 
-    python scripts/bench_country.py [--sizes 1500,5000,20000,84000] [--workers 2] [--work DIR]
+    python scripts/bench_country.py [--sizes 1520,5000,20000,84000] [--workers 2] [--work DIR]
                                     [--scheduler-check]
 
 For each size: ``write_country`` (seconds), then ``sasaran build`` in its own process with a local
@@ -142,7 +142,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", default="1500,5000,20000,84000")
+    parser.add_argument("--sizes", default="1520,5000,20000,84000")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--work", type=Path, default=Path("/tmp/sasaran-bench-country"))
     parser.add_argument("--scheduler-check", action="store_true")
