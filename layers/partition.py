@@ -5,7 +5,7 @@ splits into one partition per province. Each partition is one task: it reads its
 feature id and every other source through the file's spatial index, only within its villages'
 extent widened by ``[partitions] buffer_km`` (never a whole national road network or raster),
 computes cells, people, distances, travel times and scores exactly as a province build does
-(`layers.pipeline.compute`), and writes its part of every layer. The client only plans, checks
+(`layers.compute.compute`), and writes its part of every layer. The client only plans, checks
 the whole files once, combines the partitions' province figures into national ones and commits.
 
 People use the nearest facility even across a province border: each partition's facilities,
@@ -48,9 +48,9 @@ import shapely
 from pyproj import CRS, Transformer
 
 from layers import change_gate, sources
+from layers.compute import BuildResult, Inputs, Stages, compute, manifest_of, write_rasters
 from layers.config import HEALTH_TYPE_KINDS, SCHOOL_LEVEL_KINDS, BuildConfig
 from layers.errors import ConfigError, SasaranError, SourceError, StoreError
-from layers.pipeline import BuildResult, Inputs, _Stages, compute, manifest_of, write_rasters
 from layers.rescore import INHABITED_MIN_PEOPLE
 from layers.schema import kinds_to_json
 from layers.sources import Bounds
@@ -327,7 +327,7 @@ def _build_partition(config: BuildConfig, part: Partition, poverty: pd.DataFrame
     inputs, land_province = read_partition(config, part, poverty)
     read_seconds = time.perf_counter() - start
     units = hierarchy(inputs.villages, config.sources.villages.file.name)
-    stages = _Stages(show=False)
+    stages = Stages(show=False)
     computed = compute(config, inputs, units, stages)
     layers = dict(computed.layers)
     for name in _PLACED_LAYERS:
