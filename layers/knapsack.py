@@ -68,6 +68,14 @@ SEARCH_COUNTS = 8
 SWAP_WORK = 5_000_000
 #: Swaps allowed to bring the over-budget start under the budget.
 REPAIR_STEPS = 8
+#: A gap left this wide by the first count searched means its starts are poor (`_Search.start_greedy`):
+#: the value-per-cost selection is tried before more counts are searched.
+GREEDY_GAP = 0.01
+#: Problems with at least this many free items (national ones; the largest province, Jawa Timur,
+#: has about 8,500 villages) also get `GREEDY_GAP`'s start and fixings at a second multiplier
+#: (`_Counts.exact`). Below it the search is the one province answers were pinned with: the same
+#: request keeps its selection across versions.
+LARGE_ITEMS = 20_000
 #: Counts handed to HiGHS, and its branch-and-bound nodes per count.
 EXACT_COUNTS = 6
 NODE_LIMIT = 1000
@@ -322,6 +330,11 @@ class _Counts:
             n_hi=n_hi if p.max_count is None else min(n_hi, p.max_count),
         )
 
+    @property
+    def large(self) -> bool:
+        """Whether the national-scale steps apply (`LARGE_ITEMS`)."""
+        return len(self.free) >= LARGE_ITEMS
+
     def full(self, x: BoolArray) -> BoolArray:
         """The selection over all items from a choice of free items."""
         chosen = self.p.forced.copy()
@@ -340,13 +353,15 @@ class _Counts:
         if m < 0:
             return None
         idx = np.arange(len(self.free))
+        # Stable sorts keep ties in position order, as a lexsort with the position last would, at a
+        # third of its cost (one float sort, then a radix sort of the groups in that order).
         if math.isinf(lam):
             by_worth = np.lexsort((idx, -self.v, self.w))
         else:
-            by_worth = np.lexsort((idx, -(self.v - lam * self.w)))
+            by_worth = np.argsort(-(self.v - lam * self.w), kind="stable")
         pos = np.empty(len(idx), np.int64)
         pos[by_worth] = idx
-        grouped = np.lexsort((pos, self.g))
+        grouped = by_worth[np.argsort(self.g[by_worth], kind="stable")]
         rank = np.empty(len(idx), np.int64)
         rank[grouped] = idx - self.start[self.g[grouped]]
         x = rank < self.need[self.g]
@@ -518,6 +533,14 @@ class _Counts:
         lo, hi = counts
         if lo == hi:
             fixed_in, fixed_out = self.fixings(lo, lam, threshold)
+            if lam > 0 and self.large:
+                # Every multiplier gives a valid bound, so fixings at two add up. Near-proportional
+                # costs tie every item at the best one (nothing is fixed); at 0 the bound is by value
+                # alone and fixes out every village too small to beat the incumbent.
+                more_in, more_out = self.fixings(lo, 0.0, threshold)
+                fixed_in, fixed_out = fixed_in | more_in, fixed_out | more_out
+            if (fixed_in & fixed_out).any():  # no selection of this count beats the threshold
+                return None, threshold, 0
         else:
             fixed_in = fixed_out = np.zeros(len(self.free), bool)
         keep = np.flatnonzero(~fixed_out)
@@ -683,6 +706,23 @@ class _Search:
                 hi = mid
         return lo
 
+    def start_greedy(self) -> None:
+        """Offer the value-per-cost selection, improved by swaps, as an incumbent.
+
+        Called on large problems (`LARGE_ITEMS`) when the first count searched leaves a gap
+        above `GREEDY_GAP`. Where costs are nearly proportional to values (the default cost model, national
+        budgets), every count's multiplier ties almost all items, so its feasible start is about
+        the n cheapest: worth a third of the best at Rp 1,000 bn over 84,000 villages. Greedy by
+        value per cost then fills the budget with the largest villages and is within F/P people
+        (one village's fixed cost) of the bound, closing the gap before any count is searched.
+        """
+        chosen = greedy(self.problem)
+        if chosen is None:
+            return
+        x, swaps = self.counts.improve(chosen[self.counts.free])
+        self.offer(x)
+        self.work["swaps"] += swaps
+
     def offer(self, x: BoolArray) -> None:
         """Keep a choice of free items when it is worth more than the incumbent and fits."""
         chosen = self.counts.full(x)
@@ -690,9 +730,10 @@ class _Search:
         if value > self.best_value and _within_budget(self.problem, chosen):
             self.best, self.best_value = chosen, value
 
-    def closed(self, u: float) -> bool:
+    def closed(self, u: float, rel_gap: float | None = None) -> bool:
         """Whether a bound u is within ``rel_gap`` of the incumbent (nothing to gain there)."""
-        return u <= self.best_value + self.rel_gap * abs(self.best_value)
+        gap = self.rel_gap if rel_gap is None else max(rel_gap, self.rel_gap)
+        return u <= self.best_value + gap * abs(self.best_value)
 
     def search_count(self, n: int) -> None:
         """Improve count n's starts by swaps and offer them; U(n) becomes its proven bound."""
@@ -715,6 +756,9 @@ class _Search:
         for n in self.frontier:
             self.search_count(n)
             nxt = self.frontier.peek()
+            first = len(self.searched) == 1 and self.counts.large
+            if first and nxt is not None and not self.closed(nxt[1], GREEDY_GAP):
+                self.start_greedy()  # the multiplier's starts are poor: U(n) is flat (start_greedy)
             if nxt is None or self.closed(nxt[1]) or len(self.searched) >= SEARCH_COUNTS:
                 break
 
