@@ -209,7 +209,19 @@ def compute(config: BuildConfig, inputs: Inputs, units: Hierarchy, stages: Stage
 
 def manifest_of(config: BuildConfig, computed: Computed, provenance: list[dict[str, Any]]) -> dict[str, Any]:
     """The manifest entries of a build (the store adds ids, layers, files and packages)."""
-    years = computed.years
+    indicators = {**spec_to_dict(computed.spec), "dropped": computed.dropped}
+    province = {str(y): computed.scored[y]["province"] for y in computed.years}
+    return manifest_entries(config, computed.years, provenance, indicators, province)
+
+
+def manifest_entries(
+    config: BuildConfig,
+    years: list[int],
+    provenance: list[dict[str, Any]],
+    indicators: dict[str, Any],
+    province: dict[str, dict[str, float]],
+) -> dict[str, Any]:
+    """The manifest entries every build writes, province or national (docs/schema.md)."""
     return {
         "name": config.name,
         "synthetic": config.synthetic,
@@ -218,10 +230,10 @@ def manifest_of(config: BuildConfig, computed: Computed, provenance: list[dict[s
         "years": years,
         "default_year": years[-1],
         "sources": provenance,
-        "indicators": {**spec_to_dict(computed.spec), "dropped": computed.dropped},
+        "indicators": indicators,
         "facility_kinds": kinds_to_json(config.facility_kinds()),
         "access": config.access.model_dump(mode="json"),
-        "province": {str(y): computed.scored[y]["province"] for y in years},
+        "province": province,
     }
 
 

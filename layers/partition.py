@@ -48,11 +48,9 @@ import shapely
 from pyproj import CRS, Transformer
 
 from layers import change_gate, sources
-from layers.compute import BuildResult, Inputs, Stages, compute, manifest_of, write_rasters
+from layers.compute import BuildResult, Inputs, Stages, compute, manifest_entries, manifest_of, write_rasters
 from layers.config import HEALTH_TYPE_KINDS, SCHOOL_LEVEL_KINDS, BuildConfig
 from layers.errors import ConfigError, SasaranError, SourceError, StoreError
-from layers.rescore import INHABITED_MIN_PEOPLE
-from layers.schema import kinds_to_json
 from layers.sources import Bounds
 from layers.store import MANIFEST, PART_FILE, PARTITION_KEY, build_lock, writing_store
 from layers.units import hierarchy
@@ -634,21 +632,10 @@ def _national_manifest(
         )
     province = {str(y): _combine([e["province"][str(y)] for e in entries]) for y in years}
     layer_rows = list(dict.fromkeys(name for e in entries for name in e["rows"]))
-    return {
-        "name": config.name,
-        "synthetic": config.synthetic,
-        "h3_resolution": config.h3_resolution,
-        "inhabited_min_people": INHABITED_MIN_PEOPLE,
-        "years": years,
-        "default_year": years[-1],
-        "sources": _provenance(config, len(codes)),
-        "indicators": indicators,
-        "facility_kinds": kinds_to_json(config.facility_kinds()),
-        "access": config.access.model_dump(mode="json"),
+    return manifest_entries(config, years, _provenance(config, len(codes)), indicators, province) | {
         "partitioning": {"by": PARTITION_KEY, "buffer_km": config.partitions.buffer_km},
         "partitions": entries,
         "rasters": {},
-        "province": province,
         "layer_rows": layer_rows,
     }
 
