@@ -55,6 +55,9 @@ class _Profiles:
 #: Empty forest and swamp then neither dominates a map nor any class statistic (docs/method.md).
 INHABITED_MIN_PEOPLE = 0.5
 
+#: The level of a national store's whole (its ``province`` level has a unit per province).
+WHOLE = "all"
+
 #: Area aggregates of the cell scores, per unit and year (store columns of areas and village_years).
 AF_COLUMNS: tuple[str, ...] = (
     "H", "A", "M0", "mpi_poor_population", "vulnerable_share", "severe_share", "scored_population"
@@ -101,6 +104,7 @@ class ScoringFrame:
         cell_people: FloatArray,
         village_codes: np.ndarray,
         village_years: pd.DataFrame,
+        province_pos: tuple[IntArray, int] | None = None,
     ) -> ScoringFrame:
         """Prepare cells for rescoring from arrays (the build, before any store exists).
 
@@ -118,12 +122,18 @@ class ScoringFrame:
             Village codes in position order.
         village_years
             One row per village and year (``village_code``, ``year``, values).
+        province_pos
+            Each cell's province position and the number of provinces (a national store); default:
+            every cell in one province. With more than one, level ``all`` is the whole store.
         """
         n_villages = len(village_codes)
         group_pos = {"village": village_pos} | {name: pos for name, (pos, _) in area_pos.items()}
         n_groups = {"village": n_villages} | {name: n for name, (_, n) in area_pos.items()}
         group_pos["province"] = np.zeros(len(village_pos), np.int64)
         n_groups["province"] = 1
+        if province_pos is not None and province_pos[1] > 1:
+            group_pos[WHOLE], n_groups[WHOLE] = group_pos["province"], 1
+            group_pos["province"], n_groups["province"] = province_pos
         years = {
             int(year): rows.set_index("village_code").loc[village_codes].reset_index()
             for year, rows in village_years.groupby("year")
@@ -146,9 +156,23 @@ class ScoringFrame:
             c: hexes[c].to_numpy(np.float64) for c in hexes.columns if c.startswith(("time_min_", "dist_km_"))
         }
         people = hexes["population"].to_numpy(np.float64)
+        keys = [entry["key"] for entry in store.partitions]
+        province_pos = None
+        if len(keys) > 1:  # a national store: its provinces are the partitions, in code order
+            of_village = pd.Index(keys).get_indexer(pd.Series(village_codes).astype(str).str[: len(keys[0])])
+            province_pos = (of_village[village_pos].astype(np.int64), len(keys))
         return cls.from_arrays(
-            static, village_pos, area_pos, people, village_codes, store.layer("village_years")
+            static, village_pos, area_pos, people, village_codes, store.layer("village_years"), province_pos
         )
+
+    @property
+    def provinces(self) -> int:
+        """How many provinces the store holds (one but for a national store)."""
+        return self.n_groups["province"]
+
+    def summarize_whole(self, cells: CellScores, spec: IndicatorSpec) -> Summary:
+        """The whole store's summary: its province's, or for a national store the nation's."""
+        return self.summarize(cells, spec, WHOLE if WHOLE in self.group_pos else "province")
 
     def year_rows(self, year: int | None) -> tuple[int, pd.DataFrame]:
         """A year's village rows in village position order (latest year when ``None``)."""

@@ -91,9 +91,18 @@ class Catalog:
 
     @cached_property
     def province_geometry(self) -> np.ndarray:
-        """GeoJSON bytes of the province outline (the union of the kabupaten), built on first use."""
-        union = shapely.union_all(self.collection("kabupaten").table.geometry)
-        return geometry_json(np.array([union], dtype=object))
+        """GeoJSON bytes of each province's outline (the union of its kabupaten), built on first use.
+
+        One for a province store; for a national store one per partition, in code order.
+        """
+        kabupaten = self.collection("kabupaten").table
+        geometry = kabupaten.geometry if kabupaten.geometry is not None else np.array([], dtype=object)
+        keys = [entry["key"] for entry in self.store.partitions]
+        if len(keys) <= 1:
+            return geometry_json(np.array([shapely.union_all(geometry)], dtype=object))
+        codes = np.asarray(kabupaten.columns["kabupaten_code"], dtype=str)
+        outlines = [shapely.union_all(geometry[np.char.startswith(codes, key)]) for key in keys]
+        return geometry_json(np.array(outlines, dtype=object))
 
     def table(self, collection: Collection, year: int | None) -> Table:
         """The collection's table for ``year`` (the stored table for the stored year or None)."""

@@ -98,7 +98,11 @@ def _hexagon_rows(
 def _area_rows(
     catalog: Catalog, level: str, summary: Any, people: np.ndarray, spec: IndicatorSpec, rows: np.ndarray
 ) -> list[dict]:
-    if level == "province":
+    if level == "province" and catalog.require_scoring().provinces > 1:
+        keys = [entry["key"] for entry in catalog.store.partitions]
+        ids = [keys[i] for i in rows.tolist()]
+        names = [f"Provinsi {key}" for key in ids]
+    elif level == "province":
         ids, names = ["province"], [str(catalog.store.manifest.get("name", "province"))]
     else:
         unit = level_schema(level)
@@ -126,8 +130,8 @@ def score_level(catalog: Catalog, spec: IndicatorSpec, q: ScoreQuery) -> tuple[L
     scoring = catalog.require_scoring()
     cells = scoring.score_cells(spec, q.year)
     units, pop = cells.scores, cells.weights
-    # The whole store is the province level: its table is prepared once, like every level's.
-    overall = round_record(summary_to_json(scoring.summarize(cells, spec, "province"), spec))
+    # The whole store (a province's, or a nation's): its table is prepared once, like every level's.
+    overall = round_record(summary_to_json(scoring.summarize_whole(cells, spec), spec))
     if q.level == "hexagon":
         total = scoring.n_cells
         rows = np.arange(total)[q.offset : q.offset + q.limit]
@@ -135,7 +139,7 @@ def score_level(catalog: Catalog, spec: IndicatorSpec, q: ScoreQuery) -> tuple[L
     n = scoring.n_groups[q.level]
     summary = scoring.summarize(cells, spec, q.level)
     rows = np.arange(n)[q.offset : q.offset + q.limit]
-    positions = rows if q.level != "province" else np.array([], dtype=np.int64)
+    positions = rows if q.level != "province" or n > 1 else np.array([], dtype=np.int64)
     people = scoring.people(cells, q.level)
     return LevelScores(_area_rows(catalog, q.level, summary, people, spec, rows), overall, positions), n
 
@@ -188,7 +192,11 @@ def render_scores(request: Request, catalog: Catalog, spec: IndicatorSpec, q: Sc
     if q.fmt == "json":
         return ORJSONResponse(body | {"units": scores.rows})
     if q.level == "province":
-        geoms = catalog.province_geometry
+        geoms = (
+            catalog.province_geometry[scores.positions]
+            if len(scores.positions)
+            else catalog.province_geometry
+        )
     else:
         geoms = catalog.collection(level_schema(q.level).layer or "").geometry[scores.positions]
     features = b",".join(

@@ -312,3 +312,26 @@ def test_a_national_file_without_a_facility_kind_is_refused_before_any_partition
     with pytest.raises(SourceError, match="health_facilities.gpkg.*no feature of kind health_hospital"):
         build(load_config(broken / "sasaran.toml"), tmp_path / "store", progress=False, workers=1)
     assert not (tmp_path / "store").exists()
+
+
+def test_the_service_scores_each_province_of_a_national_store_and_the_nation_as_a_whole(national):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    store = LayerStore.open(national)
+    with TestClient(create_app(Settings(store_dir=national))) as client:
+        body = client.get("/scores/province").json()
+        shapes = client.get("/scores/province?f=geojson").json()
+    year = str(body["year"])
+    assert [unit["id"] for unit in body["units"]] == sorted(PROVINCES) == [e["key"] for e in store.partitions]
+    for unit, entry in zip(body["units"], store.partitions, strict=True):
+        own = entry["province"][year]
+        assert unit["mpi_poor_population"] == pytest.approx(own["mpi_poor_population"], abs=1)
+        assert unit["H"] == pytest.approx(own["H"], abs=1e-4)
+    # The summary is the nation: the manifest's combination of the provinces.
+    assert body["summary"]["H"] == pytest.approx(store.manifest["province"][year]["H"], abs=1e-4)
+    assert len(shapes["features"]) == 3
+    assert {f["geometry"]["type"] for f in shapes["features"]} <= {"Polygon", "MultiPolygon"}
+    assert [f["id"] for f in shapes["features"]] == sorted(PROVINCES)
