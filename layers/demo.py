@@ -18,7 +18,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -147,18 +148,29 @@ def write_demo(out_dir: str | Path, villages: int = 1500, seed: int = 62) -> Pat
         # Above ~20,000 a kabupaten would need more than 99 kecamatan, which 3-digit CCC codes cannot hold.
         raise ValueError(f"'villages' should be between 20 and 20,000, got {villages}")
     out_dir = Path(out_dir)
+    with writing_directory(out_dir) as tmp:
+        _write_all(tmp, villages=villages, seed=seed)
+    return out_dir / "sasaran.toml"
+
+
+@contextmanager
+def writing_directory(out_dir: Path) -> Iterator[Path]:
+    """A temporary sibling of ``out_dir`` to write into; it replaces ``out_dir`` when the block ends.
+
+    A failure inside the block removes it and leaves ``out_dir`` as it was (the province and the
+    country demo write their files this way).
+    """
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"{out_dir} exists and is not a directory")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
         tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the demo folder is an ordinary one
-        _write_all(tmp, villages=villages, seed=seed)
+        yield tmp
         _swap_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out_dir / "sasaran.toml"
 
 
 def _umask() -> int:

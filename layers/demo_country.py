@@ -221,20 +221,8 @@ def build_country(
         )
     start = time.perf_counter()
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(f"{out_dir} exists and is not a directory")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    import shutil
-    import tempfile
-
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    try:
-        tmp.chmod(0o777 & ~demo._umask())
+    with demo.writing_directory(out_dir) as tmp:
         counts = _write_all(tmp, villages, seed, codes)
-        demo._swap_into_place(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return CountryReport(config=out_dir / "sasaran.toml", seconds=time.perf_counter() - start, **counts)
 
 
