@@ -117,14 +117,17 @@ def _village_codes(config: BuildConfig) -> pd.Series:
     """Every village code of the villages file by feature id, without reading geometries."""
     src = config.sources.villages
     path = config.resolve(src.file)
-    frame = pyogrio.read_dataframe(
-        path,
-        layer=src.layer,
-        columns=[src.code],
-        read_geometry=False,
-        fid_as_index=True,
-        encoding=src.encoding,
-    )
+    try:
+        frame = pyogrio.read_dataframe(
+            path,
+            layer=src.layer,
+            columns=[src.code],
+            read_geometry=False,
+            fid_as_index=True,
+            encoding=src.encoding,
+        )
+    except Exception as exc:
+        raise SourceError(path.name, None, None, f"cannot read ({exc})") from None
     return sources.as_code(frame[src.code])
 
 
@@ -147,12 +150,16 @@ def is_national(config: BuildConfig) -> bool:
     return keys is not None and keys.nunique() > 1
 
 
-def plan(config: BuildConfig) -> list[Partition]:
-    """The partitions of a build: one per province, largest first (they finish together)."""
+def plan(config: BuildConfig, codes: pd.Series | None = None) -> list[Partition]:
+    """The partitions of a build: one per province, largest first (they finish together).
+
+    ``codes``: the village codes by feature id, when the caller has read them already.
+    """
     src = config.sources.villages
     path = config.resolve(src.file)
-    try:
+    if codes is None:
         codes = _village_codes(config)
+    try:
         fids, bounds = pyogrio.read_bounds(path, layer=src.layer)
         crs = pyogrio.read_info(path, layer=src.layer).get("crs")
     except Exception as exc:
@@ -454,13 +461,13 @@ def build_partitioned(
     start = time.perf_counter()
     if workers is not None and scheduler is not None:
         raise ConfigError("--workers starts a local cluster and --scheduler names another: give one")
-    parts = plan(config)
+    codes = _village_codes(config)
+    parts = plan(config, codes)
     keep: list[dict[str, Any]] = []
     with build_lock(store_dir):
         if only is not None:
             parts, keep = _only(parts, only, store_dir)
         check_whole_files(config)
-        codes = _village_codes(config)
         poverty = sources.read_poverty(config.sources.poverty, config, codes.reset_index(drop=True))
         by_province = poverty.groupby(poverty["village_code"].str[:PROVINCE_DIGITS])
         seconds = {"plan": round(time.perf_counter() - start, 3)}
