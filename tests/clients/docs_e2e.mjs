@@ -7,57 +7,21 @@
 // (tests/clients/test_docs_browser.py checks it). Requests to any other origin are aborted and
 // reported, and so are Content-Security-Policy violations: the page must work offline.
 // Env: CHROMIUM (default /usr/bin/chromium), E2E_TIMEOUT_MS (default 60000).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
+import { CHROMIUM_ARGS, blockOtherOrigins, launchContext, recordCspViolations, reportRun, startRun } from './browser.mjs';
 
-const require = createRequire(new URL('./node/', import.meta.url));
-const { chromium } = require('playwright-core');
-
-const [base, outDir] = process.argv.slice(2);
-if (!base || !outDir) {
-  console.error('usage: node docs_e2e.mjs BASE_URL OUT_DIR');
-  process.exit(2);
-}
-const origin = new URL(base).origin;
-const timeout = Number(process.env.E2E_TIMEOUT_MS ?? 60000);
-const watchdog = setTimeout(() => {
-  console.error(`docs e2e: gave up after ${timeout} ms`);
-  process.exit(3);
-}, timeout);
-
+const { base, outDir, origin, watchdog } = startRun('docs e2e', 'docs_e2e.mjs BASE_URL OUT_DIR', 60000);
 const report = { consoleErrors: [], pageErrors: [], externalRequests: [], failedRequests: [], cspViolations: [], requests: [] };
-const profile = mkdtempSync(join(tmpdir(), 'sasaran-chromium-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  viewport: { width: 1280, height: 1000 },
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run',
-    '--disable-component-update', '--disable-sync'],
-});
+const { context, close } = await launchContext({ viewport: { width: 1280, height: 1000 }, args: CHROMIUM_ARGS });
 
-try {
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(origin) || url.startsWith('data:') || url.startsWith('blob:')) {
-      report.requests.push(url);
-      return route.continue();
-    }
-    report.externalRequests.push(url);
-    return route.abort();
-  });
+await reportRun(report, watchdog, async () => {
+  await blockOtherOrigins(context, origin, report.externalRequests, (url) => report.requests.push(url));
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(30000);
   page.on('console', (m) => { if (m.type() === 'error') report.consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => report.pageErrors.push(String(e)));
   page.on('requestfailed', (r) => report.failedRequests.push(`${r.url()} ${r.failure()?.errorText}`));
-  // CSP violations reach the page as events; the console message alone is easy to miss.
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      (window.__csp ??= []).push(`${e.violatedDirective} ${e.blockedURI}`);
-    });
-  });
+  await recordCspViolations(page);
 
   const response = await page.goto(`${base}/docs`);
   report.status = response.status();
@@ -74,13 +38,4 @@ try {
   report.screenshot = join(outDir, 'docs.png');
   await page.screenshot({ path: report.screenshot });
   report.ok = true;
-} catch (err) {
-  report.ok = false;
-  report.error = String(err?.stack ?? err);
-} finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-  clearTimeout(watchdog);
-}
-console.log(JSON.stringify(report, null, 1));
-process.exit(report.ok ? 0 : 1);
+}, close);

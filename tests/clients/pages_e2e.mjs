@@ -8,54 +8,26 @@
 // on stdout (tests/clients/test_pages_browser.py checks it). Requests to any other origin are aborted
 // and reported, and so are Content-Security-Policy violations: the pages must work offline.
 // Env: CHROMIUM (default /usr/bin/chromium), E2E_TIMEOUT_MS (default 60000).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
+import { CHROMIUM_ARGS, blockOtherOrigins, launchContext, recordCspViolations, reportRun, startRun } from './browser.mjs';
 
-const require = createRequire(new URL('./node/', import.meta.url));
-const { chromium } = require('playwright-core');
-
-const [base, outDir, ...paths] = process.argv.slice(2);
-if (!base || !outDir || !paths.length) {
-  console.error('usage: node pages_e2e.mjs BASE_URL OUT_DIR PATH...');
-  process.exit(2);
-}
-const origin = new URL(base).origin;
-const timeout = Number(process.env.E2E_TIMEOUT_MS ?? 60000);
-const watchdog = setTimeout(() => {
-  console.error(`pages e2e: gave up after ${timeout} ms`);
-  process.exit(3);
-}, timeout);
-
+const { base, outDir, origin, watchdog, rest: paths } = startRun(
+  'pages e2e', 'pages_e2e.mjs BASE_URL OUT_DIR PATH...', 60000, 1);
 const report = { externalRequests: [], failedRequests: [], pages: [] };
-const profile = mkdtempSync(join(tmpdir(), 'sasaran-chromium-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
+const { context, close } = await launchContext({
   viewport: { width: 1100, height: 900 },
-  args: ['--no-sandbox', '--disable-gpu', '--use-gl=swiftshader', '--enable-unsafe-swiftshader',
-    '--disable-background-networking', '--no-first-run', '--disable-component-update', '--disable-sync'],
+  args: [...CHROMIUM_ARGS, '--use-gl=swiftshader', '--enable-unsafe-swiftshader'],
 });
 
-try {
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(origin) || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
-    report.externalRequests.push(url);
-    return route.abort();
-  });
+await reportRun(report, watchdog, async () => {
+  await blockOtherOrigins(context, origin, report.externalRequests);
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(30000);
   let errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('requestfailed', (r) => report.failedRequests.push(`${r.url()} ${r.failure()?.errorText}`));
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      (window.__csp ??= []).push(`${e.violatedDirective} ${e.blockedURI}`);
-    });
-  });
+  await recordCspViolations(page);
   for (const [i, path] of paths.entries()) {
     errors = [];
     const response = await page.goto(`${base}${path}`);
@@ -85,13 +57,4 @@ try {
     report.pages.push(entry);
   }
   report.ok = true;
-} catch (err) {
-  report.ok = false;
-  report.error = String(err?.stack ?? err);
-} finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-  clearTimeout(watchdog);
-}
-console.log(JSON.stringify(report, null, 1));
-process.exit(report.ok ? 0 : 1);
+}, close);

@@ -6,51 +6,22 @@
 // saves OUT_DIR/planner.png and prints one JSON report on stdout (tests/clients/test_planner_browser.py
 // checks it). Any request to another origin is blocked and reported: the page must be self-contained.
 // Env: CHROMIUM (default /usr/bin/chromium), E2E_TIMEOUT_MS (default 120000).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
+import { CHROMIUM_ARGS, WEBGL_ARGS, blockOtherOrigins, launchContext, reportRun, startRun } from './browser.mjs';
 
-const require = createRequire(new URL('./node/', import.meta.url));
-const { chromium } = require('playwright-core');
-
-const [base, outDir] = process.argv.slice(2);
-if (!base || !outDir) {
-  console.error('usage: node planner_e2e.mjs BASE_URL OUT_DIR');
-  process.exit(2);
-}
-const origin = new URL(base).origin;
-const timeout = Number(process.env.E2E_TIMEOUT_MS ?? 120000);
-const watchdog = setTimeout(() => {
-  console.error(`planner e2e: gave up after ${timeout} ms`);
-  process.exit(3);
-}, timeout);
-
+const { base, outDir, origin, watchdog } = startRun('planner e2e', 'planner_e2e.mjs BASE_URL OUT_DIR', 120000);
 const report = { steps: [], consoleErrors: [], pageErrors: [], externalRequests: [], failedRequests: [], downloads: {} };
 const step = (name) => report.steps.push(name);
 
-const profile = mkdtempSync(join(tmpdir(), 'sasaran-chromium-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true, // adds --headless
+const { context, close } = await launchContext({
   acceptDownloads: true,
   viewport: { width: 1360, height: 1150 },
   locale: 'id-ID',
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run',
-    '--disable-component-update', '--disable-sync',
-    // WebGL for MapLibre on the CPU (SwiftShader through ANGLE), since --disable-gpu turns the GPU off.
-    '--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
-  ],
+  args: [...CHROMIUM_ARGS, ...WEBGL_ARGS],
 });
 
-try {
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(origin) || url.startsWith('blob:') || url.startsWith('data:')) return route.continue();
-    report.externalRequests.push(url);
-    return route.abort();
-  });
+await reportRun(report, watchdog, async () => {
+  await blockOtherOrigins(context, origin, report.externalRequests);
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(30000);
   let expectErrors = false; // from step 8 on, the page is made to fail on purpose
@@ -152,13 +123,4 @@ try {
   report.problemError = (await page.textContent('#error')).trim();
   step('errors');
   report.ok = true;
-} catch (err) {
-  report.ok = false;
-  report.error = String(err?.stack ?? err);
-} finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-  clearTimeout(watchdog);
-}
-console.log(JSON.stringify(report, null, 1));
-process.exit(report.ok ? 0 : 1);
+}, close);

@@ -7,22 +7,9 @@
 // Prints one JSON report: {ok, runs: {"desktop-id": {...}, "desktop-en": ..., "phone-id": ..., "phone-en": ...}}.
 // Screenshots go to OUT_DIR/<run>-<step>.png. Env: CHROMIUM, E2E_TIMEOUT_MS.
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
+import { CHROMIUM_ARGS, EXECUTABLE, WEBGL_ARGS, blockOtherOrigins, chromium, reportRun, startRun } from './browser.mjs';
 
-const require = createRequire(new URL('./node/', import.meta.url));
-const { chromium } = require('playwright-core');
-
-const [base, outDir] = process.argv.slice(2);
-if (!base || !outDir) {
-  console.error('usage: node planner_issue14.mjs BASE_URL OUT_DIR');
-  process.exit(2);
-}
-const origin = new URL(base).origin;
-const timeout = Number(process.env.E2E_TIMEOUT_MS ?? 300000);
-const watchdog = setTimeout(() => {
-  console.error(`planner issue 14 e2e: gave up after ${timeout} ms`);
-  process.exit(3);
-}, timeout);
+const { base, outDir, origin, watchdog } = startRun('planner issue 14 e2e', 'planner_issue14.mjs BASE_URL OUT_DIR', 300000);
 
 const VIEWPORTS = { desktop: { width: 1366, height: 768 }, phone: { width: 390, height: 844 } };
 // Words that must not appear in the other language's page (item 12).
@@ -32,15 +19,7 @@ const FOREIGN = {
 };
 const report = { steps: [], runs: {} };
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run',
-    '--disable-component-update', '--disable-sync',
-    '--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
-  ],
-});
+const browser = await chromium.launch({ executablePath: EXECUTABLE, headless: true, args: [...CHROMIUM_ARGS, ...WEBGL_ARGS] });
 
 const box = (page, sel) => page.$eval(sel, (el) => { const r = el.getBoundingClientRect(); return { x: r.x, y: r.y, w: r.width, h: r.height }; }).catch(() => null);
 const intersects = (a, b) => !!a && !!b && a.w > 0 && b.w > 0 && a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
@@ -77,12 +56,7 @@ async function oneRun(viewportName, language) {
     viewport: VIEWPORTS[viewportName], locale: language === 'id' ? 'id-ID' : 'en-US', acceptDownloads: true,
     isMobile: viewportName === 'phone', hasTouch: viewportName === 'phone',
   });
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(origin) || url.startsWith('blob:') || url.startsWith('data:')) return route.continue();
-    r.externalRequests.push(url);
-    return route.abort();
-  });
+  await blockOtherOrigins(context, origin, r.externalRequests);
   const page = await context.newPage();
   page.setDefaultTimeout(30000);
   page.on('console', (m) => { if (m.type() === 'error') r.consoleErrors.push(m.text()); });
@@ -304,7 +278,7 @@ function step(name) {
   report.steps.push(name);
 }
 
-try {
+await reportRun(report, watchdog, async () => {
   const only = process.env.E2E_ONLY ? process.env.E2E_ONLY.split(',') : null;
   for (const viewport of Object.keys(VIEWPORTS)) {
     for (const language of ['id', 'en']) {
@@ -313,12 +287,4 @@ try {
     }
   }
   report.ok = Object.values(report.runs).every((r) => r.ok);
-} catch (err) {
-  report.ok = false;
-  report.error = String(err?.stack ?? err);
-} finally {
-  await browser.close();
-  clearTimeout(watchdog);
-}
-console.log(JSON.stringify(report, null, 1));
-process.exit(report.ok ? 0 : 1);
+}, () => browser.close());
