@@ -6,23 +6,18 @@ The public API is listed in ``__all__``; names are imported on first use so that
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from layers._lazy import lazy_exports
 
 __all__ = ["build", "load_config", "LayerStore", "score_units", "select_targets", "summarize", "write_demo"]
 
 _HOME = {
-    "build": "layers.pipeline",
+    "build": "layers.pipeline.province",
     "load_config": "layers.config",
     "LayerStore": "layers.store",
-    "score_units": "layers.scoring",
-    "select_targets": "layers.targeting",
-    "summarize": "layers.scoring",
-    "write_demo": "layers.demo",
+    "score_units": "layers.scoring.af",
+    "select_targets": "layers.targeting.selection",
+    "summarize": "layers.scoring.af",
+    "write_demo": "layers.demo.province",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(import_module(_HOME[name]), name)
-    raise AttributeError(f"module 'layers' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _HOME)

@@ -258,7 +258,7 @@ class ChangeGate(_Model):
 
 
 class PartitionConfig(_Model):
-    """How a national build splits into province partitions (`layers.partition`)."""
+    """How a national build splits into province partitions (`layers.pipeline.national`)."""
 
     #: How far (km) each partition reads sources and draws its travel-time surface beyond its own
     #: villages' extent, so people reach facilities across a province border. 50 km is more than

@@ -27,7 +27,7 @@ from typing import Literal
 from layers.errors import LayerNotFound
 
 Geometry = Literal["MultiPolygon", "Polygon", "Point", "LineString"]
-#: How QGIS and tile styles draw a layer (`layers.qml.style_for`).
+#: How QGIS and tile styles draw a layer (`layers.maps.qml.style_for`).
 Style = Literal["score", "m0", "facility", "roads", "rivers"]
 
 

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-#: A partitioned store (a national build, `layers.partition`) keeps each layer as a directory of
+#: A partitioned store (a national build, `layers.pipeline.national`) keeps each layer as a directory of
 #: parts in hive style: ``<layer>/province=62/part.parquet``.
 PARTITION_KEY = "province"
 PART_FILE = "part.parquet"

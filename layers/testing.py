@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from layers.config import load_config
-from layers.demo import write_demo
-from layers.pipeline import BuildResult, build
+from layers.demo.province import write_demo
+from layers.pipeline.province import BuildResult, build
 
 #: Villages in the tiny province: enough for every level of the hierarchy, built in seconds.
 TINY_VILLAGES = 60

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from layers.config import load_config
-from layers.demo import write_demo
-from layers.indicator_spec import default_spec, with_overrides
-from layers.pipeline import build
-from layers.scoring import score_units, summarize
+from layers.demo.province import write_demo
+from layers.pipeline.province import build
+from layers.scoring.af import score_units, summarize
+from layers.scoring.spec import default_spec, with_overrides
 from layers.store import LayerStore, package_versions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +65,7 @@ def bench_build(work: Path, villages: int) -> tuple[list[str], Path]:
 
 def bench_rescoring(store_dir: Path) -> list[str]:
     """Rescore every cell with new weights and aggregate to every level (issue 3 goal: ≤ 50 ms)."""
-    from layers.rescore import ScoringFrame
+    from layers.scoring.rescore import ScoringFrame
 
     frame = ScoringFrame.from_store(LayerStore.open(store_dir))
     weights = {"income": 0.4, "education": 0.2, "health": 0.2, "quality_of_life": 0.2}
@@ -92,9 +92,10 @@ def bench_rescoring(store_dir: Path) -> list[str]:
 
 def bench_access(sources_config: Path) -> list[str]:
     """Friction surface and travel time to all five facility kinds (issue 4 goal: ≤ 10 s, ≤ 2 GiB)."""
-    from layers import access, pipeline
-    from layers.grid import cell_centres, cells_for_villages
-    from layers.units import union_of
+    from layers.geo import access
+    from layers.geo.grid import cell_centres, cells_for_villages
+    from layers.geo.units import union_of
+    from layers.pipeline import province as pipeline
 
     config = load_config(sources_config)
     inputs = pipeline.read_inputs(config)

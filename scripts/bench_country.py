@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
-from layers.demo_country import write_country
+from layers.demo.country import write_country
 from layers.store import LayerStore
 
 BIN = Path(sys.executable).parent

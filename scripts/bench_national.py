@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_service import HOST, Server, box, fetch, free_port, sample_points, tile_of  # noqa: E402
 
-from layers.indicator_spec import default_spec, with_overrides  # noqa: E402
-from layers.rescore import ScoringFrame, store_spec  # noqa: E402
+from layers.scoring.rescore import ScoringFrame, store_spec  # noqa: E402
+from layers.scoring.spec import default_spec, with_overrides  # noqa: E402
 from layers.store import LayerStore  # noqa: E402
 
 WEIGHTS = {"income": 0.4, "education": 0.2, "health": 0.2, "quality_of_life": 0.2}
@@ -141,7 +141,7 @@ def bench_rescoring(frame: ScoringFrame, repeat: int = 10) -> list[str]:
 
 def bench_targets(frame: ScoringFrame, villages: pd.DataFrame, store: LayerStore) -> list[str]:
     """`select_targets` at a few budgets with the default cost model and 200 scenarios."""
-    from layers.targeting import TargetRequest, select_targets
+    from layers.targeting.selection import TargetRequest, select_targets
 
     lines = [
         f"### Targets ({len(frame.village_codes):,} villages, default costs, 200 scenarios)",

@@ -93,9 +93,9 @@ def requests(kabupaten: list[str]) -> dict[str, dict[str, Any]]:
 
 def bench(store_dir: Path, repeat: int = 3) -> tuple[list[str], bool]:
     """Run the set; the markdown section and whether every request met the goal."""
-    from layers.rescore import ScoringFrame, store_spec
+    from layers.scoring.rescore import ScoringFrame, store_spec
     from layers.store import LayerStore
-    from layers.targeting import (
+    from layers.targeting.selection import (
         DEFAULT_COST_FIXED,
         DEFAULT_COST_PER_PERSON,
         DEFAULT_SCENARIOS,

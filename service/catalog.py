@@ -1,7 +1,7 @@
 """Everything the lifespan prepares once per store, for fast answers.
 
-`Catalog` turns each served layer into a `layers.query.Table` (numpy columns, per-row bounds)
-plus its features' GeoJSON geometry bytes, keeps the `layers.rescore.ScoringFrame` that rescoring
+`Catalog` turns each served layer into a `layers.query.table.Table` (numpy columns, per-row bounds)
+plus its features' GeoJSON geometry bytes, keeps the `layers.scoring.rescore.ScoringFrame` that rescoring
 needs, the vector tiles and the province outline. Requests then only index arrays. Nothing here
 changes after the lifespan except bounded caches, each behind a lock.
 """
@@ -18,11 +18,11 @@ import numpy as np
 import shapely
 
 from layers.errors import ConfigError, InvalidQuery, LayerNotFound, excerpt
-from layers.query import Table
-from layers.rescore import ScoringFrame, check_year, store_spec, stored_year
+from layers.maps.tiles import VectorTiles
+from layers.query.table import Table
 from layers.schema import LAYERS, TABLES, YEAR_LAYERS
+from layers.scoring.rescore import ScoringFrame, check_year, store_spec, stored_year
 from layers.store import LayerStore
-from layers.tiles import VectorTiles
 from service.responses import LazyGeometryJSON, geometry_json
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,10 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 
-from layers import cql2, query
 from layers.errors import EXCERPT_ITEMS, InvalidQuery, close_match, excerpt, excerpt_list
-from layers.query import Table
+from layers.query import cql2
+from layers.query import table as query
+from layers.query.table import Table
 from layers.schema import LEVELS
 from layers.schema import level as level_schema
 from layers.store import LayerStore

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from layers.errors import InvalidQuery
-from layers.query import MAX_SORT_KEYS, Table, page, select
+from layers.query.table import MAX_SORT_KEYS, Table, page, select
 from layers.schema import LAYERS, LEVELS, field_for
 from service import html, links
 from service.catalog import Catalog, Collection

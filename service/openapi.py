@@ -26,8 +26,8 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 from layers.export import FORMATS, MEDIA_TYPES, TARGET_FORMATS
+from layers.maps.tiles import LIMIT_ZOOM
 from layers.schema import LEVELS
-from layers.tiles import LIMIT_ZOOM
 from service import models
 from service.catalog import Catalog
 from service.responses import CSV, GEOJSON, JSON, OPENAPI_JSON, PROBLEM_JSON, SCHEMA_JSON
@@ -216,7 +216,7 @@ def _score_body(doc: dict[str, Any], catalog: Catalog) -> None:
     op = doc["paths"].get("/scores/{level}", {}).get("post")
     if op is None:
         return
-    from layers.indicator_spec import spec_to_dict
+    from layers.scoring.spec import spec_to_dict
 
     number = {
         "oneOf": [{"type": "number"}, {"type": "string", "pattern": r"^\s*[0-9.]{1,20}(/[0-9.]{1,20})?\s*$"}]

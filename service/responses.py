@@ -17,7 +17,7 @@ import orjson
 import shapely
 from starlette.responses import Response
 
-from layers.query import Table
+from layers.query.table import Table
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"

@@ -1,6 +1,6 @@
 """Scores at every level under the caller's indicator spec, weights, cutoffs, k and year.
 
-Each request rescores every cell (`layers.scoring.score_units` on a cells × indicators matrix
+Each request rescores every cell (`layers.scoring.af.score_units` on a cells × indicators matrix
 gathered from arrays prepared at startup) and aggregates by the level's group positions
 (`summarize`). Answers state the spec actually used. Formats: JSON (default), GeoJSON, CSV.
 
@@ -20,10 +20,10 @@ import orjson
 from fastapi import APIRouter, Body, Request
 from starlette.responses import Response
 
-from layers.indicator_spec import IndicatorSpec, spec_from_dict, spec_to_dict, with_named_overrides
 from layers.rounding import round_array, round_record
 from layers.schema import level as level_schema
-from layers.scoring import dimension_share, summary_to_json
+from layers.scoring.af import dimension_share, summary_to_json
+from layers.scoring.spec import IndicatorSpec, spec_from_dict, spec_to_dict, with_named_overrides
 from service.catalog import Catalog
 from service.deps import CatalogDep, ScoreQuery, ScoreQueryDep
 from service.links import request_href

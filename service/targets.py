@@ -1,6 +1,6 @@
 """``POST /targets``: choose villages for a programme; ``GET /changes``: change between two years.
 
-The scoring frame (`layers.rescore.ScoringFrame`) is prepared once at startup with the catalog,
+The scoring frame (`layers.scoring.rescore.ScoringFrame`) is prepared once at startup with the catalog,
 so every request only rescores arrays. Errors are domain errors (`InvalidQuery`,
 `InfeasibleTargeting` → 400 via `service.errors`).
 """
@@ -14,12 +14,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
-from layers.change import changes, changes_to_csv, changes_to_json
 from layers.export import MEDIA_TYPES, target_filename, write_targets
-from layers.rescore import ScoringFrame, store_spec
 from layers.rounding import round_record
+from layers.scoring.change import changes, changes_to_csv, changes_to_json
+from layers.scoring.rescore import ScoringFrame, store_spec
 from layers.store import LayerStore
-from layers.targeting import TargetRequest, TargetResult, select_targets
+from layers.targeting.selection import TargetRequest, TargetResult, select_targets
 from service.deps import CatalogDep, StoreDep
 from service.responses import CSVResponse, ORJSONResponse
 

@@ -13,12 +13,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from layers.classes import CLASSIFICATIONS, classes_json
 from layers.errors import LayerNotFound
-from layers.map_styles import maplibre_style
-from layers.qml import vector_tile_qml
+from layers.maps.classes import CLASSIFICATIONS, classes_json
+from layers.maps.maplibre import maplibre_style
+from layers.maps.qml import vector_tile_qml
+from layers.maps.tiles import LIMIT_ZOOM, MAX_ZOOM, MIN_ZOOM, VectorTiles, hexagon_resolution
 from layers.schema import LAYERS
-from layers.tiles import LIMIT_ZOOM, MAX_ZOOM, MIN_ZOOM, VectorTiles, hexagon_resolution
 from service.catalog import Catalog
 from service.deps import CatalogDep, known_parameters, requested_year
 from service.links import href

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from layers.pipeline import BuildResult
+from layers.pipeline.province import BuildResult
 from layers.store import LayerStore
 from layers.testing import tiny_build, tiny_sources
 

@@ -15,7 +15,8 @@ import shapely
 from pyproj import Geod, Transformer
 from skimage.graph import MCP_Geometric
 
-from layers.access import (
+from layers.config import FACILITY_KINDS, AccessConfig
+from layers.geo.access import (
     DISCRETISATION_BOUND,
     OCTILE_BOUND,
     FrictionSurface,
@@ -26,7 +27,6 @@ from layers.access import (
     travel_times,
     write_cog,
 )
-from layers.config import FACILITY_KINDS, AccessConfig
 
 GEOD = Geod(ellps="WGS84")
 CONFIG = AccessConfig()
@@ -216,7 +216,7 @@ def test_8_neighbours_match_scikit_image_mcp_geometric(
 
 
 def _heapq_dijkstra(friction: np.ndarray, sources: list[tuple[int, int]], res: float) -> np.ndarray:
-    """Textbook Dijkstra over the 16-neighbour moves, written independently of layers.access."""
+    """Textbook Dijkstra over the 16-neighbour moves, written independently of layers.geo.access."""
     rows, cols = friction.shape
     best = np.full(friction.shape, np.inf)
     heap = [(0.0, r, c) for r, c in sources]

@@ -93,5 +93,83 @@ def test_the_import_graph_has_no_cycles() -> None:
 def test_the_rules_see_real_imports() -> None:
     """The graph is not empty by accident: known edges are found."""
     assert "layers.schema" in GRAPH["layers.store"]
-    assert "layers.export.atomic" in GRAPH["layers.cli.mpi"]
+    assert "layers.atomic" in GRAPH["layers.cli.mpi"]
     assert "fastapi" in IMPORTS["service.app"]
+
+
+#: The levels of docs/architecture.md ("Folders that show the flow"): a module imports only from
+#: lower levels or from its own folder. Level 0 are the nouns every stage shares.
+LEVELS: dict[str, int] = {
+    "layers": 0,
+    "layers._lazy": 0,
+    "layers.errors": 0,
+    "layers.types": 0,
+    "layers.schema": 0,
+    "layers.config": 0,
+    "layers.rounding": 0,
+    "layers.store": 0,
+    "layers.atomic": 0,
+    "layers.demo": 1,
+    "layers.sources": 1,
+    "layers.geo": 2,
+    "layers.scoring": 3,
+    "layers.pipeline": 4,
+    "layers.targeting": 4,
+    "layers.query": 4,
+    "layers.maps": 4,
+    "layers.export": 5,
+    "layers.cli": 6,
+    "layers.testing": 6,
+}
+
+
+def _home(module: str) -> str:
+    """The folder (or level-0 module) a module belongs to: its longest prefix in `LEVELS`."""
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        if ".".join(parts[:end]) in LEVELS:
+            return ".".join(parts[:end])
+    raise KeyError(module)
+
+
+def test_every_library_module_has_a_level() -> None:
+    unplaced = []
+    for module in GRAPH:
+        if module.startswith("layers"):
+            try:
+                _home(module)
+            except KeyError:
+                unplaced.append(module)
+    assert not unplaced, f"add these to LEVELS and docs/architecture.md: {unplaced}"
+
+
+def _upward_imports(module: str, imported: set[str]) -> list[str]:
+    """The imports of ``module`` that break the level rule, as ``name (level n)``."""
+    home = _home(module)
+    level = LEVELS[home]
+    bad = []
+    for name in imported:
+        if not name.startswith("layers"):
+            continue
+        other = _home(name)
+        if other == home or (level == 0 and LEVELS[other] == 0):
+            continue
+        if LEVELS[other] >= level:
+            bad.append(f"{name} (level {LEVELS[other]})")
+    return sorted(bad)
+
+
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if m.startswith("layers")))
+def test_a_module_imports_only_lower_levels_or_its_own_folder(module: str) -> None:
+    bad = _upward_imports(module, GRAPH[module])
+    assert not bad, f"{module} (level {LEVELS[_home(module)]}) imports {bad}"
+
+
+def test_the_level_rule_sees_a_violation() -> None:
+    """The rule is not vacuous: an upward import, a sideways one and a level-0 import of a stage fail."""
+    assert _upward_imports("layers.geo.grid", {"layers.scoring.rescore"}) == [
+        "layers.scoring.rescore (level 3)"
+    ]
+    assert _upward_imports("layers.maps.tiles", {"layers.query.table"}) == ["layers.query.table (level 4)"]
+    assert _upward_imports("layers.store", {"layers.geo.grid"}) == ["layers.geo.grid (level 2)"]
+    assert _upward_imports("layers.export.gpkg", {"layers.maps.qml", "layers.schema", "numpy"}) == []

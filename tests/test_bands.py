@@ -31,8 +31,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from layers.config import load_config
-from layers.pipeline import build
-from layers.scoring import score_units
+from layers.pipeline.province import build
+from layers.scoring.af import score_units
 from service.app import create_app
 from service.settings import Settings
 from tests.test_scoring import _equal_spec

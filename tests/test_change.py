@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from layers.change import MEASURES, changes, changes_to_json
 from layers.errors import InvalidQuery
-from layers.rescore import ScoringFrame, store_spec
+from layers.scoring.change import MEASURES, changes, changes_to_json
+from layers.scoring.rescore import ScoringFrame, store_spec
 from layers.store import LayerStore
 
 LEVEL_CODE = {"kabupaten": "kabupaten_code", "kecamatan": "kecamatan_code", "village": "village_code"}

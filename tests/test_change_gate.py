@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from layers.change_gate import Headline, compare, headline_of_store
 from layers.config import ChangeGate
+from layers.pipeline.change_gate import Headline, compare, headline_of_store
 
 
 def _build(config: Path, store: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from layers.classes import M0, SCORE, classes_json
-from layers.scoring import K_TOLERANCE
+from layers.maps.classes import M0, SCORE, classes_json
+from layers.scoring.af import K_TOLERANCE
 from layers.store import LayerStore
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import shapely
 
-from layers import cql2
 from layers.errors import InvalidQuery
-from layers.query import Table
+from layers.query import cql2
+from layers.query.table import Table
 
 
 @pytest.fixture(scope="module")

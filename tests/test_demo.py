@@ -13,9 +13,9 @@ import pytest
 import rasterio
 import shapely
 
-from layers import demo
 from layers.config import POVERTY_COLUMNS, load_config
-from layers.demo import DEMO_BBOX, POVERTY_HEADERS, village_id_raster, write_demo
+from layers.demo import province as demo
+from layers.demo.province import DEMO_BBOX, POVERTY_HEADERS, village_id_raster, write_demo
 
 SMALL = 60
 COUNT_COLUMNS = list(POVERTY_HEADERS.values())

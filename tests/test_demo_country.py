@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 from layers.cli.main import app
 from layers.config import load_config
-from layers.demo import POVERTY_HEADERS
-from layers.demo_country import PROVINCES, build_country, calibrated_rates, write_country
-from layers.pipeline import read_inputs
+from layers.demo.country import PROVINCES, build_country, calibrated_rates, write_country
+from layers.demo.province import POVERTY_HEADERS
+from layers.pipeline.province import read_inputs
 
 SMALL = {"villages": 3000, "seed": 62, "provinces": ["62", "63", "51"]}
 FILES = (

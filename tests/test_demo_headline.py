@@ -19,8 +19,8 @@ import pyogrio
 import pytest
 
 from layers.config import load_config
-from layers.demo import _KABUPATEN_POVERTY, _KOTA_POVERTY, kabupaten_poverty_weights, write_demo
-from layers.pipeline import build
+from layers.demo.province import _KABUPATEN_POVERTY, _KOTA_POVERTY, kabupaten_poverty_weights, write_demo
+from layers.pipeline.province import build
 from tests.conftest import SHARED_DATA
 
 #: Published provincial multidimensional headcounts (PRAKARSA, Indeks Kemiskinan Multidimensi

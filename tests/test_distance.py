@@ -2,7 +2,7 @@ import numpy as np
 import shapely
 from pyproj import Geod
 
-from layers.distance import LINE_SAMPLE_ERROR_KM, nearest_km, nearest_line_km
+from layers.geo.distance import LINE_SAMPLE_ERROR_KM, nearest_km, nearest_line_km
 
 
 def brute_force_km(lon, lat, tlon, tlat):

@@ -12,7 +12,6 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
-from layers.classes import SCORE
 from layers.errors import InvalidQuery, LayerNotFound
 from layers.export import (
     cached_export,
@@ -21,7 +20,8 @@ from layers.export import (
     export_layer,
     formats_for,
 )
-from layers.qml import style_for
+from layers.maps.classes import SCORE
+from layers.maps.qml import style_for
 from layers.rounding import round_frame
 from layers.store import SPATIAL_LAYERS, LayerStore
 

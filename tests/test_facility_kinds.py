@@ -18,7 +18,7 @@ from pyproj import Geod
 
 from layers.config import load_config
 from layers.export import export_all_gpkg, export_layer
-from layers.pipeline import build
+from layers.pipeline.province import build
 from layers.store import LayerStore
 from service.app import create_app
 from service.settings import Settings

@@ -2,7 +2,7 @@ import h3
 import numpy as np
 import shapely
 
-from layers import grid
+from layers.geo import grid
 
 
 def test_cells_belong_to_the_village_containing_their_centre():

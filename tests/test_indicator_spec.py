@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from layers.errors import ConfigError
-from layers.indicator_spec import (
+from layers.scoring.spec import (
     Indicator,
     IndicatorSpec,
     default_spec,

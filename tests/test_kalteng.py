@@ -14,7 +14,7 @@ import pytest
 import shapely
 
 from layers.config import load_config
-from layers.pipeline import build
+from layers.pipeline.province import build
 from layers.store import LayerStore
 from tests.conftest import SHARED_DATA
 

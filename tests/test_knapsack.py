@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from layers import knapsack
 from layers.errors import InfeasibleTargeting
-from layers.knapsack import Problem, check_feasible, make_problem, solve
+from layers.targeting import knapsack
+from layers.targeting.knapsack import Problem, check_feasible, make_problem, solve
 
 
 def _feasible(p: Problem, subsets: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from layers.indicator_spec import default_spec, parse_fraction
+from layers.scoring.spec import default_spec, parse_fraction
 
 ROOT = Path(__file__).resolve().parents[1]
 

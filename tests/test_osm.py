@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import shapely
 
-from layers.access import friction_surface
 from layers.config import AccessConfig, config_from_dict
 from layers.errors import SourceError
-from layers.osm import normalise_osm_frames, read_osm
+from layers.geo.access import friction_surface
 from layers.sources import read_health, read_lines, read_schools
+from layers.sources.osm import normalise_osm_frames, read_osm
 
 NODES = {  # id: (lon, lat, tags)
     1: (113.00, -2.00, {}),

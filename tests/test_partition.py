@@ -1,6 +1,6 @@
-"""National builds partitioned by province on Dask (`layers.partition`), on a small country.
+"""National builds partitioned by province on Dask (`layers.pipeline.national`), on a small country.
 
-The country is the synthetic one (`layers.demo_country`) cut to three provinces on two islands:
+The country is the synthetic one (`layers.demo.country`) cut to three provinces on two islands:
 Kalimantan Tengah (62) and Kalimantan Selatan (63) share a land border, Bali (51) is alone. Its
 travel-time grid is coarse (1 km) so that every build here takes seconds.
 """
@@ -20,14 +20,14 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from layers import partition
 from layers.cli import app
 from layers.config import load_config
-from layers.demo_country import write_country
+from layers.demo.country import write_country
 from layers.errors import SourceError
-from layers.indicator_spec import spec_from_dict
-from layers.pipeline import build
-from layers.rescore import ScoringFrame
+from layers.pipeline import national as partition
+from layers.pipeline.province import build
+from layers.scoring.rescore import ScoringFrame
+from layers.scoring.spec import spec_from_dict
 from layers.store import LayerStore
 
 PROVINCES = ["62", "63", "51"]
@@ -274,7 +274,7 @@ def _one_province(codes: pd.Series) -> pd.Series:
 
 
 def _centres(h3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from layers.grid import cell_centres, strings_to_cells
+    from layers.geo.grid import cell_centres, strings_to_cells
 
     return cell_centres(strings_to_cells(h3))
 

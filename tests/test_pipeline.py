@@ -14,8 +14,8 @@ from pyproj import Geod
 
 from layers.config import FACILITY_KINDS, load_config
 from layers.errors import StoreError
-from layers.pipeline import build
-from layers.rescore import INHABITED_MIN_PEOPLE
+from layers.pipeline.province import build
+from layers.scoring.rescore import INHABITED_MIN_PEOPLE
 from layers.store import SPATIAL_LAYERS, LayerStore, StoreWriter
 from layers.testing import assert_layer_equal
 

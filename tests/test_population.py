@@ -3,9 +3,9 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from layers import grid
 from layers.errors import SourceError
-from layers.population import raster_people_per_cell, scale_to_villages
+from layers.geo import grid
+from layers.geo.population import raster_people_per_cell, scale_to_villages
 
 
 def write_raster(path, data, transform, crs="EPSG:4326", nodata=-1.0):

@@ -1,4 +1,4 @@
-"""layers.query: vectorised selection on a prepared table (no HTTP)."""
+"""layers.query.table: vectorised selection on a prepared table (no HTTP)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from layers.errors import InvalidQuery, LayerNotFound
-from layers.query import FeatureNotFound, Table, page, parse_value, select
+from layers.query.table import FeatureNotFound, Table, page, parse_value, select
 
 
 @pytest.fixture(scope="module")

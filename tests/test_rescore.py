@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from layers import scoring
 from layers.errors import InvalidQuery
-from layers.indicator_spec import default_spec, spec_from_dict, with_overrides
-from layers.rescore import ScoringFrame, store_spec
-from layers.scoring import summarize
+from layers.scoring import af as scoring
+from layers.scoring.af import summarize
+from layers.scoring.rescore import ScoringFrame, store_spec
+from layers.scoring.spec import default_spec, spec_from_dict, with_overrides
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from scipy.stats import kendalltau
 
 from layers.errors import ConfigError, InvalidQuery
-from layers.indicator_spec import default_spec
-from layers.robustness import pairs_holding, rank_robustness
-from layers.scoring import score_units, summarize
+from layers.scoring.af import score_units, summarize
+from layers.scoring.robustness import pairs_holding, rank_robustness
+from layers.scoring.spec import default_spec
 
 
 def brute_force_pairs(x, y):

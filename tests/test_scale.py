@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from layers.config import load_config
-from layers.demo import write_demo
-from layers.pipeline import build
+from layers.demo.province import write_demo
+from layers.pipeline.province import build
 from layers.store import LayerStore
 
 pytestmark = pytest.mark.slow

@@ -12,10 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import layers.scoring as scoring
+import layers.scoring.af as scoring
 from layers.errors import InvalidQuery
-from layers.indicator_spec import Indicator, IndicatorSpec, default_spec
-from layers.scoring import (
+from layers.scoring.af import (
     deprivations,
     dimension_share,
     score_units,
@@ -23,6 +22,7 @@ from layers.scoring import (
     summary_to_json,
     summary_total,
 )
+from layers.scoring.spec import Indicator, IndicatorSpec, default_spec
 
 # --------------------------------------------------------------------------------------------
 # The worked example of Alkire & Foster (2011), J Public Econ 95:476-487, section 3: four persons,

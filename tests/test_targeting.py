@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 
-from layers import knapsack
 from layers.errors import InfeasibleTargeting, InvalidQuery
-from layers.indicator_spec import with_overrides
-from layers.knapsack import Problem, check_feasible, greedy, make_problem, solve
-from layers.rescore import ScoringFrame, store_spec
+from layers.scoring.rescore import ScoringFrame, store_spec
+from layers.scoring.spec import with_overrides
 from layers.store import LayerStore
-from layers.targeting import (
+from layers.targeting import knapsack
+from layers.targeting.knapsack import Problem, check_feasible, greedy, make_problem, solve
+from layers.targeting.selection import (
     PRIORITY_SHARES,
     TargetRequest,
     VillageProfiles,
@@ -467,7 +467,7 @@ def test_a_budget_needs_a_cost(frame, store):
 
 
 def test_the_default_cost_model_is_the_documented_one(frame, store):
-    from layers.targeting import DEFAULT_COST_FIXED, DEFAULT_COST_PER_PERSON
+    from layers.targeting.selection import DEFAULT_COST_FIXED, DEFAULT_COST_PER_PERSON
 
     assert (DEFAULT_COST_FIXED, DEFAULT_COST_PER_PERSON) == (100_000_000.0, 250_000.0)
     result = _select(frame, store, budget=5e9, scenarios=0)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import shapely
 
-from layers import _mvt, grid
 from layers.errors import InvalidQuery, LayerNotFound
-from layers.store import LayerStore
-from layers.tiles import (
+from layers.geo import grid
+from layers.maps import _mvt
+from layers.maps.tiles import (
     EXTENT,
     VectorTiles,
     check_tile,
@@ -19,6 +19,7 @@ from layers.tiles import (
     hexagon_resolution,
     tile_bounds,
 )
+from layers.store import LayerStore
 
 
 @pytest.fixture(scope="module")

@@ -72,7 +72,7 @@ def demo_command(
         return
     if provinces is not None:
         raise typer.BadParameter("only with --country", param_hint="--provinces")
-    from layers.demo import write_demo
+    from layers.demo.province import write_demo
 
     config_path = write_demo(out, villages=1500 if villages is None else villages, seed=seed)
     typer.echo(f"Synthetic demo province written; build it with: sasaran build {config_path}")
@@ -80,7 +80,7 @@ def demo_command(
 
 def _demo_country(out: Path, villages: int | None, seed: int, provinces: str | None) -> None:
     """``sasaran demo --country``: bad codes or sizes are usage errors (exit 2)."""
-    from layers.demo_country import build_country, parse_provinces
+    from layers.demo.country import build_country, parse_provinces
 
     try:
         codes = None if provinces is None else parse_provinces(provinces)
@@ -141,7 +141,7 @@ def build_command(
     rebuilds one province into an existing national store.
     """
     from layers.config import load_config
-    from layers.pipeline import build
+    from layers.pipeline.province import build
 
     result = build(
         load_config(config),

@@ -1,7 +1,7 @@
 """``sasaran mpi``: score any unit table (CSV, Parquet, XLSX) against an indicator spec (DESIGN §9).
 
-This module converts at the edges only: `layers.unit_table` reads the table and builds the
-``(n, m)`` value matrix, `layers.scoring` scores it, and this module writes JSON, CSV or a table
+This module converts at the edges only: `layers.scoring.unit_table` reads the table and builds the
+``(n, m)`` value matrix, `layers.scoring.af` scores it, and this module writes JSON, CSV or a table
 for people. Bad input raises `SourceError` (file, row, field) or `ConfigError` (spec file,
 indicator), which the CLI turns into exit status 2.
 """
@@ -19,11 +19,17 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from layers.atomic import write_text
 from layers.errors import ConfigError, InvalidQuery
-from layers.export.atomic import write_text
-from layers.indicator_spec import IndicatorSpec, load_spec, parse_fraction, with_overrides
-from layers.scoring import Summary, score_units, summarize, summary_to_json, summary_total
-from layers.unit_table import group_positions, population_weights, read_units, require_column, value_matrix
+from layers.scoring.af import Summary, score_units, summarize, summary_to_json, summary_total
+from layers.scoring.spec import IndicatorSpec, load_spec, parse_fraction, with_overrides
+from layers.scoring.unit_table import (
+    group_positions,
+    population_weights,
+    read_units,
+    require_column,
+    value_matrix,
+)
 
 log = logging.getLogger("sasaran.mpi")
 

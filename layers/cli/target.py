@@ -21,7 +21,7 @@ from layers.export import TARGET_FORMATS as FILE_FORMATS
 from layers.export import target_filename, write_targets, write_text
 from layers.export.wording import LANGS, selected_table
 from layers.rounding import round_record
-from layers.targeting import (
+from layers.targeting.selection import (
     DEFAULT_COST_FIXED,
     DEFAULT_COST_PER_PERSON,
     DEFAULT_SCENARIOS,
@@ -150,10 +150,10 @@ def target_command(
     ] = None,
 ) -> None:
     """Choose villages for a programme: the most people reached within budget and quotas."""
-    from layers.indicator_spec import load_spec, spec_to_dict
-    from layers.rescore import ScoringFrame, store_spec
+    from layers.scoring.rescore import ScoringFrame, store_spec
+    from layers.scoring.spec import load_spec, spec_to_dict
     from layers.store import LayerStore
-    from layers.targeting import TargetRequest, select_targets
+    from layers.targeting.selection import TargetRequest, select_targets
 
     if fmt not in TARGET_FORMATS:
         raise InvalidQuery(f"--format: expected one of {', '.join(TARGET_FORMATS)}, got {fmt!r}")
@@ -201,8 +201,8 @@ def changes_command(
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of standard output.")] = None,
 ) -> None:
     """Change in poverty rate, H and M0 between two years, ranked by the largest fall."""
-    from layers.change import changes, changes_to_csv, changes_to_json
-    from layers.rescore import ScoringFrame, store_spec
+    from layers.scoring.change import changes, changes_to_csv, changes_to_json
+    from layers.scoring.rescore import ScoringFrame, store_spec
     from layers.store import LayerStore
 
     if fmt not in CHANGE_FORMATS:

@@ -8,7 +8,7 @@
   English; `briefing` the printable PDF.
 """
 
-from layers.export.atomic import atomic_path, write_text
+from layers.atomic import atomic_path, write_text
 from layers.export.formats import FORMATS, MEDIA_TYPES, TABLE_FORMATS, TARGET_FORMATS
 from layers.export.store_layers import (
     cached_export,

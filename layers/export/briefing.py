@@ -40,7 +40,7 @@ from layers.export.wording import (
     value_word,
     word,
 )
-from layers.targeting import TargetResult
+from layers.targeting.selection import TargetResult
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 #: Rows of the ranked list printed (the downloads hold every village).

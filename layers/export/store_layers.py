@@ -1,7 +1,7 @@
 """Exports of store layers: styled GeoPackage, FlatGeobuf, GeoParquet, GeoJSON, CSV, XLSX.
 
 Every file is written beside its target under a temporary name and renamed into place
-(`layers.export.atomic`), so a reader never sees half a file. All geometry is EPSG:4326.
+(`layers.atomic`), so a reader never sees half a file. All geometry is EPSG:4326.
 
 - **gpkg**: one layer per file (or every layer with `export_all_gpkg`), written by
   `layers.export.gpkg`: R-tree index, a layer description (``SYNTHETIC demo data`` for the demo
@@ -31,14 +31,14 @@ import pyarrow as pa
 import pyogrio
 import shapely
 
+from layers.atomic import atomic_path
 from layers.errors import InvalidQuery
-from layers.export.atomic import atomic_path
 from layers.export.formats import FORMATS, FORMATS_BY_EXT, TABLE_FORMATS
 from layers.export.gpkg import CHUNK_ROWS, promote_to_multi, write_gpkg_layer, write_styles
-from layers.qml import style_for
-from layers.rescore import ScoringFrame, check_year, layer_by_years, layer_for_year, stored_year
+from layers.maps.qml import style_for
 from layers.rounding import round_frame
 from layers.schema import AREA_LEVELS, LAYERS, YEAR_LAYERS, level
+from layers.scoring.rescore import ScoringFrame, check_year, layer_by_years, layer_for_year, stored_year
 from layers.store import LayerStore
 
 XLSX_MAX_ROWS = 1_048_575
@@ -90,7 +90,7 @@ def export_layer(
         For a year-bearing layer: the year whose values to write (default: the stored year).
     all_years
         For a year-bearing layer: every year stacked, with ``date`` and ``date_end``
-        (`layers.rescore.layer_by_years`); its GeoPackage style sets QGIS's temporal properties.
+        (`layers.scoring.rescore.layer_by_years`); its GeoPackage style sets QGIS's temporal properties.
     scoring
         The store's prepared `ScoringFrame`, when the caller has one (else prepared when needed).
 

@@ -17,8 +17,8 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from layers.atomic import atomic_path
 from layers.errors import InvalidQuery
-from layers.export.atomic import atomic_path
 from layers.export.briefing import write_briefing
 from layers.export.formats import TARGET_FORMATS
 from layers.export.gpkg import write_gpkg_layer, write_styles
@@ -30,9 +30,9 @@ from layers.export.wording import (
     selected_table,
     word,
 )
-from layers.qml import targets_style
+from layers.maps.qml import targets_style
 from layers.rounding import round_frame, round_record
-from layers.targeting import TargetResult
+from layers.targeting.selection import TargetResult
 
 
 def target_filename(result: TargetResult, fmt: str, synthetic: bool) -> str:

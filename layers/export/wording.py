@@ -15,7 +15,7 @@ import pandas as pd
 from layers.errors import InvalidQuery
 from layers.rounding import decimals_for, round_frame, round_value
 from layers.schema import field_for
-from layers.targeting import TargetResult
+from layers.targeting.selection import TargetResult
 
 #: Languages of the downloads; Bahasa Indonesia first (the default).
 LANGS: tuple[str, ...] = ("id", "en")

@@ -272,7 +272,7 @@ def test_1_every_run_clears_links_popups_and_rows_and_edits_mark_results_stale(r
 
 
 def test_2_3_the_page_sends_the_documented_defaults_and_says_optimal(r: dict) -> None:
-    from layers import targeting
+    from layers.targeting import selection as targeting
 
     body = r["firstBody"]
     assert body["cost_fixed"] == targeting.DEFAULT_COST_FIXED

@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from layers.classes import SCORE
 from layers.export import export_all_gpkg, export_layer
+from layers.maps.classes import SCORE
 from layers.store import LayerStore
 
 SYSTEM_PYTHON = "/usr/bin/python3"

@@ -23,10 +23,10 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from layers import cql2
 from layers.errors import InvalidQuery, excerpt
-from layers.indicator_spec import MAX_INDICATORS, spec_to_dict
-from layers.query import MAX_SORT_KEYS, Table
+from layers.query import cql2
+from layers.query.table import MAX_SORT_KEYS, Table
+from layers.scoring.spec import MAX_INDICATORS, spec_to_dict
 from service.errors import MAX_DETAIL_CHARS
 from service.responses import PROBLEM_JSON
 

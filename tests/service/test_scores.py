@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from layers.indicator_spec import spec_to_dict
-from layers.rescore import store_spec
 from layers.rounding import round_value
+from layers.scoring.rescore import store_spec
+from layers.scoring.spec import spec_to_dict
 from layers.store import LayerStore
 from service.models import FeatureCollection, Problem, ScoreResponse
 from service.scores import spec_digest

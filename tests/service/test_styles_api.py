@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 from fastapi.testclient import TestClient
 
-from layers.classes import M0, SCORE
+from layers.maps.classes import M0, SCORE
 from layers.store import LayerStore
 
 

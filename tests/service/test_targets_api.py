@@ -197,7 +197,7 @@ def test_a_budget_with_no_cost_is_a_400_that_says_so(client):
 
 
 def test_the_page_reads_the_default_cost_model_from_the_openapi_schema(client):
-    from layers import targeting
+    from layers.targeting import selection as targeting
 
     fields = client.get("/openapi").json()["components"]["schemas"]["TargetRequest"]["properties"]
     assert fields["cost_fixed"]["default"] == targeting.DEFAULT_COST_FIXED

@@ -13,10 +13,10 @@ import pyogrio
 import pytest
 from fastapi.testclient import TestClient
 
-from layers.rescore import ScoringFrame, layer_for_year, store_spec
+from layers.maps.tiles import tile_bounds
 from layers.rounding import round_value
+from layers.scoring.rescore import ScoringFrame, layer_for_year, store_spec
 from layers.store import LayerStore
-from layers.tiles import tile_bounds
 
 
 @pytest.fixture(scope="module")

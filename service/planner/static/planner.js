@@ -11,7 +11,7 @@ import { LANGS, lang, locale, setLang, t, tf, translate, tValue } from './i18n.j
 
 const ROOT = new URL('.', document.baseURI);
 const DIMENSIONS = ['income', 'education', 'health', 'quality_of_life'];
-// Classes come from GET /classes (layers/classes.py), the one source QGIS styles and tile styles use.
+// Classes come from GET /classes (layers/maps/classes.py), the one source QGIS styles and tile styles use.
 let M0_BREAKS = [];
 let M0_COLOURS = ['#cccccc'];
 let HEX_BREAKS = [];
@@ -30,7 +30,7 @@ const CHANGE_COLOURS = ['#1a7a3a', '#5cae63', '#b7dfae', '#f2f2f2', '#f6c1a6', '
 const SELECTED_COLOUR = '#00e5ff'; // bright cyan on a dark halo: unmistakable over the warm M0 ramp
 const PHONE = '(max-width: 900px)';
 const MAX_PAGES = 200;
-// Fields whose defaults are the API's (layers/targeting.py), read from its OpenAPI schema.
+// Fields whose defaults are the API's (layers/targeting/selection.py), read from its OpenAPI schema.
 const DEFAULTED = ['cost_fixed', 'cost_per_person', 'scenarios', 'seed'];
 
 const state = {

@@ -1,0 +1,192 @@
+"""Styles for the vector tiles: a MapLibre style document (style spec v8) per tiled layer.
+
+The classes and colours are those of `layers.maps.classes` (and the facility markers and road classes
+of `layers.maps.qml`), so a tile map, a GeoPackage in QGIS and the planner colour a village alike.
+
+Each class is its own style layer with a ``filter`` and a constant colour, rather than one layer
+with a ``step`` expression: MapLibre draws both the same, but QGIS's converter
+(`QgsMapBoxGlStyleConverter`, used when a vector tile layer is given a ``styleUrl``) turns each
+style layer into one rule of its legend, so QGIS shows a legend with one row per class. The style
+layer ids are the classes' labels (Bahasa Indonesia / English) for that reason.
+
+No ``glyphs`` are referenced (the service runs offline), so the style draws no text; the QML for
+vector tiles (`layers.maps.qml.vector_tile_qml`) labels areas with QGIS's own fonts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from layers.maps.classes import CLASSIFICATIONS, Classification
+from layers.maps.qml import ADMIN_OUTLINE, RIVER_COLOR, ROAD_CLASSES, ROAD_OTHER, Marker, facility_markers
+from layers.schema import BUILTIN_FACILITY_KINDS, LAYERS, FacilityKind, layer_schema
+
+#: Fill opacity of classed areas and cells (the basemap stays readable beneath).
+FILL_OPACITY = 0.85
+#: Outline width in pixels of each area layer.
+OUTLINE_PX = {"villages": 0.4, "kecamatan": 1.0, "kabupaten": 2.0}
+#: Pixels per millimetre at 96 dpi (marker and line sizes are declared in mm for QGIS).
+PX_PER_MM = 96 / 25.4
+
+
+def class_filter(classes: Classification, i: int) -> list[Any]:
+    """The filter of class ``i``: its attribute is present, ``>= start`` and ``<`` the next start."""
+    attribute = ["get", classes.attribute]
+    parts: list[Any] = ["all", ["has", classes.attribute]]
+    if i > 0:
+        parts.append([">=", attribute, classes.classes[i].start])
+    if i + 1 < len(classes.classes):
+        parts.append(["<", attribute, classes.classes[i + 1].start])
+    return parts
+
+
+def maplibre_style(
+    layer: str,
+    tiles_url: str,
+    bounds: Sequence[float] | None = None,
+    kinds: Sequence[FacilityKind] = BUILTIN_FACILITY_KINDS,
+    present: Sequence[int] | Sequence[str] | None = None,
+    minzoom: int = 0,
+    maxzoom: int = 14,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """A MapLibre style (spec v8) drawing one tiled layer with Sasaran's classes.
+
+    Parameters
+    ----------
+    layer
+        The tiled layer (its tiles' source layer has the same name).
+    tiles_url
+        Tile URL template with ``{z}``, ``{x}``, ``{y}``.
+    bounds
+        Lon/lat bounds of the tiles.
+    kinds
+        The store's facility kinds (facility layers).
+    present
+        Class positions (scores, M0) or category values (facilities, roads) the layer holds; the
+        style then has a layer, and a legend row, only for those. None: every class.
+    minzoom, maxzoom
+        Zoom range of the tiles.
+    name
+        Style name.
+
+    Returns
+    -------
+    dict
+        The style document.
+
+    Examples
+    --------
+    >>> style = maplibre_style("hexagons", "http://host/tiles/{z}/{y}/{x}")
+    >>> style["version"], style["layers"][0]["source-layer"]
+    (8, 'hexagons')
+    """
+    schema = layer_schema(layer)
+    source: dict[str, Any] = {"type": "vector", "tiles": [tiles_url], "minzoom": minzoom, "maxzoom": maxzoom}
+    if bounds is not None:
+        source["bounds"] = [float(v) for v in bounds]
+    layers: list[dict[str, Any]]
+    if schema.style in CLASSIFICATIONS:
+        shown = None if present is None else [int(i) for i in present]
+        layers = _classed_layers(layer, CLASSIFICATIONS[schema.style], shown)
+    elif schema.style == "facility":
+        layers = _facility_layers(layer, facility_markers(kinds, layer), present)
+    elif schema.style == "roads":
+        layers = _road_layers(layer, present)
+    else:
+        layers = [_line(layer, "Sungai / river", RIVER_COLOR, 0.5 * PX_PER_MM)]
+    return {
+        "version": 8,
+        "name": name or f"Sasaran {layer}",
+        "metadata": {"sasaran:layer": layer, "sasaran:description": schema.description.both()},
+        "sources": {layer: source},
+        "layers": layers,
+    }
+
+
+def _classed_layers(layer: str, classes: Classification, present: list[int] | None) -> list[dict[str, Any]]:
+    shown = range(len(classes.classes)) if present is None else present
+    out = []
+    for i in shown:
+        item = classes.classes[i]
+        out.append(
+            {
+                "id": f"{item.label.id} / {item.label.en}",
+                "type": "fill",
+                "source": layer,
+                "source-layer": layer,
+                "filter": class_filter(classes, i),
+                "paint": {"fill-color": item.color, "fill-opacity": FILL_OPACITY},
+                "metadata": {"sasaran:class": i, "sasaran:classification": classes.name},
+            }
+        )
+    if layer in OUTLINE_PX:
+        out.append(_line(layer, "Batas / boundary", ADMIN_OUTLINE, OUTLINE_PX[layer]))
+    return out
+
+
+def _facility_layers(
+    layer: str, markers: Sequence[Marker], present: Sequence[Any] | None
+) -> list[dict[str, Any]]:
+    named = [m for m in markers if m.value and (present is None or m.value in present)]
+    out = []
+    for marker in named:
+        out.append(_circle(layer, marker, ["==", ["get", "kind"], marker.value]))
+    known = [m.value for m in markers if m.value]
+    other = present is None or any(v not in known for v in present)
+    if other:
+        other_marker = markers[-1]
+        out.append(_circle(layer, other_marker, ["!", ["in", ["get", "kind"], ["literal", known]]]))
+    return out
+
+
+def _circle(layer: str, marker: Marker, filter_: list[Any]) -> dict[str, Any]:
+    return {
+        "id": marker.label,
+        "type": "circle",
+        "source": layer,
+        "source-layer": layer,
+        "filter": filter_,
+        "paint": {
+            "circle-color": marker.color,
+            "circle-radius": round(marker.size * PX_PER_MM / 2, 2),
+            "circle-stroke-color": "#232323",
+            "circle-stroke-width": 0.75,
+        },
+    }
+
+
+def _road_layers(layer: str, present: Sequence[Any] | None) -> list[dict[str, Any]]:
+    out = []
+    # Least important first: the major roads are drawn on top.
+    for value, (width, color) in reversed(ROAD_CLASSES.items()):
+        if present is None or value in present:
+            out.append(_line(layer, value, color, width * PX_PER_MM, ["==", ["get", "class"], value]))
+    if present is None or any(v not in ROAD_CLASSES for v in present):
+        width, color = ROAD_OTHER
+        known = ["literal", list(ROAD_CLASSES)]
+        out.insert(
+            0,
+            _line(layer, "Lainnya / other", color, width * PX_PER_MM, ["!", ["in", ["get", "class"], known]]),
+        )
+    return out
+
+
+def _line(layer: str, id_: str, color: str, width: float, filter_: list[Any] | None = None) -> dict[str, Any]:
+    line: dict[str, Any] = {
+        "id": id_,
+        "type": "line",
+        "source": layer,
+        "source-layer": layer,
+        "paint": {"line-color": color, "line-width": round(width, 2)},
+        "layout": {"line-join": "round", "line-cap": "round"},
+    }
+    if filter_ is not None:
+        line["filter"] = filter_
+    return line
+
+
+def tiled_layers() -> list[str]:
+    """Layers served as tiles, each with a style."""
+    return [name for name, schema in LAYERS.items() if schema.tiled]

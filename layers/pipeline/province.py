@@ -1,0 +1,116 @@
+"""``build(config, store_dir)``: source files → validated inputs → H3 layers → layer store.
+
+Stages run in order with a progress bar each and are timed for the manifest. Every input is read
+and validated before anything is written; the store is written to a temporary directory and
+swapped into place only when complete (`layers.store.writing_store`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from layers.config import BuildConfig
+from layers.geo.units import hierarchy
+from layers.pipeline import change_gate
+from layers.pipeline.change_gate import headline_of
+from layers.pipeline.compute import (
+    BuildResult,
+    Computed,
+    Inputs,
+    Stages,
+    compute,
+    manifest_of,
+    read_inputs,
+    write_rasters,
+)
+from layers.store import build_lock, writing_store
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BuildResult", "Computed", "Inputs", "build", "compute", "read_inputs"]
+
+
+def build(
+    config: BuildConfig,
+    store_dir: str | Path,
+    progress: bool = True,
+    accept_changes: bool = False,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    only: str | None = None,
+) -> BuildResult:
+    """Build the layer store a config describes.
+
+    Parameters
+    ----------
+    config
+        A validated build config (`layers.config.load_config`).
+    store_dir
+        Where the store goes; an existing store there is replaced only when the build succeeds.
+    progress
+        Show a progress bar per stage.
+    accept_changes
+        Replace an existing store even when the headline figures move beyond the config's
+        ``[change_gate]`` tolerances (`layers.pipeline.change_gate`).
+    workers, scheduler, only
+        A national build (villages of more than one province) runs one partition per province on
+        Dask: ``workers`` processes of a local cluster (default: one per CPU), or the cluster at
+        ``scheduler`` (``tcp://HOST:PORT``); ``only`` rebuilds one province of an existing
+        partitioned store (`layers.pipeline.national`). Any of them makes even a one-province build
+        partitioned.
+
+    Returns
+    -------
+    BuildResult
+        Where the store is, layer counts, seconds per stage and the province's scores per year.
+
+    Raises
+    ------
+    ChangeRefused
+        When an existing store would change beyond tolerance; it is kept as it was.
+    """
+    from layers.pipeline import national as partition
+
+    if workers is not None or scheduler is not None or only is not None or partition.is_national(config):
+        return partition.build_partitioned(
+            config,
+            Path(store_dir),
+            progress=progress,
+            accept_changes=accept_changes,
+            workers=workers,
+            scheduler=scheduler,
+            only=only,
+        )
+    stages = Stages(progress)
+    # Locked from the start, so a second build of this store fails at once rather than at its commit.
+    with build_lock(store_dir), stages.progress:
+        with stages.stage("read"):
+            inputs = read_inputs(config)
+            units = hierarchy(inputs.villages, config.sources.villages.file.name)
+        computed = compute(config, inputs, units, stages)
+        layers, scored, years = computed.layers, computed.scored, computed.years
+        headline = headline_of(layers["kabupaten"], layers["villages"], years[-1])
+        comparison = change_gate.check(Path(store_dir), headline, config.change_gate, accept_changes)
+        with writing_store(store_dir) as writer:
+            with stages.stage("write"):
+                for name, table in layers.items():
+                    writer.write_layer(name, table)
+                rasters = write_rasters(writer.path_for, computed.surfaces, config)
+            # The manifest records every stage, "write" included; the swap after it is a rename.
+            writer.commit(
+                manifest_of(config, computed, inputs.provenance)
+                | {"rasters": rasters, "build_seconds": stages.seconds}
+            )
+    counts = {name: len(table) for name, table in layers.items()}
+    result = BuildResult(
+        Path(store_dir),
+        dict(stages.seconds),
+        counts,
+        config.synthetic,
+        {y: scored[y]["province"] for y in years},
+        comparison,
+    )
+    log.info("built %s in %.1f s", store_dir, sum(stages.seconds.values()))
+    return result
