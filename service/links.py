@@ -3,7 +3,7 @@
 Answers that carry links are marked ``Cache-Control: public``; a link built from whatever ``Host``
 header a client sent would let one request poison a shared cache for everyone behind it. So links
 start at the configured public URL (``SASARAN_PUBLIC_URL``) when there is one, and otherwise at the
-request's own root, whose ``Host`` `service.middleware.HostGuardMiddleware` has already checked to be
+request's own root, whose ``Host`` `service.middleware.ServiceMiddleware` has already checked to be
 a well-formed ``host[:port]`` (and, if ``SASARAN_ALLOWED_HOSTS`` is set, one of those).
 """
 
