@@ -20,6 +20,7 @@ import shapely
 
 from layers.errors import ConfigError, InvalidQuery, LayerNotFound, excerpt
 from layers.maps.tiles import VectorTiles
+from layers.query import table as query
 from layers.query.table import Table
 from layers.schema import LAYERS, TABLES, YEAR_LAYERS
 from layers.scoring.rescore import ScoringFrame, check_year, store_spec, stored_year
@@ -178,11 +179,14 @@ class Catalog:
         return None
 
     def prepare_geometry(self) -> None:
-        """Serialise big layers' geometry (up to `BACKGROUND_GEOMETRY_ROWS` rows) once, now."""
+        """Serialise big layers' geometry (up to `BACKGROUND_GEOMETRY_ROWS` rows) once, now, and build
+        their spatial index (a bbox request would otherwise build it, ~0.15 s for 206k hexagons)."""
         for collection in self.collections.values():
             geometry = collection.geometry
             if isinstance(geometry, LazyGeometryJSON) and len(geometry) <= BACKGROUND_GEOMETRY_ROWS:
                 started = time.perf_counter()
+                if len(collection.table) > query.INDEXED_ROWS:
+                    collection.table.spatial_index()
                 geometry.prepare()
                 log.info(
                     "%s: geometry of %d features prepared in %.2f s",
