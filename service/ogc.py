@@ -198,17 +198,23 @@ def next_limit(limit: int, max_limit: int) -> int:
 
 
 def _page_links(request: Request, q: ItemsQuery, matched: int, max_limit: int) -> list[dict[str, str]]:
+    variants: list[dict[str, object]] = [{}, {"f": "json"}]
+    has_next, has_prev = q.offset + q.limit < matched, q.offset > 0
+    if has_next:
+        variants.append({"offset": q.offset + q.limit, "limit": next_limit(q.limit, max_limit)})
+    if has_prev:
+        variants.append({"offset": max(q.offset - q.limit, 0), "limit": q.limit})
+    hrefs = iter(links.request_hrefs(request, variants))
+    own = next(hrefs)
     page_links = [
-        _link(links.request_href(request), "self", GEOJSON, "This page"),
-        _link(links.request_href(request, f="json"), "alternate", JSON, "This page as JSON"),
+        _link(own, "self", GEOJSON, "This page"),
+        _link(next(hrefs), "alternate", JSON, "This page as JSON"),
     ]
-    if q.offset + q.limit < matched:
-        href = links.request_href(request, offset=q.offset + q.limit, limit=next_limit(q.limit, max_limit))
-        page_links.append(_link(href, "next", GEOJSON, "Next page"))
-    if q.offset > 0:
-        href = links.request_href(request, offset=max(q.offset - q.limit, 0), limit=q.limit)
-        page_links.append(_link(href, "prev", GEOJSON, "Previous page"))
-    collection = links.request_href(request).split("?", 1)[0].rsplit("/items", 1)[0]
+    if has_next:
+        page_links.append(_link(next(hrefs), "next", GEOJSON, "Next page"))
+    if has_prev:
+        page_links.append(_link(next(hrefs), "prev", GEOJSON, "Previous page"))
+    collection = own.split("?", 1)[0].rsplit("/items", 1)[0]
     page_links.append(_link(collection, "collection", JSON, "The collection"))
     return page_links
 
@@ -301,11 +307,9 @@ async def queryables(request: Request, collection: CollectionDep) -> Response:
 async def items(
     request: Request, collection: CollectionDep, catalog: CatalogDep, query: ItemsDep, settings: SettingsDep
 ) -> Response:
-    """Features of a collection, filtered and paged (GeoJSON, or an HTML page with a map).
-
-    A page of a prepared layer is answered on the event loop (selection on a few thousand rows,
-    then joined bytes); a big layer's page is serialised in the thread pool.
-    """
+    """Features of a collection, filtered and paged (GeoJSON, or an HTML page with a map)."""
+    # A page of a prepared layer is answered on the event loop (selection on a few thousand rows,
+    # then joined bytes); a big layer's page is serialised in the thread pool.
     args = (request, catalog, collection, query, settings.max_limit)
     if catalog.answers_on_loop(collection, query.table):
         body = items_page(*args)
@@ -321,10 +325,8 @@ async def item(
     request: Request, collection: CollectionDep, catalog: CatalogDep, feature_id: str, f: FeatureFormat = None
 ) -> Response:
     """One feature by its id (GeoJSON, or an HTML page with a map), with the values of ``year`` or
-    ``datetime`` (default: the stored year).
-
-    On the event loop: a lookup and one feature's bytes (a year view is built in the thread pool).
-    """
+    ``datetime`` (default: the stored year)."""
+    # On the event loop: a lookup and one feature's bytes (a year view is built in the thread pool).
     params = request.query_params
     check_known(params, set(ITEM_PARAMETERS), f"a feature of '{collection.id}'")
     year = requested_year(params, collection.years) if collection.years else None

@@ -144,10 +144,8 @@ async def tile(
     collection_id: str, z: int, y: int, x: int, tiles: TilesDep, catalog: CatalogDep, request: Request
 ) -> Response:
     """One vector tile: tileMatrix z, tileRow y, tileCol x (OGC order); ``year`` or ``datetime``
-    for another year's values (a year not in the data is a 400 naming the years available).
-
-    A cached tile is answered on the event loop; a tile to render is rendered in the thread pool.
-    """
+    for another year's values (a year not in the data is a 400 naming the years available)."""
+    # A cached tile is answered on the event loop; a tile to render is rendered in the thread pool.
     if 0 <= z <= LIMIT_ZOOM and not (x < 1 << z and y < 1 << z):
         # A row or column past the matrix's edge names no tile (OGC API - Tiles: 404).
         raise LayerNotFound(f"no tile {z}/{y}/{x}: tile matrix {z} has rows and columns 0-{(1 << z) - 1}")

@@ -48,6 +48,8 @@ _TIME_STAMP = re.compile(rb'"timeStamp":"[0-9T:Z-]+"')
 #: ``{box}``, ``{small_box}``, ``{tile8}``, ``{tile10}``, ``{tile12}``, ``{tile5}`` filled from the store.
 REQUESTS: list[tuple[str, dict[str, str]]] = [
     ("/", {}),
+    ("/openapi", {}),
+    ("/conformance", {}),
     ("/collections", {}),
     ("/collections/villages", {}),
     ("/collections/hexagons", {}),

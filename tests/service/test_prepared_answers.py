@@ -143,3 +143,48 @@ def test_light_answers_on_the_loop_and_heavy_ones_in_threads_answer_alike(app_se
         vid = first.json()["features"][0]["id"]
         one = client.get(f"/collections/villages/items/{vid}?year={year}").json()
         assert one["properties"] == first.json()["features"][0]["properties"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        b"",
+        b"limit=100&offset=300",
+        b"offset=5&bbox=1,2,3,4&limit=7&f=html",
+        b"a=1&a=2&offset=&x=%20y+z&f=json",
+        b"filter=M0%20%3E%3D%200.1&sortby=-M0",
+    ],
+)
+@pytest.mark.parametrize("root_path", ["", "/sasaran"])
+def test_page_links_are_what_starlette_writes(query: bytes, root_path: str):
+    from types import SimpleNamespace
+
+    from starlette.requests import Request
+
+    from service import links
+
+    app = SimpleNamespace(state=SimpleNamespace(settings=SimpleNamespace(public_url=None)))
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "scheme": "http",
+        "path": f"{root_path}/collections/villages/items",
+        "root_path": root_path,
+        "query_string": query,
+        "headers": [(b"host", b"example.org:8000")],
+        "server": ("127.0.0.1", 8000),
+        "app": app,
+    }
+    variants = [{}, {"f": "json"}, {"offset": 400, "limit": 1000}, {"offset": 0, "limit": 100}]
+
+    def starlette_href(request: Request, **params: object) -> str:  # the implementation replaced
+        url = request.url.include_query_params(**params) if params else request.url
+        path = url.path
+        prefix = request.base_url.path.rstrip("/")
+        if prefix and path.startswith(prefix):
+            path = path[len(prefix) :]
+        return links.href(request, path) + (f"?{url.query}" if url.query else "")
+
+    expected = [starlette_href(Request(scope), **params) for params in variants]
+    assert links.request_hrefs(Request(scope), variants) == expected
+    assert [links.request_href(Request(scope), **params) for params in variants] == expected
