@@ -39,6 +39,7 @@ from service.deps import (
     check_known,
     known_parameters,
     requested_year,
+    served_of,
     table_for,
 )
 from service.models import Collection as CollectionModel
@@ -304,13 +305,12 @@ async def queryables(request: Request, collection: CollectionDep) -> Response:
 
 
 @router.get("/collections/{collection_id}/items", response_class=GeoJSONResponse)
-async def items(
-    request: Request, collection: CollectionDep, catalog: CatalogDep, query: ItemsDep, settings: SettingsDep
-) -> Response:
+async def items(request: Request, collection: CollectionDep, query: ItemsDep) -> Response:
     """Features of a collection, filtered and paged (GeoJSON, or an HTML page with a map)."""
     # A page of a prepared layer is answered on the event loop (selection on a few thousand rows,
     # then joined bytes); a big layer's page is serialised in the thread pool.
-    args = (request, catalog, collection, query, settings.max_limit)
+    catalog, max_limit = served_of(request).catalog, request.app.state.settings.max_limit
+    args = (request, catalog, collection, query, max_limit)
     if catalog.answers_on_loop(collection, query.table):
         body = items_page(*args)
     else:
@@ -322,11 +322,12 @@ async def items(
 
 @router.get("/collections/{collection_id}/items/{feature_id}", response_class=GeoJSONResponse)
 async def item(
-    request: Request, collection: CollectionDep, catalog: CatalogDep, feature_id: str, f: FeatureFormat = None
+    request: Request, collection: CollectionDep, feature_id: str, f: FeatureFormat = None
 ) -> Response:
     """One feature by its id (GeoJSON, or an HTML page with a map), with the values of ``year`` or
     ``datetime`` (default: the stored year)."""
     # On the event loop: a lookup and one feature's bytes (a year view is built in the thread pool).
+    catalog = served_of(request).catalog
     params = request.query_params
     check_known(params, set(ITEM_PARAMETERS), f"a feature of '{collection.id}'")
     year = requested_year(params, collection.years) if collection.years else None
