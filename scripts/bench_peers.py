@@ -624,9 +624,9 @@ def summary_table(results: list[RowResult], ours: str, other: str, conns: Sequen
     return lines
 
 
-def write_docs(mode: str, lines: list[str], docs: Path = DOCS) -> None:
-    """Replace (or append) the ``<!-- bench_peers:MODE -->`` section of docs/benchmarks.md."""
-    start, end = f"<!-- bench_peers:{mode} -->", f"<!-- /bench_peers:{mode} -->"
+def write_docs(marker: str, lines: list[str], docs: Path = DOCS) -> None:
+    """Replace (or append) the ``<!-- MARKER -->`` section of docs/benchmarks.md."""
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
     text = docs.read_text()
     block = "\n".join([start, *lines, end])
     if start in text and end in text:
@@ -882,7 +882,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ensure_debian(Path(tempfile.mkstemp(prefix="sasaran-bench-apt-", suffix=".log")[1]))
     lines = peers(args) if args.mode == "peers" else ab(args)
     if args.write_docs and not args.dry_run:
-        write_docs(args.mode, lines)
+        write_docs(f"bench_peers:{args.mode}", lines)
     print("\n".join(lines))
 
 
