@@ -73,6 +73,9 @@ WARMUP_S = 2.0
 PEER_LAYERS = {"villages": "village_code", "hexagons": "h3"}
 #: Answers compared per row before it is measured.
 CHECKED_PATHS = 6
+#: Seconds a server may take to answer after its start (0.1.0 prepares every layer's geometry
+#: before it answers; on a loaded machine that took over two minutes).
+READY_S = 600.0
 
 
 # ------------------------------------------------------------------------------------------------
@@ -371,7 +374,7 @@ def start_sasaran(name: str, python: str, tree: Path, store_dir: Path, work: Pat
     uvicorn += ["--workers", str(WORKERS), "--no-access-log", "--log-level", "warning"]
     env = os.environ | {"SASARAN_STORE_DIR": str(store_dir.resolve()), "PYTHONPATH": str(tree)}
     server = Server(name, [python, *uvicorn], env, tree, work / f"{name}.log")
-    server.wait_ready(f"http://{HOST}:{port}/healthz")
+    server.wait_ready(f"http://{HOST}:{port}/healthz", timeout_s=READY_S)
     return server, f"http://{HOST}:{port}"
 
 
@@ -383,7 +386,7 @@ def start_tipg(venv: Path, pg: Postgres, work: Path) -> tuple[Server, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env |= {"DATABASE_URL": pg.url, "TIPG_DB_SCHEMAS": '["public"]', "TIPG_MAX_FEATURES_PER_QUERY": "10000"}
     server = Server("tipg", argv, env, work, work / "tipg.log")
-    server.wait_ready(f"http://{HOST}:{port}/collections")
+    server.wait_ready(f"http://{HOST}:{port}/collections", timeout_s=READY_S)
     return server, f"http://{HOST}:{port}"
 
 
@@ -405,7 +408,7 @@ def start_pygeoapi(
     argv = [str(venv / "bin" / "gunicorn"), "--workers", str(WORKERS), "--worker-class", "gevent"]
     argv += ["--bind", f"{HOST}:{port}", "--log-level", "warning", "pygeoapi.flask_app:APP"]
     server = Server("pygeoapi", argv, env, work, work / "pygeoapi.log")
-    server.wait_ready(f"http://{HOST}:{port}/collections/villages?f=json")
+    server.wait_ready(f"http://{HOST}:{port}/collections/villages?f=json", timeout_s=READY_S)
     return server, f"http://{HOST}:{port}"
 
 
@@ -673,7 +676,7 @@ def peers(args: argparse.Namespace) -> list[str]:
     """The peer benchmark; returns the markdown section."""
     cache: Path = args.cache
     cache.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="peers-", dir=cache))
+    work = Path(tempfile.mkdtemp(prefix="run-peers-", dir=cache))
     log = work / "setup.log"
     python = sys.executable
     store = args.store or demo_store(
@@ -781,7 +784,7 @@ def ab(args: argparse.Namespace) -> list[str]:
     """This tree against ``--base``, row by row; returns the markdown section."""
     cache: Path = args.cache
     cache.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="ab-", dir=cache))
+    work = Path(tempfile.mkdtemp(prefix="run-ab-", dir=cache))
     log = work / "setup.log"
     python = sys.executable
     head = _git("rev-parse", "--short", "HEAD")
