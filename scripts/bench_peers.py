@@ -94,16 +94,23 @@ class Row:
     """items (a FeatureCollection), item (one Feature), json (another document) or tile."""
 
 
-def _village_codes(store_dir: Path, count: int, seed: int = 7) -> list[str]:
+def _village_codes(store_dir: Path, count: int, seed: int = 7, among: Path | None = None) -> list[str]:
+    """``count`` village codes of the store (also in the store ``among``, when given), by seed."""
     import random
 
     from layers.store import LayerStore
 
-    codes = LayerStore.open(store_dir).layer("villages")["village_code"].astype(str).tolist()
+    def codes_of(store: Path) -> list[str]:
+        return LayerStore.open(store).layer("villages")["village_code"].astype(str).tolist()
+
+    codes = codes_of(store_dir)
+    if among is not None:
+        theirs = set(codes_of(among))
+        codes = [c for c in codes if c in theirs]
     return random.Random(seed).sample(codes, min(count, len(codes)))
 
 
-def rows_for(store_dir: Path, servers: Sequence[str]) -> list[Row]:
+def rows_for(store_dir: Path, servers: Sequence[str], among: Path | None = None) -> list[Row]:
     """The issue's four requests (and, for an A/B, a collection and a tile), per server."""
     from layers.store import LayerStore
 
@@ -112,7 +119,7 @@ def rows_for(store_dir: Path, servers: Sequence[str]) -> list[Row]:
     offsets = list(range(0, max(n_villages - 100, 1), 100))
     village_boxes = [box(lon, lat, 0.25) for lon, lat in points]
     hexagon_boxes = [box(lon, lat, 0.1) for lon, lat in points]
-    codes = _village_codes(store_dir, 64)
+    codes = _village_codes(store_dir, 64, among=among)
 
     names = {"tipg": "public."}  # tipg names a table's collection by its schema
     f_json = {"pygeoapi": "&f=json"}
@@ -136,9 +143,10 @@ def rows_for(store_dir: Path, servers: Sequence[str]) -> list[Row]:
     return rows
 
 
-def ab_rows(store_dir: Path, servers: Sequence[str]) -> list[Row]:
-    """The A/B rows: the peer rows plus a collection document and hexagon tiles (z8–10)."""
-    rows = rows_for(store_dir, servers)
+def ab_rows(store_dir: Path, servers: Sequence[str], among: Path | None = None) -> list[Row]:
+    """The A/B rows: the peer rows plus a collection document and hexagon tiles (z8–10); single
+    villages among those both stores hold."""
+    rows = rows_for(store_dir, servers, among)
     points = sample_points(store_dir, 64)
     tiles = sorted({(z, *tile_of(lon, lat, z)) for lon, lat in points for z in (8, 9, 10)})
     tile_paths = [f"/collections/hexagons/tiles/WebMercatorQuad/{z}/{y}/{x}" for z, x, y in tiles]
@@ -792,11 +800,11 @@ def ab(args: argparse.Namespace) -> list[str]:
     store = args.store or demo_store(python, ROOT, cache / f"demo-{head}", log)
     with worktree(args.base, cache, log) as (base_tree, sha):
         servers = ["base", "this"]
-        rows = ab_rows(store, servers)
         if args.dry_run:
-            return plan(rows, servers, args)
+            return plan(ab_rows(store, servers), servers, args)
         base_python = args.base_python or python
         base_store = demo_store(base_python, base_tree, cache / f"demo-{sha[:12]}", log)
+        rows = ab_rows(store, servers, among=base_store)
         with ExitStack() as stack:
             bases = {}
             for name, tree, py, st in (
