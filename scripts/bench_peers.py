@@ -281,6 +281,11 @@ class Postgres:
         run([*self.as_user, PG_BIN / "pg_ctl", "-D", self.directory / "data", "-m", "fast", "stop"], self.log)
 
     @property
+    def pid(self) -> int:
+        """The postmaster's process id (its backends are its children)."""
+        return int((self.directory / "data" / "postmaster.pid").read_text().split()[0])
+
+    @property
     def dsn(self) -> str:
         """A libpq connection string for ogr2ogr."""
         return f"host={HOST} port={self.port} dbname=bench user={self.user}"
@@ -518,12 +523,19 @@ def check_row(row: Row, bases: dict[str, str], peers: bool) -> str:
 
 @dataclass
 class Measured:
-    """One server's run in one pair of one row: wrk's result and the load around it."""
+    """One server's run in one pair of one row: wrk's result, the load around it and the CPU time
+    the server's processes (a database's included) spent on it."""
 
     server: str
     result: Result
     load_before: float
     load_after: float
+    cpu_s: float = 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """Server CPU milliseconds per answered request: what a loaded machine distorts least."""
+        return 1000 * self.cpu_s / self.result.requests if self.result.requests else float("inf")
 
 
 @dataclass
@@ -554,16 +566,64 @@ class RowResult:
         """Errors summed over the pairs."""
         return sum(m.result.errors for pair in self.runs for m in pair if m.server == server)
 
+    def cpu_ms(self, server: str) -> float:
+        """Median server CPU ms per request over the pairs."""
+        return statistics.median(
+            m.cpu_ms_per_request for pair in self.runs for m in pair if m.server == server
+        )
+
+    def cpu_ratios(self, server: str, other: str) -> list[float]:
+        """``other``'s CPU per request ÷ ``server``'s in each pair (above 1: ``server`` spends less)."""
+        out = []
+        for pair in self.runs:
+            by = {m.server: m.cpu_ms_per_request for m in pair}
+            out.append(by[other] / by[server] if by.get(server) else float("inf"))
+        return out
+
     def loads(self) -> tuple[float, float]:
         """Lowest and highest 1-minute load average read around the row's runs."""
         values = [v for pair in self.runs for m in pair for v in (m.load_before, m.load_after)]
         return min(values), max(values)
 
 
+def process_tree_cpu(roots: Sequence[int]) -> float:
+    """CPU seconds (user + system, with reaped children's) of processes ``roots`` and descendants."""
+    parent: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        pid = int(entry.name)
+        parent[pid] = int(fields[1])
+        times[pid] = sum(int(fields[i]) for i in (11, 12, 13, 14)) / tick
+    total = 0.0
+    for pid, cpu in times.items():
+        ancestor = pid
+        while ancestor > 1 and ancestor not in roots:
+            ancestor = parent.get(ancestor, 0)
+        if ancestor in roots:
+            total += cpu
+    return total
+
+
 def measure(
-    rows: list[Row], bases: dict[str, str], conns: Sequence[int], pairs: int, seconds: float, work: Path
+    rows: list[Row],
+    bases: dict[str, str],
+    conns: Sequence[int],
+    pairs: int,
+    seconds: float,
+    work: Path,
+    pids: dict[str, list[int]] | None = None,
 ) -> list[RowResult]:
-    """For each row and connection count, ``pairs`` alternating rounds of one wrk run per server."""
+    """For each row and connection count, ``pairs`` alternating rounds of one wrk run per server.
+
+    ``pids``: each server's root processes, whose CPU time is read around every run."""
+    pids = pids or {}
     results = []
     servers = list(bases)
     for r, row in enumerate(rows):
@@ -577,11 +637,13 @@ def measure(
                 pair = []
                 for s in order:
                     before = os.getloadavg()[0]
+                    cpu = process_tree_cpu(pids.get(s, []))
                     measured = run_wrk(bases[s], scripts[s], c, seconds)
-                    pair.append(Measured(s, measured, before, os.getloadavg()[0]))
+                    cpu = process_tree_cpu(pids.get(s, [])) - cpu
+                    pair.append(Measured(s, measured, before, os.getloadavg()[0], cpu))
                     print(
                         f"  {row.name:32} c={c:<3} {s:9} {measured.rps:8.1f} req/s "
-                        f"p99 {measured.p99_ms:7.1f} ms "
+                        f"p99 {measured.p99_ms:7.1f} ms cpu {pair[-1].cpu_ms_per_request:6.2f} ms/req "
                         f"errors {measured.errors} load {before:.2f}→{os.getloadavg()[0]:.2f}",
                         file=sys.stderr,
                     )
@@ -605,12 +667,13 @@ def _git(*args: str, cwd: Path = ROOT) -> str:
 
 
 def detail_table(results: list[RowResult], servers: Sequence[str], ours: str, other: str) -> list[str]:
-    """Every row: median req/s per server, the pair ratios, p99, errors, load."""
+    """Every row: median req/s and CPU ms per request per server, the pair ratios, p99, errors, load."""
     head = " | ".join(f"{s} req/s" for s in servers)
+    cpu = " / ".join(servers)
     lines = [
-        f"| request | conns | {head} | {ours} ÷ {other}, each pair | median | {ours} p99 ms | errors "
-        "| load 1-min |",
-        "|---|---:|" + "---:|" * len(servers) + "---|---:|---:|---:|---|",
+        f"| request | conns | {head} | {ours} ÷ {other}, each pair | median | CPU ms/request ({cpu}) "
+        f"| {ours} p99 ms | errors | load 1-min |",
+        "|---|---:|" + "---:|" * len(servers) + "---|---:|---|---:|---:|---|",
     ]
     for r in results:
         ratios = r.ratios(ours, other)
@@ -620,17 +683,22 @@ def detail_table(results: list[RowResult], servers: Sequence[str], ours: str, ot
             f"| {r.row} | {r.conns} | "
             + " | ".join(f"{r.rps(s):,.0f}" for s in servers)
             + f" | {' / '.join(f'{x:.2f}' for x in ratios)} | **{statistics.median(ratios):.2f}×** | "
-            f"{r.p99(ours):.1f} | {errors} | {low:.1f}–{high:.1f} |"
+            + " / ".join(f"{r.cpu_ms(s):.2f}" for s in servers)
+            + f" | {r.p99(ours):.1f} | {errors} | {low:.1f}–{high:.1f} |"
         )
     return lines
 
 
-def summary_table(results: list[RowResult], ours: str, other: str, conns: Sequence[int]) -> list[str]:
-    """The issue's shape: one line per request, the median ratio at each connection count."""
+def summary_table(
+    results: list[RowResult], ours: str, other: str, conns: Sequence[int], cpu: bool = False
+) -> list[str]:
+    """The issue's shape: one line per request, the median ratio at each connection count
+    (throughput, or with ``cpu`` the other's CPU per request ÷ ours)."""
     names = list(dict.fromkeys(r.row for r in results))
     lines = [f"| request | {' / '.join(map(str, conns))} conns |", "|---|---:|"]
     for name in names:
-        cells = [statistics.median(r.ratios(ours, other)) for r in results if r.row == name]
+        ratio = (lambda r: r.cpu_ratios(ours, other)) if cpu else (lambda r: r.ratios(ours, other))
+        cells = [statistics.median(ratio(r)) for r in results if r.row == name]
         lines.append(f"| {name} | {' / '.join(f'{x:.1f}' for x in cells)}× |")
     return lines
 
@@ -713,7 +781,7 @@ def peers(args: argparse.Namespace) -> list[str]:
         stack.callback(pg.stop)
         for layer, id_column in PEER_LAYERS.items():
             pg.load(gpkgs[layer], layer, id_column)
-        bases = {}
+        bases, pids = {}, {}
         for name, starter in (
             ("sasaran", lambda: start_sasaran("sasaran", python, ROOT, store, work)),
             ("tipg", lambda: start_tipg(tipg_venv, pg, work)),
@@ -722,9 +790,10 @@ def peers(args: argparse.Namespace) -> list[str]:
             server, base = starter()
             stack.enter_context(server)
             bases[name] = base
+            pids[name] = [server.proc.pid] + ([pg.pid] if name == "tipg" else [])
         time.sleep(args.settle)  # Sasaran serialises the hexagons' geometry after start
         checks = {row.name: check_row(row, bases, peers=True) for row in rows}
-        results = measure(rows, bases, args.conns, args.pairs, args.seconds, work)
+        results = measure(rows, bases, args.conns, args.pairs, args.seconds, work, pids)
     labels = {
         "tipg": versions(tipg_venv, ["tipg", "fastapi", "asyncpg", "uvicorn"]),
         "pygeoapi": versions(pygeoapi_venv, ["pygeoapi", "gunicorn", "gevent"]),
@@ -779,6 +848,12 @@ def peers_report(
         "",
         *summary_table(results, "sasaran", "pygeoapi", args.conns),
         "",
+        "Server CPU time per request, tipg's (its PostgreSQL backends included) ÷ Sasaran's: the measure "
+        "a loaded machine distorts least (a throughput ratio also counts how the scheduler shared the "
+        "cores):",
+        "",
+        *summary_table(results, "sasaran", "tipg", args.conns, cpu=True),
+        "",
         "Every run (the load average is the machine's 1-minute figure read before and after each run; "
         "the machine's 2 cores are shared with other work):",
         "",
@@ -806,7 +881,7 @@ def ab(args: argparse.Namespace) -> list[str]:
         base_store = demo_store(base_python, base_tree, cache / f"demo-{sha[:12]}", log)
         rows = ab_rows(store, servers, among=base_store)
         with ExitStack() as stack:
-            bases = {}
+            bases, pids = {}, {}
             for name, tree, py, st in (
                 ("base", base_tree, base_python, base_store),
                 ("this", ROOT, python, store),
@@ -814,10 +889,11 @@ def ab(args: argparse.Namespace) -> list[str]:
                 server, url = start_sasaran(f"sasaran-{name}", py, tree, st, work)
                 stack.enter_context(server)
                 bases[name] = url
+                pids[name] = [server.proc.pid]
             time.sleep(args.settle)
             checks = {row.name: check_row(row, bases, peers=False) for row in rows}
             sizes = {row.name: _answer_sizes(row, bases) for row in rows}
-            results = measure(rows, bases, args.conns, args.pairs, args.seconds, work)
+            results = measure(rows, bases, args.conns, args.pairs, args.seconds, work, pids)
     lines = [
         f"## A/B: this tree (`{head}`{dirty}) against `{sha[:7]}`",
         "",
@@ -835,6 +911,11 @@ def ab(args: argparse.Namespace) -> list[str]:
         "This tree's throughput ÷ the base's (goal ≥ 1.2× on every row):",
         "",
         *summary_table(results, "this", "base", args.conns),
+        "",
+        "Server CPU time per request, the base's ÷ this tree's (the measure a loaded machine distorts "
+        "least):",
+        "",
+        *summary_table(results, "this", "base", args.conns, cpu=True),
         "",
         *detail_table(results, servers, "this", "base"),
         "",

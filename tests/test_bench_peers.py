@@ -73,3 +73,20 @@ def test_the_docs_section_is_replaced_whole(tmp_path: Path):
     text = docs.read_text()
     assert "first" not in text and "second\nrun" in text and "kept" in text and "peers" in text
     assert text.count("<!-- bench_peers:ab -->") == 1
+
+
+def test_tables_give_the_median_of_the_pairs_ratios():
+    def run(server: str, requests: int, cpu_s: float) -> bench_peers.Measured:
+        result = bench_peers.Result(requests, 5.0, 1.0, 2.0, 0, 1.0)
+        return bench_peers.Measured(server, result, 1.0, 2.5, cpu_s)
+
+    row = bench_peers.RowResult("single village by id", 1)
+    row.runs = [
+        [run("sasaran", 1000, 1.0), run("tipg", 200, 2.0)],  # 5× throughput, 10× less CPU a request
+        [run("tipg", 250, 2.0), run("sasaran", 1000, 1.0)],  # 4×, 8×
+        [run("sasaran", 1200, 1.2), run("tipg", 200, 2.0)],  # 6×, 10×
+    ]
+    assert bench_peers.summary_table([row], "sasaran", "tipg", [1])[-1] == "| single village by id | 5.0× |"
+    assert bench_peers.summary_table([row], "sasaran", "tipg", [1], cpu=True)[-1].endswith("| 10.0× |")
+    line = bench_peers.detail_table([row], ["sasaran", "tipg"], "sasaran", "tipg")[-1]
+    assert "5.00 / 4.00 / 6.00 | **5.00×**" in line and "1.00 / 10.00" in line and "1.0–2.5" in line
