@@ -748,16 +748,22 @@ def worktree(commit: str, cache: Path, log: Path) -> Iterator[tuple[Path, str]]:
     yield path, sha
 
 
-def peers(args: argparse.Namespace) -> list[str]:
-    """The peer benchmark; returns the markdown section."""
+def _run_folders(args: argparse.Namespace) -> tuple[Path, Path, Path, Path]:
+    """The cache, this run's folder, its setup log and this tree's store (its demo, built once)."""
     cache: Path = args.cache
     cache.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="run-peers-", dir=cache))
+    work = Path(tempfile.mkdtemp(prefix=f"run-{args.mode}-", dir=cache))
     log = work / "setup.log"
-    python = sys.executable
     store = args.store or demo_store(
-        python, ROOT, cache / f"demo-{_git('rev-parse', '--short', 'HEAD')}", log
+        sys.executable, ROOT, cache / f"demo-{_git('rev-parse', '--short', 'HEAD')}", log
     )
+    return cache, work, log, store
+
+
+def peers(args: argparse.Namespace) -> list[str]:
+    """The peer benchmark; returns the markdown section."""
+    cache, work, log, store = _run_folders(args)
+    python = sys.executable
     servers = ["sasaran", "tipg", "pygeoapi"]
     rows = rows_for(store, servers)
     if args.dry_run:
@@ -865,14 +871,10 @@ def peers_report(
 
 def ab(args: argparse.Namespace) -> list[str]:
     """This tree against ``--base``, row by row; returns the markdown section."""
-    cache: Path = args.cache
-    cache.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="run-ab-", dir=cache))
-    log = work / "setup.log"
+    cache, work, log, store = _run_folders(args)
     python = sys.executable
     head = _git("rev-parse", "--short", "HEAD")
     dirty = " (with uncommitted changes)" if _git("status", "--porcelain", "--untracked-files=no") else ""
-    store = args.store or demo_store(python, ROOT, cache / f"demo-{head}", log)
     with worktree(args.base, cache, log) as (base_tree, sha):
         servers = ["base", "this"]
         if args.dry_run:
