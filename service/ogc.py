@@ -307,17 +307,25 @@ async def queryables(request: Request, collection: CollectionDep) -> Response:
 @router.get("/collections/{collection_id}/items", response_class=GeoJSONResponse)
 async def items(request: Request, collection: CollectionDep, query: ItemsDep) -> Response:
     """Features of a collection, filtered and paged (GeoJSON, or an HTML page with a map)."""
-    # A page of a prepared layer is answered on the event loop (selection on a few thousand rows,
-    # then joined bytes); a big layer's page is serialised in the thread pool.
+    # A JSON page of a prepared layer is answered on the event loop (selection on a few thousand
+    # rows, then joined bytes); a big layer's page, and any HTML page (up to max_limit features
+    # parsed and written out again), in the thread pool, where the loop keeps answering meanwhile.
     catalog, max_limit = served_of(request).catalog, request.app.state.settings.max_limit
     args = (request, catalog, collection, query, max_limit)
+    if html.wants_html(request, request.query_params.get("f")):
+        return await run_in_threadpool(_items_html, *args)
     if catalog.answers_on_loop(collection, query.table):
         body = items_page(*args)
     else:
         body = await run_in_threadpool(items_page, *args)
-    if html.wants_html(request, request.query_params.get("f")):
-        return html.items(request, f"{collection.id}: features", orjson.loads(body))
     return GeoJSONResponse(body, headers=VARY)
+
+
+def _items_html(
+    request: Request, catalog: Catalog, collection: Collection, query: ItemsQuery, max_limit: int
+) -> Response:
+    body = items_page(request, catalog, collection, query, max_limit)
+    return html.items(request, f"{collection.id}: features", orjson.loads(body))
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", response_class=GeoJSONResponse)
