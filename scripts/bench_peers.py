@@ -689,6 +689,11 @@ def detail_table(results: list[RowResult], servers: Sequence[str], ours: str, ot
     return lines
 
 
+def _times(ratio: float) -> str:
+    """A ratio as ``4.2×``; one over a server that answered nothing in a run as ``∞ (none answered)``."""
+    return "∞ (none answered)" if ratio == float("inf") else f"{ratio:.1f}×"
+
+
 def summary_table(
     results: list[RowResult], ours: str, other: str, conns: Sequence[int], cpu: bool = False
 ) -> list[str]:
@@ -699,7 +704,7 @@ def summary_table(
     for name in names:
         ratio = (lambda r: r.cpu_ratios(ours, other)) if cpu else (lambda r: r.ratios(ours, other))
         cells = [statistics.median(ratio(r)) for r in results if r.row == name]
-        lines.append(f"| {name} | {' / '.join(f'{x:.1f}' for x in cells)}× |")
+        lines.append(f"| {name} | {' / '.join(_times(x) for x in cells)} |")
     return lines
 
 

@@ -87,6 +87,7 @@ def test_tables_give_the_median_of_the_pairs_ratios():
         [run("sasaran", 1200, 1.2), run("tipg", 200, 2.0)],  # 6×, 10×
     ]
     assert bench_peers.summary_table([row], "sasaran", "tipg", [1])[-1] == "| single village by id | 5.0× |"
+    assert bench_peers._times(float("inf")) == "∞ (none answered)"
     assert bench_peers.summary_table([row], "sasaran", "tipg", [1], cpu=True)[-1].endswith("| 10.0× |")
     line = bench_peers.detail_table([row], ["sasaran", "tipg"], "sasaran", "tipg")[-1]
     assert "5.00 / 4.00 / 6.00 | **5.00×**" in line and "1.00 / 10.00" in line and "1.0–2.5" in line
