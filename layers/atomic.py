@@ -20,8 +20,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     Examples
     --------
-    >>> with atomic_path(tmp_path / "a.txt") as tmp:  # doctest: +SKIP
-    ...     tmp.write_text("done")
+    >>> with atomic_path(tmp_path / "a.txt") as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> (tmp_path / "a.txt").read_text(), tmp.exists()
+    ('done', False)
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

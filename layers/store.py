@@ -254,8 +254,8 @@ class LayerStore:
 
     Examples
     --------
-    >>> store = LayerStore.open(demo_store)  # doctest: +SKIP
-    >>> store.layer("villages").crs.to_epsg()  # doctest: +SKIP
+    >>> store = LayerStore.open(store_dir)
+    >>> store.layer("villages").crs.to_epsg()
     4326
     """
 

@@ -141,7 +141,7 @@ def write_demo(out_dir: str | Path, villages: int = 1500, seed: int = 62) -> Pat
     Examples
     --------
     >>> from layers.config import load_config
-    >>> load_config(write_demo(getfixture("tmp_path") / "demo", villages=40)).synthetic
+    >>> load_config(write_demo(tmp_path / "demo", villages=40)).synthetic
     True
     """
     if not 20 <= villages <= 20_000:

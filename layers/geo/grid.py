@@ -47,7 +47,7 @@ def cells_for_villages(polygons: NDArray[np.object_], resolution: int) -> tuple[
     Examples
     --------
     >>> import shapely
-    >>> cells, pos = cells_for_villages(shapely.box(113.0, -2.1, 113.1, -2.0)[None], 8)
+    >>> cells, pos = cells_for_villages([shapely.box(113.0, -2.1, 113.1, -2.0)], 8)
     >>> bool(len(cells) > 100 and (pos == 0).all())
     True
     """

@@ -138,9 +138,10 @@ def hexagon_parents(hexagons: gpd.GeoDataFrame, resolution: int) -> gpd.GeoDataF
 
     Examples
     --------
-    >>> parents = hexagon_parents(store.layer("hexagons"), 6)  # doctest: +SKIP
-    >>> int(parents["population"].sum()) == int(store.layer("hexagons")["population"].sum())  # doctest: +SKIP
-    True
+    >>> parents = hexagon_parents(store.layer("hexagons"), 6)
+    >>> people = store.layer("hexagons")["population"].sum()
+    >>> bool(np.isclose(parents["population"].sum(), people)), bool((parents["resolution"] == 6).all())
+    (True, True)
     """
     if not isinstance(hexagons, gpd.GeoDataFrame):
         raise TypeError(f"'hexagons' should be a GeoDataFrame, got {type(hexagons)}")
@@ -191,8 +192,8 @@ class VectorTiles:
 
     Examples
     --------
-    >>> tiles = VectorTiles(LayerStore.open(store_dir))  # doctest: +SKIP
-    >>> len(tiles.tile("hexagons", 0, 0, 0)) > 0  # doctest: +SKIP
+    >>> tiles = VectorTiles(LayerStore.open(store_dir))
+    >>> len(tiles.tile("hexagons", 0, 0, 0)) > 0
     True
     """
 

@@ -65,8 +65,11 @@ def changes(
 
     Examples
     --------
-    >>> table = changes(frame, demo_store, 2023, 2024)  # doctest: +SKIP
-    >>> table[["kabupaten_code", "M0_change", "rank"]].head(1)  # doctest: +SKIP
+    >>> from layers.scoring.rescore import ScoringFrame
+    >>> table = changes(ScoringFrame.from_store(store), store, 2023, 2024)
+    >>> first = table.iloc[0]
+    >>> int(first["rank"]), bool(first["M0_change"] == table["M0_change"].min())
+    (1, True)
     """
     if level not in CHANGE_LEVELS:
         raise InvalidQuery(f"level must be one of {', '.join(CHANGE_LEVELS)}, got '{level}'")

@@ -480,8 +480,8 @@ def layer_for_year(
 
     Examples
     --------
-    >>> old = layer_for_year(store, "kecamatan", store.years[0])  # doctest: +SKIP
-    >>> bool((old["year"] == store.years[0]).all())  # doctest: +SKIP
+    >>> old = layer_for_year(store, "kecamatan", store.years[0])
+    >>> bool((old["year"] == store.years[0]).all())
     True
     """
     frame = store.layer(name)

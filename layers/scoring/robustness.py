@@ -141,7 +141,9 @@ def rank_robustness(
     --------
     >>> from layers.scoring.spec import default_spec
     >>> spec = default_spec()
-    >>> rows = [[10, 11, 40, 0, 0, 0, 0, 0, 0, 0], [10, 0, 40, 0, 0, 0, 0, 0, 0, 0], [0] * 10]
+    >>> spec.columns[:3]
+    ['poverty_rate', 'extreme_poor_share', 'dist_km_school_sd']
+    >>> rows = [[10, 11, 40] + [0] * 8, [10, 0, 40] + [0] * 8, [0] * 11]
     >>> out = rank_robustness(rows, spec, None, [0, 1, 2], 3, [0.2], [])
     >>> out["baseline"]["rank"], out["alternatives"][0]["rank"], out["alternatives"][0]["pairs_holding"]
     ([1, 2, 2], [1, 2, 3], 1.0)
