@@ -1,4 +1,4 @@
-"""The layer store: one GeoParquet file per layer plus ``manifest.json`` (DESIGN §9).
+"""The layer store: one GeoParquet file per layer plus ``manifest.json`` (docs/schema.md).
 
 A store is written into a temporary sibling directory and moved into place only when complete, so
 a failed or interrupted build leaves the previous store readable. Readers load a layer once and

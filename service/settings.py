@@ -1,4 +1,4 @@
-"""Service settings, read from the environment with the ``SASARAN_`` prefix (DESIGN §2)."""
+"""Service settings, read from the environment with the ``SASARAN_`` prefix (README, "HTTP API")."""
 
 from __future__ import annotations
 

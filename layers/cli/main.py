@@ -1,4 +1,4 @@
-"""The ``sasaran`` command (DESIGN §9).
+"""The ``sasaran`` command (docs/contracts.md, "Command line").
 
 Exit status: 0 on success, 2 on bad input (a `SasaranError`, whose message names file, row and
 field), 1 on an unexpected fault.

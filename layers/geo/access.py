@@ -1,4 +1,4 @@
-"""Travel time to the nearest facility on a friction surface (DESIGN §4).
+"""Travel time to the nearest facility on a friction surface.
 
 The AccessMod / Malaria Atlas Project method (Weiss et al. 2020, Nature Medicine 26:1835): a raster
 whose pixels hold the minutes needed to cross one metre (walking off-road, faster on roads by class and

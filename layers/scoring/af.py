@@ -1,4 +1,4 @@
-"""Alkire-Foster counting on arrays (DESIGN §5): deprivations, scores and their aggregates.
+"""Alkire-Foster counting on arrays (docs/method.md): deprivations, scores and their aggregates.
 
 Pure numpy, no I/O. Units are rows of a ``(n, m)`` value matrix whose columns follow the
 `IndicatorSpec` order; the CLI, the build and the service each convert their input to that matrix.
@@ -624,7 +624,7 @@ def _named(values: np.ndarray, names: Sequence[str]) -> dict[str, float | None]:
 def summary_to_json(
     summary: Summary, spec: IndicatorSpec, group_labels: Sequence[Any] | None = None
 ) -> dict[str, Any]:
-    """Convert a summary to the ``sasaran mpi --format json`` object (DESIGN §9); NaN becomes None.
+    """Convert a summary to the ``sasaran mpi --format json`` object (docs/contracts.md); NaN becomes None.
 
     Parameters
     ----------

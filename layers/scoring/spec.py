@@ -1,4 +1,4 @@
-"""The indicator spec: which columns count as deprivations, with which weights and cutoffs (DESIGN §9).
+"""The indicator spec: which columns count as deprivations, with what weights and cutoffs (docs/contracts.md).
 
 A spec is a TOML file, the same format for the built-in spatial set (``layers/data/indicators.toml``)
 and for ``sasaran mpi``::

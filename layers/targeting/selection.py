@@ -1,4 +1,4 @@
-"""Choosing villages for a programme (DESIGN §6): an exact 0-1 programme, explained village by village.
+"""Choosing villages for a programme (docs/targeting.md): an exact 0-1 programme, explained per village.
 
 A planner's `TargetRequest` becomes a `layers.targeting.knapsack.Problem` on arrays, one entry per village:
 the people the programme would reach there (its objective), a cost, a kabupaten, and which villages
@@ -111,7 +111,7 @@ class TargetRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     year: StrictInt | None = Field(None, description="Poverty-table year; the latest when omitted.")
-    spec: dict[str, Any] | None = Field(None, description="A full indicator spec (DESIGN §9, JSON form).")
+    spec: dict[str, Any] | None = Field(None, description="A full indicator spec (JSON form).")
     k: StrictFloat | StrictStr | None = Field(
         None, description="Poverty cutoff in (0, 1], e.g. 0.33 or '1/3'."
     )
