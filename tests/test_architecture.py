@@ -90,6 +90,47 @@ def test_the_import_graph_has_no_cycles() -> None:
             pytest.fail("import cycle: " + " -> ".join(cycle))
 
 
+def _defines_a_router(path: Path) -> bool:
+    """Whether a module assigns ``router = APIRouter(...)`` at its top level."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(
+        isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "router" for t in node.targets)
+        and isinstance(node.value, ast.Call)
+        and ast.unparse(node.value.func).endswith("APIRouter")
+        for node in tree.body
+    )
+
+
+#: Router modules, and packages re-exporting one (``service.planner`` is its router).
+ROUTERS = {_module_name(p) for p in (ROOT / "service").rglob("*.py") if _defines_a_router(p)}
+ROUTERS |= {
+    m for m in GRAPH if m.startswith("service") and any(e.startswith(m + ".") for e in GRAPH[m] & ROUTERS)
+}
+
+
+def _router_imports(module: str, imported: set[str]) -> list[str]:
+    """The routers ``module`` imports, other than itself and the package that re-exports it."""
+    own = {module, module.rpartition(".")[0]}
+    return sorted(name for name in imported if name in ROUTERS and name not in own)
+
+
+@pytest.mark.parametrize("module", sorted(m for m in ROUTERS if not m.endswith("planner")))
+def test_a_router_never_imports_another_router(module: str) -> None:
+    """Shared pieces (media types, static files, links) live in plain modules, not in a router."""
+    bad = _router_imports(module, GRAPH[module])
+    assert not bad, f"{module} imports the router(s) {bad}"
+
+
+def test_the_router_rule_sees_the_routers() -> None:
+    assert {"service.ogc", "service.docs", "service.planner", "service.planner.router"} <= ROUTERS
+    assert "service.app" not in ROUTERS and "service.deps" not in ROUTERS
+    assert _router_imports("service.docs", {"service.planner.router", "service.links"}) == [
+        "service.planner.router"
+    ]
+    assert _router_imports("service.planner.router", {"service.planner", "service.assets"}) == []
+
+
 def test_the_rules_see_real_imports() -> None:
     """The graph is not empty by accident: known edges are found."""
     assert "layers.schema" in GRAPH["layers.store"]
