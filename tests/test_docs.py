@@ -65,3 +65,15 @@ def test_relative_links_in_the_documents_resolve() -> None:
             if not (doc.parent / target).exists():
                 broken.append(f"{doc.relative_to(ROOT)}: {target}")
     assert not broken, broken
+
+
+def test_command_help_shows_config_sections_as_written() -> None:
+    """``[change_gate]`` in a help text is a config section, not markup to swallow."""
+    from typer.testing import CliRunner
+
+    from layers.cli.main import app
+
+    shown = CliRunner().invoke(app, ["build", "--help"], terminal_width=200)
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.output.split())
+    assert "beyond the config's [change_gate]" in text and "[default: CPUs]" in text

@@ -24,13 +24,15 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help text is plain: "[change_gate]" and "[default: CPUs]" are words here, not rich markup.
+    rich_markup_mode=None,
 )
 log = logging.getLogger("sasaran")
-#: The service's app factory, for uvicorn (an import string: `layers` never imports `service`).
 #: Seconds a worker may leave uvicorn's health check unanswered before it is killed as hung (uvicorn's
 #: default is 5). A worker preparing a national store, or GDAL writing a large export, can hold the GIL
 #: for longer than that without being hung; killing it dropped the download (issue 12).
 WORKER_HEALTHCHECK_S = 60
+#: The service's app factory, for uvicorn (an import string: `layers` never imports `service`).
 SERVICE_APP = "service.app:create_app"
 
 

@@ -71,10 +71,11 @@ def build(
     ChangeRefused
         When an existing store would change beyond tolerance; it is kept as it was.
     """
-    from layers.pipeline import national as partition
+    # Imported here: a province build never needs the national machinery (pyproj, Dask).
+    from layers.pipeline import national
 
-    if workers is not None or scheduler is not None or only is not None or partition.is_national(config):
-        return partition.build_partitioned(
+    if workers is not None or scheduler is not None or only is not None or national.is_national(config):
+        return national.build_partitioned(
             config,
             Path(store_dir),
             progress=progress,
