@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
@@ -30,6 +29,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from layers.atomic import sibling_directory, swap_directory
 from layers.errors import LayerNotFound, StoreError, StoreLocked
 from layers.schema import SPATIAL_LAYERS, TABLES, FacilityKind, kinds_from_json
 
@@ -63,8 +63,7 @@ class StoreWriter:
 
     def __init__(self, target: Path):
         self.target = Path(target)
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.building-", dir=self.target.parent))
+        self.tmp = sibling_directory(self.target, "building")
         self.rows: dict[str, int] = {}
         self.files: dict[str, str] = {}
 
@@ -75,10 +74,7 @@ class StoreWriter:
     def write_layer(self, name: str, frame: pd.DataFrame) -> None:
         """Write one layer (GeoDataFrame → GeoParquet, DataFrame → Parquet)."""
         path = self.tmp / f"{name}.parquet"
-        if isinstance(frame, gpd.GeoDataFrame):
-            frame.to_parquet(path, index=False, compression="zstd", write_covering_bbox=True)
-        else:
-            frame.to_parquet(path, index=False, compression="zstd")
+        write_parquet(frame, path)
         self.rows[name] = len(frame)
         self.files[name] = path.name
 
@@ -95,7 +91,9 @@ class StoreWriter:
             "packages": package_versions(),
         }
         (self.tmp / MANIFEST).write_text(json.dumps(body, indent=2, default=_json_default))
-        _swap_into_place(self.tmp, self.target)
+        if self.target.exists() and not (self.target / MANIFEST).exists() and any(self.target.iterdir()):
+            raise StoreError(f"{self.target}: exists and is not a Sasaran store; refusing to replace it")
+        swap_directory(self.tmp, self.target)
         log.info("store written to %s (%d layers)", self.target, len(self.rows))
         return self.target
 
@@ -211,7 +209,9 @@ def _lock_file(path: Path, store: Path) -> int:
 
 
 def _remove_stale_temporaries(target: Path) -> None:
-    # Only called with the build lock held: any such directory belongs to a build that is gone.
+    # Only called with the build lock held: any such directory belongs to a build that is gone
+    # (``.<name>.building-*.old`` is a replaced store a killed build had not yet removed; ``.old-*``
+    # the same from earlier versions).
     stale = [*target.parent.glob(f".{target.name}.building-*"), *target.parent.glob(f".{target.name}.old-*")]
     for directory in stale:
         if directory.is_dir() and not directory.is_symlink():
@@ -219,19 +219,12 @@ def _remove_stale_temporaries(target: Path) -> None:
             log.info("removed %s, left by an interrupted build", directory)
 
 
-def _swap_into_place(new: Path, target: Path) -> None:
-    # Two renames on one filesystem: the old store is moved aside only once the new one is complete,
-    # and deleted only after the new one is in place. A reader never sees a half-written store.
-    old = None
-    if target.exists():
-        if not (target / MANIFEST).exists() and any(target.iterdir()):
-            raise StoreError(f"{target}: exists and is not a Sasaran store; refusing to replace it")
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-    os.replace(new, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write a layer as a store holds it: GeoParquet (with bbox covering) or plain Parquet, zstd."""
+    if isinstance(frame, gpd.GeoDataFrame):
+        frame.to_parquet(path, index=False, compression="zstd", write_covering_bbox=True)
+    else:
+        frame.to_parquet(path, index=False, compression="zstd")
 
 
 def _read_table(path: Path) -> pd.DataFrame:

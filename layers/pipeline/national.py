@@ -48,6 +48,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from layers import sources
+from layers.atomic import atomic_path
 from layers.config import HEALTH_TYPE_KINDS, SCHOOL_LEVEL_KINDS, BuildConfig
 from layers.errors import ConfigError, SasaranError, SourceError, StoreError
 from layers.geo.units import hierarchy
@@ -61,7 +62,7 @@ from layers.pipeline.compute import (
     manifest_of,
     write_rasters,
 )
-from layers.store import MANIFEST, PART_FILE, PARTITION_KEY, build_lock, writing_store
+from layers.store import MANIFEST, PART_FILE, PARTITION_KEY, build_lock, write_parquet, writing_store
 from layers.types import BBox
 
 log = logging.getLogger(__name__)
@@ -379,13 +380,8 @@ def write_part(path: Path, frame: pd.DataFrame) -> None:
     A retried task (its first worker died) rewrites the same path; the rename makes each part
     whole or absent.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    if isinstance(frame, gpd.GeoDataFrame):
-        frame.to_parquet(tmp, index=False, compression="zstd", write_covering_bbox=True)
-    else:
-        frame.to_parquet(tmp, index=False, compression="zstd")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        write_parquet(frame, tmp)
 
 
 def _own_features(
