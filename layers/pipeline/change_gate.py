@@ -125,16 +125,16 @@ def render(shifts: list[Shift], old_year: int, new_year: int) -> str:
             change = f"{100 * shift.change:+.1f} %" if shift.relative else f"{shift.change:+.3f}"
             limit = f"{100 * shift.limit:.0f} %" if shift.relative else f"{shift.limit:.3f}"
             mark = "  REFUSED" if shift.exceeded else ""
-            lines.append(
-                f"  {shift.what}: {_num(shift.old)} → {_num(shift.new)} ({change}, limit ±{limit}){mark}"
-            )
+            figures = f"{_as_text(shift.old)} → {_as_text(shift.new)}"
+            lines.append(f"  {shift.what}: {figures} ({change}, limit ±{limit}){mark}")
     within = [s for s in shifts if not s.exceeded and not s.relative and not s.what.startswith("province")]
     if within:
         lines.append(f"  {len(within)} kabupaten figure(s) within tolerance")
     return "\n".join(lines)
 
 
-def _num(value: float) -> str:
+def _as_text(value: float) -> str:
+    """A headline figure as the comparison prints it: people whole, shares to 3 decimals."""
     if not math.isfinite(value):
         return "none"
     return f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:.3f}"
