@@ -17,13 +17,14 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import geopandas as gpd
 import numpy as np
@@ -42,7 +43,118 @@ MANIFEST = "manifest.json"
 PARTITION_KEY = "province"
 PART_FILE = "part.parquet"
 
-__all__ = ["SPATIAL_LAYERS", "TABLES", "LayerStore", "StoreWriter", "writing_store"]
+__all__ = [
+    "SPATIAL_LAYERS",
+    "TABLES",
+    "BuildEntries",
+    "LayerStore",
+    "Manifest",
+    "PartitionEntry",
+    "Provenance",
+    "SourceEntry",
+    "StoreWriter",
+    "writing_store",
+]
+
+#: A year's headline figures of a whole store or partition: ``H``, ``A``, ``M0``,
+#: ``mpi_poor_population``, ``vulnerable_share``, ``severe_share``, ``scored_population``,
+#: ``population`` (`layers.scoring.rescore.AF_COLUMNS` plus everybody).
+Figures = dict[str, float]
+
+
+class SourceEntry(TypedDict):
+    """One source file of a build: config name, file name, SHA-256 and rows (None: a raster)."""
+
+    name: str
+    file: str
+    sha256: str
+    rows: int | None
+
+
+class PartitionEntry(TypedDict):
+    """One province of a national store (docs/schema.md, "National (partitioned) stores")."""
+
+    key: str
+    path: str
+    rows: dict[str, int]
+    bounds: list[float]
+    province: dict[str, Figures]
+    rasters: dict[str, str]
+    border_uncertain_cells: dict[str, int]
+    build_seconds: dict[str, float]
+
+
+class Partitioning(TypedDict):
+    """How a national store is split: ``by`` (``province``) and the border buffer in km."""
+
+    by: str
+    buffer_km: float
+
+
+class BuildEntries(TypedDict):
+    """What every build writes into its manifest (`layers.pipeline.compute.manifest_entries`)."""
+
+    name: str
+    synthetic: bool
+    h3_resolution: int
+    inhabited_min_people: float
+    years: list[int]
+    default_year: int
+    sources: list[SourceEntry]
+    indicators: dict[str, Any]
+    """The indicator spec as JSON (`layers.scoring.spec.spec_to_dict`) and ``dropped``."""
+    facility_kinds: list[dict[str, object]]
+    access: dict[str, Any]
+    """The build's ``[access]`` config as JSON."""
+    province: dict[str, Figures]
+    """Year (as text) → the whole store's figures."""
+    rasters: dict[str, str]
+    build_seconds: dict[str, float]
+
+
+class Manifest(BuildEntries):
+    """``manifest.json``: every key a store's manifest has (docs/schema.md lists each)."""
+
+    format_version: int
+    build_id: NotRequired[str]
+    """Absent in stores written before it existed: `manifest_build_id` falls back to ``created``."""
+    created: str
+    layers: dict[str, int]
+    files: dict[str, str]
+    packages: dict[str, str]
+    partitioning: NotRequired[Partitioning]
+    partitions: NotRequired[list[PartitionEntry]]
+
+
+def manifest_build_id(manifest: Manifest) -> str:
+    """A build's identity: its ``build_id``, else (older stores) its creation time."""
+    return str(manifest.get("build_id") or manifest.get("created", "unknown"))
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a file's figures come from, as a download states it: the store, its build and sources."""
+
+    name: str
+    build_id: str
+    created: str
+    synthetic: bool
+    sources: tuple[SourceEntry, ...] = ()
+
+
+def read_manifest(store_dir: str | Path) -> Manifest:
+    """The manifest of the store at ``store_dir``, unchecked (`LayerStore.open` checks it).
+
+    Raises
+    ------
+    OSError
+        No readable manifest there.
+    ValueError
+        The manifest is not JSON.
+    """
+    manifest: Manifest = json.loads((Path(store_dir) / MANIFEST).read_text())
+    return manifest
+
 
 _VERSIONED_PACKAGES = ("sasaran", "numpy", "pandas", "geopandas", "shapely", "h3", "h3ronpy", "pyarrow")
 
@@ -78,18 +190,26 @@ class StoreWriter:
         self.rows[name] = len(frame)
         self.files[name] = path.name
 
-    def commit(self, manifest: Mapping[str, Any]) -> Path:
-        """Write the manifest and swap the finished directory into place."""
-        body = {
+    def commit(
+        self,
+        entries: BuildEntries,
+        partitioning: Partitioning | None = None,
+        partitions: list[PartitionEntry] | None = None,
+    ) -> Path:
+        """Write the manifest (a national store's with its partitions) and swap the directory into place."""
+        body: Manifest = {
             "format_version": FORMAT_VERSION,
             # Two builds in one second must still differ: services reload when the id changes.
             "build_id": uuid.uuid4().hex,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            **manifest,
+            **entries,
             "layers": dict(self.rows),
             "files": dict(self.files),
             "packages": package_versions(),
         }
+        if partitioning is not None and partitions is not None:
+            body["partitioning"] = partitioning
+            body["partitions"] = partitions
         (self.tmp / MANIFEST).write_text(json.dumps(body, indent=2, default=_json_default))
         if self.target.exists() and not (self.target / MANIFEST).exists() and any(self.target.iterdir()):
             raise StoreError(f"{self.target}: exists and is not a Sasaran store; refusing to replace it")
@@ -252,7 +372,7 @@ class LayerStore:
     4326
     """
 
-    def __init__(self, path: Path, manifest: dict[str, Any]):
+    def __init__(self, path: Path, manifest: Manifest):
         self.path = path
         self.manifest = manifest
         self._cache: dict[str, pd.DataFrame] = {}
@@ -267,7 +387,7 @@ class LayerStore:
                 f"{path}: no layer store here (no {MANIFEST}); build one with 'sasaran build CONFIG'"
             )
         try:
-            manifest = json.loads(manifest_path.read_text())
+            manifest = read_manifest(path)
         except json.JSONDecodeError as exc:
             raise StoreError(f"{manifest_path}: unreadable manifest ({exc})") from None
         if manifest.get("format_version") != FORMAT_VERSION:
@@ -292,6 +412,40 @@ class LayerStore:
     def synthetic(self) -> bool:
         """Whether the store was built from the synthetic demo province."""
         return bool(self.manifest.get("synthetic", False))
+
+    @property
+    def name(self) -> str:
+        """The build config's ``name`` (the province or country), else the directory's name."""
+        return str(self.manifest.get("name") or self.path.name)
+
+    @property
+    def build_id(self) -> str:
+        """The build's identity: it changes with every build (`manifest_build_id`)."""
+        return manifest_build_id(self.manifest)
+
+    @property
+    def created(self) -> str | None:
+        """When the store was written (ISO 8601, UTC)."""
+        return self.manifest.get("created")
+
+    @property
+    def provenance(self) -> Provenance:
+        """The store's name, build and sources, for the files made from it."""
+        sources = tuple(self.manifest.get("sources", []))
+        return Provenance(self.name, self.build_id, self.created or "", self.synthetic, sources)
+
+    @property
+    def h3_resolution(self) -> int:
+        """The H3 resolution of the hexagons layer."""
+        return int(self.manifest.get("h3_resolution", 8))
+
+    @property
+    def default_year(self) -> int | None:
+        """The year the year-bearing layers hold (the latest of the poverty table); None: no years."""
+        year = self.manifest.get("default_year")
+        if year is None and self.years:
+            year = self.years[-1]
+        return None if year is None else int(year)
 
     @cached_property
     def facility_kinds(self) -> tuple[FacilityKind, ...]:
@@ -324,7 +478,7 @@ class LayerStore:
         return self._cache[name]
 
     @property
-    def partitions(self) -> list[dict[str, Any]]:
+    def partitions(self) -> list[PartitionEntry]:
         """The partitions of a national store, as its manifest lists them (none for a province)."""
         return list(self.manifest.get("partitions", []))
 

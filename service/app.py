@@ -168,9 +168,9 @@ async def healthz(served: ServedDep) -> dict[str, Any]:
     store = served.store
     return {
         "status": "ok",
-        "store": str(store.manifest.get("name", store.path)),
+        "store": store.name,
         "synthetic": store.synthetic,
         "layers": len(store.names),
         "build_id": served.build_id,
-        "built": store.manifest.get("created"),
+        "built": store.created,
     }

@@ -96,7 +96,7 @@ def _area_rows(
         ids = [keys[i] for i in rows.tolist()]
         names = [f"Provinsi {key}" for key in ids]
     elif level == "province":
-        ids, names = ["province"], [str(catalog.store.manifest.get("name", "province"))]
+        ids, names = ["province"], [catalog.store.name]
     else:
         unit = level_schema(level)
         table = catalog.collection(unit.layer or "").table

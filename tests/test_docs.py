@@ -77,3 +77,30 @@ def test_command_help_shows_config_sections_as_written() -> None:
     assert shown.exit_code == 0, shown.output
     text = " ".join(shown.output.split())
     assert "beyond the config's [change_gate]" in text and "[default: CPUs]" in text
+
+
+def _typed_keys(typed: type) -> tuple[set[str], set[str]]:
+    """A TypedDict's required and optional keys, read from its annotations (under ``from
+    __future__ import annotations`` Python 3.11 counts ``NotRequired`` keys as required)."""
+    hints = typed.__annotations__
+    optional = {k for k, v in hints.items() if str(getattr(v, "__forward_arg__", v)).startswith("NotRequired")}
+    return set(hints) - optional, optional
+
+
+def test_a_built_manifest_has_exactly_the_keys_of_its_type(store) -> None:
+    from layers.store import Manifest
+
+    required, optional = _typed_keys(Manifest)
+    assert "partitions" in optional and "name" in required
+    keys = set(store.manifest)
+    assert required <= keys, required - keys
+    assert keys <= required | optional, keys - required - optional
+
+
+def test_schema_md_names_every_manifest_key() -> None:
+    from layers.store import Manifest, PartitionEntry
+
+    schema = ROOT / "docs" / "schema.md"
+    listed = _ticked(_section(schema, "manifest.json") + _section(schema, "National (partitioned) stores"))
+    keys = set(Manifest.__annotations__) | set(PartitionEntry.__annotations__)
+    assert keys <= listed, sorted(keys - listed)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from layers.config import ChangeGate
 from layers.errors import SasaranError
-from layers.store import MANIFEST
+from layers.store import LayerStore, read_manifest
 
 
 class ChangeRefused(SasaranError, ValueError):
@@ -80,10 +80,8 @@ def headline_of(kabupaten: pd.DataFrame, villages: pd.DataFrame, year: int) -> H
 
 def headline_of_store(store_dir: Path) -> Headline | None:
     """The headline of the store at ``store_dir``, or None when there is no readable store there."""
-    import json
-
     try:
-        manifest = json.loads((store_dir / MANIFEST).read_text())
+        manifest = read_manifest(store_dir)
         files = manifest["files"]
         kabupaten = pd.read_parquet(
             store_dir / files["kabupaten"],
@@ -92,7 +90,7 @@ def headline_of_store(store_dir: Path) -> Headline | None:
         villages = pd.read_parquet(store_dir / files["villages"], columns=["n_cells"])
     except (OSError, ValueError, KeyError):
         return None
-    return headline_of(kabupaten, villages, int(manifest.get("default_year") or 0))
+    return headline_of(kabupaten, villages, LayerStore(store_dir, manifest).default_year or 0)
 
 
 def compare(old: Headline, new: Headline, gate: ChangeGate) -> list[Shift]:

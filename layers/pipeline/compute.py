@@ -30,6 +30,7 @@ from layers.schema import LAYERS, FacilityKind, kinds_to_json
 from layers.scoring.indicators import add_yearly_indicators, available_columns, weighted_mean
 from layers.scoring.rescore import AF_COLUMNS, INHABITED_MIN_PEOPLE, ScoringFrame, score_flags
 from layers.scoring.spec import IndicatorSpec, default_spec, load_spec, restrict_to_columns, spec_to_dict
+from layers.store import BuildEntries, Figures, SourceEntry
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class Inputs:
     barriers: gpd.GeoDataFrame | None
     #: Points of the kinds declared under ``[facilities.<kind>]``.
     declared: dict[str, gpd.GeoDataFrame]
-    provenance: list[dict[str, Any]]
+    provenance: list[SourceEntry]
     #: A partition of a national build: every village polygon around its own (the land its
     #: travel-time surface spans; None: the villages themselves) and the surface's extent.
     land: np.ndarray | None = None
@@ -146,7 +147,7 @@ def read_inputs(config: BuildConfig) -> Inputs:
         "rivers": rivers,
         "barriers": barriers,
     }
-    provenance = []
+    provenance: list[SourceEntry] = []
     for name, source in src:
         if source is None:
             continue
@@ -210,20 +211,34 @@ def compute(config: BuildConfig, inputs: Inputs, units: Hierarchy, stages: Stage
     return Computed(layers, scored, years, spec, dropped, surfaces)
 
 
-def manifest_of(config: BuildConfig, computed: Computed, provenance: list[dict[str, Any]]) -> dict[str, Any]:
-    """The manifest entries of a build (the store adds ids, layers, files and packages)."""
-    indicators = {**spec_to_dict(computed.spec), "dropped": computed.dropped}
+def indicators_entry(computed: Computed) -> dict[str, Any]:
+    """The manifest's ``indicators``: the spec the stored scores used, and what was ``dropped``."""
+    return {**spec_to_dict(computed.spec), "dropped": computed.dropped}
+
+
+def manifest_of(
+    config: BuildConfig,
+    computed: Computed,
+    provenance: list[SourceEntry],
+    rasters: dict[str, str],
+    build_seconds: dict[str, float],
+) -> BuildEntries:
+    """The manifest entries of a province build (the store adds ids, layers, files and packages)."""
     province = {str(y): computed.scored[y]["province"] for y in computed.years}
-    return manifest_entries(config, computed.years, provenance, indicators, province)
+    return manifest_entries(
+        config, computed.years, provenance, indicators_entry(computed), province, rasters, build_seconds
+    )
 
 
 def manifest_entries(
     config: BuildConfig,
     years: list[int],
-    provenance: list[dict[str, Any]],
+    provenance: list[SourceEntry],
     indicators: dict[str, Any],
-    province: dict[str, dict[str, float]],
-) -> dict[str, Any]:
+    province: dict[str, Figures],
+    rasters: dict[str, str],
+    build_seconds: dict[str, float],
+) -> BuildEntries:
     """The manifest entries every build writes, province or national (docs/schema.md)."""
     return {
         "name": config.name,
@@ -237,6 +252,8 @@ def manifest_entries(
         "facility_kinds": kinds_to_json(config.facility_kinds()),
         "access": config.access.model_dump(mode="json"),
         "province": province,
+        "rasters": rasters,
+        "build_seconds": build_seconds,
     }
 
 

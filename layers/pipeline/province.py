@@ -100,10 +100,7 @@ def build(
                     writer.write_layer(name, table)
                 rasters = write_rasters(writer.path_for, computed.surfaces, config)
             # The manifest records every stage, "write" included; the swap after it is a rename.
-            writer.commit(
-                manifest_of(config, computed, inputs.provenance)
-                | {"rasters": rasters, "build_seconds": stages.seconds}
-            )
+            writer.commit(manifest_of(config, computed, inputs.provenance, rasters, dict(stages.seconds)))
     counts = {name: len(table) for name, table in layers.items()}
     result = BuildResult(
         Path(store_dir),

@@ -412,7 +412,7 @@ def store_spec(store: LayerStore) -> IndicatorSpec:
     IndicatorSpec
         The spec, restricted to the indicators the build could compute.
     """
-    raw = store.manifest.get("indicators")
+    raw: Any = store.manifest.get("indicators")
     if not isinstance(raw, dict) or not raw.get("indicator"):
         return default_spec()
     return spec_from_dict({key: raw[key] for key in ("k", "indicator") if key in raw}, "store manifest")
@@ -438,14 +438,6 @@ def _sorted_positions(codes: np.ndarray, wanted: np.ndarray) -> IntArray:
     at = np.minimum(np.searchsorted(codes[order], wanted), max(len(order) - 1, 0))
     found = codes[order][at] == wanted if len(order) else np.zeros(len(wanted), bool)
     return np.where(found, order[at], -1)
-
-
-def stored_year(store: LayerStore) -> int | None:
-    """The year a store's year-bearing layers hold (manifest ``default_year``, else the latest)."""
-    year = store.manifest.get("default_year")
-    if year is None and store.years:
-        year = store.years[-1]
-    return None if year is None else int(year)
 
 
 def check_year(store: LayerStore, year: int) -> int:
@@ -485,7 +477,7 @@ def layer_for_year(
     True
     """
     frame = store.layer(name)
-    if year is None or year == stored_year(store):
+    if year is None or year == store.default_year:
         return frame
     if name not in YEAR_LAYERS:
         raise InvalidQuery(f"'{name}' does not vary by year; drop the year")
