@@ -83,7 +83,9 @@ def _typed_keys(typed: type) -> tuple[set[str], set[str]]:
     """A TypedDict's required and optional keys, read from its annotations (under ``from
     __future__ import annotations`` Python 3.11 counts ``NotRequired`` keys as required)."""
     hints = typed.__annotations__
-    optional = {k for k, v in hints.items() if str(getattr(v, "__forward_arg__", v)).startswith("NotRequired")}
+    optional = {
+        k for k, v in hints.items() if str(getattr(v, "__forward_arg__", v)).startswith("NotRequired")
+    }
     return set(hints) - optional, optional
 
 

@@ -53,6 +53,7 @@ from layers.errors import ConfigError, SasaranError, SourceError, StoreError
 from layers.geo.units import hierarchy
 from layers.pipeline import change_gate
 from layers.pipeline.compute import (
+    AccessSurfaces,
     BuildResult,
     Inputs,
     Stages,
@@ -376,7 +377,7 @@ def _build_partition(config: BuildConfig, part: Partition, poverty: pd.DataFrame
         key=part.key,
         rows={name: len(table) for name, table in layers.items()},
         years=computed.years,
-        province={y: computed.scored[y]["province"] for y in computed.years},
+        province={y: computed.scored[y].whole for y in computed.years},
         indicators=indicators_entry(computed),
         rasters=rasters,
         seconds={"read": round(read_seconds, 3), **stages.seconds},
@@ -414,18 +415,18 @@ def _own_features(
     return frame.loc[owner == key].reset_index(drop=True)
 
 
-def _border_uncertain(hexagons: pd.DataFrame, surfaces: dict[str, Any]) -> dict[str, int]:
+def _border_uncertain(hexagons: pd.DataFrame, surfaces: AccessSurfaces | None) -> dict[str, int]:
     """Cells per kind whose travel time could be shorter through a facility beyond the buffer.
 
     Any path leaving the partition's grid takes at least as long as reaching its edge
     (`layers.geo.access.edge_pixels`); a time no longer than that is exact. Zero everywhere means the
     buffer held every cell's best path (a larger time is never shorter than the truth).
     """
-    if not surfaces:
+    if surfaces is None or surfaces.edge_minutes is None:
         return {}
-    edge = surfaces["edge_minutes"]  # in cell order, as the hexagons
+    edge = surfaces.edge_minutes  # in cell order, as the hexagons
     out = {}
-    for kind in surfaces["facilities"]:
+    for kind in surfaces.facilities:
         minutes = hexagons[f"time_min_{kind}"].to_numpy(np.float64)
         out[kind] = int(np.count_nonzero(np.isfinite(minutes) & (minutes > edge)))
     return out

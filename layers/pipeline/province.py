@@ -107,7 +107,7 @@ def build(
         dict(stages.seconds),
         counts,
         config.synthetic,
-        {y: scored[y]["province"] for y in years},
+        {y: scored[y].whole for y in years},
         comparison,
     )
     log.info("built %s in %.1f s", store_dir, sum(stages.seconds.values()))
