@@ -33,6 +33,7 @@ import pandas as pd
 from layers.atomic import sibling_directory, swap_directory
 from layers.errors import LayerNotFound, StoreError, StoreLocked
 from layers.schema import SPATIAL_LAYERS, TABLES, FacilityKind, kinds_from_json
+from layers.types import SpecDict
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,13 @@ class Partitioning(TypedDict):
     buffer_km: float
 
 
+class StoredSpec(SpecDict):
+    """The manifest's ``indicators``: the spec of the stored scores (`layers.scoring.spec.spec_to_dict`)
+    and the indicators ``dropped`` for lack of a source column."""
+
+    dropped: list[str]
+
+
 class BuildEntries(TypedDict):
     """What every build writes into its manifest (`layers.pipeline.compute.manifest_entries`)."""
 
@@ -101,8 +109,8 @@ class BuildEntries(TypedDict):
     years: list[int]
     default_year: int
     sources: list[SourceEntry]
-    indicators: dict[str, Any]
-    """The indicator spec as JSON (`layers.scoring.spec.spec_to_dict`) and ``dropped``."""
+    indicators: StoredSpec
+    """The indicator spec of the stored scores, and the indicators ``dropped`` for lack of a column."""
     facility_kinds: list[dict[str, object]]
     access: dict[str, Any]
     """The build's ``[access]`` config as JSON."""

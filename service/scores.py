@@ -23,6 +23,7 @@ from layers.rounding import round_list, round_record
 from layers.schema import level as level_schema
 from layers.scoring.af import dimension_share, summary_to_json
 from layers.scoring.spec import IndicatorSpec, spec_from_dict, spec_to_dict, with_named_overrides
+from layers.types import SpecDict
 from service.catalog import Catalog
 from service.deps import CatalogDep, ScoreQuery, ScoreQueryDep
 from service.links import request_href
@@ -152,7 +153,7 @@ def _links(request: Request, q: ScoreQuery, total: int) -> list[dict[str, str]]:
     return links
 
 
-def spec_digest(spec_dict: dict[str, Any]) -> str:
+def spec_digest(spec_dict: SpecDict) -> str:
     """A short fingerprint of a spec: ``sha256:`` and 16 hex digits of its canonical JSON.
 
     CSV answers have no body field for the spec; a header echoing it whole grew with the request

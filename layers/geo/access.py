@@ -417,7 +417,7 @@ def write_cog(
     path: str | Path,
     array: NDArray[np.floating[Any]],
     surface: FrictionSurface,
-    tags: Mapping[str, Any] | None = None,
+    tags: Mapping[str, object] | None = None,
 ) -> Path:
     """Write one raster on the surface's grid as a Cloud-Optimized GeoTIFF.
 

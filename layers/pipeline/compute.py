@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -31,7 +30,7 @@ from layers.scoring.af import UnitScores
 from layers.scoring.indicators import add_yearly_indicators, available_columns, weighted_mean
 from layers.scoring.rescore import AF_COLUMNS, INHABITED_MIN_PEOPLE, ScoringFrame, score_flags
 from layers.scoring.spec import IndicatorSpec, default_spec, load_spec, restrict_to_columns, spec_to_dict
-from layers.store import BuildEntries, Figures, SourceEntry
+from layers.store import BuildEntries, Figures, SourceEntry, StoredSpec
 from layers.types import FloatArray
 
 log = logging.getLogger(__name__)
@@ -236,7 +235,7 @@ def compute(config: BuildConfig, inputs: Inputs, units: Hierarchy, stages: Stage
     return Computed(layers, scored, years, spec, dropped, surfaces)
 
 
-def indicators_entry(computed: Computed) -> dict[str, Any]:
+def indicators_entry(computed: Computed) -> StoredSpec:
     """The manifest's ``indicators``: the spec the stored scores used, and what was ``dropped``."""
     return {**spec_to_dict(computed.spec), "dropped": computed.dropped}
 
@@ -259,7 +258,7 @@ def manifest_entries(
     config: BuildConfig,
     years: list[int],
     provenance: list[SourceEntry],
-    indicators: dict[str, Any],
+    indicators: StoredSpec,
     province: dict[str, Figures],
     rasters: dict[str, str],
     build_seconds: dict[str, float],

@@ -70,6 +70,7 @@ from layers.store import (
     PartitionEntry,
     Partitioning,
     SourceEntry,
+    StoredSpec,
     build_lock,
     read_manifest,
     write_parquet,
@@ -112,7 +113,7 @@ class PartResult:
     rows: dict[str, int]
     years: list[int]
     province: dict[int, Figures]
-    indicators: dict[str, Any]
+    indicators: StoredSpec
     rasters: dict[str, str]
     seconds: dict[str, float]
     bounds: BBox

@@ -393,7 +393,7 @@ class ScoringFrame:
         raise InvalidQuery(f"'{layer}' does not vary by year")
 
 
-def score_flags(units: UnitScores) -> dict[str, Any]:
+def score_flags(units: UnitScores) -> dict[str, pd.arrays.BooleanArray]:
     """``poor``, ``vulnerable`` and ``severe`` as nullable booleans: null where a cell has no score."""
     flags = {"poor": units.poor, "vulnerable": units.vulnerable, "severe": units.severe}
     return {name: pd.arrays.BooleanArray(values, ~units.complete) for name, values in flags.items()}
