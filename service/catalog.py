@@ -148,5 +148,9 @@ class Served:
 
 def open_served(path: str | Path) -> Served:
     """Open a store and prepare its catalog (seconds for a province; run it off the event loop)."""
-    store = LayerStore.open(path)
+    return prepare_served(LayerStore.open(path))
+
+
+def prepare_served(store: LayerStore) -> Served:
+    """Prepare an opened store's catalog (seconds for a province; run it off the event loop)."""
     return Served(store, Catalog(store))

@@ -18,7 +18,6 @@ import shapely
 
 from layers.atomic import atomic_path
 from layers.errors import InvalidQuery
-from layers.export.briefing import write_briefing
 from layers.export.formats import TARGET_FORMATS
 from layers.export.gpkg import write_gpkg_layer, write_styles
 from layers.export.wording import (
@@ -106,6 +105,9 @@ def write_targets(
         elif fmt == "xlsx":
             _write_xlsx(result, tmp, lang, provenance)
         elif fmt == "pdf":
+            # matplotlib and fpdf2 take seconds to import: only a PDF pays for them.
+            from layers.export.briefing import write_briefing
+
             write_briefing(result, tmp, villages, lang, provenance)
         else:
             _write_gpkg(round_frame(result.selected_frame()), villages, tmp, synthetic)
