@@ -43,14 +43,12 @@ def test_serve_with_two_workers_answers_and_stops_on_sigterm(store_dir: Path, tm
         text = (tmp_path / "serve.log").read_text()
         assert f"http://127.0.0.1:{port}/" in text and "2 workers" in text
     finally:
-        started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=60)  # a hang guard: it stops once its 3 s shutdown timeout has passed
         except subprocess.TimeoutExpired:
             proc.kill()
-            pytest.fail("sasaran serve did not stop within 20 s of SIGTERM")
-        assert time.monotonic() - started < 20
+            pytest.fail("sasaran serve did not stop after SIGTERM")
         log.close()
 
 
