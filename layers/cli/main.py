@@ -183,10 +183,12 @@ def serve_command(
     from layers.store import LayerStore
 
     LayerStore.open(store)  # fail here, with exit 2, rather than inside the server
-    base = f"http://{host}:{port}"
-    typer.echo(
+    base = f"http://{_url_host(host)}:{port}"
+    # The URLs are printed once they answer, not before: a reader who opens them gets a page.
+    _announce_when_answering(
         f"Sasaran serving {store} at {base}/ ({workers or os.cpu_count() or 1} workers)\n"
-        f"  planner page: {base}/planner\n  API docs:     {base}/docs\n  health:       {base}/healthz"
+        f"  planner page: {base}/planner\n  API docs:     {base}/docs\n  health:       {base}/healthz",
+        f"http://{_url_host(_LOOPBACK.get(host, host))}:{port}/healthz",
     )
     # The app is named by import string, as the Docker image does: the library never imports the
     # service, and the settings reach it the way they reach any deployment, through the environment.
@@ -201,6 +203,42 @@ def serve_command(
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         log_level="info",
     )
+
+
+#: Where to ask an address that listens on every interface whether the service answers.
+_LOOPBACK = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}
+#: Seconds between two asks of ``/healthz`` while the service starts.
+_POLL_S = 0.1
+
+
+def _url_host(host: str) -> str:
+    """A host as a URL writes it (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _announce_when_answering(text: str, healthz: str) -> None:
+    """Print ``text`` once ``healthz`` answers 200 with the store prepared (``ready``), from a daemon
+    thread (the server blocks this one).
+
+    If the server never answers (it failed to start and exits), nothing is printed: uvicorn has said why.
+    """
+    import json
+    import threading
+    import urllib.error
+    import urllib.request
+
+    def wait_then_print() -> None:
+        while True:
+            try:
+                with urllib.request.urlopen(healthz, timeout=5) as answer:
+                    if answer.status == 200 and json.load(answer).get("ready", True):
+                        typer.echo(text)
+                        return
+            except (urllib.error.URLError, OSError, ValueError):
+                pass  # not listening yet
+            threading.Event().wait(_POLL_S)
+
+    threading.Thread(target=wait_then_print, name="announce", daemon=True).start()
 
 
 app.command("mpi")(mpi_command)
