@@ -207,8 +207,9 @@ def serve_command(
 
 #: Where to ask an address that listens on every interface whether the service answers.
 _LOOPBACK = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}
-#: Seconds between two asks of ``/healthz`` while the service starts.
-_POLL_S = 0.1
+#: Seconds before the first ask of ``/healthz`` while the service starts, and the longest wait between
+#: two (each wait 1.5 times the last): each ask is a line in the access log.
+_POLL_S = (0.2, 2.0)
 
 
 def _url_host(host: str) -> str:
@@ -228,6 +229,7 @@ def _announce_when_answering(text: str, healthz: str) -> None:
     import urllib.request
 
     def wait_then_print() -> None:
+        wait = _POLL_S[0]
         while True:
             try:
                 with urllib.request.urlopen(healthz, timeout=5) as answer:
@@ -236,7 +238,8 @@ def _announce_when_answering(text: str, healthz: str) -> None:
                         return
             except (urllib.error.URLError, OSError, ValueError):
                 pass  # not listening yet
-            threading.Event().wait(_POLL_S)
+            threading.Event().wait(wait)
+            wait = min(wait * 1.5, _POLL_S[1])
 
     threading.Thread(target=wait_then_print, name="announce", daemon=True).start()
 
