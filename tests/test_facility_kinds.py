@@ -125,6 +125,24 @@ def test_exported_with_its_columns_and_a_styled_facilities_layer(market_build, t
     assert 'value="market"' in qml and "Pasar / market" in qml
 
 
+def _build_with(demo_sources: Path, tmp_path: Path, section: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """``sasaran build`` of the demo sources, the markets and ``section`` added to the config."""
+    sources = tmp_path / "src"
+    shutil.copytree(demo_sources.parent, sources)
+    _write_markets(sources)
+    config = sources / "sasaran.toml"
+    config.write_text(config.read_text() + section + "\n")
+    store = tmp_path / "store"
+    done = subprocess.run(
+        [sys.executable, "-m", "layers.cli", "build", str(config), "--store", str(store), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return done, store
+
+
 @pytest.mark.parametrize(
     ("section", "needles"),
     [
@@ -140,19 +158,7 @@ def test_exported_with_its_columns_and_a_styled_facilities_layer(market_build, t
     ids=["missing file", "empty after filter", "name clash", "unsafe name", "bad filter"],
 )
 def test_bad_declarations_exit_2_naming_the_key(demo_sources: Path, tmp_path: Path, section, needles) -> None:
-    sources = tmp_path / "src"
-    shutil.copytree(demo_sources.parent, sources)
-    _write_markets(sources)
-    config = sources / "sasaran.toml"
-    config.write_text(config.read_text() + section)
-    store = tmp_path / "store"
-    done = subprocess.run(
-        [sys.executable, "-m", "layers.cli", "build", str(config), "--store", str(store), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done, store = _build_with(demo_sources, tmp_path, section)
     assert done.returncode == 2, done.stderr
     for needle in needles:
         assert needle in done.stderr, done.stderr
@@ -167,20 +173,8 @@ OPTIONAL_KEYS = ["layer", "where", "label", "name"]
 @pytest.mark.parametrize("left_out", OPTIONAL_KEYS)
 def test_a_kind_builds_without_each_optional_key(demo_sources: Path, tmp_path: Path, left_out: str) -> None:
     """``sasaran build`` succeeds with only ``file`` and any three of the optional keys."""
-    sources = tmp_path / "src"
-    shutil.copytree(demo_sources.parent, sources)
-    _write_markets(sources)
     section = "\n".join(line for line in MARKET.splitlines() if not line.startswith(f"{left_out} ="))
-    config = sources / "sasaran.toml"
-    config.write_text(config.read_text() + section + "\n")
-    store_dir = tmp_path / "store"
-    done = subprocess.run(
-        [sys.executable, "-m", "layers.cli", "build", str(config), "--store", str(store_dir), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done, store_dir = _build_with(demo_sources, tmp_path, section)
     assert done.returncode == 0, done.stderr
     store = LayerStore.open(store_dir)
     facilities = store.layer("facilities")
