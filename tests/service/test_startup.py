@@ -62,15 +62,19 @@ def test_starting_and_answering_loads_no_optional_module(store_dir: Path) -> Non
     ("path", "needs"),
     [("/exports/villages.xlsx", "openpyxl"), ("/targets?f=pdf", "matplotlib")],
 )
-def test_a_download_loads_its_writer_when_asked(store_dir: Path, path: str, needs: str) -> None:
-    """The probe is not blind: the request that needs a writer does load it."""
+def test_a_download_loads_its_writer_when_asked(
+    store_dir: Path, tmp_path: Path, path: str, needs: str
+) -> None:
+    """The probe is not blind: the request that needs a writer does load it (an export cache of its
+    own: a file another test already wrote would be served without writing)."""
     request = "client.post(path, json={'budget': 5e9})" if path.startswith("/targets") else "client.get(path)"
     code = (
         "from fastapi.testclient import TestClient\n"
         "from service.app import create_app\n"
         "from service.settings import Settings\n"
         f"path = {path!r}\n"
-        f"with TestClient(create_app(Settings(store_dir={str(store_dir)!r}))) as client:\n"
+        f"settings = Settings(store_dir={str(store_dir)!r}, export_dir={str(tmp_path)!r})\n"
+        "with TestClient(create_app(settings)) as client:\n"
         f"    assert {request}.status_code == 200\n"
     )
     assert needs in _loaded_after(code)
