@@ -5,6 +5,7 @@ HTTP exceptions; `service.errors` maps them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
@@ -47,12 +48,19 @@ async def get_settings(request: Request) -> Settings:
 _SERVED_KEY = "sasaran.served"
 
 
-def served_of(request: Request) -> Served:
+async def served_of(request: Request) -> Served:
     """The build a request answers from: the one served when the request first asked, kept in its
-    scope, so that a rebuild swapped in meanwhile changes nothing for it."""
-    served = request.scope.get(_SERVED_KEY)
-    if served is None:
-        served = request.scope[_SERVED_KEY] = request.app.state.served
+    scope, so that a rebuild swapped in meanwhile changes nothing for it.
+
+    Right after a start the first build is still being prepared (`service.app.lifespan`): the
+    request waits for it. Shielded: a client that goes away cancels its own wait, not the work.
+    """
+    kept: Served | None = request.scope.get(_SERVED_KEY)
+    if kept is not None:
+        return kept
+    current: Served | None = request.app.state.served
+    served: Served = current if current is not None else await asyncio.shield(request.app.state.preparing)
+    request.scope[_SERVED_KEY] = served
     return served
 
 
@@ -62,7 +70,7 @@ def served_of(request: Request) -> Served:
 
 async def get_served(request: Request) -> Served:
     """The build being served, read once per request (a rebuild swapped in meanwhile waits)."""
-    return served_of(request)
+    return await served_of(request)
 
 
 ServedDep = Annotated[Served, Depends(get_served)]
@@ -70,12 +78,12 @@ ServedDep = Annotated[Served, Depends(get_served)]
 
 async def get_store(request: Request) -> LayerStore:
     """The open layer store of the request's build."""
-    return served_of(request).store
+    return (await served_of(request)).store
 
 
 async def get_catalog(request: Request) -> Catalog:
     """The prepared catalog of the request's build."""
-    return served_of(request).catalog
+    return (await served_of(request)).catalog
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -87,7 +95,7 @@ CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 async def get_collection(collection_id: str, request: Request) -> Collection:
     """The collection named in the path (`LayerNotFound` → 404)."""
-    return served_of(request).catalog.collection(collection_id)
+    return (await served_of(request)).catalog.collection(collection_id)
 
 
 CollectionDep = Annotated[Collection, Depends(get_collection)]
@@ -383,7 +391,7 @@ async def table_for(catalog: Catalog, collection: Collection, year: int | None) 
 
 async def items_query(request: Request, collection: CollectionDep) -> ItemsQuery:
     """Parse and check every query parameter of /collections/{id}/items."""
-    catalog: Catalog = served_of(request).catalog
+    catalog: Catalog = (await served_of(request)).catalog
     settings: Settings = request.app.state.settings
     params = request.query_params
     table = collection.table

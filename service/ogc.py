@@ -105,7 +105,7 @@ def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str
 def landing_page(request: Request, title: str, catalog: Catalog) -> dict[str, Any]:
     """The landing page document."""
     root = base_url(request)
-    name = catalog.store.manifest.get("name", "a province")
+    name = catalog.store.name
     synthetic = " Built from the SYNTHETIC demo province." if catalog.store.synthetic else ""
     return {
         "title": title,
@@ -310,7 +310,7 @@ async def items(request: Request, collection: CollectionDep, query: ItemsDep) ->
     # A JSON page of a prepared layer is answered on the event loop (selection on a few thousand
     # rows, then joined bytes); a big layer's page, and any HTML page (up to max_limit features
     # parsed and written out again), in the thread pool, where the loop keeps answering meanwhile.
-    catalog, max_limit = served_of(request).catalog, request.app.state.settings.max_limit
+    catalog, max_limit = (await served_of(request)).catalog, request.app.state.settings.max_limit
     args = (request, catalog, collection, query, max_limit)
     if html.wants_html(request, request.query_params.get("f")):
         return await run_in_threadpool(_items_html, *args)
@@ -335,7 +335,7 @@ async def item(
     """One feature by its id (GeoJSON, or an HTML page with a map), with the values of ``year`` or
     ``datetime`` (default: the stored year)."""
     # On the event loop: a lookup and one feature's bytes (a year view is built in the thread pool).
-    catalog = served_of(request).catalog
+    catalog = (await served_of(request)).catalog
     params = request.query_params
     check_known(params, set(ITEM_PARAMETERS), f"a feature of '{collection.id}'")
     year = requested_year(params, collection.years) if collection.years else None

@@ -45,7 +45,7 @@ YEAR_ONLY = [Depends(known_parameters(*YEAR_PARAMETERS))]
 
 async def get_tiles(request: Request) -> VectorTiles:
     """The store's vector tiles, prepared with the catalog in the lifespan."""
-    return served_of(request).catalog.tiles
+    return (await served_of(request)).catalog.tiles
 
 
 TilesDep = Annotated[VectorTiles, Depends(get_tiles)]
@@ -144,7 +144,7 @@ async def tile(collection_id: str, z: int, y: int, x: int, request: Request) -> 
     """One vector tile: tileMatrix z, tileRow y, tileCol x (OGC order); ``year`` or ``datetime``
     for another year's values (a year not in the data is a 400 naming the years available)."""
     # A cached tile is answered on the event loop; a tile to render is rendered in the thread pool.
-    catalog = served_of(request).catalog
+    catalog = (await served_of(request)).catalog
     tiles = catalog.tiles
     if 0 <= z <= LIMIT_ZOOM and not (x < 1 << z and y < 1 << z):
         # A row or column past the matrix's edge names no tile (OGC API - Tiles: 404).

@@ -131,6 +131,7 @@ def test_answer_headers_as_the_stacked_middlewares_set_them():
 def test_light_answers_on_the_loop_and_heavy_ones_in_threads_answer_alike(app_settings):
     # A year view not built yet is built in the thread pool; then the same request answers on the loop.
     with TestClient(create_app(app_settings)) as client:
+        assert client.get("/collections").status_code == 200  # waits for the catalog
         catalog = client.app.state.served.catalog  # type: ignore[attr-defined]
         villages = catalog.collection("villages")
         year = next(y for y in villages.years if y != villages.stored_year)
