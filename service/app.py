@@ -143,7 +143,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     _include_routers(app)
-    app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["service"])
+    app.add_api_route(
+        "/healthz",
+        healthz,
+        methods=["GET"],
+        response_model=Health,
+        tags=["service"],
+        responses=openapi.answers({"application/json": "Health"}),
+    )
     for path in ("/openapi", "/openapi.json"):
         app.add_api_route(path, openapi_answer, methods=["GET"], include_in_schema=False)
     app.openapi = _openapi(app)  # type: ignore[method-assign]

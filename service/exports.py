@@ -15,6 +15,8 @@ from layers.export import FORMATS, MEDIA_TYPES, cached_export, export_filename, 
 from layers.store import LayerStore
 from service.deps import CatalogDep, SettingsDep, StoreDep, check_known, known_parameters, requested_year
 from service.links import href
+from service.openapi import BINARY, answers
+from service.responses import JSON
 from service.settings import Settings
 
 router = APIRouter(tags=["exports"])
@@ -24,7 +26,7 @@ CACHE_CONTROL = "public, max-age=3600"
 EXPORT_PARAMETERS = ("year", "datetime", "years")
 
 
-@router.get("/exports", dependencies=[Depends(known_parameters())])
+@router.get("/exports", dependencies=[Depends(known_parameters())], responses=answers({JSON: "Exports"}))
 def exports(store: StoreDep, settings: SettingsDep, request: Request) -> dict[str, Any]:
     """Links to every download of this store."""
     base = href(request, "/exports")
@@ -34,7 +36,12 @@ def exports(store: StoreDep, settings: SettingsDep, request: Request) -> dict[st
     return {"synthetic": store.synthetic, "links": links}
 
 
-@router.get("/exports/sasaran.gpkg", response_class=FileResponse, dependencies=[Depends(known_parameters())])
+@router.get(
+    "/exports/sasaran.gpkg",
+    response_class=FileResponse,
+    dependencies=[Depends(known_parameters())],
+    responses=answers({MEDIA_TYPES["gpkg"]: BINARY}),
+)
 def export_all(catalog: CatalogDep, settings: SettingsDep) -> FileResponse:
     """Every layer in one GeoPackage, each with a default QGIS style, plus the area layers for every
     year (``villages_by_year`` ...) styled for QGIS's temporal controller."""
@@ -43,7 +50,14 @@ def export_all(catalog: CatalogDep, settings: SettingsDep) -> FileResponse:
     return _file(path, export_filename(store, "all", "gpkg"), "gpkg")
 
 
-@router.get("/exports/{layer}.{ext}", response_class=FileResponse)
+@router.get(
+    "/exports/{layer}.{ext}",
+    response_class=FileResponse,
+    responses=answers(
+        {MEDIA_TYPES[f].split(";")[0]: "FeatureCollection" if f == "geojson" else BINARY for f in FORMATS},
+        found=True,
+    ),
+)
 def export_one(
     layer: str, ext: str, request: Request, catalog: CatalogDep, settings: SettingsDep
 ) -> FileResponse:

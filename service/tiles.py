@@ -22,7 +22,8 @@ from layers.schema import LAYERS
 from service.catalog import Catalog
 from service.deps import CatalogDep, known_parameters, requested_year
 from service.links import href
-from service.responses import ORJSONResponse
+from service.openapi import BINARY, OBJECT, TEXT, answers
+from service.responses import JSON, ORJSONResponse
 
 router = APIRouter(tags=["tiles"])
 
@@ -50,13 +51,17 @@ def get_tiles(catalog: CatalogDep) -> VectorTiles:
 TilesDep = Annotated[VectorTiles, Depends(get_tiles)]
 
 
-@router.get("/classes", dependencies=NO_PARAMETERS)
+@router.get("/classes", dependencies=NO_PARAMETERS, responses=answers({JSON: OBJECT}))
 def classes() -> dict[str, Any]:
     """The classes (breaks, colours, Indonesian and English labels) every map and legend uses."""
     return classes_json()
 
 
-@router.get("/collections/{collection_id}/tiles", dependencies=NO_PARAMETERS)
+@router.get(
+    "/collections/{collection_id}/tiles",
+    dependencies=NO_PARAMETERS,
+    responses=answers({JSON: OBJECT}, found=True),
+)
 def tilesets(collection_id: str, tiles: TilesDep, request: Request) -> dict[str, Any]:
     """Tilesets of a collection (one: vector tiles on WebMercatorQuad)."""
     tiles.bounds(collection_id)  # LayerNotFound for an untiled collection
@@ -67,7 +72,11 @@ def tilesets(collection_id: str, tiles: TilesDep, request: Request) -> dict[str,
     }
 
 
-@router.get(f"/collections/{{collection_id}}/tiles/{TMS_ID}", dependencies=NO_PARAMETERS)
+@router.get(
+    f"/collections/{{collection_id}}/tiles/{TMS_ID}",
+    dependencies=NO_PARAMETERS,
+    responses=answers({JSON: OBJECT}, found=True),
+)
 def tileset(collection_id: str, tiles: TilesDep, request: Request, response: Response) -> dict[str, Any]:
     """Tileset metadata (OGC API - Tiles): tile matrix set, limits, URL template, layer fields."""
     body = tileset_metadata(tiles, collection_id, _collection_url(request, collection_id))
@@ -75,7 +84,11 @@ def tileset(collection_id: str, tiles: TilesDep, request: Request, response: Res
     return body
 
 
-@router.get(f"/collections/{{collection_id}}/tiles/{TMS_ID}/tilejson.json", dependencies=YEAR_ONLY)
+@router.get(
+    f"/collections/{{collection_id}}/tiles/{TMS_ID}/tilejson.json",
+    dependencies=YEAR_ONLY,
+    responses=answers({JSON: OBJECT}, found=True),
+)
 def tilejson(
     collection_id: str, tiles: TilesDep, catalog: CatalogDep, request: Request, response: Response
 ) -> dict[str, Any]:
@@ -92,7 +105,7 @@ def tilejson(
     f"/collections/{{collection_id}}/tiles/{TMS_ID}/style.json",
     dependencies=YEAR_ONLY,
     response_class=ORJSONResponse,
-    responses={200: {"content": {MAPBOX_STYLE: {}}, "description": "A MapLibre/Mapbox style (v8)."}},
+    responses=answers({MAPBOX_STYLE: OBJECT}, found=True, description="A MapLibre/Mapbox style (v8)."),
 )
 def style_json(collection_id: str, tiles: TilesDep, catalog: CatalogDep, request: Request) -> Response:
     """A MapLibre style drawing the collection's tiles with Sasaran's classes (`GET /classes`).
@@ -118,9 +131,9 @@ def style_json(collection_id: str, tiles: TilesDep, catalog: CatalogDep, request
     f"/collections/{{collection_id}}/tiles/{TMS_ID}/style.qml",
     dependencies=YEAR_ONLY,
     response_class=Response,
-    responses={
-        200: {"content": {QML_MEDIA_TYPE: {}}, "description": "A QGIS style for a vector tile layer."}
-    },
+    responses=answers(
+        {QML_MEDIA_TYPE: TEXT}, found=True, description="A QGIS style for a vector tile layer."
+    ),
 )
 def style_qml(collection_id: str, tiles: TilesDep, catalog: CatalogDep, request: Request) -> Response:
     """A QGIS style (QML) for a vector tile layer of the collection's tiles: the same classes as
@@ -137,7 +150,9 @@ def style_qml(collection_id: str, tiles: TilesDep, catalog: CatalogDep, request:
     f"/collections/{{collection_id}}/tiles/{TMS_ID}/{{z}}/{{y}}/{{x}}",
     dependencies=YEAR_ONLY,
     response_class=Response,
-    responses={200: {"content": {MVT_MEDIA_TYPE: {}}, "description": "A Mapbox vector tile (may be empty)."}},
+    responses=answers(
+        {MVT_MEDIA_TYPE: BINARY}, found=True, not_modified=True, description="A Mapbox vector tile."
+    ),
 )
 def tile(
     collection_id: str, z: int, y: int, x: int, tiles: TilesDep, catalog: CatalogDep, request: Request

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from service.links import href
+from service.openapi import answers
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -38,7 +39,12 @@ router = APIRouter(tags=["planner"])
 _static = StaticFiles(directory=STATIC_DIR)
 
 
-@router.get("/planner", response_class=FileResponse, summary="The targeting planner (HTML page)")
+@router.get(
+    "/planner",
+    response_class=FileResponse,
+    summary="The targeting planner (HTML page)",
+    responses=answers({"text/html": None}),
+)
 def planner() -> FileResponse:
     """The targeting planner: a map, the selection controls and the ranked list."""
     return FileResponse(
