@@ -21,6 +21,7 @@ from service import docs, exports, ogc, openapi, planner, scores, targets, tiles
 from service.catalog import open_served
 from service.deps import ServedDep
 from service.errors import add_exception_handlers
+from service.head import HeadMiddleware
 from service.middleware import BodySizeLimitMiddleware, HostGuardMiddleware, SecurityHeadersMiddleware
 from service.models import Health
 from service.reload import watch_store
@@ -161,6 +162,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CacheControlMiddleware, max_age=settings.cache_max_age)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
+    # Outside GZip: a HEAD's Content-Length is that of the body a GET would get, compressed or not.
+    app.add_middleware(HeadMiddleware)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"])
     add_exception_handlers(app)

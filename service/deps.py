@@ -28,7 +28,7 @@ from layers.schema import LEVELS
 from layers.schema import level as level_schema
 from layers.store import LayerStore
 from layers.types import BBox
-from service.catalog import Catalog, Collection, Served
+from service.catalog import DATE, Catalog, Collection, Served, year_dates
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -387,12 +387,19 @@ def _filter(params: ItemsParams) -> cql2.Node | None:
     return cql2.map_geometries(node, lambda geometry: from_crs(np.array([geometry], dtype=object), crs)[0])
 
 
+#: Properties that are the year itself: ``year`` and the temporal property ``date`` (its 1 January).
+YEAR_PROPERTIES = frozenset({"year", DATE})
+
+
 def _year_only(node: cql2.Node) -> bool:
-    return cql2.properties_of(node) == {"year"}
+    return bool(cql2.properties_of(node)) and cql2.properties_of(node) <= YEAR_PROPERTIES
 
 
 def shown_years(
-    params: FeatureParams, where: cql2.Node | None, collection: Collection
+    params: FeatureParams,
+    where: cql2.Node | None,
+    collection: Collection,
+    equals: Mapping[str, str] | None = None,
 ) -> tuple[int | None, ...]:
     """The years an items request shows, ascending.
 
@@ -417,7 +424,11 @@ def shown_years(
         allowed &= {params.year}
     if params.datetime:
         allowed &= set(datetime_years(params.datetime, years))
-    if where is not None and "year" in cql2.properties_of(where):
+    if equals and DATE in equals:  # a property filter on the temporal property (1 January)
+        constrained = True
+        day = query.parse_value(collection.table, DATE, equals[DATE])
+        allowed &= {y for y, d in zip(years, year_dates(np.asarray(years)), strict=True) if d == day}
+    if where is not None and cql2.properties_of(where) & YEAR_PROPERTIES:
         constrained = True
         for item in conjuncts:
             named = _year_equality(item)
@@ -428,7 +439,8 @@ def shown_years(
                 )
         only_year = [item for item in conjuncts if _year_only(item)]
         if only_year:
-            frame = pd.DataFrame({"year": np.asarray(years, dtype=np.int64)})
+            year_array = np.asarray(years, dtype=np.int64)
+            frame = pd.DataFrame({"year": year_array, DATE: year_dates(year_array)})
             mask = cql2.evaluate(cql2.And(tuple(only_year)), Table.from_frame("years", frame), len(years))
             allowed &= {int(y) for y in np.asarray(years)[mask]}
     if not constrained:
@@ -489,7 +501,8 @@ def items_query(
     table = collection.table
     check_known(extras, set(ITEMS_PARAMETERS) | set(table.columns), f"'{collection.id}' items")
     where = _filter(params)
-    years = shown_years(params, where, collection)
+    equals = {k: v for k, v in extras.items() if k in table.columns and k not in ITEMS_PARAMETERS}
+    years = shown_years(params, where, collection, equals)
     parts = tuple(catalog.table(collection, year) for year in years)  # none: no year allowed
     first = parts[0] if parts else table
     bbox, area = _bbox_area(params)
@@ -500,7 +513,7 @@ def items_query(
         area=area,
         limit=min(params.limit or settings.default_limit, settings.max_limit),
         offset=params.offset,
-        equals={k: v for k, v in extras.items() if k in table.columns and k not in ITEMS_PARAMETERS},
+        equals=equals,
         where=where,
         sortby=query.parse_sortby(first, params.sortby),
         properties=parse_properties(first, params.properties),

@@ -89,12 +89,38 @@ CONFORMANCE = [
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 #: Pages other than items and features take only ``f``; anything else is a 400.
 ONLY_F = [Depends(known_parameters("f"))]
+
+
+def carried_query(request: Request, catalog: CatalogDep) -> None:
+    """400 for a query parameter that is neither ``f``, an items parameter nor a property.
+
+    GDAL's OAPIF driver and QGIS's append the query of the URL they were given
+    (``OAPIF:http://host/collections/villages?year=2023``, QGIS's ``url='http://host/?year=2023'``)
+    to every request they make, the landing page and the collections included: those pages accept
+    it (and ignore it) rather than refusing the whole connection.
+    """
+    names = {name for c in catalog.collections.values() for name in c.table.columns}
+    check_known(request.query_params, {"f", *ITEMS_PARAMETERS, *names}, request.url.path)
+
+
+CARRIED = [Depends(carried_query)]
 SCORES_REL = "service"
 HTML = "text/html"
 #: `next` links ask for at least this many features (up to the service's maximum).
 NEXT_MIN_LIMIT = 1000
 
-_JSON_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
+_JSON_TYPES = {
+    "string": "string",
+    "integer": "integer",
+    "number": "number",
+    "boolean": "boolean",
+    "date": "string",
+}
+
+
+def _json_type(kind: str) -> dict[str, str]:
+    """The JSON Schema type of a column kind (a date is a string of format date)."""
+    return {"type": "string", "format": "date"} if kind == "date" else {"type": _JSON_TYPES[kind]}
 
 
 def _description(collection_id: str) -> str:
@@ -214,7 +240,11 @@ def _page_links(request: Request, q: ItemsQuery, matched: int, max_limit: int) -
         _link(links.request_href(request, f="json"), "alternate", JSON, "This page as JSON"),
     ]
     post = request.method == "POST"
-    body = q.params.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True) if post else {}
+    body = (
+        q.params.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True) | q.equals
+        if post
+        else {}
+    )
     if q.offset + q.limit < matched:
         limit, offset = next_limit(q.limit, max_limit), q.offset + q.limit
         if post:  # the same search on, as STAC and OGC API - Records page a POST
@@ -305,7 +335,7 @@ def items_page(request: Request, collection: Collection, q: ItemsQuery, max_limi
 
 def _queryable(name: str, kind: str) -> dict[str, Any]:
     """One queryable: type, title (Bahasa Indonesia / English), description and unit."""
-    out: dict[str, Any] = {"title": name, "type": _JSON_TYPES[kind]}
+    out: dict[str, Any] = {"title": name, **_json_type(kind)}
     field = field_for(name)
     if field is not None:
         meaning = f"{field.description}. " if field.description else ""
@@ -336,7 +366,10 @@ def queryables_document(request: Request, collection: Collection) -> dict[str, A
 
 
 @router.get(
-    "/", response_model=Landing, dependencies=ONLY_F, responses=openapi_answers({JSON: "Landing", HTML: None})
+    "/",
+    response_model=Landing,
+    dependencies=CARRIED,
+    responses=openapi_answers({JSON: "Landing", HTML: None}),
 )
 def landing(request: Request, catalog: CatalogDep, settings: SettingsDep, f: PageFormat = None) -> Response:
     """Landing page: links to every service (API definition, collections, scores, tiles, exports, planner)."""
@@ -347,7 +380,7 @@ def landing(request: Request, catalog: CatalogDep, settings: SettingsDep, f: Pag
 @router.get(
     "/conformance",
     response_model=Conformance,
-    dependencies=ONLY_F,
+    dependencies=CARRIED,
     responses=openapi_answers({JSON: "Conformance", HTML: None}),
 )
 def conformance(request: Request, f: PageFormat = None) -> Response:
@@ -358,7 +391,7 @@ def conformance(request: Request, f: PageFormat = None) -> Response:
 @router.get(
     "/collections",
     response_model=Collections,
-    dependencies=ONLY_F,
+    dependencies=CARRIED,
     responses=openapi_answers({JSON: "Collections", HTML: None}),
 )
 def collections(request: Request, catalog: CatalogDep, f: PageFormat = None) -> Response:
@@ -378,9 +411,7 @@ def collections(request: Request, catalog: CatalogDep, f: PageFormat = None) -> 
 def collection(request: Request, collection: CollectionDep, f: PageFormat = None) -> Response:
     """One collection: extent, CRSs, links to its features, queryables, tiles and styles.
 
-    Also accepts (and ignores) the items parameters and property filters: GDAL's OAPIF driver
-    appends the query of a URL such as ``OAPIF:.../collections/villages?year=2023`` to every
-    request it makes, this one included."""
+    Also accepts (and ignores) the items parameters and property filters (see `carried_query`)."""
     known = {"f", *ITEMS_PARAMETERS, *collection.table.columns}
     check_known(request.query_params, known, request.url.path)
     return _negotiated(request, collection_document(request, collection), html.collection, f)
@@ -663,7 +694,7 @@ def _property_parameter(name: str, kind: str) -> dict[str, Any]:
         "in": "query",
         "required": False,
         "description": f"{title}only features whose {name} equals this value.",
-        "schema": {"type": _JSON_TYPES[kind]},
+        "schema": _json_type(kind),
         "style": "form",
         "explode": False,
     }

@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 import re
+from datetime import date
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -45,6 +46,8 @@ class FeatureNotFound(LayerNotFound):
 
 def _kind(series: pd.Series) -> Kind:
     dtype = series.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "date"
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
     if pd.api.types.is_integer_dtype(dtype):
@@ -62,6 +65,8 @@ def _column_arrays(series: pd.Series, kind: Kind) -> tuple[np.ndarray, np.ndarra
         values = np.asarray(series.astype(object).where(~null, "").astype(str).to_numpy(), dtype=str)
     elif kind == "boolean":
         values = series.fillna(False).to_numpy(dtype=bool)
+    elif kind == "date":
+        values = series.to_numpy(dtype="datetime64[D]")
     elif kind == "integer" and not has_null:
         values = series.to_numpy(dtype=np.int64)
     else:
@@ -204,12 +209,14 @@ def parse_value(table: Table, name: str, text: str) -> Any:
     """Parse a query-string value into the type of column ``name`` (`InvalidQuery` when it cannot)."""
     kind = table.column(name)[2]
     try:
+        if kind == "date":
+            return np.datetime64(date.fromisoformat(text.strip()[:10]), "D")
         if kind == "integer":
             return int(text)
         if kind == "number":
             return float(text)
     except ValueError:
-        expected = "an integer" if kind == "integer" else "a number"
+        expected = {"integer": "an integer", "date": "a date such as 2023-01-01"}.get(kind, "a number")
         raise InvalidQuery(f"'{name}' expects {expected}, got '{excerpt(text)}'") from None
     if kind == "boolean":
         low = text.strip().lower()

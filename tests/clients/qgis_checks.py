@@ -17,6 +17,9 @@ Checks:
 - ``temporal PATH LAYER YEARS_JSON ROWS_PER_YEAR``: the layer opens with its default style's temporal
   properties active (start and end from ``date``/``date_end``), and the temporal filter of each
   year selects that year's rows only.
+- ``oapif_years LANDING_URL COLLECTION YEAR ROWS``: the collection through the OAPIF provider with the
+  subset ``"date" = 'YEAR-01-01'`` (QGIS 3.22 sends it as ``datetime=``) and with ``?year=YEAR`` in
+  the connection URL: each gives ROWS features, all of that year.
 - ``oapif_render LANDING_URL COLLECTION PNG URI_EXTRA [MINX MINY MAXX MAXY]``: the collection through
   the OAPIF provider with only ``URI_EXTRA`` added to its data source (e.g.
   ``restrictToRequestBBOX='1'``), rendered over the lon/lat box (default: the layer's extent) to
@@ -221,6 +224,19 @@ def check_temporal(path: str, name: str, years: list[int], rows_per_year: int) -
     }  # fmt: skip
 
 
+def check_oapif_years(landing: str, collection: str, year: int, rows: int) -> dict[str, Any]:
+    """A year through the OAPIF provider: a subset on the date field, and the year in the URL."""
+    out: dict[str, Any] = {}
+    subset = QgsVectorLayer(f"url='{landing}' typename='{collection}'", collection, "OAPIF")
+    subset.setSubsetString(f"\"date\" = '{year}-01-01'")
+    by_url = QgsVectorLayer(f"url='{landing}/?year={year}' typename='{collection}'", collection, "OAPIF")
+    for name, layer in (("subset", subset), ("url", by_url)):
+        years = [f["year"] for f in layer.getFeatures()] if layer.isValid() else []
+        out[name] = {"valid": layer.isValid(), "features": len(years), "years": sorted(set(years)),
+                     "ok": layer.isValid() and len(years) == rows and set(years) == {year}}  # fmt: skip
+    return out
+
+
 def check_oapif_render(
     landing: str, collection: str, png: str, extra: str, bbox: list[float] | None = None
 ) -> dict[str, Any]:
@@ -265,6 +281,8 @@ def main(argv: list[str]) -> int:
         elif check == "oapif_render":
             bbox = [float(v) for v in argv[6:10]] if len(argv) > 9 else None
             result = check_oapif_render(argv[2], argv[3], argv[4], argv[5] if len(argv) > 5 else "", bbox)
+        elif check == "oapif_years":
+            result = check_oapif_years(argv[2], argv[3], int(argv[4]), int(argv[5]))
         elif check == "tiles":
             result = check_tiles(argv[2], [float(v) for v in argv[3:7]])
         elif check == "styled_tiles":

@@ -106,6 +106,20 @@ def test_qgis_reads_villages_over_ogc_api_features(server, store, tmp_path):
     assert results["villages"]["features"] == store.rows("villages")
 
 
+def test_qgis_reaches_every_year_over_oapif(live_server, store, tmp_path):
+    """QGIS 3.22 sends a subset on the date field to the server (``datetime=``), and a year in the
+    connection URL with every request: both answer that year's villages."""
+    base, log_path = live_server
+    first = min(store.years)
+    start = len(log_path.read_text().splitlines())
+    results = run_check(tmp_path, "oapif_years", base, "villages", str(first), str(store.rows("villages")))
+    assert results["subset"]["years"] == [first] and results["url"]["years"] == [first]
+    sent = [dict(parse_qsl(m.group(1))) for line in log_path.read_text().splitlines()[start:]
+            if (m := re.search(r'"GET /collections/villages/items\??(\S*) HTTP', line))]  # fmt: skip
+    assert any(r.get("datetime") == f"{first}-01-01" for r in sent), sent
+    assert any(r.get("year") == str(first) for r in sent), sent
+
+
 def test_qgis_renders_the_hexagon_vector_tiles(server, store, tmp_path):
     template = f"{server}/collections/hexagons/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
     bounds = [str(v) for v in store.layer("hexagons").total_bounds]

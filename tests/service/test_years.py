@@ -262,3 +262,22 @@ def test_unknown_parameters_are_400_on_every_path(client):
         "/classes?foo=1",
     ):
         assert "foo" in _problem(client, url), url
+
+
+def test_yearly_features_carry_their_date_and_it_selects_the_year(client, store, first):
+    """``date`` (1 January of ``year``) is the features' temporal property: a CQL2 ``DATE()``, a
+    property filter and ``datetime`` on it select the year, as QGIS 3.22 sends a subset on a date
+    field (``"date" = '2023-01-01'`` becomes ``datetime=2023-01-01``)."""
+    n = store.rows("villages")
+    for how in (f"filter=date = DATE('{first}-01-01')", f"date={first}-01-01", f"datetime={first}-01-01",
+                f"filter=date >= DATE('{first}-01-01') AND date < DATE('{first + 1}-01-01')"):  # fmt: skip
+        body = client.get(f"/collections/villages/items?limit=1000&{how}").json()
+        assert body["numberMatched"] == n, (how, body)
+        assert {f["properties"]["date"] for f in body["features"]} == {f"{first}-01-01"}
+        assert {f["properties"]["year"] for f in body["features"]} == {first}
+    none = client.get(f"/collections/villages/items?date={first}-06-01").json()
+    assert none["numberMatched"] == 0
+    queryables = client.get("/collections/villages/queryables").json()["properties"]
+    assert queryables["date"]["format"] == "date" and queryables["date"]["x-title-id"] == "Awal tahun"
+    bad = client.get("/collections/villages/items?filter=date = 2023")
+    assert bad.status_code == 400 and "DATE('2023-01-01')" in bad.json()["detail"]
