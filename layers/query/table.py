@@ -17,9 +17,9 @@ Examples
 from __future__ import annotations
 
 import re
-from datetime import date
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import cached_property
 from typing import Any
 

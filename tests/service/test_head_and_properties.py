@@ -9,7 +9,8 @@ from layers.store import LayerStore
 GETS = [
     "/", "/conformance", "/collections", "/collections/villages", "/collections/villages/queryables",
     "/collections/villages/items?limit=3", "/collections/hexagons/tiles/WebMercatorQuad/tilejson.json",
-    "/classes", "/exports", "/exports/villages.csv", "/healthz", "/openapi", "/planner", "/scores/village?limit=2",
+    "/classes", "/exports", "/exports/villages.csv", "/healthz", "/openapi", "/planner",
+    "/scores/village?limit=2",
 ]  # fmt: skip
 
 
