@@ -11,7 +11,9 @@
 from layers.atomic import atomic_path, write_text
 from layers.export.formats import FORMATS, MEDIA_TYPES, TABLE_FORMATS, TARGET_FORMATS
 from layers.export.store_layers import (
+    XLSX_DEFAULT_MAX_ROWS,
     cached_export,
+    csvt_for,
     export_all_gpkg,
     export_filename,
     export_layer,
@@ -26,7 +28,9 @@ __all__ = [
     "TABLE_FORMATS",
     "TARGET_FORMATS",
     "atomic_path",
+    "XLSX_DEFAULT_MAX_ROWS",
     "cached_export",
+    "csvt_for",
     "export_all_gpkg",
     "export_filename",
     "export_layer",

@@ -28,6 +28,10 @@ FORMATS_BY_EXT: dict[str, Format] = {
         Format("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         Format("json", "application/json"),
         Format("pdf", "application/pdf"),
+        # A QGIS project archive (a zip holding the .qgs).
+        Format("qgz", "application/zip"),
+        # GDAL's column types of a CSV, read beside it.
+        Format("csvt", "text/plain; charset=utf-8"),
     )
 }
 #: Formats a store layer can be exported to.

@@ -107,3 +107,52 @@ def write_styles(path: Path, styles: Sequence[tuple[str, str]]) -> None:
             ],
         )
     db.close()
+
+
+# The GeoPackage schema extension (http://www.geopackage.org/spec/#extension_schema), as GDAL writes it.
+_DATA_COLUMNS_DDL = """
+CREATE TABLE IF NOT EXISTS gpkg_data_columns (
+  table_name TEXT NOT NULL, column_name TEXT NOT NULL, name TEXT, title TEXT, description TEXT,
+  mime_type TEXT, constraint_name TEXT,
+  CONSTRAINT pk_gdc PRIMARY KEY (table_name, column_name),
+  CONSTRAINT gdc_tn UNIQUE (table_name, name))
+"""
+_CONSTRAINTS_DDL = """
+CREATE TABLE IF NOT EXISTS gpkg_data_column_constraints (
+  constraint_name TEXT NOT NULL, constraint_type TEXT NOT NULL, value TEXT, min NUMERIC,
+  min_is_inclusive BOOLEAN, max NUMERIC, max_is_inclusive BOOLEAN, description TEXT,
+  CONSTRAINT gdcc_ntv UNIQUE (constraint_name, constraint_type, value))
+"""
+_EXTENSIONS_DDL = """
+CREATE TABLE IF NOT EXISTS gpkg_extensions (
+  table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL,
+  scope TEXT NOT NULL, CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name))
+"""
+_SCHEMA_EXTENSION = "http://www.geopackage.org/spec/#extension_schema"
+
+
+def write_data_columns(path: Path, layers: Sequence[tuple[str, Sequence[tuple[str, str, str, str]]]]) -> None:
+    """Record each column's title and meaning in ``gpkg_data_columns`` (GeoPackage schema extension).
+
+    ``layers``: (layer, [(column, name, title, description), ...]). ``name`` (unique per layer) is
+    the title in both languages, read by GDAL ≥ 3.7 as the field's alternative name; ``title`` the
+    English title; ``description`` the meaning and unit (GDAL's field comment).
+    """
+    rows = []
+    for layer, columns in layers:
+        used: set[str] = set()
+        for column, name, english, meaning in columns:
+            unique = name if name not in used else f"{name} ({column})"
+            used.add(unique)
+            rows.append((layer, column, unique, english, meaning or None))
+    if not rows:
+        return
+    with sqlite3.connect(path) as db:
+        for ddl in (_DATA_COLUMNS_DDL, _CONSTRAINTS_DDL, _EXTENSIONS_DDL):
+            db.execute(ddl)
+        db.executemany(
+            "INSERT OR IGNORE INTO gpkg_extensions VALUES (?, NULL, 'gpkg_schema', ?, 'read-write')",
+            [(t, _SCHEMA_EXTENSION) for t in ("gpkg_data_columns", "gpkg_data_column_constraints")],
+        )
+        db.executemany("INSERT OR REPLACE INTO gpkg_data_columns VALUES (?, ?, ?, ?, ?, NULL, NULL)", rows)
+    db.close()

@@ -26,7 +26,7 @@ import pandas as pd
 
 from layers.maps.classes import CLASSIFICATIONS, Classification
 from layers.maps.classes import M0 as M0_CLASSES
-from layers.schema import BUILTIN_FACILITY_KINDS, LAYERS, FacilityKind, LayerSchema, level
+from layers.schema import BUILTIN_FACILITY_KINDS, LAYERS, FacilityKind, LayerSchema, field_for, level
 
 #: QGIS version the XML is written for (the oldest QGIS supported: Debian 12's 3.22).
 QGIS_VERSION = "3.22.0"
@@ -125,8 +125,21 @@ def style_for(
         _labels(root, name_column, LABEL_MIN_SCALE[layer], bold=layer == "kabupaten")
     if temporal:
         _temporal(root)
+    if values is not None:
+        columns = [str(c) for c in values.columns if c != getattr(values, "_geometry_column_name", None)]
+        _aliases(root, [*columns, *(("date", "date_end") if temporal else ())], kinds)
     geometry_type = {"Point": 0, "LineString": 1}.get(schema.geometry or "", 2)
     return _serialise(root, geometry_type)
+
+
+def _aliases(root: ET.Element, columns: Sequence[str], kinds: Sequence[FacilityKind]) -> None:
+    """Each column's title, Bahasa Indonesia / English, as its QGIS alias (attribute table, forms,
+    identify results), from the field dictionary (`layers.schema.FIELDS`)."""
+    aliases = ET.SubElement(root, "aliases")
+    for index, column in enumerate(dict.fromkeys(columns)):
+        entry = field_for(column, tuple(kinds))
+        if entry is not None:
+            ET.SubElement(aliases, "alias", field=column, index=str(index), name=entry.title.both())
 
 
 def targets_style(values: pd.DataFrame | None = None) -> str:
@@ -267,7 +280,7 @@ def single_line_renderer(color: str, width: float) -> ET.Element:
 
 def _root() -> ET.Element:
     return ET.Element(
-        "qgis", version=QGIS_VERSION, styleCategories="Symbology|Labeling|Temporal", labelsEnabled="0"
+        "qgis", version=QGIS_VERSION, styleCategories="Symbology|Labeling|Fields|Temporal", labelsEnabled="0"
     )
 
 

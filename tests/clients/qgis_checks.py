@@ -20,6 +20,9 @@ Checks:
 - ``oapif_years LANDING_URL COLLECTION YEAR ROWS``: the collection through the OAPIF provider with the
   subset ``"date" = 'YEAR-01-01'`` (QGIS 3.22 sends it as ``datetime=``) and with ``?year=YEAR`` in
   the connection URL: each gives ROWS features, all of that year.
+- ``project QGZ PNG EXPECTED_JSON``: the project opens with every layer valid (EXPECTED_JSON: layer
+  name → features), temporal settings on the layers of every year and the project's time range, and
+  its print layout (title, map, legend, scale bar, north arrow) renders to PNG.
 - ``oapif_render LANDING_URL COLLECTION PNG URI_EXTRA [MINX MINY MAXX MAXY]``: the collection through
   the OAPIF provider with only ``URI_EXTRA`` added to its data source (e.g.
   ``restrictToRequestBBOX='1'``), rendered over the lon/lat box (default: the layer's extent) to
@@ -237,6 +240,49 @@ def check_oapif_years(landing: str, collection: str, year: int, rows: int) -> di
     return out
 
 
+def check_project(path: str, png: str, expected: dict[str, int]) -> dict[str, Any]:
+    """Open a .qgz, check its layers and temporal settings, render its layout to PNG."""
+    from qgis.core import QgsLayoutExporter, QgsLayoutItemLegend, QgsLayoutItemMap, QgsLayoutItemScaleBar
+
+    project = QgsProject.instance()
+    read = project.read(path)
+    layers = {
+        layer.dataProvider().uri().uri().split("layername=")[-1].strip("' "): layer
+        for layer in project.mapLayers().values()
+    }
+    counts = {name: layer.featureCount() for name, layer in layers.items() if layer.isValid()}
+    temporal = {name: layer.temporalProperties().isActive() for name, layer in layers.items()}
+    aliases = {name: layer.attributeAlias(layer.fields().indexOf("M0")) for name, layer in layers.items()
+               if layer.fields().indexOf("M0") >= 0}  # fmt: skip
+    time = project.timeSettings().temporalRange()
+    layout = project.layoutManager().layouts()[0] if project.layoutManager().layouts() else None
+    items = [type(i).__name__ for i in layout.items()] if layout else []
+    labels = [i.text() for i in layout.items() if hasattr(i, "text") and callable(i.text)] if layout else []
+    settings = QgsLayoutExporter.ImageExportSettings()
+    result = QgsLayoutExporter(layout).exportToImage(png, settings) if layout else -1
+    legend_rows = 0
+    if layout:
+        legend = next(i for i in layout.items() if isinstance(i, QgsLayoutItemLegend))
+        legend_rows = legend.model().rowCount()
+        scalebar = next(i for i in layout.items() if isinstance(i, QgsLayoutItemScaleBar))
+        map_item = next(i for i in layout.items() if isinstance(i, QgsLayoutItemMap))
+        scale = map_item.scale()
+        units = scalebar.unitsPerSegment()
+    else:
+        scale = units = 0
+    ok = (
+        read and all(counts.get(n) == c for n, c in expected.items()) and layout is not None
+        and result == QgsLayoutExporter.Success
+        and all(v for n, v in temporal.items() if n.endswith("_by_year"))
+        and time.begin().isValid() and legend_rows > 0
+    )  # fmt: skip
+    return {"project": {"read": read, "counts": counts, "temporal": temporal, "aliases": aliases,
+                        "time": [time.begin().toString(Qt.ISODate), time.end().toString(Qt.ISODate)],
+                        "items": items, "labels": labels, "export": result, "legend_rows": legend_rows,
+                        "scale": scale, "units_per_segment": units, "crs": project.crs().authid(),
+                        "ok": ok}}  # fmt: skip
+
+
 def check_oapif_render(
     landing: str, collection: str, png: str, extra: str, bbox: list[float] | None = None
 ) -> dict[str, Any]:
@@ -281,6 +327,8 @@ def main(argv: list[str]) -> int:
         elif check == "oapif_render":
             bbox = [float(v) for v in argv[6:10]] if len(argv) > 9 else None
             result = check_oapif_render(argv[2], argv[3], argv[4], argv[5] if len(argv) > 5 else "", bbox)
+        elif check == "project":
+            result = check_project(argv[2], argv[3], json.loads(argv[4]))
         elif check == "oapif_years":
             result = check_oapif_years(argv[2], argv[3], int(argv[4]), int(argv[5]))
         elif check == "tiles":

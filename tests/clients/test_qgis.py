@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -209,3 +210,45 @@ def test_qgis_pages_oapif_by_a_thousand_and_restricts_to_the_view(live_server, s
     with_bbox = [limit for limit, bbox in sent if bbox]
     assert with_bbox and len(with_bbox) <= 2, sent  # the view's features, not every page
     _keep(png, "qgis-oapif-hexagons-view.png")
+
+
+def test_the_qgis_project_opens_and_its_layout_renders(store, tmp_path):
+    """``sasaran export qgis``: the .qgz opens in QGIS 3.22 with every layer of the GeoPackage beside
+    it, temporal layers for the years, and its print layout renders to PNG."""
+    out = tmp_path / "sasaran.qgz"
+    done = subprocess.run(
+        [sys.executable, "-m", "layers.cli", "export", "qgis", "--store", str(store.path), "--out", str(out)],
+        capture_output=True, text=True, timeout=300, check=False, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert out.exists() and out.with_suffix(".gpkg").exists()
+    png = tmp_path / "layout.png"
+    expected = {name: store.rows(name) for name in ("villages", "kecamatan", "kabupaten", "hexagons")}
+    expected["villages_by_year"] = store.rows("villages") * len(store.years)
+    got = run_check(tmp_path, "project", str(out), str(png), json.dumps(expected))["project"]
+    assert got["crs"] == "EPSG:3857" and got["time"][0].startswith(str(min(store.years)))
+    assert {
+        "QgsLayoutItemMap",
+        "QgsLayoutItemLegend",
+        "QgsLayoutItemScaleBar",
+        "QgsLayoutItemPicture",
+    } <= set(got["items"])
+    assert any(store.manifest["name"] in label for label in got["labels"])
+    assert got["aliases"]["villages"] == "Indeks M0 / Adjusted headcount M0"
+    assert got["units_per_segment"] > 0 and png.stat().st_size > 50_000
+    _keep(png, "qgis-project-layout.png")
+
+
+def test_the_served_qgis_project_reads_the_geopackage_over_http(live_server, store, tmp_path):
+    """``/exports/sasaran.qgz``: the same project, its layers read from the service's GeoPackage by
+    GDAL's /vsicurl/ (range requests)."""
+    base, _ = live_server
+    import httpx
+
+    answer = httpx.get(f"{base}/exports/sasaran.qgz", timeout=120)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip"
+    out = tmp_path / "served.qgz"
+    out.write_bytes(answer.content)
+    got = run_check(tmp_path, "project", str(out), str(tmp_path / "served.png"),
+                    json.dumps({"villages": store.rows("villages")}))["project"]  # fmt: skip
+    assert got["counts"]["villages"] == store.rows("villages")
