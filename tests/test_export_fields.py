@@ -93,8 +93,8 @@ def test_xlsx_has_a_dictionary_sheet(store, tmp_path):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "layers.cli", "export", *args], capture_output=True, text=True,
-                          timeout=300, check=False, cwd=ROOT)  # fmt: skip
+    command = [sys.executable, "-m", "layers.cli", "export", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, cwd=ROOT)
 
 
 def test_cli_years_xlsx_limit_and_csvt(store, tmp_path):
