@@ -85,6 +85,16 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
     # Note: the draft name of basic-spatial-functions; QGIS before 3.44 recognises only this one.
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-operators",
+    # OGC API - Tiles 1.0 (vector tiles of each collection) and the tile matrix sets they use.
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/datetime",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
+    "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
 ]
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 #: Pages other than items and features take only ``f``; anything else is a 400.
@@ -167,7 +177,8 @@ def landing_page(request: Request, title: str, catalog: Catalog) -> dict[str, An
                 _link(f"{root}/collections/{name}/tiles", TILESETS_REL, JSON, f"Vector tiles of {name}")
                 for name in catalog.tiles.layers
             ],
-            _link(f"{root}/exports", "enclosure", JSON, "Downloads (GeoPackage, CSV, XLSX, ...)"),
+            _link(f"{root}/tileMatrixSets", TILING_SCHEMES_REL, JSON, "Tile matrix sets (tiling schemes)"),
+            _link(f"{root}/exports", "enclosure", JSON, "Downloads (GeoPackage, CSV, XLSX, QGIS project, ...)"),
             _link(f"{root}/changes", "service", JSON, "Change between two years (GET /changes?from=&to=)"),
             _link(f"{root}/healthz", "status", JSON, "Liveness and the build served"),
         ],
@@ -205,6 +216,7 @@ def collection_document(request: Request, collection: Collection) -> dict[str, A
 
 #: Link relations of vector tilesets (OGC API - Tiles) and their styles.
 TILESETS_REL = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+TILING_SCHEMES_REL = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
 TILES = "/tiles/WebMercatorQuad"
 
 
