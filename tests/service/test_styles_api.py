@@ -31,7 +31,7 @@ def test_maplibre_style_uses_the_shared_classes(client: TestClient, store: Layer
     present = M0.present(store.layer("villages")["M0"].to_numpy(float))
     shown = [layer["metadata"]["sasaran:class"] for layer in villages["layers"] if layer["type"] == "fill"]
     assert shown == present
-    assert villages["layers"][-1]["type"] == "line"
+    assert [layer["type"] for layer in villages["layers"]][-2:] == ["line", "symbol"]  # boundary, names
     year = min(store.years)
     tiles = client.get(f"/collections/villages/tiles/WebMercatorQuad/style.json?year={year}").json()
     assert tiles["sources"]["villages"]["tiles"][0].endswith(f"?year={year}")
