@@ -535,8 +535,12 @@ _CRS84_SCALE0 = 279541132.0143589
 
 
 def tile_matrix_set(tms_id: str) -> dict[str, object]:
-    """The JSON definition of ``WebMercatorQuad`` or ``WorldCRS84Quad`` (OGC 17-083r4, 2.0 encoding),
-    as the OGC registers them; `LayerNotFound` for any other id.
+    """The JSON definition of ``WebMercatorQuad`` or ``WorldCRS84Quad`` as the OGC registers them
+    (OGC 17-083r4, 2.0 encoding); `LayerNotFound` for any other id.
+
+    Each document also carries the 1.0 encoding's members (``type``, ``identifier``,
+    ``supportedCRS``, ``boundingBox``, and ``identifier``/``topLeftCorner`` per matrix): GDAL up to
+    3.6 reads only those, and its OGCAPI driver then opens the tiles without the OGC's site.
 
     Examples
     --------
@@ -545,39 +549,40 @@ def tile_matrix_set(tms_id: str) -> dict[str, object]:
     (2, 1)
     """
     if tms_id == "WebMercatorQuad":
-        return {
-            "id": tms_id,
-            "title": "Google Maps Compatible for the World",
-            "uri": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad",
-            "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
-            "orderedAxes": ["X", "Y"],
-            "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
-            "tileMatrices": [
-                _matrix(
-                    z,
-                    _WEB_MERCATOR_SCALE0,
-                    2 * _HALF_WORLD / 256,
-                    (-_HALF_WORLD, _HALF_WORLD),
-                    1 << z,
-                    1 << z,
-                )
-                for z in range(TMS_LAST_MATRIX + 1)
-            ],
-        }
-    if tms_id == "WorldCRS84Quad":
-        return {
-            "id": tms_id,
-            "title": "CRS84 for the World",
-            "uri": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WorldCRS84Quad",
-            "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
-            "orderedAxes": ["Lon", "Lat"],
-            "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleCRS84Quad",
-            "tileMatrices": [
-                _matrix(z, _CRS84_SCALE0, 180.0 / 256, (-180.0, 90.0), 2 << z, 1 << z)
-                for z in range(TMS_LAST_MATRIX + 1)
-            ],
-        }
-    raise LayerNotFound(f"no tile matrix set '{excerpt(tms_id)}'; there are {', '.join(TILE_MATRIX_SETS)}")
+        crs, axes, scale0 = "http://www.opengis.net/def/crs/EPSG/0/3857", ["X", "Y"], _WEB_MERCATOR_SCALE0
+        origin, corner = (-_HALF_WORLD, _HALF_WORLD), (_HALF_WORLD, -_HALF_WORLD)
+        cell0, widths = 2 * _HALF_WORLD / 256, 1
+        title, scale_set = "Google Maps Compatible for the World", "GoogleMapsCompatible"
+    elif tms_id == "WorldCRS84Quad":
+        crs, axes, scale0 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84", ["Lon", "Lat"], _CRS84_SCALE0
+        origin, corner = (-180.0, 90.0), (180.0, -90.0)
+        cell0, widths = 180.0 / 256, 2
+        title, scale_set = "CRS84 for the World", "GoogleCRS84Quad"
+    else:
+        raise LayerNotFound(
+            f"no tile matrix set '{excerpt(tms_id)}'; there are {', '.join(TILE_MATRIX_SETS)}"
+        )
+    return {
+        "id": tms_id,
+        "title": title,
+        "uri": f"http://www.opengis.net/def/tilematrixset/OGC/1.0/{tms_id}",
+        "crs": crs,
+        "orderedAxes": axes,
+        "wellKnownScaleSet": f"http://www.opengis.net/def/wkss/OGC/1.0/{scale_set}",
+        "tileMatrices": [
+            _matrix(z, scale0, cell0, origin, widths << z, 1 << z) for z in range(TMS_LAST_MATRIX + 1)
+        ],
+        # The 1.0 encoding (GDAL <= 3.6).
+        "type": "TileMatrixSetType",
+        "identifier": tms_id,
+        "supportedCRS": crs,
+        "boundingBox": {
+            "type": "BoundingBoxType",
+            "crs": crs,
+            "lowerCorner": [origin[0], corner[1]],
+            "upperCorner": [corner[0], origin[1]],
+        },  # fmt: skip
+    }
 
 
 TILE_MATRIX_SETS: tuple[str, ...] = ("WebMercatorQuad", "WorldCRS84Quad")
@@ -588,6 +593,8 @@ def _matrix(
 ) -> dict[str, object]:
     return {
         "id": str(z),
+        "identifier": str(z),
+        "topLeftCorner": list(origin),
         "scaleDenominator": scale0 / (1 << z),
         "cellSize": cell0 / (1 << z),
         "cornerOfOrigin": "topLeft",

@@ -183,3 +183,38 @@ def test_gdal_reads_answers_in_utm_and_latlon_boxes(
         0
     ]
     assert 0 < latlon == lonlat < len(villages)
+
+
+@pytest.mark.skipif(shutil.which("gdal_translate") is None, reason="gdal-bin not installed")
+def test_gdal_ogcapi_works_offline(server: tuple[str, Path], service_store: Path, tmp_path: Path) -> None:
+    """GDAL's OGCAPI driver follows the tileset's tiling-scheme link to this service (never to the
+    OGC's schema site, which an offline office cannot reach), GDAL's own parser reads that tile
+    matrix set, and ``OGCAPI:`` opens a collection's features (``-oo API=ITEMS``: Debian's GDAL 3.6
+    builds the driver without its vector-tile reader)."""
+    base, log_path = server
+    before = len(_requests(log_path))
+    auto = subprocess.run(["ogrinfo", "-ro", "-so", f"OGCAPI:{base}/collections/villages"],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert "resolve host" not in auto.stderr and "schemas.opengis.net" not in auto.stderr, auto.stderr
+    assert any("GET /tileMatrixSets/WebMercatorQuad " in line for line in _requests(log_path)[before:])
+    tms = tmp_path / "WebMercatorQuad.json"
+    done = subprocess.run(["curl", "-sf", "-o", str(tms), f"{base}/tileMatrixSets/WebMercatorQuad"],
+                          capture_output=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0
+    raster = next(Path(service_store).glob("time_min_*.tif"))
+    command = [
+        "gdal_translate",
+        "-q",
+        "-of",
+        "COG",
+        "-co",
+        f"TILING_SCHEME={tms}",
+        str(raster),
+        str(tmp_path / "c.tif"),
+    ]
+    cog = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert cog.returncode == 0, cog.stderr
+    command = ["ogrinfo", "-ro", "-al", "-so", "-oo", "API=ITEMS", f"OGCAPI:{base}/collections/villages"]
+    items = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    rows = LayerStore.open(service_store).rows("villages")
+    assert items.returncode == 0 and f"Feature Count: {rows}" in items.stdout, items.stdout + items.stderr
