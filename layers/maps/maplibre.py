@@ -12,8 +12,9 @@ layer ids are the classes' labels (Bahasa Indonesia / English) for that reason.
 Areas are labelled from their tiles' ``<layer>_labels`` points (one per feature, `layers.maps.tiles`)
 with the glyphs the service vendors (``glyphs``, DejaVu Sans: no font server, works offline), from
 the zoom their GeoPackage labels start. Hexagons are drawn where a map shows people
-(`layers.maps.classes.MIN_PEOPLE_SHOWN`): each cell and each coarser parent with opacity
-``shown_share``, the share of its area in cells that hold people (docs/method.md, "Map classes").
+(`layers.maps.classes.MIN_PEOPLE_SHOWN`): each cell and each coarser parent with an opacity of the
+square root of ``shown_share``, the share of its area in cells that hold people (docs/method.md,
+"Map classes").
 """
 
 from __future__ import annotations
@@ -157,7 +158,8 @@ def _classed_layers(layer: str, classes: Classification, present: list[int] | No
         opacity: Any = FILL_OPACITY
         if people:
             filter_ = [*filter_, [">", ["get", "shown_share"], 0]]
-            opacity = ["*", FILL_OPACITY, ["get", "shown_share"]]
+            # sqrt: a parent whose people live in a tenth of it reads faint (0.27), not invisible.
+            opacity = ["*", FILL_OPACITY, ["sqrt", ["get", "shown_share"]]]
         out.append(
             {
                 "id": f"{item.label.id} / {item.label.en}",

@@ -356,7 +356,8 @@ def _fill_symbol(
     outline_width: float,
     opacity_field: str | None = None,
 ) -> None:
-    """A solid fill; with ``opacity_field``, its opacity is that field's value (0-1) times 0.85."""
+    """A solid fill; with ``opacity_field``, its opacity is 0.85 times the square root of that
+    field's value (0-1), as the MapLibre style draws it."""
     symbol = _symbol(parent, name, "fill")
     _layer(symbol, "SimpleFill", color=_rgba(color), style="solid",
            outline_color=_rgba(outline) if outline != "none" else "35,35,35,255",
@@ -365,7 +366,7 @@ def _fill_symbol(
     if opacity_field is not None:
         layer = symbol.find("layer")
         assert layer is not None
-        alpha = f"set_color_part(@symbol_color, 'alpha', 217 * \"{opacity_field}\")"
+        alpha = f"set_color_part(@symbol_color, 'alpha', 217 * sqrt(\"{opacity_field}\"))"
         _data_defined(layer, {"fillColor": alpha})
 
 
