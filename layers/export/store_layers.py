@@ -50,7 +50,7 @@ from layers.export.fields import (
     title,
     whole_counts,
 )
-from layers.export.formats import FORMATS, FORMATS_BY_EXT, TABLE_FORMATS
+from layers.export.formats import FORMATS, FORMATS_BY_EXT, TABLE_FORMATS, TILE_FORMATS
 from layers.export.gpkg import (
     CHUNK_ROWS,
     promote_to_multi,
@@ -58,6 +58,7 @@ from layers.export.gpkg import (
     write_gpkg_layer,
     write_styles,
 )
+from layers.export.tile_archives import write_tile_archive
 from layers.maps.qml import style_for
 from layers.rounding import round_frame
 from layers.schema import AREA_LEVELS, LAYERS, YEAR_LAYERS, level
@@ -77,8 +78,11 @@ BY_YEAR_LAYERS: tuple[str, ...] = tuple(level(n).layer or n for n in AREA_LEVELS
 
 
 def formats_for(name: str) -> tuple[str, ...]:
-    """Formats a layer can be exported to (tables have no FlatGeobuf or GeoJSON)."""
-    return FORMATS if name in LAYERS and LAYERS[name].spatial else TABLE_FORMATS
+    """Formats a layer can be exported to (tables have no FlatGeobuf or GeoJSON; only tiled layers
+    have PMTiles and MBTiles)."""
+    if name not in LAYERS or not LAYERS[name].spatial:
+        return TABLE_FORMATS
+    return FORMATS if LAYERS[name].tiled else tuple(f for f in FORMATS if f not in TILE_FORMATS)
 
 
 def export_filename(store: LayerStore, name: str, fmt: str, year: int | str | None = None) -> str:
@@ -136,6 +140,10 @@ def export_layer(
     """
     if fmt not in FORMATS:
         raise InvalidQuery(f"export format '{fmt}' is not one of {', '.join(FORMATS)}")
+    if fmt in TILE_FORMATS:
+        if all_years:
+            raise InvalidQuery(f"a {fmt} archive holds one year's tiles; ask one year, not years=all")
+        return write_tile_archive(store, name, path, fmt, year)
     frame = whole_counts(_year_frame(store, name, year, all_years, scoring))
     spatial = isinstance(frame, gpd.GeoDataFrame)
     if not spatial and fmt in ("fgb", "geojson"):
