@@ -21,8 +21,8 @@ from layers.export import (
     formats_for,
 )
 from layers.export.fields import whole_counts
-from layers.maps.classes import SCORE
-from layers.maps.qml import style_for
+from layers.maps.classes import MIN_PEOPLE_SHOWN, SCORE
+from layers.maps.qml import SHOWN_SCORE, style_for
 from layers.rounding import round_frame
 from layers.store import SPATIAL_LAYERS, LayerStore
 
@@ -138,9 +138,12 @@ def test_all_layers_gpkg_has_default_qgis_styles(store, all_gpkg):
     assert set(styles) == {n for n in store.names if n in SPATIAL_LAYERS} | by_year
     assert all(default == 1 and geom == "geom" for geom, _, default in styles.values())
     renderer = ET.fromstring(styles["hexagons"][1].split("\n", 1)[1]).find("renderer-v2")
-    assert renderer.get("type") == "graduatedSymbol" and renderer.get("attr") == "score"
-    # The legend lists the score classes the cells fall in, no more.
-    present = SCORE.present(store.layer("hexagons")["score"].to_numpy(float))
+    # Coloured by score where a cell holds enough people to show (layers.maps.classes.MIN_PEOPLE_SHOWN).
+    assert renderer.get("type") == "graduatedSymbol" and renderer.get("attr") == SHOWN_SCORE
+    # The legend lists the score classes the shown cells fall in, no more.
+    hexagons = store.layer("hexagons")
+    shown = hexagons["score"].where(hexagons["population"] >= MIN_PEOPLE_SHOWN)
+    present = SCORE.present(shown.to_numpy(float))
     assert len(renderer.findall("ranges/range")) == len(present) == len(renderer.findall("symbols/symbol"))
     village = ET.fromstring(styles["villages"][1].split("\n", 1)[1]).find("renderer-v2")
     assert village.get("attr") == "M0"
