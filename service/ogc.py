@@ -25,8 +25,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from layers.errors import InvalidQuery, excerpt
+from layers.errors import InvalidQuery, LayerNotFound, excerpt
 from layers.geo.crs import CRS84, SUPPORTED_URIS, Crs, parse_crs, to_crs
+from layers.maps.qml import style_for
+from layers.maps.sld import sld_for
 from layers.query.table import MAX_SORT_KEYS, FeatureNotFound, Selection, Table, select_parts
 from layers.schema import LAYERS, LEVELS, field_for
 from service import html, links
@@ -49,6 +51,7 @@ from service.deps import (
 )
 from service.models import Collection as CollectionModel
 from service.models import Collections, Conformance, Landing
+from service.openapi import OBJECT
 from service.openapi import answers as openapi_answers
 from service.responses import (
     GEOJSON,
@@ -178,7 +181,9 @@ def landing_page(request: Request, title: str, catalog: Catalog) -> dict[str, An
                 for name in catalog.tiles.layers
             ],
             _link(f"{root}/tileMatrixSets", TILING_SCHEMES_REL, JSON, "Tile matrix sets (tiling schemes)"),
-            _link(f"{root}/exports", "enclosure", JSON, "Downloads (GeoPackage, CSV, XLSX, QGIS project, ...)"),
+            _link(
+                f"{root}/exports", "enclosure", JSON, "Downloads (GeoPackage, CSV, XLSX, QGIS project, ...)"
+            ),
             _link(f"{root}/changes", "service", JSON, "Change between two years (GET /changes?from=&to=)"),
             _link(f"{root}/healthz", "status", JSON, "Liveness and the build served"),
         ],
@@ -205,6 +210,7 @@ def collection_document(request: Request, collection: Collection) -> dict[str, A
             _link(url, "self", JSON, "This collection"),
             _link(f"{url}/items", "items", GEOJSON, "Features"),
             _link(f"{url}/queryables", QUERYABLES_REL, SCHEMA_JSON, "Queryable properties"),
+            *_style_links(url, collection.id),
             *_tile_links(url, collection.id),
         ],
         "extent": extent,
@@ -212,6 +218,26 @@ def collection_document(request: Request, collection: Collection) -> dict[str, A
         "crs": list(SUPPORTED_URIS),
         "storageCrs": CRS84,
     }
+
+
+#: Styles of a collection's features (OGC API - Styles): QML for QGIS, SLD 1.0 for GeoServer, ArcGIS.
+STYLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/styles"
+QML = "application/vnd.qgis.qml"
+SLD10 = "application/vnd.ogc.sld+xml;version=1.0"
+STYLE_FORMATS = {"qml": QML, "sld10": SLD10}
+
+
+def _style_links(url: str, collection_id: str) -> list[dict[str, str]]:
+    """A collection's styles: the list, and the default style as QML and as SLD."""
+    if collection_id not in LAYERS or LAYERS[collection_id].style is None:
+        return []
+    return [
+        _link(f"{url}/styles", STYLES_REL, JSON, "Styles of the features"),
+        _link(f"{url}/styles/default?f=qml", "stylesheet", QML,
+              "QGIS style (QML) of the features: Layer Properties > Symbology > Style > Load Style"),
+        _link(f"{url}/styles/default?f=sld10", "stylesheet", SLD10,
+              "SLD 1.0 style of the features (GeoServer)"),
+    ]  # fmt: skip
 
 
 #: Link relations of vector tilesets (OGC API - Tiles) and their styles.
@@ -773,3 +799,47 @@ def _search_schema(components: dict[str, Any]) -> dict[str, Any]:
     members.pop("f", None)
     scalar = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
     return {"type": "object", "properties": members, "additionalProperties": scalar}
+
+
+# ------------------------------------------------------------------------------------------------
+# Styles of the features (OGC API - Styles, read side): the GeoPackage's default style, QML and SLD
+# ------------------------------------------------------------------------------------------------
+
+StyleFormat = Annotated[Literal["qml", "sld10"] | None, Query(description="qml (QGIS, default) or sld10.")]
+
+
+@router.get(
+    "/collections/{collection_id}/styles",
+    dependencies=ONLY_F,
+    responses=openapi_answers({JSON: OBJECT}, found=True, description="The styles of the collection."),
+)
+def styles(request: Request, collection: CollectionDep) -> Response:
+    """The styles of a collection's features: ``default``, as QML and SLD 1.0."""
+    url = f"{base_url(request)}/collections/{collection.id}"
+    links = _style_links(url, collection.id)
+    if not links:
+        raise LayerNotFound(f"'{collection.id}' has no style")
+    body = {
+        "links": [_link(f"{url}/styles", "self", JSON, "These styles")],
+        "styles": [{"id": "default", "title": f"Sasaran: {_description(collection.id)}", "links": links[1:]}],
+    }
+    return ORJSONResponse(body)
+
+
+@router.get(
+    "/collections/{collection_id}/styles/{style_id}",
+    dependencies=[Depends(known_parameters("f"))],
+    responses=openapi_answers({QML: None, SLD10.split(";")[0]: None}, found=True, description="A style."),
+)
+def style(collection: CollectionDep, catalog: CatalogDep, style_id: str, f: StyleFormat = None) -> Response:
+    """A style of the collection's features, as QML (QGIS: *Load Style*) or SLD 1.0 (``f=sld10``):
+    the same classes, markers, labels and field aliases as the GeoPackage's default style."""
+    if style_id != "default" or collection.id not in LAYERS or LAYERS[collection.id].style is None:
+        raise LayerNotFound(f"no style '{excerpt(style_id)}' of '{collection.id}'; its style is 'default'")
+    store = catalog.store
+    values = store.layer(collection.id)
+    if f == "sld10":
+        body = sld_for(collection.id, store.facility_kinds, values=values) or ""
+        return Response(body.encode(), media_type=SLD10)
+    qml = style_for(collection.id, store.facility_kinds, values=values) or ""
+    return Response(qml.encode(), media_type=QML)

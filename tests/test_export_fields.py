@@ -42,11 +42,13 @@ def test_geopackage_titles_in_data_columns_and_qgis_aliases(store, tmp_path):
         rows = {(t, c): (n, ti, d) for t, c, n, ti, d in db.execute(query)}
         extensions = {r[0] for r in db.execute("SELECT extension_name FROM gpkg_extensions")}
         qml = dict(db.execute("SELECT f_table_name, styleQML FROM layer_styles").fetchall())
+        sld = dict(db.execute("SELECT f_table_name, styleSLD FROM layer_styles").fetchall())
     db.close()
     assert rows[("villages", "M0")][:2] == ("Indeks M0 / Adjusted headcount M0", "Adjusted headcount M0")
     assert "H x A" in rows[("villages", "M0")][2]
     assert ("villages_by_year", "date") in rows and ("hexagons", "score") in rows
     assert "gpkg_schema" in extensions
+    assert all(text.lstrip().startswith("<?xml") and "StyledLayerDescriptor" in text for text in sld.values())
     assert (
         '<alias field="M0"' in qml["villages"]
         and 'name="Indeks M0 / Adjusted headcount M0"' in qml["villages"]

@@ -37,7 +37,7 @@ VALUES ('layer_styles', 'attributes', 'layer_styles', 'QGIS layer styles',
 _INSERT_STYLE = """
 INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "styleName",
   "styleQML", "styleSLD", "useAsDefault", description, owner)
-VALUES ('', '', ?, ?, ?, ?, '', 1, ?, '')
+VALUES ('', '', ?, ?, ?, ?, ?, 1, ?, '')
 """
 
 
@@ -88,8 +88,9 @@ def write_gpkg_layer(
         )  # fmt: skip
 
 
-def write_styles(path: Path, styles: Sequence[tuple[str, str]]) -> None:
-    """Add QGIS's ``layer_styles`` table with a default style (layer, QML) per layer (sqlite3, after GDAL)."""
+def write_styles(path: Path, styles: Sequence[tuple[str, str] | tuple[str, str, str]]) -> None:
+    """Add QGIS's ``layer_styles`` table with a default style (layer, QML[, SLD]) per layer (sqlite3,
+    after GDAL): QGIS reads the QML, GeoServer and ArcGIS users the SLD."""
     if not styles:
         return
     with sqlite3.connect(path) as db:
@@ -102,8 +103,8 @@ def write_styles(path: Path, styles: Sequence[tuple[str, str]]) -> None:
         db.executemany(
             _INSERT_STYLE,
             [
-                (name, geometry_column.get(name, "geom"), name, qml, "Sasaran default style")
-                for name, qml in styles
+                (name, geometry_column.get(name, "geom"), name, qml, sld, "Sasaran default style")
+                for name, qml, sld in (_with_sld(style) for style in styles)
             ],
         )
     db.close()
@@ -156,3 +157,8 @@ def write_data_columns(path: Path, layers: Sequence[tuple[str, Sequence[tuple[st
         )
         db.executemany("INSERT OR REPLACE INTO gpkg_data_columns VALUES (?, ?, ?, ?, ?, NULL, NULL)", rows)
     db.close()
+
+
+def _with_sld(style: tuple[str, str] | tuple[str, str, str]) -> tuple[str, str, str]:
+    """(layer, QML, SLD) of a style given with or without its SLD."""
+    return (style[0], style[1], style[2]) if len(style) == 3 else (style[0], style[1], "")  # type: ignore[misc]

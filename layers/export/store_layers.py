@@ -60,6 +60,7 @@ from layers.export.gpkg import (
 )
 from layers.export.tile_archives import write_tile_archive
 from layers.maps.qml import style_for
+from layers.maps.sld import sld_for
 from layers.rounding import round_frame
 from layers.schema import AREA_LEVELS, LAYERS, YEAR_LAYERS, level
 from layers.scoring.rescore import ScoringFrame, check_year, layer_by_years, layer_for_year, stored_year
@@ -309,8 +310,8 @@ def layer_description(store: LayerStore, name: str, year: int | str | None = Non
     return text
 
 
-def _styles(store: LayerStore, layers: list[str], temporal: bool = False) -> list[tuple[str, str]]:
-    """(layer, QML) of each layer that has a default style (``*_by_year`` layers: temporal)."""
+def _styles(store: LayerStore, layers: list[str], temporal: bool = False) -> list[tuple[str, str, str]]:
+    """(layer, QML, SLD) of each layer that has a default style (``*_by_year`` layers: temporal)."""
     rows = []
     for name in layers:
         by_year = name.endswith(BY_YEAR)
@@ -318,15 +319,13 @@ def _styles(store: LayerStore, layers: list[str], temporal: bool = False) -> lis
         frame = store.layer(base) if base in store.names else None
         # Layers of every year are filled (kecamatan and kabupaten too): the temporal controller
         # steps through their colours; the stored year's areas stay outlines over the villages.
+        stacked = len(layers) > 1 and not by_year
         qml = style_for(
-            base,
-            store.facility_kinds,
-            values=frame,
-            temporal=temporal or by_year,
-            stacked=len(layers) > 1 and not by_year,
+            base, store.facility_kinds, values=frame, temporal=temporal or by_year, stacked=stacked
         )
-        rows.append((name, qml))
-    return [(name, qml) for name, qml in rows if qml]
+        sld = sld_for(base, store.facility_kinds, values=frame, stacked=stacked)
+        rows.append((name, qml, sld or ""))
+    return [(name, qml, sld) for name, qml, sld in rows if qml]
 
 
 def _titled(frame: pd.DataFrame, store: LayerStore) -> list[tuple[str, str, str, str]]:

@@ -23,6 +23,9 @@ Checks:
 - ``project QGZ PNG EXPECTED_JSON``: the project opens with every layer valid (EXPECTED_JSON: layer
   name → features), temporal settings on the layers of every year and the project's time range, and
   its print layout (title, map, legend, scale bar, north arrow) renders to PNG.
+- ``linked_styles LANDING_URL COLLECTION OUT_DIR``: the collection over OAPIF, styled from the
+  stylesheet links of its collection document: the QML (renderer, field aliases) and the SLD (rules),
+  each rendered to a PNG with its colours counted.
 - ``oapif_render LANDING_URL COLLECTION PNG URI_EXTRA [MINX MINY MAXX MAXY]``: the collection through
   the OAPIF provider with only ``URI_EXTRA`` added to its data source (e.g.
   ``restrictToRequestBBOX='1'``), rendered over the lon/lat box (default: the layer's extent) to
@@ -283,6 +286,54 @@ def check_project(path: str, png: str, expected: dict[str, int]) -> dict[str, An
                         "ok": ok}}  # fmt: skip
 
 
+def check_linked_styles(landing: str, collection: str, out: str) -> dict[str, Any]:
+    """Style an OAPIF layer from its collection's stylesheet links (QML, then SLD); render both."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{landing}/collections/{collection}") as answer:  # noqa: S310 (loopback)
+        links = json.loads(answer.read())["links"]
+    # The features' styles (the tiles' styles are stylesheets too, for vector tile layers).
+    sheets = {
+        link["type"].split(";")[0]: link["href"]
+        for link in links
+        if link["rel"] == "stylesheet" and "/styles/" in link["href"]
+    }
+    results: dict[str, Any] = {}
+    for kind, media in (("qml", "application/vnd.qgis.qml"), ("sld", "application/vnd.ogc.sld+xml")):
+        layer = QgsVectorLayer(f"url='{landing}' typename='{collection}'", collection, "OAPIF")
+        path = f"{out}/{collection}.{kind}"
+        with urllib.request.urlopen(sheets[media]) as answer, open(path, "wb") as f:  # noqa: S310
+            f.write(answer.read())
+        message, loaded = layer.loadNamedStyle(path) if kind == "qml" else layer.loadSldStyle(path)
+        renderer = layer.renderer()
+        rules = len(renderer.rootRule().children()) if hasattr(renderer, "rootRule") else 0
+        alias = (
+            layer.attributeAlias(layer.fields().indexOf("M0")) if layer.fields().indexOf("M0") >= 0 else ""
+        )
+        extent = layer.extent()
+        settings = QgsMapSettings()
+        settings.setLayers([layer])
+        settings.setDestinationCrs(layer.crs())
+        settings.setExtent(extent)
+        settings.setOutputSize(QSize(400, 400))
+        settings.setBackgroundColor(QColor(255, 255, 255))
+        settings.setFlag(QgsMapSettings.Antialiasing, False)
+        job = QgsMapRendererSequentialJob(settings)
+        job.start()
+        job.waitForFinished()
+        image = job.renderedImage()
+        image.save(f"{out}/{collection}-{kind}.png", "PNG")
+        counts: dict[int, int] = {}
+        for x in range(0, 400, 2):
+            for y in range(0, 400, 2):
+                counts[image.pixel(x, y)] = counts.get(image.pixel(x, y), 0) + 1
+        colours = [rgb for rgb, n in counts.items() if n >= 40 and rgb != QColor(255, 255, 255).rgb()]
+        ok = loaded and len(colours) >= 3
+        results[kind] = {"loaded": loaded, "message": message, "renderer": renderer.type(), "rules": rules,
+                         "alias": alias, "colours": len(colours), "ok": ok}  # fmt: skip
+    return results
+
+
 def check_oapif_render(
     landing: str, collection: str, png: str, extra: str, bbox: list[float] | None = None
 ) -> dict[str, Any]:
@@ -327,6 +378,8 @@ def main(argv: list[str]) -> int:
         elif check == "oapif_render":
             bbox = [float(v) for v in argv[6:10]] if len(argv) > 9 else None
             result = check_oapif_render(argv[2], argv[3], argv[4], argv[5] if len(argv) > 5 else "", bbox)
+        elif check == "linked_styles":
+            result = check_linked_styles(argv[2], argv[3], argv[4])
         elif check == "project":
             result = check_project(argv[2], argv[3], json.loads(argv[4]))
         elif check == "oapif_years":

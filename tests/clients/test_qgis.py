@@ -254,3 +254,15 @@ def test_the_served_qgis_project_reads_the_geopackage_over_http(live_server, sto
     got = run_check(tmp_path, "project", str(out), str(tmp_path / "served.png"),
                     json.dumps({"villages": store.rows("villages")}))["project"]  # fmt: skip
     assert got["counts"]["villages"] == store.rows("villages")
+
+
+def test_layers_over_oapif_open_styled_from_the_collections_style_links(server, store, tmp_path):
+    """A QGIS user (or a script) styles an OAPIF layer from its collection's stylesheet links: the QML
+    gives the graduated M0 classes with field aliases, the SLD (GeoServer's language) the same
+    classes as rules."""
+    got = run_check(tmp_path, "linked_styles", server, "villages", str(tmp_path))
+    assert (
+        got["qml"]["renderer"] == "graduatedSymbol"
+        and got["qml"]["alias"] == "Indeks M0 / Adjusted headcount M0"
+    )
+    assert got["sld"]["renderer"] == "RuleRenderer" and got["sld"]["rules"] >= 3
