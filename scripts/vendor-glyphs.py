@@ -64,7 +64,9 @@ def _glyph(font: ImageFont.FreeTypeFont, code: int, ascender: int) -> bytes | No
         distance = distance_transform_edt(~inside) - distance_transform_edt(inside)
         sdf = np.clip(255 - 255 * (distance / RADIUS + CUTOFF), 0, 255).astype(np.uint8)
         fields += _field(2, sdf.tobytes())
-    fields += _uint(3, width) + _uint(4, height) + _sint(5, left) + _sint(6, -top - ascender) + _uint(7, advance)
+    fields += (
+        _uint(3, width) + _uint(4, height) + _sint(5, left) + _sint(6, -top - ascender) + _uint(7, advance)
+    )
     return fields
 
 
