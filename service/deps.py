@@ -375,13 +375,13 @@ class ItemsQuery:
 
 def _filter(params: ItemsParams) -> cql2.Node | None:
     """The filter in its language, geometries moved from filter-crs to CRS84."""
+    crs = parse_crs(params.filter_crs, "filter-crs")  # checked even without a filter
     if params.filter is None:
         return None
     if params.filter_lang == "cql2-json":
         node = cql2.parse_json_text(params.filter)
     else:
         node = cql2.parse(params.filter)
-    crs = parse_crs(params.filter_crs, "filter-crs")
     if crs.is_crs84:
         return node
     return cql2.map_geometries(node, lambda geometry: from_crs(np.array([geometry], dtype=object), crs)[0])

@@ -2,7 +2,7 @@
 hosting (a PMTiles file on any web server or object store; MBTiles in QGIS, GDAL, tile servers).
 
 Every tile the service would answer (`layers.maps.tiles.VectorTiles`, tile matrices 0 to
-`MAX_ZOOM`, the rows and columns the layer meets) is encoded once and stored gzip-compressed,
+`ARCHIVE_MAX_ZOOM`, the rows and columns the layer meets) is encoded once and stored gzip-compressed,
 empty tiles left out. The archives carry the layer's TileJSON-style ``vector_layers`` (fields of the
 layer and of its label points), bounds, centre and zoom range, so MapLibre (``pmtiles://``), QGIS
 and GDAL draw them with the same styles as the service's tiles.
@@ -18,13 +18,16 @@ from pathlib import Path
 
 from layers.atomic import atomic_path
 from layers.errors import InvalidQuery
-from layers.maps.tiles import LABELLED, LABELS_SUFFIX, MAX_ZOOM, MIN_ZOOM, VectorTiles, tile_range
+from layers.maps.tiles import LABELLED, LABELS_SUFFIX, MIN_ZOOM, VectorTiles, tile_range
 from layers.schema import LAYERS
 from layers.store import LayerStore
 from layers.types import BBox
 
 #: Archive formats of a tiled layer.
 TILE_ARCHIVES: tuple[str, ...] = ("pmtiles", "mbtiles")
+#: The deepest tile matrix an archive holds: clients overzoom beyond it (a resolution-8 hexagon is
+#: 13 px wide at z12). Each matrix deeper would quadruple the tiles, and the file's writing time.
+ARCHIVE_MAX_ZOOM = 12
 
 
 def _tiles(
@@ -63,7 +66,7 @@ def write_tile_archive(
     fmt: str,
     year: int | None = None,
     tiles: VectorTiles | None = None,
-    max_zoom: int = MAX_ZOOM,
+    max_zoom: int = ARCHIVE_MAX_ZOOM,
 ) -> Path:
     """Write a tiled layer's vector tiles into one PMTiles or MBTiles file (replaced atomically).
 

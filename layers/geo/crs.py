@@ -160,4 +160,10 @@ def box_to_crs84(bbox: BBox, crs: Crs) -> shapely.Geometry:
     ys = np.concatenate([np.full_like(t, b0), b0 + (b1 - b0) * t, np.full_like(t, b1), b1 - (b1 - b0) * t])
     ring = shapely.linearrings(np.column_stack([xs, ys]))
     outline = from_crs(np.array([shapely.Polygon(ring)], dtype=object), crs)[0]
+    corners = shapely.get_coordinates(outline)
+    if not np.isfinite(corners).all() or (np.abs(corners) > [180.0, 90.0]).any():
+        raise InvalidQuery(
+            f"bbox {', '.join(f'{v:g}' for v in bbox)} lies outside where {crs.uri} is defined; give it in "
+            "that CRS's own coordinates (metres for UTM and EPSG:3857)"
+        )
     return outline if outline.is_valid else shapely.make_valid(outline)
