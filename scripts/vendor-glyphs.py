@@ -17,25 +17,14 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy.ndimage import distance_transform_edt
 
+from layers.maps._mvt import _field, _varint  # the same protobuf framing as the tiles
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "service" / "static" / "glyphs" / "dejavu-sans-book"
 FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 STACK = "DejaVu Sans Book"
 SIZE, BUFFER, RADIUS, CUTOFF = 24, 3, 8.0, 0.25
 RANGES = ((0, 255), (256, 511))
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return _varint((number << 3) | 2) + _varint(len(payload)) + payload
 
 
 def _uint(number: int, value: int) -> bytes:
