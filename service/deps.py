@@ -468,7 +468,11 @@ def parse_properties(table: Table, text: str | None) -> tuple[str, ...] | None:
     """``properties``: the named properties, each checked (did-you-mean for a typo); None: all."""
     if text is None:
         return None
-    names = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    given = [p.strip() for p in text.split(",") if p.strip()]
+    names = tuple(dict.fromkeys(given))
+    if len(names) < len(given):
+        twice = sorted({n for n in given if given.count(n) > 1})
+        raise InvalidQuery(f"properties names {excerpt_list(twice)} more than once; give each property once")
     for name in names:
         table.column(name)  # InvalidQuery naming the property, with its one correction
     return names

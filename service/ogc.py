@@ -614,6 +614,9 @@ async def read_search(request: Request) -> tuple[ItemsParams, dict[str, str]]:
         raise InvalidQuery(f"the body is not JSON ({exc})") from None
     if not isinstance(body, dict):
         raise InvalidQuery("the body must be a JSON object of items parameters")
+    empty = [name for name, value in body.items() if value is None]
+    if empty:  # leave a member out rather than null it (the document allows no null)
+        raise InvalidQuery(f"body members {', '.join(map(excerpt, empty[:5]))} are null; leave them out")
     body = dict(body)
     if isinstance(body.get("filter"), dict | bool):
         body["filter"] = orjson.dumps(body["filter"]).decode()

@@ -86,7 +86,7 @@ def parse_crs(text: str | None, parameter: str = "crs") -> Crs:
 
     `InvalidQuery` naming the parameter and every supported URI for anything else.
     """
-    if text is None or text.strip() == "":
+    if text is None:
         return SUPPORTED[0]
     value = text.strip()
     if value.lower() in _CRS84_NAMES:
