@@ -28,9 +28,9 @@ class HeadMiddleware:
             if message["type"] == "http.response.start":
                 if message["status"] == 405:
                     headers = MutableHeaders(scope=message)
-                    allow = headers.get("allow", "")
-                    if "GET" in allow and "HEAD" not in allow:
-                        headers["Allow"] = f"{allow}, HEAD"
+                    methods = {m.strip() for m in headers.get("allow", "").split(",") if m.strip()}
+                    if "GET" in methods and "HEAD" not in methods:
+                        headers["Allow"] = ", ".join(sorted(methods | {"HEAD"}))
                 await send(message)
             elif head and message["type"] == "http.response.body":
                 if not message.get("more_body", False):

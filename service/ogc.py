@@ -794,8 +794,13 @@ def _search_schema(components: dict[str, Any]) -> dict[str, Any]:
             member = {"oneOf": [member, {"type": "string"}]}
         members[name] = member | {"description": param.get("description", "")}
     members["filter"] = {
-        "description": "A CQL2-JSON object, or CQL2 text (then filter-lang: cql2-text).",
-        "oneOf": [{"type": "object"}, {"type": "string", "minLength": 1, "maxLength": 65_536}],
+        "description": "A CQL2-JSON expression (an object, or true/false), or CQL2 text (then "
+        "filter-lang: cql2-text).",
+        "oneOf": [
+            {"type": "object"},
+            {"type": "boolean"},
+            {"type": "string", "minLength": 1, "maxLength": 65_536},
+        ],
     }
     members.pop("f", None)
     scalar = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}

@@ -22,7 +22,7 @@ PATHS = (
     "/collections/villages/items?limit=50",
     "/collections/hexagons/items?limit=200&bbox=110,-3,115,0",
     "/scores/kabupaten?w_income=0.4&w_education=0.2&w_health=0.2&w_quality_of_life=0.2",
-    "/collections/hexagons/tiles/WebMercatorQuad/7/65/104",
+    "/collections/hexagons/tiles/WebMercatorQuad/7/64/104",  # a tile of the province (row 65 is off it)
     "/healthz",
 )
 
