@@ -625,7 +625,9 @@ async def read_search(request: Request) -> tuple[ItemsParams, dict[str, str]]:
         body["bbox"] = ",".join(str(v) for v in body["bbox"])
     for name in ("sortby", "properties"):
         if isinstance(body.get(name), list):
-            body[name] = ",".join(str(v) for v in body[name])
+            if any(not isinstance(v, str) or not v.strip() for v in body[name]):
+                raise InvalidQuery(f"{name} lists property names; an empty or non-text item is not one")
+            body[name] = ",".join(body[name])
     declared = {k: v for k, v in body.items() if k in ITEMS_PARAMETERS}
     extras = {k: _as_text(k, v) for k, v in body.items() if k not in ITEMS_PARAMETERS}
     return _validated(declared), extras
