@@ -630,7 +630,8 @@ async def read_search(request: Request) -> tuple[ItemsParams, dict[str, str]]:
             body[name] = ",".join(body[name])
     declared = {k: v for k, v in body.items() if k in ITEMS_PARAMETERS}
     extras = {k: _as_text(k, v) for k, v in body.items() if k not in ITEMS_PARAMETERS}
-    return _validated(declared), extras
+    # Strict: a JSON body states its types (false is no offset, "5" no limit), as the schema says.
+    return _validated(declared, strict=True), extras
 
 
 def _as_text(name: str, value: Any) -> str:
@@ -641,9 +642,9 @@ def _as_text(name: str, value: Any) -> str:
     raise InvalidQuery(f"property filter '{name}' takes a single value, got {type(value).__name__}")
 
 
-def _validated(values: dict[str, Any]) -> ItemsParams:
+def _validated(values: dict[str, Any], strict: bool = False) -> ItemsParams:
     try:
-        return ItemsParams.model_validate(values)
+        return ItemsParams.model_validate(values, strict=strict)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "body"
