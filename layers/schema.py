@@ -369,6 +369,11 @@ FIELDS: dict[str, Field] = {
     "kabupaten_code": _f("Kabupaten code", "Kode kabupaten/kota", "code"),
     "kabupaten_name": _f("Kabupaten/kota", "Kabupaten/kota", "text"),
     "year": _f("Year", "Tahun", "year", "Year of the poverty data the values come from"),
+    "date": _f(
+        "Start of the year", "Awal tahun", "date",
+        "1 January of year: the features' time in OGC API datetime and QGIS's temporal controller",
+    ),
+    "date_end": _f("End of the year", "Akhir tahun", "date", "1 January of the next year (excluded)"),
     "population": _f("Population", "Jumlah penduduk", "people"),
     "households": _f("Households", "Jumlah rumah tangga", "households"),
     "poor_population": _f(

@@ -56,6 +56,16 @@ def _prepared(table: Table, geometry: np.ndarray | LazyGeometryJSON) -> np.ndarr
     return prepare_features(table, geometry)
 
 
+#: The temporal property of a yearly collection's features: 1 January of their ``year`` (OGC API
+#: clients such as QGIS send a condition on a date property to the server as ``datetime``).
+DATE = "date"
+
+
+def year_dates(years: np.ndarray) -> np.ndarray:
+    """1 January of each year, as ``datetime64[D]``."""
+    return (np.asarray(years, dtype=np.int64) - 1970).astype("datetime64[Y]").astype("datetime64[D]")
+
+
 @dataclass
 class Collection:
     """One served collection: its prepared table, geometry bytes and the years it can show."""
@@ -85,6 +95,8 @@ class Catalog:
             schema = LAYERS.get(name)
             table = Table.from_frame(name, store.layer(name), schema.id_column if schema else None)
             years = store.years if name in YEAR_LAYERS else []
+            if years and "year" in table.columns:
+                table = table.with_columns({DATE: year_dates(table.columns["year"])})
             geometry = _geometry_bytes(table.geometry)
             collection = Collection(name, table, geometry, list(years), self.year)
             collection.features = _prepared(table, geometry)
@@ -198,7 +210,10 @@ class Catalog:
     def _year_view(self, collection: Collection, year: int) -> Table:
         """The collection as the build would have written it for ``year`` (same rows and geometry)."""
         table = collection.table
-        values = self.require_scoring().layer_values(collection.id, year, list(table.columns), self.spec)
+        columns = [c for c in table.columns if c != DATE]
+        values = self.require_scoring().layer_values(collection.id, year, columns, self.spec)
+        if DATE in table.columns:
+            values[DATE] = year_dates(np.full(len(table), year))
         return table.with_columns(values)
 
 

@@ -14,10 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from fastapi import Depends, Request
+import numpy as np
+import pandas as pd
+import shapely
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from layers.errors import EXCERPT_ITEMS, InvalidQuery, close_match, excerpt, excerpt_list
+from layers.geo.crs import Crs, box_to_crs84, from_crs, parse_crs
 from layers.query import cql2
 from layers.query import table as query
 from layers.query.table import Table
@@ -25,7 +30,7 @@ from layers.schema import LEVELS
 from layers.schema import level as level_schema
 from layers.store import LayerStore
 from layers.types import BBox
-from service.catalog import Catalog, Collection, Served
+from service.catalog import DATE, Catalog, Collection, Served, year_dates
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -104,24 +109,6 @@ CollectionDep = Annotated[Collection, Depends(get_collection)]
 # ------------------------------------------------------------------------------------------------
 # Query parameters
 # ------------------------------------------------------------------------------------------------
-
-#: Query parameters of /collections/{id}/items besides the collection's property names.
-ITEMS_PARAMETERS = (
-    "bbox",
-    "bbox-crs",
-    "crs",
-    "limit",
-    "offset",
-    "f",
-    "year",
-    "datetime",
-    "filter",
-    "filter-lang",
-    "filter-crs",
-    "sortby",
-)
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-_CRS84_ALIASES = {CRS84, "CRS84", "EPSG:4326", "http://www.opengis.net/def/crs/EPSG/0/4326"}
 
 
 def parse_int(name: str, text: str | None, default: int, minimum: int = 0) -> int:
@@ -223,8 +210,8 @@ def _instant_years(text: str) -> tuple[int, int]:
     return moment.year, moment.year
 
 
-def parse_datetime(text: str, years: Sequence[int]) -> int:
-    """The one year of the data that an OGC ``datetime`` instant or interval selects.
+def datetime_years(text: str, years: Sequence[int]) -> list[int]:
+    """The years of the data that an OGC ``datetime`` instant or interval meets.
 
     Parameters
     ----------
@@ -236,10 +223,9 @@ def parse_datetime(text: str, years: Sequence[int]) -> int:
 
     Returns
     -------
-    int
-        The data year the instant or interval meets. Features are per year (each village once per
-        year, under one id), so a request shows one year: an interval meeting several data years,
-        or none, is `InvalidQuery` naming the years available.
+    list[int]
+        Every data year the instant or interval meets (a feature's year is its whole calendar
+        year), ascending; none met is `InvalidQuery` naming the years available.
     """
     available = ", ".join(map(str, years))
     if "/" in text:
@@ -257,10 +243,18 @@ def parse_datetime(text: str, years: Sequence[int]) -> int:
         raise InvalidQuery(
             f"datetime '{excerpt(text)}' meets no year of the data; years available: {available}"
         )
+    return met
+
+
+def parse_datetime(text: str, years: Sequence[int]) -> int:
+    """The one year of the data an OGC ``datetime`` selects, for answers that show one year
+    (tiles, downloads, scores): an interval meeting several years is `InvalidQuery` naming them."""
+    met = datetime_years(text, years)
     if len(met) > 1:
+        available = ", ".join(map(str, years))
         raise InvalidQuery(
-            f"datetime '{excerpt(text)}' meets {len(met)} years ({', '.join(map(str, met))}); features are "
-            f"per year, so ask one, e.g. datetime={met[-1]}; years available: {available}"
+            f"datetime '{excerpt(text)}' meets {len(met)} years ({', '.join(map(str, met))}); this answer "
+            f"shows one year, so ask one, e.g. datetime={met[-1]}; years available: {available}"
         )
     return met[0]
 
@@ -285,30 +279,199 @@ def requested_year(params: Mapping[str, str], years: Sequence[int]) -> int | Non
     return by_year if by_year is not None else by_datetime
 
 
-def filter_year(node: cql2.Node | None) -> int | None:
-    """The year a CQL2 filter selects: its top-level ``year = N`` condition (AND-ed with the rest).
+# ------------------------------------------------------------------------------------------------
+# Items: the query parameters of a feature and of a page of features, declared once (`ItemsParams`)
+# and read from a GET's query string or a POST's body alike
+# ------------------------------------------------------------------------------------------------
 
-    A yearly collection shows one year at a time, so ``year`` in a filter picks the year shown
-    (as the ``year`` parameter does) rather than matching only the stored year's rows. Any other use
-    of ``year`` (in OR, NOT, IN, BETWEEN, ``<`` ...) is `InvalidQuery`: it would ask for several
-    years in one answer.
+_F_DOC = (
+    "Answer format: GeoJSON (json, geojson) or an HTML page (html). Without f, a browser's "
+    "Accept: text/html gets HTML and every other client GeoJSON."
+)
+_YEAR_DOC = (
+    "Year of the values (a property of every feature of a yearly collection). Without year, "
+    "datetime or a filter on year, the default year (the latest) is shown; with them, every year "
+    "they allow, each feature with its year. A year not in the data is a 400 naming the years available."
+)
+_DATETIME_DOC = (
+    "RFC 3339 instant (2023, 2023-06-01, 2023-06-01T00:00:00Z) or interval (2023-01-01/2024-12-31, "
+    "../2023, ../..): the features of every data year it meets (each with its year; their ids end in "
+    "@year when several years are answered). AND-ed with year and a filter on year."
+)
+
+
+class FeatureParams(BaseModel):
+    """Query parameters of one feature; every items request takes them too (`ItemsParams`)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    f: Literal["json", "geojson", "html"] | None = Field(None, description=_F_DOC)
+    year: int | None = Field(None, description=_YEAR_DOC)
+    datetime: str | None = Field(None, description=_DATETIME_DOC)
+    crs: str | None = Field(
+        None,
+        description="CRS of the answer's coordinates (OGC API - Features Part 2), one of the "
+        "collection's `crs` list: CRS84 (lon, lat; default), EPSG:4326 and EPSG:4755 (lat, lon), "
+        "EPSG:3857, EPSG:32749, EPSG:32750. The answer names it in Content-Crs.",
+    )
+    properties: str | None = Field(
+        None,
+        description="Comma-separated properties to include (default: all), e.g. village_name,M0.",
+    )
+    skipGeometry: bool = Field(  # noqa: N815 - the OGC parameter's name
+        False, description="true: features without geometry (null), for tables and charts."
+    )
+
+    @classmethod
+    def names(cls) -> frozenset[str]:
+        """The query parameter names (aliases) this model declares."""
+        return frozenset(f.alias or name for name, f in cls.model_fields.items())
+
+
+class ItemsParams(FeatureParams):
+    """Query parameters of ``/collections/{id}/items`` besides the collection's property filters.
+
+    The one declaration of them: FastAPI documents the GET's parameters from it (`service.ogc` adds
+    the store's domains and one path per collection), the POST form's body is read into it, and
+    `items_query` turns it into an `ItemsQuery`.
     """
-    if node is None:
+
+    bbox: str | None = Field(
+        None,
+        description="minx,miny,maxx,maxy in bbox-crs (default CRS84: minlon,minlat,maxlon,maxlat): "
+        "features whose geometry intersects the box. In CRS84 minlon > maxlon crosses the "
+        "antimeridian and minlat > maxlat is an empty box.",
+    )
+    bbox_crs: str | None = Field(
+        None, alias="bbox-crs", description="CRS of bbox (its axis order): one of the collection's crs."
+    )
+    limit: int | None = Field(
+        None,
+        ge=1,
+        description="Features per page; larger values are clamped to the service's maximum. `next` "
+        "links ask for big pages, so clients that follow them make few requests.",
+    )
+    offset: int = Field(0, ge=0, description="Features to skip (use the next link).")
+    filter: str | None = Field(
+        None,
+        min_length=1,
+        description="A CQL2 expression (filter-lang: cql2-text, the default, or cql2-json), e.g. "
+        "M0 >= 0.2 AND kabupaten_code = '6201' (see the queryables).",
+    )
+    filter_lang: Literal["cql2-text", "cql2-json"] | None = Field(
+        None, alias="filter-lang", description="Filter language (default cql2-text)."
+    )
+    filter_crs: str | None = Field(
+        None, alias="filter-crs", description="CRS of the filter's geometries (its axis order)."
+    )
+    sortby: str | None = Field(
+        None, description="Comma-separated properties, `-name` descending, `name` or `+name` ascending."
+    )
+
+
+#: Query parameters of /collections/{id}/items besides the collection's property names.
+ITEMS_PARAMETERS: frozenset[str] = ItemsParams.names()
+#: Query parameters of a single feature.
+FEATURE_PARAMETERS: frozenset[str] = FeatureParams.names()
+
+
+@dataclass(frozen=True)
+class ItemsQuery:
+    """An items request resolved against its collection: the tables of the years shown and the
+    parsed conditions."""
+
+    parts: tuple[Table, ...]
+    """The collection's table once per year shown (one table for a collection without years)."""
+    years: tuple[int | None, ...]
+    """The year of each part (None: a collection without years)."""
+    bbox: BBox | None
+    """A CRS84 box."""
+    area: shapely.Geometry | None
+    """A box given in a projected CRS, as its CRS84 outline."""
+    limit: int
+    offset: int
+    equals: dict[str, str]
+    where: cql2.Node | None
+    sortby: tuple[str, ...]
+    properties: tuple[str, ...] | None
+    skip_geometry: bool
+    crs: Crs
+    params: ItemsParams
+
+
+def _filter(params: ItemsParams) -> cql2.Node | None:
+    """The filter in its language, geometries moved from filter-crs to CRS84."""
+    crs = parse_crs(params.filter_crs, "filter-crs")  # checked even without a filter
+    if params.filter is None:
         return None
-    conjuncts = node.items if isinstance(node, cql2.And) else (node,)
-    chosen: set[int] = set()
-    for item in conjuncts:
-        year = _year_equality(item)
-        if year is not None:
-            chosen.add(year)
-        elif _mentions_year(item):
+    if params.filter_lang == "cql2-json":
+        node = cql2.parse_json_text(params.filter)
+    else:
+        node = cql2.parse(params.filter)
+    if crs.is_crs84:
+        return node
+    return cql2.map_geometries(node, lambda geometry: from_crs(np.array([geometry], dtype=object), crs)[0])
+
+
+#: Properties that are the year itself: ``year`` and the temporal property ``date`` (its 1 January).
+YEAR_PROPERTIES = frozenset({"year", DATE})
+
+
+def _year_only(node: cql2.Node) -> bool:
+    return bool(cql2.properties_of(node)) and cql2.properties_of(node) <= YEAR_PROPERTIES
+
+
+def shown_years(
+    params: FeatureParams,
+    where: cql2.Node | None,
+    collection: Collection,
+    equals: Mapping[str, str] | None = None,
+) -> tuple[int | None, ...]:
+    """The years an items request shows, ascending.
+
+    A yearly collection holds each unit once per year. Without ``year``, ``datetime`` or a filter
+    naming ``year``, a request shows the default year; with them, every year they allow (``year``,
+    ``datetime`` and the filter's conditions on ``year`` alone are AND-ed; none left: no feature).
+    """
+    years = collection.years
+    if not years:
+        if params.year is not None or params.datetime:
             raise InvalidQuery(
-                "a filter selects a year only with a top-level condition year = 2023 (AND-ed with the "
-                "rest); to compare years, ask once per year or use /changes"
+                f"'{collection.id}' does not vary by year; drop the year or datetime parameter"
             )
-    if len(chosen) > 1:
-        raise InvalidQuery(f"the filter asks for years {sorted(chosen)} at once; ask one year per request")
-    return chosen.pop() if chosen else None
+        return (None,)
+    available = ", ".join(map(str, years))
+    conjuncts = () if where is None else (where.items if isinstance(where, cql2.And) else (where,))
+    constrained = params.year is not None or bool(params.datetime)
+    allowed = set(years)
+    if params.year is not None:
+        if params.year not in years:
+            raise InvalidQuery(f"year {params.year} is not in the data; years available: {available}")
+        allowed &= {params.year}
+    if params.datetime:
+        allowed &= set(datetime_years(params.datetime, years))
+    if equals and DATE in equals:  # a property filter on the temporal property (1 January)
+        constrained = True
+        day = query.parse_value(collection.table, DATE, equals[DATE])
+        allowed &= {y for y, d in zip(years, year_dates(np.asarray(years)), strict=True) if d == day}
+    if where is not None and cql2.properties_of(where) & YEAR_PROPERTIES:
+        constrained = True
+        for item in conjuncts:
+            named = _year_equality(item)
+            if named is not None and named not in years:
+                raise InvalidQuery(
+                    f"the filter asks for year {named}, which is not in the data; "
+                    f"years available: {available}"
+                )
+        only_year = [item for item in conjuncts if _year_only(item)]
+        if only_year:
+            year_array = np.asarray(years, dtype=np.int64)
+            frame = pd.DataFrame({"year": year_array, DATE: year_dates(year_array)})
+            mask = cql2.evaluate(cql2.And(tuple(only_year)), Table.from_frame("years", frame), len(years))
+            allowed &= {int(y) for y in np.asarray(years)[mask]}
+    if not constrained:
+        return (collection.stored_year,)
+    return tuple(sorted(allowed))
 
 
 def _year_equality(node: cql2.Node) -> int | None:
@@ -327,57 +490,30 @@ def _year_equality(node: cql2.Node) -> int | None:
     return int(value)
 
 
-def _mentions_year(node: object) -> bool:
-    if node == cql2.Property("year"):
-        return True
-    if isinstance(node, tuple):
-        return any(_mentions_year(item) for item in node)
-    fields: dict[str, object] = getattr(node, "__dataclass_fields__", None) or {}
-    return any(_mentions_year(getattr(node, name)) for name in fields)
+def parse_properties(table: Table, text: str | None) -> tuple[str, ...] | None:
+    """``properties``: the named properties, each checked (did-you-mean for a typo); None: all."""
+    if text is None:
+        return None
+    given = [p.strip() for p in text.split(",") if p.strip()]
+    names = tuple(dict.fromkeys(given))
+    if len(names) < len(given):
+        twice = sorted({n for n in given if given.count(n) > 1})
+        raise InvalidQuery(f"properties names {excerpt_list(twice)} more than once; give each property once")
+    for name in names:
+        table.column(name)  # InvalidQuery naming the property, with its one correction
+    return names
 
 
-def resolve_year(params: Mapping[str, str], where: cql2.Node | None, years: Sequence[int]) -> int | None:
-    """The year of an items request: from ``year``, ``datetime`` or the filter, which must agree."""
-    year = requested_year(params, years)
-    from_filter = filter_year(where)
-    if from_filter is None:
-        return year
-    if from_filter not in years:
-        raise InvalidQuery(
-            f"the filter asks for year {from_filter}, which is not in the data; "
-            f"years available: {', '.join(map(str, years))}"
-        )
-    if year is not None and year != from_filter:
-        raise InvalidQuery(f"the filter asks for year {from_filter} but year/datetime for {year}")
-    return from_filter
-
-
-@dataclass(frozen=True)
-class ItemsQuery:
-    """The parsed parameters of an items request."""
-
-    table: Table
-    bbox: BBox | None
-    limit: int
-    offset: int
-    year: int | None
-    equals: dict[str, str]
-    where: cql2.Node | None
-    sortby: tuple[str, ...]
-
-
-def _filter(params: Mapping[str, str]) -> cql2.Node | None:
-    lang = params.get("filter-lang", "cql2-text")
-    if lang != "cql2-text":
-        raise InvalidQuery(f"filter-lang must be cql2-text, got '{excerpt(lang)}'")
-    # GDAL ≥ 3.11 sends crs= (OGC API - Features Part 2) when a collection lists its CRSs.
-    for name in ("crs", "filter-crs", "bbox-crs"):
-        if params.get(name, CRS84) not in _CRS84_ALIASES:
-            raise InvalidQuery(
-                f"{name} must be {CRS84} (coordinates are lon, lat), got '{excerpt(params[name])}'"
-            )
-    text = params.get("filter")
-    return None if text is None else cql2.parse(text)
+def _bbox_area(params: ItemsParams) -> tuple[BBox | None, shapely.Geometry | None]:
+    bbox = parse_bbox(params.bbox)
+    crs = parse_crs(params.bbox_crs, "bbox-crs")
+    if bbox is None or crs.is_crs84:
+        return bbox, None
+    if crs.epsg == 4326:  # latitude first: the same box, axes swapped
+        return (bbox[1], bbox[0], bbox[3], bbox[2]), None
+    if bbox[0] > bbox[2] or bbox[1] > bbox[3]:
+        return bbox, shapely.Polygon()  # an empty box (only CRS84 longitudes wrap)
+    return None, box_to_crs84(bbox, crs)
 
 
 async def table_for(catalog: Catalog, collection: Collection, year: int | None) -> Table:
@@ -389,35 +525,60 @@ async def table_for(catalog: Catalog, collection: Collection, year: int | None) 
     return await run_in_threadpool(catalog.table, collection, year)
 
 
-async def items_query(request: Request, collection: CollectionDep) -> ItemsQuery:
-    """Parse and check every query parameter of /collections/{id}/items."""
-    catalog: Catalog = (await served_of(request)).catalog
-    settings: Settings = request.app.state.settings
-    params = request.query_params
+def items_query(
+    params: ItemsParams,
+    extras: Mapping[str, str],
+    collection: Collection,
+    catalog: Catalog,
+    settings: Settings,
+) -> ItemsQuery:
+    """Check an items request's parameters against its collection and resolve them.
+
+    ``extras``: the other query parameters, property filters (``kabupaten_code=6201``); a name that
+    is neither is `InvalidQuery` with "did you mean".
+    """
     table = collection.table
-    check_known(params, set(ITEMS_PARAMETERS) | set(table.columns), f"'{collection.id}' items")
+    check_known(extras, set(ITEMS_PARAMETERS) | set(table.columns), f"'{collection.id}' items")
     where = _filter(params)
-    year = resolve_year(params, where, collection.years) if collection.years else None
-    if not collection.years and any(params.get(p) for p in ("year", "datetime")):
-        raise InvalidQuery(f"'{collection.id}' does not vary by year; drop the year or datetime parameter")
-    table = await table_for(catalog, collection, year)
-    limit = min(parse_int("limit", params.get("limit"), settings.default_limit, 1), settings.max_limit)
-    parse_format(params.get("f"), ("json", "geojson", "html"))
-    sortby = query.parse_sortby(table, params.get("sortby"))
-    equals = {k: v for k, v in params.items() if k in table.columns and k not in ITEMS_PARAMETERS}
+    equals = {k: v for k, v in extras.items() if k in table.columns and k not in ITEMS_PARAMETERS}
+    years = shown_years(params, where, collection, equals)
+    parts = tuple(catalog.table(collection, year) for year in years)  # none: no year allowed
+    first = parts[0] if parts else table
+    bbox, area = _bbox_area(params)
     return ItemsQuery(
-        table=table,
-        bbox=parse_bbox(params.get("bbox")),
-        limit=limit,
-        offset=parse_int("offset", params.get("offset"), 0),
-        year=year,
+        parts=parts,
+        years=years,
+        bbox=bbox,
+        area=area,
+        limit=min(params.limit or settings.default_limit, settings.max_limit),
+        offset=params.offset,
         equals=equals,
         where=where,
-        sortby=sortby,
+        sortby=query.parse_sortby(first, params.sortby),
+        properties=parse_properties(first, params.properties),
+        skip_geometry=params.skipGeometry,
+        crs=parse_crs(params.crs),
+        params=params,
     )
 
 
-ItemsDep = Annotated[ItemsQuery, Depends(items_query)]
+async def get_items_query(
+    request: Request, params: Annotated[ItemsParams, Query()], collection: CollectionDep
+) -> ItemsQuery:
+    """The items query of a GET: declared parameters from `ItemsParams`, the rest property filters.
+
+    Resolved on the event loop when every year view it may read is built (the usual case), else in
+    the thread pool, where a year view is built without blocking the loop.
+    """
+    catalog = (await served_of(request)).catalog
+    settings: Settings = request.app.state.settings
+    extras = {k: v for k, v in request.query_params.items() if k not in ITEMS_PARAMETERS}
+    if all(catalog.cached_table(collection, year) is not None for year in collection.years):
+        return items_query(params, extras, collection, catalog, settings)
+    return await run_in_threadpool(items_query, params, extras, collection, catalog, settings)
+
+
+ItemsDep = Annotated[ItemsQuery, Depends(get_items_query)]
 
 
 ScoreFormat = Literal["json", "geojson", "csv"]

@@ -128,12 +128,14 @@ class ServiceMiddleware:
         allowed_hosts: list[str],
         cache_max_age: int,
         gzip_min_bytes: int,
+        gzip_level: int = 9,
     ):
         self.app = app
         self.max_bytes = max_body_bytes
         self.allowed_hosts = allowed_hosts
         self.public_cache = f"public, max-age={cache_max_age}".encode()
         self.gzip_min_bytes = gzip_min_bytes
+        self.gzip_level = gzip_level
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Compress (or not) around the checked app."""
@@ -141,8 +143,10 @@ class ServiceMiddleware:
             await self.app(scope, receive, send)
             return
         accept = _first(scope["headers"], b"accept-encoding") or b""
-        responder = GZipResponder if b"gzip" in accept else IdentityResponder
-        await responder(self._checked, self.gzip_min_bytes)(scope, receive, send)
+        if b"gzip" in accept:
+            await GZipResponder(self._checked, self.gzip_min_bytes, self.gzip_level)(scope, receive, send)
+        else:
+            await IdentityResponder(self._checked, self.gzip_min_bytes)(scope, receive, send)
 
     async def _checked(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]

@@ -1,96 +1,94 @@
 """The OpenAPI document, true to what the service answers: OpenAPI 3.0.3 (conformance class
 ``oas30``), served at ``/openapi`` and ``/openapi.json`` as ``application/vnd.oai.openapi+json;version=3.0``.
 
-FastAPI writes the routes' parameters and bodies; this module then states, in one place:
+FastAPI writes the document from the routes: their parameters (the items parameters from
+`service.deps.ItemsParams`), bodies and answers, which each route declares with ``responses=`` built
+by `answers` (the 200 media types with their schemas, 404 where the path names something). This
+module then adds, in one place:
 
-- every answer each operation can give: the 200 media types with their schemas (`CONTENT`), and the
-  problem+json errors (`problem_responses`) that every operation can return (400, 405, 413, 503; and
-  404 where the path names something);
+- the problem+json errors every operation can return (400, 405, 413, 503);
 - the parameters' true domains where the store decides them: years, levels, tile matrices, layers,
-  the indicator spec of ``POST /scores``;
+  the indicator spec of ``POST /scores``, one items path per collection (`service.ogc`);
 - OpenAPI 3.0 spellings of what pydantic writes as JSON Schema 2020-12 (`to_oas30`): ``nullable``
   for ``null`` types, ``enum`` for ``const``, one ``example``.
 
+Building it reads the catalog only: no layer is rescored for it.
+
 GDAL's OAPIF driver (≥ 3.9) and QGIS read ``components/parameters/limit``: its ``default`` and
-``maximum`` choose their page size; see `service.ogc.items_parameters`.
+``maximum`` choose their page size; see `service.ogc.add_collection_paths`.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from layers.export import FORMATS, MEDIA_TYPES, TARGET_FORMATS
+from layers.export import FORMATS
 from layers.maps.tiles import LIMIT_ZOOM
 from layers.schema import LEVELS
 from service import models
 from service.catalog import Catalog
-from service.responses import CSV, GEOJSON, JSON, OPENAPI_JSON, PROBLEM_JSON, SCHEMA_JSON
+from service.responses import JSON, OPENAPI_JSON, PROBLEM_JSON
 
 OPENAPI_VERSION = "3.0.3"
 #: The media type the document is served with (what GDAL and QGIS ask for).
 MEDIA_TYPE = OPENAPI_JSON
-HTML = "text/html"
-MVT = "application/vnd.mapbox-vector-tile"
 
 _ERRORS: dict[int, str] = {
     400: "Bad request: a parameter or body the service cannot use; `detail` says what to change.",
     404: "Not found: no such collection, feature, level, layer, download or tile.",
     405: "Method not allowed on this path; the `Allow` header lists the methods there are.",
     413: "Request body larger than the service accepts (SASARAN_MAX_BODY_BYTES).",
+    415: "The body's media type is not one this operation reads; `detail` names those it does.",
     503: "The store cannot be read right now; try again.",
 }
+#: Errors every operation can answer.
+EVERYWHERE = (400, 405, 413, 503)
+
+TEXT: dict[str, Any] = {"type": "string"}
+BINARY: dict[str, Any] = {"type": "string", "format": "binary"}
+OBJECT: dict[str, Any] = {"type": "object"}
 
 
-def _ref(name: str) -> dict[str, str]:
+def ref(name: str) -> dict[str, str]:
+    """A reference to a schema in ``components/schemas``."""
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-_TEXT = {"type": "string"}
-_BINARY = {"type": "string", "format": "binary"}
-_OBJECT = {"type": "object"}
+def answers(
+    content: Mapping[str, str | dict[str, Any] | None],
+    *,
+    found: bool = False,
+    not_modified: bool = False,
+    unsupported_media: bool = False,
+    description: str = "Successful answer.",
+    status: int = 200,
+) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route: its success media types and the errors beyond `EVERYWHERE`.
 
-#: The 200 answer of each operation: media type → schema.
-CONTENT: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
-    ("/", "get"): {JSON: _ref("Landing"), HTML: _TEXT},
-    ("/conformance", "get"): {JSON: _ref("Conformance"), HTML: _TEXT},
-    ("/collections", "get"): {JSON: _ref("Collections"), HTML: _TEXT},
-    ("/collections/{collection_id}", "get"): {JSON: _ref("Collection"), HTML: _TEXT},
-    ("/collections/{collection_id}/queryables", "get"): {SCHEMA_JSON: _ref("Queryables")},
-    ("/collections/{collection_id}/items", "get"): {GEOJSON: _ref("FeatureCollection"), HTML: _TEXT},
-    ("/collections/{collection_id}/items/{feature_id}", "get"): {GEOJSON: _ref("Feature"), HTML: _TEXT},
-    ("/collections/{collection_id}/tiles", "get"): {JSON: _OBJECT},
-    ("/collections/{collection_id}/tiles/WebMercatorQuad", "get"): {JSON: _OBJECT},
-    ("/collections/{collection_id}/tiles/WebMercatorQuad/tilejson.json", "get"): {JSON: _OBJECT},
-    ("/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{y}/{x}", "get"): {MVT: _BINARY},
-    ("/scores/{level}", "get"): {JSON: _ref("ScoreResponse"), GEOJSON: _ref("FeatureCollection"), CSV: _TEXT},
-    ("/scores/{level}", "post"): {
-        JSON: _ref("ScoreResponse"),
-        GEOJSON: _ref("FeatureCollection"),
-        CSV: _TEXT,
-    },
-    ("/exports", "get"): {JSON: _ref("Exports")},
-    ("/exports/sasaran.gpkg", "get"): {MEDIA_TYPES["gpkg"]: _BINARY},
-    ("/exports/{layer}.{ext}", "get"): {
-        MEDIA_TYPES[f].split(";")[0]: _ref("FeatureCollection") if f == "geojson" else _BINARY
-        for f in FORMATS
-    },
-    ("/targets", "post"): {
-        JSON: _ref("TargetResponse"),
-        **{MEDIA_TYPES[f].split(";")[0]: _BINARY for f in TARGET_FORMATS if f != "json"},
-    },
-    ("/changes", "get"): {JSON: _ref("ChangesResponse"), CSV: _TEXT},
-    ("/planner", "get"): {HTML: _TEXT},
-    ("/healthz", "get"): {JSON: _ref("Health")},
-}
-#: Operations whose answer can be ``304 Not Modified`` (they send an ETag).
-NOT_MODIFIED = {("/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{y}/{x}", "get")}
-#: Response models documented as components (referenced by `CONTENT`).
+    ``content`` maps a media type to a model name (a component schema), a schema, or None (text).
+    ``found``: the path names something that may not exist (404); ``not_modified``: the answer has
+    an ETag (304); ``unsupported_media``: a body of another type is refused (415).
+    """
+    schemas = {
+        media: {"schema": ref(schema) if isinstance(schema, str) else copy.deepcopy(schema or TEXT)}
+        for media, schema in content.items()
+    }
+    out: dict[int | str, dict[str, Any]] = {status: {"description": description, "content": schemas}}
+    if not_modified:
+        out[304] = {"description": "Not modified: If-None-Match named the current ETag."}
+    codes = [404] if found else []
+    codes += [415] if unsupported_media else []
+    out.update(problem_responses(codes))
+    return out
+
+
+#: Response models documented as components (referenced by `answers`).
 MODELS: tuple[type[BaseModel], ...] = (
     models.Landing,
     models.Conformance,
@@ -127,9 +125,12 @@ def document(
     if catalog is not None:
         _store_domains(doc, catalog)
         doc = add_collections(doc)
-    for path, item in doc["paths"].items():
-        for method, op in item.items():
-            _answers(path, method, op)
+    for item in doc["paths"].values():
+        for op in item.values():
+            responses = op.setdefault("responses", {})
+            responses.pop("422", None)  # validation errors are answered 400 (service.errors)
+            for code, answer in problem_responses(EVERYWHERE).items():
+                responses.setdefault(code, answer)
     return to_oas30(doc)
 
 
@@ -142,34 +143,9 @@ def _model_schemas(model: type[BaseModel]) -> dict[str, Any]:
 def problem_responses(codes: Iterable[int]) -> dict[str, Any]:
     """The problem+json responses ``codes`` (RFC 9457 bodies, `models.Problem`)."""
     return {
-        str(code): {"description": _ERRORS[code], "content": {PROBLEM_JSON: {"schema": _ref("Problem")}}}
+        str(code): {"description": _ERRORS[code], "content": {PROBLEM_JSON: {"schema": ref("Problem")}}}
         for code in codes
     }
-
-
-def _answers(path: str, method: str, op: dict[str, Any]) -> None:
-    """Set the operation's 200 content and every error it can answer; drop FastAPI's 422."""
-    template = _template(path)
-    responses = op.setdefault("responses", {})
-    responses.pop("422", None)
-    content = CONTENT.get((template, method))
-    if content is not None:
-        ok = responses.setdefault("200", {"description": "Successful answer."})
-        ok["content"] = {media: {"schema": copy.deepcopy(schema)} for media, schema in content.items()}
-    if (template, method) in NOT_MODIFIED:
-        responses["304"] = {"description": "Not modified: If-None-Match named the current ETag."}
-    codes = [400, 405, 413, 503]
-    if "{" in path or template != path:  # the path names a resource that may not exist
-        codes.append(404)
-    responses.update(problem_responses(sorted(codes)))
-
-
-def _template(path: str) -> str:
-    """The route template of a literal per-collection path (``/collections/villages/items``)."""
-    parts = path.split("/")
-    if len(parts) >= 4 and parts[1] == "collections" and parts[3] == "items" and "{" not in parts[2]:
-        parts[2] = "{collection_id}"
-    return "/".join(parts)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -239,9 +215,9 @@ def _score_body(doc: dict[str, Any], catalog: Catalog) -> None:
                 "type": "object",
                 "required": ["document", "article", "year"],
                 "additionalProperties": False,
-                "properties": {"document": _TEXT, "article": _TEXT, "year": {"type": "integer"}},
+                "properties": {"document": TEXT, "article": TEXT, "year": {"type": "integer"}},
             },
-            "rationale": _TEXT,
+            "rationale": TEXT,
         },
     }
     spec = {
@@ -253,13 +229,13 @@ def _score_body(doc: dict[str, Any], catalog: Catalog) -> None:
         "additionalProperties": False,
         "properties": {
             "k": number,
-            "description": _TEXT,
+            "description": TEXT,
             "indicator": {"type": "array", "minItems": 1, "maxItems": 64, "items": indicator},
         },
         "example": spec_to_dict(catalog.spec),
     }
     doc["components"]["schemas"]["IndicatorSpec"] = spec
-    op["requestBody"] = {"required": True, "content": {JSON: {"schema": _ref("IndicatorSpec")}}}
+    op["requestBody"] = {"required": True, "content": {JSON: {"schema": ref("IndicatorSpec")}}}
 
 
 # ------------------------------------------------------------------------------------------------

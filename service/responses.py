@@ -120,6 +120,8 @@ class LazyGeometryJSON:
 def property_records(table: Table, rows: np.ndarray, names: Sequence[str] | None = None) -> list[dict]:
     """The properties of ``rows`` as dicts (NaN and missing strings become None)."""
     names = list(table.columns) if names is None else list(names)
+    if not names:  # properties= asked for none
+        return [{} for _ in range(len(rows))]
     lists = [table.values_list(name, rows, shown=True) for name in names]
     return [dict(zip(names, values, strict=True)) for values in zip(*lists, strict=True)]
 

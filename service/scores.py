@@ -28,7 +28,11 @@ from service.catalog import Catalog
 from service.deps import CatalogDep, ScoreQuery, ScoreQueryDep
 from service.links import request_href
 from service.models import ScoreResponse
+from service.openapi import answers
 from service.responses import (
+    CSV,
+    GEOJSON,
+    JSON,
     CSVResponse,
     GeoJSONResponse,
     ORJSONResponse,
@@ -200,12 +204,11 @@ def render_scores(request: Request, catalog: Catalog, spec: IndicatorSpec, q: Sc
     return GeoJSONResponse(feature_collection_bytes(features, body))
 
 
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "Scores (JSON, GeoJSON or CSV by f).",
-        "content": {"application/geo+json": {}, "text/csv": {}},
-    }
-}
+_RESPONSES = answers(
+    {JSON: "ScoreResponse", GEOJSON: "FeatureCollection", CSV: None},
+    found=True,
+    description="Scores (JSON, GeoJSON or CSV by f).",
+)
 
 
 @router.get("/scores/{level}", response_model=ScoreResponse, responses=_RESPONSES)

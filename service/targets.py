@@ -14,13 +14,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
-from layers.export import MEDIA_TYPES, target_filename, write_targets
+from layers.export import MEDIA_TYPES, TARGET_FORMATS, target_filename, write_targets
 from layers.rounding import round_record
 from layers.scoring.change import changes, changes_to_csv, changes_to_json
 from layers.scoring.rescore import ScoringFrame, store_spec
 from layers.store import LayerStore
 from layers.targeting.selection import TargetRequest, TargetResult, select_targets
 from service.deps import CatalogDep, StoreDep
+from service.openapi import BINARY, answers
 from service.responses import CSVResponse, ORJSONResponse
 
 router = APIRouter(tags=["targets"])
@@ -34,7 +35,14 @@ def scoring_frame(catalog: CatalogDep) -> ScoringFrame:
 FrameDep = Annotated[ScoringFrame, Depends(scoring_frame)]
 
 
-@router.post("/targets")
+@router.post(
+    "/targets",
+    responses=answers(
+        {"application/json": "TargetResponse"}
+        | {MEDIA_TYPES[f].split(";")[0]: BINARY for f in TARGET_FORMATS if f != "json"},
+        description="The selection (JSON), or its download in the format f names.",
+    ),
+)
 def targets(
     body: TargetRequest,
     frame: FrameDep,
@@ -55,7 +63,12 @@ def targets(
     return _download(result, store, f, lang)
 
 
-@router.get("/changes")
+@router.get(
+    "/changes",
+    responses=answers(
+        {"application/json": "ChangesResponse", "text/csv": None}, description="Change per unit."
+    ),
+)
 def changes_between(
     frame: FrameDep,
     store: StoreDep,

@@ -1,36 +1,57 @@
-"""Vector tiles (OGC API - Tiles, WebMercatorQuad) and TileJSON for every tiled layer.
+"""Vector tiles (OGC API - Tiles, WebMercatorQuad), TileJSON, styles and the tile matrix sets.
 
-Tiles are ``application/vnd.mapbox-vector-tile``. A tile outside the data is ``200`` with an empty
-body: a valid MVT with no layers, which QGIS, MapLibre and GDAL all read, and which caches keep
-like any other tile (a ``204`` is also allowed by OGC API - Tiles, but some caches do not store it).
+Tiles are ``application/vnd.mapbox-vector-tile``. A tile within the tileset's limits that holds
+nothing is ``204 No Content`` (OGC API - Tiles); a tile outside them (at its tile matrix, the rows
+and columns the data meets, as ``tileMatrixSetLimits`` lists them) is a ``400`` naming the limits and
+the URL template, because it is nearly always a ``{z}/{x}/{y}`` template used on the OGC order
+``{z}/{y}/{x}``, which would otherwise draw a blank map without a word.
+
+``/tileMatrixSets`` serves WebMercatorQuad and WorldCRS84Quad, and every tileset links its tiling
+scheme here, so GDAL's OGCAPI driver and other clients work without reaching the OGC's schema site.
+``/fonts/{fontstack}/{range}.pbf`` serves the glyphs the MapLibre styles label areas with.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from layers.errors import LayerNotFound
+from layers.errors import LayerNotFound, excerpt
 from layers.maps.classes import CLASSIFICATIONS, classes_json
-from layers.maps.maplibre import maplibre_style
+from layers.maps.maplibre import FONT, maplibre_style
 from layers.maps.qml import vector_tile_qml
-from layers.maps.tiles import LIMIT_ZOOM, MAX_ZOOM, MIN_ZOOM, VectorTiles, hexagon_resolution
+from layers.maps.tiles import (
+    LABELLED,
+    LABELS_SUFFIX,
+    MAX_ZOOM,
+    MIN_ZOOM,
+    TILE_MATRIX_SETS,
+    VectorTiles,
+    check_in_limits,
+    hexagon_resolution,
+    tile_matrix_set,
+    tile_range,
+)
 from layers.schema import LAYERS
 from service.catalog import Catalog
 from service.deps import CatalogDep, known_parameters, requested_year, served_of
 from service.links import href
-from service.responses import ORJSONResponse
+from service.openapi import BINARY, OBJECT, TEXT, answers
+from service.responses import JSON, ORJSONResponse
 
 router = APIRouter(tags=["tiles"])
 
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 TMS_ID = "WebMercatorQuad"
 TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
-TMS_DEFINITION = "https://schemas.opengis.net/tms/2.0/json/examples/tilematrixset/WebMercatorQuad.json"
+TILING_SCHEME_REL = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
+GLYPHS_DIR = Path(__file__).parent / "static" / "glyphs"
+#: Font stacks the styles name, and the folder of their glyph ranges.
+FONT_STACKS = {FONT: "dejavu-sans-book"}
 CRS_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 #: Tiles change only when the store is rebuilt (and the ETag then changes): cache for an hour.
 TILE_CACHE_CONTROL = "public, max-age=3600"
@@ -51,32 +72,46 @@ async def get_tiles(request: Request) -> VectorTiles:
 TilesDep = Annotated[VectorTiles, Depends(get_tiles)]
 
 
-@router.get("/classes", dependencies=NO_PARAMETERS)
+@router.get("/classes", dependencies=NO_PARAMETERS, responses=answers({JSON: OBJECT}))
 def classes() -> dict[str, Any]:
     """The classes (breaks, colours, Indonesian and English labels) every map and legend uses."""
     return classes_json()
 
 
-@router.get("/collections/{collection_id}/tiles", dependencies=NO_PARAMETERS)
+@router.get(
+    "/collections/{collection_id}/tiles",
+    dependencies=NO_PARAMETERS,
+    responses=answers({JSON: OBJECT}, found=True),
+)
 def tilesets(collection_id: str, tiles: TilesDep, request: Request) -> dict[str, Any]:
     """Tilesets of a collection (one: vector tiles on WebMercatorQuad)."""
     tiles.bounds(collection_id)  # LayerNotFound for an untiled collection
     base = _collection_url(request, collection_id)
     return {
         "links": [{"rel": "self", "type": "application/json", "href": f"{base}/tiles"}],
-        "tilesets": [_tileset_summary(base, collection_id)],
+        "tilesets": [_tileset_summary(base, collection_id, href(request, "/tileMatrixSets"))],
     }
 
 
-@router.get(f"/collections/{{collection_id}}/tiles/{TMS_ID}", dependencies=NO_PARAMETERS)
+@router.get(
+    f"/collections/{{collection_id}}/tiles/{TMS_ID}",
+    dependencies=NO_PARAMETERS,
+    responses=answers({JSON: OBJECT}, found=True),
+)
 def tileset(collection_id: str, tiles: TilesDep, request: Request, response: Response) -> dict[str, Any]:
     """Tileset metadata (OGC API - Tiles): tile matrix set, limits, URL template, layer fields."""
-    body = tileset_metadata(tiles, collection_id, _collection_url(request, collection_id))
+    body = tileset_metadata(
+        tiles, collection_id, _collection_url(request, collection_id), href(request, "/tileMatrixSets")
+    )
     response.headers["Cache-Control"] = METADATA_CACHE_CONTROL
     return body
 
 
-@router.get(f"/collections/{{collection_id}}/tiles/{TMS_ID}/tilejson.json", dependencies=YEAR_ONLY)
+@router.get(
+    f"/collections/{{collection_id}}/tiles/{TMS_ID}/tilejson.json",
+    dependencies=YEAR_ONLY,
+    responses=answers({JSON: OBJECT}, found=True),
+)
 def tilejson(
     collection_id: str, tiles: TilesDep, catalog: CatalogDep, request: Request, response: Response
 ) -> dict[str, Any]:
@@ -93,7 +128,7 @@ def tilejson(
     f"/collections/{{collection_id}}/tiles/{TMS_ID}/style.json",
     dependencies=YEAR_ONLY,
     response_class=ORJSONResponse,
-    responses={200: {"content": {MAPBOX_STYLE: {}}, "description": "A MapLibre/Mapbox style (v8)."}},
+    responses=answers({MAPBOX_STYLE: OBJECT}, found=True, description="A MapLibre/Mapbox style (v8)."),
 )
 def style_json(collection_id: str, tiles: TilesDep, catalog: CatalogDep, request: Request) -> Response:
     """A MapLibre style drawing the collection's tiles with Sasaran's classes (`GET /classes`).
@@ -110,6 +145,7 @@ def style_json(collection_id: str, tiles: TilesDep, catalog: CatalogDep, request
         _present(catalog, collection_id, request),
         MIN_ZOOM,
         MAX_ZOOM,
+        glyphs=href(request, "/fonts") + "/{fontstack}/{range}.pbf",
     )
     headers = {"Cache-Control": METADATA_CACHE_CONTROL}
     return ORJSONResponse(style, media_type=MAPBOX_STYLE, headers=headers)
@@ -119,9 +155,9 @@ def style_json(collection_id: str, tiles: TilesDep, catalog: CatalogDep, request
     f"/collections/{{collection_id}}/tiles/{TMS_ID}/style.qml",
     dependencies=YEAR_ONLY,
     response_class=Response,
-    responses={
-        200: {"content": {QML_MEDIA_TYPE: {}}, "description": "A QGIS style for a vector tile layer."}
-    },
+    responses=answers(
+        {QML_MEDIA_TYPE: TEXT}, found=True, description="A QGIS style for a vector tile layer."
+    ),
 )
 def style_qml(collection_id: str, tiles: TilesDep, catalog: CatalogDep, request: Request) -> Response:
     """A QGIS style (QML) for a vector tile layer of the collection's tiles: the same classes as
@@ -138,17 +174,21 @@ def style_qml(collection_id: str, tiles: TilesDep, catalog: CatalogDep, request:
     f"/collections/{{collection_id}}/tiles/{TMS_ID}/{{z}}/{{y}}/{{x}}",
     dependencies=YEAR_ONLY,
     response_class=Response,
-    responses={200: {"content": {MVT_MEDIA_TYPE: {}}, "description": "A Mapbox vector tile (may be empty)."}},
+    responses=answers(
+        {MVT_MEDIA_TYPE: BINARY}, found=True, not_modified=True, description="A Mapbox vector tile."
+    ),
 )
 async def tile(collection_id: str, z: int, y: int, x: int, request: Request) -> Response:
     """One vector tile: tileMatrix z, tileRow y, tileCol x (OGC order); ``year`` or ``datetime``
-    for another year's values (a year not in the data is a 400 naming the years available)."""
+    for another year's values (a year not in the data is a 400 naming the years available).
+
+    204 for a tile of the tileset that holds nothing; 400, naming the limits and the URL template,
+    for a tile outside them (``tileMatrixSetLimits``)."""
     # A cached tile is answered on the event loop; a tile to render is rendered in the thread pool.
     catalog = (await served_of(request)).catalog
     tiles = catalog.tiles
-    if 0 <= z <= LIMIT_ZOOM and not (x < 1 << z and y < 1 << z):
-        # A row or column past the matrix's edge names no tile (OGC API - Tiles: 404).
-        raise LayerNotFound(f"no tile {z}/{y}/{x}: tile matrix {z} has rows and columns 0-{(1 << z) - 1}")
+    base = _collection_url(request, collection_id)
+    check_in_limits(tiles.bounds(collection_id), z, x, y, f"{base}/tiles/{TMS_ID}/{{z}}/{{y}}/{{x}}")
     year = requested_year(request.query_params, catalog.store.years)
     body = tiles.cached(collection_id, z, x, y, year)
     if body is None:
@@ -157,14 +197,67 @@ async def tile(collection_id: str, z: int, y: int, x: int, request: Request) -> 
     headers = {"Cache-Control": TILE_CACHE_CONTROL, "ETag": etag}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
+    if not body:
+        return Response(status_code=204, headers=headers)
     return Response(body, media_type=MVT_MEDIA_TYPE, headers=headers)
 
 
-def tileset_metadata(tiles: VectorTiles, name: str, base: str) -> dict[str, Any]:
-    """The OGC API - Tiles tileset document of a layer, with ``base`` its collection URL."""
+@router.get(
+    "/tileMatrixSets",
+    dependencies=NO_PARAMETERS,
+    responses=answers({JSON: OBJECT}, description="The tile matrix sets (tiling schemes) defined here."),
+)
+def tile_matrix_sets(request: Request) -> dict[str, Any]:
+    """The tiling schemes this service defines: WebMercatorQuad (its tiles) and WorldCRS84Quad."""
+    base = href(request, "/tileMatrixSets")
+    return {
+        "links": [{"rel": "self", "type": JSON, "href": base}],
+        "tileMatrixSets": [
+            {"id": tms, "title": str(tile_matrix_set(tms)["title"]), "uri": str(tile_matrix_set(tms)["uri"]),
+             "links": [{"rel": TILING_SCHEME_REL, "type": JSON, "href": f"{base}/{tms}"}]}
+            for tms in TILE_MATRIX_SETS
+        ],
+    }  # fmt: skip
+
+
+@router.get(
+    "/tileMatrixSets/{tile_matrix_set_id}",
+    dependencies=NO_PARAMETERS,
+    responses=answers({JSON: OBJECT}, found=True, description="A tile matrix set (OGC 2DTMS 2.0, JSON)."),
+)
+def tile_matrix_set_definition(tile_matrix_set_id: str, request: Request) -> dict[str, Any]:
+    """A tile matrix set's definition, as registered by the OGC."""
+    return tile_matrix_set(tile_matrix_set_id) | {
+        "links": [
+            {"rel": "self", "type": JSON, "href": href(request, f"/tileMatrixSets/{tile_matrix_set_id}")}
+        ]
+    }
+
+
+@router.get(
+    "/fonts/{fontstack}/{glyph_range}.pbf",
+    dependencies=NO_PARAMETERS,
+    responses=answers({"application/x-protobuf": BINARY}, found=True, description="Glyphs (SDF)."),
+)
+def glyphs(fontstack: str, glyph_range: str) -> Response:
+    """The glyphs of a font stack for a range of code points (MapLibre's ``glyphs``), vendored."""
+    folder = FONT_STACKS.get(fontstack.split(",")[0].strip())
+    path = GLYPHS_DIR / folder / f"{glyph_range}.pbf" if folder else None
+    if path is None or "/" in glyph_range or not path.is_file():
+        raise LayerNotFound(
+            f"no glyphs '{excerpt(fontstack)}/{excerpt(glyph_range)}'; font stacks: "
+            f"{', '.join(FONT_STACKS)}, ranges 0-255 and 256-511"
+        )
+    return Response(path.read_bytes(), media_type="application/x-protobuf",
+                    headers={"Cache-Control": TILE_CACHE_CONTROL})  # fmt: skip
+
+
+def tileset_metadata(tiles: VectorTiles, name: str, base: str, schemes: str) -> dict[str, Any]:
+    """The OGC API - Tiles tileset document of a layer, with ``base`` its collection URL and
+    ``schemes`` the URL of ``/tileMatrixSets``."""
     minx, miny, maxx, maxy = tiles.bounds(name)
     template = f"{base}/tiles/{TMS_ID}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
-    document = _tileset_summary(base, name)
+    document = _tileset_summary(base, name, schemes)
     document["links"] += [
         {"rel": "item", "type": MVT_MEDIA_TYPE, "href": template, "templated": True},
         {
@@ -175,19 +268,22 @@ def tileset_metadata(tiles: VectorTiles, name: str, base: str) -> dict[str, Any]
         },
         {"rel": "collection", "type": "application/json", "href": base},
     ]
+    layers: list[dict[str, Any]] = [
+        {"id": name, "dataType": "vector", "minTileMatrix": str(MIN_ZOOM), "maxTileMatrix": str(MAX_ZOOM),
+         "propertiesSchema": {"type": "object", "properties": _json_schema(tiles.fields(name))}},
+    ]  # fmt: skip
+    if name in LABELLED:
+        layers.append(
+            {"id": f"{name}{LABELS_SUFFIX}", "dataType": "vector", "geometryDimension": 0,
+             "description": "One label point per feature, in the tile that holds it",
+             "minTileMatrix": str(MIN_ZOOM), "maxTileMatrix": str(MAX_ZOOM),
+             "propertiesSchema": {"type": "object", "properties": _json_schema(tiles.label_fields(name))}}
+        )  # fmt: skip
     return document | {
         "boundingBox": {"lowerLeft": [minx, miny], "upperRight": [maxx, maxy],
                         "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"},
         "tileMatrixSetLimits": tile_matrix_limits((minx, miny, maxx, maxy)),
-        "layers": [
-            {
-                "id": name,
-                "dataType": "vector",
-                "minTileMatrix": str(MIN_ZOOM),
-                "maxTileMatrix": str(MAX_ZOOM),
-                "propertiesSchema": {"type": "object", "properties": _json_schema(tiles.fields(name))},
-            }
-        ],
+        "layers": layers,
     }  # fmt: skip
 
 
@@ -216,34 +312,27 @@ def tilejson_document(tiles: VectorTiles, name: str, base: str, query: str = "")
         "center": [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, 7],
         "vector_layers": [
             {"id": name, "fields": tiles.fields(name), "minzoom": MIN_ZOOM, "maxzoom": MAX_ZOOM,
-             "description": _hexagon_note() if name == "hexagons" else ""}
+             "description": _hexagon_note() if name == "hexagons" else ""},
+            *([{"id": f"{name}{LABELS_SUFFIX}", "fields": tiles.label_fields(name), "minzoom": MIN_ZOOM,
+                "maxzoom": MAX_ZOOM, "description": "One label point per feature"}]
+              if name in LABELLED else []),
         ],
     }  # fmt: skip
 
 
 def tile_matrix_limits(bounds: tuple[float, float, float, float]) -> list[dict[str, Any]]:
     """Rows and columns that cover lon/lat ``bounds`` at each served tile matrix."""
-    minx, miny, maxx, maxy = bounds
     limits = []
     for z in range(MIN_ZOOM, MAX_ZOOM + 1):
-        n = 1 << z
-
-        def col(lon: float, n: int = n) -> int:
-            return min(n - 1, max(0, int((lon + 180.0) / 360.0 * n)))
-
-        def row(lat: float, n: int = n) -> int:
-            lat = max(-85.0511287798066, min(85.0511287798066, lat))
-            y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2
-            return min(n - 1, max(0, int(y * n)))
-
+        min_row, max_row, min_col, max_col = tile_range(bounds, z)
         limits.append(
-            {"tileMatrix": str(z), "minTileRow": row(maxy), "maxTileRow": row(miny),
-             "minTileCol": col(minx), "maxTileCol": col(maxx)}
+            {"tileMatrix": str(z), "minTileRow": min_row, "maxTileRow": max_row,
+             "minTileCol": min_col, "maxTileCol": max_col}
         )  # fmt: skip
     return limits
 
 
-def _tileset_summary(base: str, name: str) -> dict[str, Any]:
+def _tileset_summary(base: str, name: str, schemes: str) -> dict[str, Any]:
     return {
         "title": f"{name} (vector tiles)",
         "dataType": "vector",
@@ -251,8 +340,7 @@ def _tileset_summary(base: str, name: str) -> dict[str, Any]:
         "tileMatrixSetURI": TMS_URI,
         "links": [
             {"rel": "self", "type": "application/json", "href": f"{base}/tiles/{TMS_ID}"},
-            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json",
-             "href": TMS_DEFINITION},
+            {"rel": TILING_SCHEME_REL, "type": "application/json", "href": f"{schemes}/{TMS_ID}"},
         ],
     }  # fmt: skip
 
@@ -263,7 +351,10 @@ def _hexagon_note() -> str:
     for res, z in levels:
         first.setdefault(res, z)
     parts = ", ".join(f"res {res} from z{z}" for res, z in sorted(first.items()))
-    return f"H3 cells ({parts}); parents carry summed population and population-weighted mean score"
+    return (
+        f"H3 cells ({parts}); parents carry summed population, the people-weighted mean score of their "
+        "cells of 5 people or more, and shown_share, the share of their area in such cells"
+    )
 
 
 def _json_schema(fields: dict[str, str]) -> dict[str, dict[str, str]]:

@@ -110,7 +110,9 @@ def _wait_until_up(base: str, proc: subprocess.Popen, log_path: Path) -> None:
         if proc.poll() is not None:
             pytest.fail(f"uvicorn exited with {proc.returncode}:\n{log_path.read_text()}")
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            answer = httpx.get(f"{base}/healthz", timeout=1)
+            # Up: answering, and its store prepared (the catalog is prepared after the start).
+            if answer.status_code == 200 and answer.json().get("ready", True):
                 return
         except httpx.TransportError:
             pass

@@ -20,7 +20,9 @@ __all__ = [
     "TABLE_FORMATS",
     "TARGET_FORMATS",
     "atomic_path",
+    "XLSX_DEFAULT_MAX_ROWS",
     "cached_export",
+    "csvt_for",
     "export_all_gpkg",
     "export_filename",
     "export_layer",
@@ -36,6 +38,8 @@ __all__ = [
 __getattr__ = lazy_exports(
     __name__,
     {
+        "XLSX_DEFAULT_MAX_ROWS": "layers.export.store_layers",
+        "csvt_for": "layers.export.store_layers",
         "cached_export": "layers.export.store_layers",
         "export_all_gpkg": "layers.export.store_layers",
         "export_filename": "layers.export.store_layers",

@@ -26,12 +26,21 @@ FORMATS_BY_EXT: dict[str, Format] = {
         Format("geojson", "application/geo+json", "GeoJSON", needs_geometry=True),
         Format("csv", "text/csv; charset=utf-8"),
         Format("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        # A tiled layer's vector tiles in one file (layers.export.tile_archives).
+        Format("pmtiles", "application/vnd.pmtiles", needs_geometry=True),
+        Format("mbtiles", "application/vnd.sqlite3", needs_geometry=True),
         Format("json", "application/json"),
         Format("pdf", "application/pdf"),
+        # A QGIS project archive (a zip holding the .qgs).
+        Format("qgz", "application/zip"),
+        # GDAL's column types of a CSV, read beside it.
+        Format("csvt", "text/plain; charset=utf-8"),
     )
 }
 #: Formats a store layer can be exported to.
-FORMATS: tuple[str, ...] = ("gpkg", "fgb", "parquet", "geojson", "csv", "xlsx")
+FORMATS: tuple[str, ...] = ("gpkg", "fgb", "parquet", "geojson", "csv", "xlsx", "pmtiles", "mbtiles")
+#: Formats that hold a layer's vector tiles rather than its features (tiled layers only).
+TILE_FORMATS: tuple[str, ...] = ("pmtiles", "mbtiles")
 #: Formats of a table without geometry.
 TABLE_FORMATS: tuple[str, ...] = tuple(f for f in FORMATS if not FORMATS_BY_EXT[f].needs_geometry)
 #: File formats of a target list (a selection of villages).

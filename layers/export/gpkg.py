@@ -37,7 +37,7 @@ VALUES ('layer_styles', 'attributes', 'layer_styles', 'QGIS layer styles',
 _INSERT_STYLE = """
 INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "styleName",
   "styleQML", "styleSLD", "useAsDefault", description, owner)
-VALUES ('', '', ?, ?, ?, ?, '', 1, ?, '')
+VALUES ('', '', ?, ?, ?, ?, ?, 1, ?, '')
 """
 
 
@@ -88,8 +88,9 @@ def write_gpkg_layer(
         )  # fmt: skip
 
 
-def write_styles(path: Path, styles: Sequence[tuple[str, str]]) -> None:
-    """Add QGIS's ``layer_styles`` table with a default style (layer, QML) per layer (sqlite3, after GDAL)."""
+def write_styles(path: Path, styles: Sequence[tuple[str, str] | tuple[str, str, str]]) -> None:
+    """Add QGIS's ``layer_styles`` table with a default style (layer, QML[, SLD]) per layer (sqlite3,
+    after GDAL): QGIS reads the QML, GeoServer and ArcGIS users the SLD."""
     if not styles:
         return
     with sqlite3.connect(path) as db:
@@ -102,8 +103,62 @@ def write_styles(path: Path, styles: Sequence[tuple[str, str]]) -> None:
         db.executemany(
             _INSERT_STYLE,
             [
-                (name, geometry_column.get(name, "geom"), name, qml, "Sasaran default style")
-                for name, qml in styles
+                (name, geometry_column.get(name, "geom"), name, qml, sld, "Sasaran default style")
+                for name, qml, sld in (_with_sld(style) for style in styles)
             ],
         )
     db.close()
+
+
+# The GeoPackage schema extension (http://www.geopackage.org/spec/#extension_schema), as GDAL writes it.
+_DATA_COLUMNS_DDL = """
+CREATE TABLE IF NOT EXISTS gpkg_data_columns (
+  table_name TEXT NOT NULL, column_name TEXT NOT NULL, name TEXT, title TEXT, description TEXT,
+  mime_type TEXT, constraint_name TEXT,
+  CONSTRAINT pk_gdc PRIMARY KEY (table_name, column_name),
+  CONSTRAINT gdc_tn UNIQUE (table_name, name))
+"""
+_CONSTRAINTS_DDL = """
+CREATE TABLE IF NOT EXISTS gpkg_data_column_constraints (
+  constraint_name TEXT NOT NULL, constraint_type TEXT NOT NULL, value TEXT, min NUMERIC,
+  min_is_inclusive BOOLEAN, max NUMERIC, max_is_inclusive BOOLEAN, description TEXT,
+  CONSTRAINT gdcc_ntv UNIQUE (constraint_name, constraint_type, value))
+"""
+_EXTENSIONS_DDL = """
+CREATE TABLE IF NOT EXISTS gpkg_extensions (
+  table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL,
+  scope TEXT NOT NULL, CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name))
+"""
+_SCHEMA_EXTENSION = "http://www.geopackage.org/spec/#extension_schema"
+
+
+def write_data_columns(path: Path, layers: Sequence[tuple[str, Sequence[tuple[str, str, str, str]]]]) -> None:
+    """Record each column's title and meaning in ``gpkg_data_columns`` (GeoPackage schema extension).
+
+    ``layers``: (layer, [(column, name, title, description), ...]). ``name`` (unique per layer) is
+    the title in both languages, read by GDAL ≥ 3.7 as the field's alternative name; ``title`` the
+    English title; ``description`` the meaning and unit (GDAL's field comment).
+    """
+    rows = []
+    for layer, columns in layers:
+        used: set[str] = set()
+        for column, name, english, meaning in columns:
+            unique = name if name not in used else f"{name} ({column})"
+            used.add(unique)
+            rows.append((layer, column, unique, english, meaning or None))
+    if not rows:
+        return
+    with sqlite3.connect(path) as db:
+        for ddl in (_DATA_COLUMNS_DDL, _CONSTRAINTS_DDL, _EXTENSIONS_DDL):
+            db.execute(ddl)
+        db.executemany(
+            "INSERT OR IGNORE INTO gpkg_extensions VALUES (?, NULL, 'gpkg_schema', ?, 'read-write')",
+            [(t, _SCHEMA_EXTENSION) for t in ("gpkg_data_columns", "gpkg_data_column_constraints")],
+        )
+        db.executemany("INSERT OR REPLACE INTO gpkg_data_columns VALUES (?, ?, ?, ?, ?, NULL, NULL)", rows)
+    db.close()
+
+
+def _with_sld(style: tuple[str, str] | tuple[str, str, str]) -> tuple[str, str, str]:
+    """(layer, QML, SLD) of a style given with or without its SLD."""
+    return (style[0], style[1], style[2]) if len(style) == 3 else (style[0], style[1], "")  # type: ignore[misc]

@@ -7,11 +7,17 @@ Every file is written beside its target under a temporary name and renamed into 
   `layers.export.gpkg`: R-tree index, a layer description (``SYNTHETIC demo data`` for the demo
   store), areas as MultiPolygon and a QGIS default style in ``layer_styles``.
 - **fgb**, **geojson** (RFC 7946): geometry and attributes.
-- **parquet**: the store's own GeoParquet file, copied (it already is the layer).
+- **parquet**: GeoParquet 1.1 with each field's title, unit and meaning as Arrow field metadata.
 - **csv**: attributes, ``lon`` and ``lat`` (the point; for lines and areas a point on the feature,
   `shapely.point_on_surface`) and, for lines and areas, the geometry as ``geometry_wkt`` (QGIS's
-  *Delimited text* and GDAL's CSV driver read it). Written in chunks.
-- **xlsx**: attributes with ``lon`` and ``lat`` as in CSV, no geometry (a sheet holds 1,048,576 rows).
+  *Delimited text* and GDAL's CSV driver read it). Text is quoted; the ``.csvt`` beside it
+  (`csvt_for`) tells GDAL each column's type, so codes stay text. Written in chunks.
+- **xlsx**: attributes with ``lon`` and ``lat`` as in CSV, no geometry, and a dictionary sheet
+  (*Kamus data*) with every column's title in Bahasa Indonesia and English, unit and meaning;
+  streamed row by row (openpyxl's write-only mode), within `XLSX_DEFAULT_MAX_ROWS` unless asked.
+
+Counts (people, households, cells, years) are integers in every format (`layers.export.fields`);
+GeoPackage layers carry their columns' titles in ``gpkg_data_columns`` and as QGIS aliases.
 """
 
 from __future__ import annotations
@@ -28,20 +34,42 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pyogrio
 import shapely
+from geopandas.io.arrow import _geopandas_to_arrow
 
 from layers.atomic import atomic_path
 from layers.errors import InvalidQuery
-from layers.export.formats import FORMATS, FORMATS_BY_EXT, TABLE_FORMATS
-from layers.export.gpkg import CHUNK_ROWS, promote_to_multi, write_gpkg_layer, write_styles
+from layers.export.fields import (
+    csvt_line,
+    csvt_types,
+    description,
+    dictionary_rows,
+    field,
+    title,
+    whole_counts,
+)
+from layers.export.formats import FORMATS, FORMATS_BY_EXT, TABLE_FORMATS, TILE_FORMATS
+from layers.export.gpkg import (
+    CHUNK_ROWS,
+    promote_to_multi,
+    write_data_columns,
+    write_gpkg_layer,
+    write_styles,
+)
+from layers.export.tile_archives import write_tile_archive
 from layers.maps.qml import style_for
+from layers.maps.sld import sld_for
 from layers.rounding import round_frame
 from layers.schema import AREA_LEVELS, LAYERS, YEAR_LAYERS, level
 from layers.scoring.rescore import ScoringFrame, check_year, layer_by_years, layer_for_year
 from layers.store import LayerStore
 
 XLSX_MAX_ROWS = 1_048_575
+#: Rows an XLSX is written for unless the caller allows more (the service and the command line
+#: alike): a 206k-row sheet took 470 s and 2.9 GB in memory before streaming, and opens slowly.
+XLSX_DEFAULT_MAX_ROWS = 100_000
 #: Rows per Arrow batch GDAL writes to FlatGeobuf or GeoJSON in one call (`_write_ogr`).
 OGR_BATCH_ROWS = 10_000
 #: Suffix of the layers of every year stacked (``villages_by_year``) in the all-layers GeoPackage.
@@ -51,8 +79,11 @@ BY_YEAR_LAYERS: tuple[str, ...] = tuple(level(n).layer or n for n in AREA_LEVELS
 
 
 def formats_for(name: str) -> tuple[str, ...]:
-    """Formats a layer can be exported to (tables have no FlatGeobuf or GeoJSON)."""
-    return FORMATS if name in LAYERS and LAYERS[name].spatial else TABLE_FORMATS
+    """Formats a layer can be exported to (tables have no FlatGeobuf or GeoJSON; only tiled layers
+    have PMTiles and MBTiles)."""
+    if name not in LAYERS or not LAYERS[name].spatial:
+        return TABLE_FORMATS
+    return FORMATS if LAYERS[name].tiled else tuple(f for f in FORMATS if f not in TILE_FORMATS)
 
 
 def export_filename(store: LayerStore, name: str, fmt: str, year: int | str | None = None) -> str:
@@ -73,6 +104,7 @@ def export_layer(
     year: int | None = None,
     all_years: bool = False,
     scoring: ScoringFrame | None = None,
+    max_rows: int = XLSX_DEFAULT_MAX_ROWS,
 ) -> Path:
     """Write one store layer to ``path`` in format ``fmt``, for one year or for every year.
 
@@ -93,6 +125,8 @@ def export_layer(
         (`layers.scoring.rescore.layer_by_years`); its GeoPackage style sets QGIS's temporal properties.
     scoring
         The store's prepared `ScoringFrame`, when the caller has one (else prepared when needed).
+    max_rows
+        XLSX only: refuse (`InvalidQuery`) a sheet of more rows, naming the formats to use instead.
 
     Returns
     -------
@@ -107,7 +141,11 @@ def export_layer(
     """
     if fmt not in FORMATS:
         raise InvalidQuery(f"export format '{fmt}' is not one of {', '.join(FORMATS)}")
-    frame = _year_frame(store, name, year, all_years, scoring)
+    if fmt in TILE_FORMATS:
+        if all_years:
+            raise InvalidQuery(f"a {fmt} archive holds one year's tiles; ask one year, not years=all")
+        return write_tile_archive(store, name, path, fmt, year)
+    frame = whole_counts(_year_frame(store, name, year, all_years, scoring))
     spatial = isinstance(frame, gpd.GeoDataFrame)
     if not spatial and fmt in ("fgb", "geojson"):
         raise InvalidQuery(f"'{name}' is a table without geometry; export it as gpkg, parquet, csv or xlsx")
@@ -117,17 +155,15 @@ def export_layer(
             description = layer_description(store, name, "all" if all_years else year)
             write_gpkg_layer(frame, tmp, name, description, create=True)
             write_styles(tmp, _styles(store, [name] if spatial else [], temporal=all_years))
+            write_data_columns(tmp, [(name, _titled(frame, store))])
         elif fmt == "parquet":
             # From memory, not a copy of the store's file: the store directory may already hold a
             # newer build than the one being served.
-            if spatial:
-                frame.to_parquet(tmp, index=False, compression="zstd", write_covering_bbox=True)
-            else:
-                frame.to_parquet(tmp, index=False, compression="zstd")
+            _write_parquet(frame, tmp, store)
         elif fmt == "csv":
             _write_csv(frame, tmp)
         elif fmt == "xlsx":
-            _write_xlsx(frame, tmp, name)
+            _write_xlsx(frame, tmp, name, store, max_rows)
         else:
             _write_ogr(frame, tmp, name, fmt)
     return path
@@ -220,23 +256,26 @@ def export_all_gpkg(store: LayerStore, path: str | Path, scoring: ScoringFrame |
     """
     path = Path(path)
     with atomic_path(path) as tmp:
-        styled = []
+        styled, titled = [], []
         for i, name in enumerate(store.names):
-            frame = store.layer(name)
+            frame = whole_counts(store.layer(name))
             write_gpkg_layer(frame, tmp, name, layer_description(store, name), create=i == 0)
+            titled.append((name, _titled(frame, store)))
             if isinstance(frame, gpd.GeoDataFrame):
                 styled.append(name)
         stacked = by_year_layers(store)
         if stacked and scoring is None:
             scoring = ScoringFrame.from_store(store)
         for name in stacked:
-            frame = layer_by_years(store, name, scoring)
+            frame = whole_counts(layer_by_years(store, name, scoring))
             layer = f"{name}{BY_YEAR}"
             write_gpkg_layer(
                 frame, tmp, layer, layer_description(store, layer), create=False, promote_as=name
             )
+            titled.append((layer, _titled(frame, store)))
             styled.append(layer)
         write_styles(tmp, _styles(store, styled))
+        write_data_columns(tmp, titled)
     return path
 
 
@@ -271,33 +310,126 @@ def layer_description(store: LayerStore, name: str, year: int | str | None = Non
     return text
 
 
-def _styles(store: LayerStore, layers: list[str], temporal: bool = False) -> list[tuple[str, str]]:
-    """(layer, QML) of each layer that has a default style (``*_by_year`` layers: temporal)."""
+def _styles(store: LayerStore, layers: list[str], temporal: bool = False) -> list[tuple[str, str, str]]:
+    """(layer, QML, SLD) of each layer that has a default style (``*_by_year`` layers: temporal)."""
     rows = []
     for name in layers:
         by_year = name.endswith(BY_YEAR)
         base = name.removesuffix(BY_YEAR)
         frame = store.layer(base) if base in store.names else None
+        # Layers of every year are filled (kecamatan and kabupaten too): the temporal controller
+        # steps through their colours; the stored year's areas stay outlines over the villages.
+        stacked = len(layers) > 1 and not by_year
         qml = style_for(
-            base, store.facility_kinds, values=frame, temporal=temporal or by_year, stacked=len(layers) > 1
+            base, store.facility_kinds, values=frame, temporal=temporal or by_year, stacked=stacked
         )
-        rows.append((name, qml))
-    return [(name, qml) for name, qml in rows if qml]
+        sld = sld_for(base, store.facility_kinds, values=frame, stacked=stacked)
+        rows.append((name, qml, sld or ""))
+    return [(name, qml, sld) for name, qml, sld in rows if qml]
+
+
+def _titled(frame: pd.DataFrame, store: LayerStore) -> list[tuple[str, str, str, str]]:
+    """(column, title both languages, English title, meaning) of a layer's attribute columns."""
+    columns = [
+        c for c in frame.columns if not (isinstance(frame, gpd.GeoDataFrame) and c == frame.geometry.name)
+    ]
+    kinds = store.facility_kinds
+    return [(c, title(c, kinds).both(), title(c, kinds).en, description(c, kinds)) for c in columns]
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path, store: LayerStore) -> None:
+    """(Geo)Parquet with each field's title (``title``, ``title_id``), unit and meaning as metadata."""
+    if isinstance(frame, gpd.GeoDataFrame):
+        table = _geopandas_to_arrow(frame, index=False, write_covering_bbox=True)
+    else:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    kinds = store.facility_kinds
+    fields = []
+    for arrow_field in table.schema:
+        entry = field(arrow_field.name, kinds)
+        if entry is None:
+            fields.append(arrow_field)
+            continue
+        meta = {"title": entry.title.en, "title_id": entry.title.id, "unit": entry.unit,
+                "description": entry.description}  # fmt: skip
+        fields.append(arrow_field.with_metadata({k: v for k, v in meta.items() if v}))
+    schema = pa.schema(fields, metadata=table.schema.metadata)
+    pq.write_table(pa.Table.from_arrays(table.columns, schema=schema), path, compression="zstd")
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    for start in range(0, max(len(frame), 1), CHUNK_ROWS):
-        chunk = _tabular(frame.iloc[start : start + CHUNK_ROWS], wkt=True)
-        chunk.to_csv(path, mode="w" if start == 0 else "a", header=start == 0, index=False)
+    """CSV with text quoted and numbers bare; empty cells for missing values (see `csv_lines`)."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        for start in range(0, max(len(frame), 1), CHUNK_ROWS):
+            chunk = _tabular(frame.iloc[start : start + CHUNK_ROWS], wkt=True)
+            if start == 0:
+                out.write(",".join(f'"{c}"' for c in chunk.columns) + "\n")
+            out.writelines(csv_lines(chunk))
 
 
-def _write_xlsx(frame: pd.DataFrame, path: Path, name: str) -> None:
-    if len(frame) > XLSX_MAX_ROWS:
+def csv_lines(frame: pd.DataFrame) -> list[str]:
+    """CSV lines of a table: text quoted (a code ``"6201"`` stays text for readers that honour
+    quotes), numbers and flags bare, missing values empty and unquoted. Whole columns at a time."""
+    if not len(frame):
+        return []
+    cells = []
+    for name in frame.columns:
+        column = frame[name]
+        missing = column.isna().to_numpy()
+        if pd.api.types.is_bool_dtype(column) or _is_flag_column(column):
+            text = column.map({True: "true", False: "false"}).astype(object)
+        elif pd.api.types.is_numeric_dtype(column):
+            text = column.astype(object).astype(str)
+        else:
+            text = '"' + column.astype(str).str.replace('"', '""', regex=False) + '"'
+        cells.append(pd.Series(np.where(missing, "", text.to_numpy(dtype=object)), index=frame.index))
+    joined = cells[0].str.cat(cells[1:], sep=",") if len(cells) > 1 else cells[0]
+    return (joined + "\n").tolist()
+
+
+def _is_flag_column(column: pd.Series) -> bool:
+    return "Integer(Boolean)" in csvt_types(column.to_frame())
+
+
+def csvt_for(
+    store: LayerStore,
+    name: str,
+    year: int | None = None,
+    all_years: bool = False,
+    scoring: ScoringFrame | None = None,
+) -> str:
+    """The ``.csvt`` of a layer's CSV export (GDAL reads it beside the CSV, also over HTTP)."""
+    frame = whole_counts(_year_frame(store, name, year, all_years, scoring))
+    return csvt_line(_tabular(frame.iloc[:1000], wkt=True))
+
+
+def _write_xlsx(frame: pd.DataFrame, path: Path, name: str, store: LayerStore, max_rows: int) -> None:
+    """The layer on one sheet, streamed row by row, and a dictionary sheet of its columns."""
+    from openpyxl import Workbook  # imported when an XLSX is written: the service starts without it
+
+    limit = min(max_rows, XLSX_MAX_ROWS)
+    if len(frame) > limit:
+        what = "a sheet holds" if limit == XLSX_MAX_ROWS else f"XLSX exports are limited to {limit:,}"
         raise InvalidQuery(
-            f"'{name}' has {len(frame):,} rows, more than a sheet holds; export csv or parquet"
+            f"'{name}' has {len(frame):,} rows, more than {what}; export csv, parquet or gpkg "
+            "(a spreadsheet that large is slow to write and to open)"
         )
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        _tabular(frame, wkt=False).to_excel(writer, sheet_name=name[:31], index=False)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(name[:31])
+    header = _tabular(frame.iloc[:0], wkt=False).columns.tolist()
+    sheet.append(header)
+    for start in range(0, len(frame), CHUNK_ROWS):
+        chunk = _tabular(frame.iloc[start : start + CHUNK_ROWS], wkt=False)
+        for row in chunk.astype(object).where(chunk.notna(), None).itertuples(index=False, name=None):
+            sheet.append(list(row))
+    words = book.create_sheet("Kamus data - Dictionary")
+    words.append(["Kolom / Column", "Judul", "Title", "Satuan / Unit", "Keterangan / Meaning"])
+    for row in dictionary_rows(header, store.facility_kinds):
+        words.append(list(row))
+    about = "SYNTHETIC demo data, not real statistics. " if store.synthetic else ""
+    words.append([])
+    words.append([f"{about}Sasaran export of '{name}' from {store.manifest.get('name', 'a store')}."])
+    book.save(path)
 
 
 def _geo_rounded(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -335,7 +467,7 @@ def cached_export(
     name: str,
     fmt: str,
     cache_dir: str | Path | None = None,
-    max_xlsx_rows: int = XLSX_MAX_ROWS,
+    max_xlsx_rows: int = XLSX_DEFAULT_MAX_ROWS,
     year: int | None = None,
     all_years: bool = False,
     scoring: ScoringFrame | None = None,
@@ -370,7 +502,7 @@ def cached_export(
             if year is not None:
                 check_year(store, year)
         rows *= len(store.years) if all_years else 1
-        if fmt == "xlsx" and rows > max_xlsx_rows:
+        if fmt == "xlsx" and rows > max_xlsx_rows:  # before any work (export_layer checks again)
             raise InvalidQuery(
                 f"'{name}' has {rows:,} rows; XLSX downloads are limited to {max_xlsx_rows:,} rows here "
                 f"(a spreadsheet that large is slow to write and to open). Download csv, parquet or "
@@ -385,7 +517,7 @@ def cached_export(
             if name == "all":
                 export_all_gpkg(store, path, scoring)
             else:
-                export_layer(store, name, path, fmt, year, all_years, scoring)
+                export_layer(store, name, path, fmt, year, all_years, scoring, max_xlsx_rows)
     return path
 
 

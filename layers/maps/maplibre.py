@@ -9,8 +9,12 @@ with a ``step`` expression: MapLibre draws both the same, but QGIS's converter
 style layer into one rule of its legend, so QGIS shows a legend with one row per class. The style
 layer ids are the classes' labels (Bahasa Indonesia / English) for that reason.
 
-No ``glyphs`` are referenced (the service runs offline), so the style draws no text; the QML for
-vector tiles (`layers.maps.qml.vector_tile_qml`) labels areas with QGIS's own fonts.
+Areas are labelled from their tiles' ``<layer>_labels`` points (one per feature, `layers.maps.tiles`)
+with the glyphs the service vendors (``glyphs``, DejaVu Sans: no font server, works offline), from
+the zoom their GeoPackage labels start. Hexagons are drawn where a map shows people
+(`layers.maps.classes.MIN_PEOPLE_SHOWN`): each cell and each coarser parent with an opacity of the
+square root of ``shown_share``, the share of its area in cells that hold people (docs/method.md,
+"Map classes").
 """
 
 from __future__ import annotations
@@ -19,7 +23,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from layers.maps.classes import CLASSIFICATIONS, Classification
-from layers.maps.qml import ADMIN_OUTLINE, RIVER_COLOR, ROAD_CLASSES, ROAD_OTHER, Marker, facility_markers
+from layers.maps.qml import (
+    ADMIN_OUTLINE,
+    LABEL_MIN_ZOOM,
+    RIVER_COLOR,
+    ROAD_CLASSES,
+    ROAD_OTHER,
+    Marker,
+    facility_markers,
+)
+from layers.maps.tiles import LABELLED, LABELS_SUFFIX
 from layers.schema import BUILTIN_FACILITY_KINDS, LAYERS, FacilityKind, layer_schema
 
 #: Fill opacity of classed areas and cells (the basemap stays readable beneath).
@@ -28,6 +41,10 @@ FILL_OPACITY = 0.85
 OUTLINE_PX = {"villages": 0.4, "kecamatan": 1.0, "kabupaten": 2.0}
 #: Pixels per millimetre at 96 dpi (marker and line sizes are declared in mm for QGIS).
 PX_PER_MM = 96 / 25.4
+#: The font stack of the vendored glyphs (service/static/glyphs, scripts/vendor-glyphs.py).
+FONT = "DejaVu Sans Book"
+#: Label size in pixels per area layer.
+LABEL_PX = {"villages": 11, "kecamatan": 12, "kabupaten": 14}
 
 
 def class_filter(classes: Classification, i: int) -> list[Any]:
@@ -50,6 +67,7 @@ def maplibre_style(
     minzoom: int = 0,
     maxzoom: int = 14,
     name: str | None = None,
+    glyphs: str | None = None,
 ) -> dict[str, Any]:
     """A MapLibre style (spec v8) drawing one tiled layer with Sasaran's classes.
 
@@ -70,6 +88,8 @@ def maplibre_style(
         Zoom range of the tiles.
     name
         Style name.
+    glyphs
+        URL template of the glyphs (``.../{fontstack}/{range}.pbf``): with it, areas are labelled.
 
     Returns
     -------
@@ -96,28 +116,58 @@ def maplibre_style(
         layers = _road_layers(layer, present)
     else:
         layers = [_line(layer, "Sungai / river", RIVER_COLOR, 0.5 * PX_PER_MM)]
-    return {
+    style: dict[str, Any] = {
         "version": 8,
         "name": name or f"Sasaran {layer}",
         "metadata": {"sasaran:layer": layer, "sasaran:description": schema.description.both()},
         "sources": {layer: source},
         "layers": layers,
     }
+    if glyphs is not None and layer in LABELLED:
+        style["glyphs"] = glyphs
+        layers.append(_label_layer(layer))
+    return style
+
+
+def _label_layer(layer: str) -> dict[str, Any]:
+    """Names from the layer's label points, once per feature, with a white halo."""
+    return {
+        "id": "Nama / name",
+        "type": "symbol",
+        "source": layer,
+        "source-layer": f"{layer}{LABELS_SUFFIX}",
+        "minzoom": max(LABEL_MIN_ZOOM[layer], 0),
+        "layout": {
+            "text-field": ["get", LABELLED[layer][1]],
+            "text-font": [FONT],
+            "text-size": LABEL_PX[layer],
+            "text-max-width": 8,
+            "text-padding": 2,
+        },
+        "paint": {"text-color": "#1e1e1e", "text-halo-color": "#ffffff", "text-halo-width": 1.5},
+    }
 
 
 def _classed_layers(layer: str, classes: Classification, present: list[int] | None) -> list[dict[str, Any]]:
     shown = range(len(classes.classes)) if present is None else present
+    people = layer == "hexagons"  # cells and parents carry shown_share (layers.maps.tiles)
     out = []
     for i in shown:
         item = classes.classes[i]
+        filter_ = class_filter(classes, i)
+        opacity: Any = FILL_OPACITY
+        if people:
+            filter_ = [*filter_, [">", ["get", "shown_share"], 0]]
+            # sqrt: a parent whose people live in a tenth of it reads faint (0.27), not invisible.
+            opacity = ["*", FILL_OPACITY, ["sqrt", ["get", "shown_share"]]]
         out.append(
             {
                 "id": f"{item.label.id} / {item.label.en}",
                 "type": "fill",
                 "source": layer,
                 "source-layer": layer,
-                "filter": class_filter(classes, i),
-                "paint": {"fill-color": item.color, "fill-opacity": FILL_OPACITY},
+                "filter": filter_,
+                "paint": {"fill-color": item.color, "fill-opacity": opacity},
                 "metadata": {"sasaran:class": i, "sasaran:classification": classes.name},
             }
         )

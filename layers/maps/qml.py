@@ -24,9 +24,9 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from layers.maps.classes import CLASSIFICATIONS, Classification
+from layers.maps.classes import CLASSIFICATIONS, MIN_PEOPLE_SHOWN, Classification
 from layers.maps.classes import M0 as M0_CLASSES
-from layers.schema import BUILTIN_FACILITY_KINDS, LAYERS, FacilityKind, LayerSchema, level
+from layers.schema import BUILTIN_FACILITY_KINDS, LAYERS, FacilityKind, LayerSchema, field_for, level
 
 #: QGIS version the XML is written for (the oldest QGIS supported: Debian 12's 3.22).
 QGIS_VERSION = "3.22.0"
@@ -72,6 +72,11 @@ ADMIN_OUTLINE = "#3c3c3c"
 TARGET_OUTLINE = "#08306b"
 #: Names as labels: villages from 1:150,000, kecamatan from 1:600,000, kabupaten at any scale.
 LABEL_MIN_SCALE: dict[str, float] = {"villages": 150_000, "kecamatan": 600_000, "kabupaten": 0}
+#: The hexagon styles' class value: the score where a cell holds enough people to be coloured
+#: (`layers.maps.classes.MIN_PEOPLE_SHOWN`), else nothing (the cell is left undrawn).
+SHOWN_SCORE = f'CASE WHEN "population" >= {MIN_PEOPLE_SHOWN:g} THEN "score" END'
+#: The same in web map zoom levels, for tile styles (-1: every zoom).
+LABEL_MIN_ZOOM: dict[str, int] = {"villages": 11, "kecamatan": 9, "kabupaten": -1}
 
 
 def style_for(
@@ -125,8 +130,21 @@ def style_for(
         _labels(root, name_column, LABEL_MIN_SCALE[layer], bold=layer == "kabupaten")
     if temporal:
         _temporal(root)
+    if values is not None:
+        columns = [str(c) for c in values.columns if c != getattr(values, "_geometry_column_name", None)]
+        _aliases(root, [*columns, *(("date", "date_end") if temporal else ())], kinds)
     geometry_type = {"Point": 0, "LineString": 1}.get(schema.geometry or "", 2)
     return _serialise(root, geometry_type)
+
+
+def _aliases(root: ET.Element, columns: Sequence[str], kinds: Sequence[FacilityKind]) -> None:
+    """Each column's title, Bahasa Indonesia / English, as its QGIS alias (attribute table, forms,
+    identify results), from the field dictionary (`layers.schema.FIELDS`)."""
+    aliases = ET.SubElement(root, "aliases")
+    for index, column in enumerate(dict.fromkeys(columns)):
+        entry = field_for(column, tuple(kinds))
+        if entry is not None:
+            ET.SubElement(aliases, "alias", field=column, index=str(index), name=entry.title.both())
 
 
 def targets_style(values: pd.DataFrame | None = None) -> str:
@@ -159,10 +177,16 @@ def _area_renderer(
         root.append(outline_renderer(ADMIN_OUTLINE, width))
         return
     present = None
+    attribute = None
     if values is not None and classes.attribute in values:
-        present = classes.present(values[classes.attribute].to_numpy(np.float64))
+        shown = values[classes.attribute].to_numpy(np.float64)
+        if schema.style == "score" and "population" in values:
+            shown = np.where(values["population"].to_numpy(np.float64) >= MIN_PEOPLE_SHOWN, shown, np.nan)
+        present = classes.present(shown)
+    if schema.style == "score":
+        attribute = SHOWN_SCORE  # cells with fewer people than a map shows are left undrawn
     outline = "none" if schema.style == "score" else "#555555"
-    root.append(graduated_renderer(classes, present, outline, schema.outline_mm or 0.1))
+    root.append(graduated_renderer(classes, present, outline, schema.outline_mm or 0.1, attribute))
 
 
 def _present_markers(markers: Sequence[Marker], values: pd.DataFrame | None) -> list[Marker]:
@@ -189,8 +213,10 @@ def graduated_renderer(
     present: Sequence[int] | None = None,
     outline: str = "none",
     outline_width: float = 0.1,
+    attribute: str | None = None,
 ) -> ET.Element:
-    """A graduated fill renderer on the classification's attribute, one range per class shown.
+    """A graduated fill renderer on the classification's attribute (or an ``attribute`` expression
+    of it), one range per class shown.
 
     QGIS puts a value in the first range with ``lower ≤ value ≤ upper``. Ranges run from a
     class's start to the next class's start, so they leave no gap: a value exactly on a start
@@ -199,7 +225,9 @@ def graduated_renderer(
     10⁻¹² below the next start, so a value on a start is in the class above, as everywhere else.
     """
     shown = list(range(len(classes.classes))) if present is None else list(present)
-    renderer = _renderer("graduatedSymbol", attr=classes.attribute, graduatedMethod="GraduatedColor")
+    renderer = _renderer(
+        "graduatedSymbol", attr=attribute or classes.attribute, graduatedMethod="GraduatedColor"
+    )
     ranges = ET.SubElement(renderer, "ranges")
     symbols = ET.SubElement(renderer, "symbols")
     for n, i in enumerate(shown):
@@ -267,7 +295,7 @@ def single_line_renderer(color: str, width: float) -> ET.Element:
 
 def _root() -> ET.Element:
     return ET.Element(
-        "qgis", version=QGIS_VERSION, styleCategories="Symbology|Labeling|Temporal", labelsEnabled="0"
+        "qgis", version=QGIS_VERSION, styleCategories="Symbology|Labeling|Fields|Temporal", labelsEnabled="0"
     )
 
 
@@ -320,12 +348,40 @@ def _symbol(parent: ET.Element, name: str, kind: str) -> ET.Element:
     return ET.SubElement(parent, "symbol", type=kind, name=name, alpha="1", clip_to_extent="1", force_rhr="0")
 
 
-def _fill_symbol(parent: ET.Element, name: str, color: str, outline: str, outline_width: float) -> None:
+def _fill_symbol(
+    parent: ET.Element,
+    name: str,
+    color: str,
+    outline: str,
+    outline_width: float,
+    opacity_field: str | None = None,
+) -> None:
+    """A solid fill; with ``opacity_field``, its opacity is 0.85 times the square root of that
+    field's value (0-1), as the MapLibre style draws it."""
     symbol = _symbol(parent, name, "fill")
     _layer(symbol, "SimpleFill", color=_rgba(color), style="solid",
            outline_color=_rgba(outline) if outline != "none" else "35,35,35,255",
            outline_style="no" if outline == "none" else "solid", outline_width=str(outline_width),
            outline_width_unit="MM", joinstyle="bevel")  # fmt: skip
+    if opacity_field is not None:
+        layer = symbol.find("layer")
+        assert layer is not None
+        alpha = f"set_color_part(@symbol_color, 'alpha', 217 * sqrt(\"{opacity_field}\"))"
+        _data_defined(layer, {"fillColor": alpha})
+
+
+def _data_defined(layer: ET.Element, properties: dict[str, str]) -> None:
+    """Data-defined properties of a symbol layer (expressions), as QGIS writes them."""
+    holder = ET.SubElement(layer, "data_defined_properties")
+    options = ET.SubElement(holder, "Option", type="Map")
+    ET.SubElement(options, "Option", name="name", type="QString", value="")
+    named = ET.SubElement(options, "Option", name="properties", type="Map")
+    for key, expression in properties.items():
+        entry = ET.SubElement(named, "Option", name=key, type="Map")
+        ET.SubElement(entry, "Option", name="active", type="bool", value="true")
+        ET.SubElement(entry, "Option", name="expression", type="QString", value=expression)
+        ET.SubElement(entry, "Option", name="type", type="int", value="3")
+    ET.SubElement(options, "Option", name="type", type="QString", value="collection")
 
 
 def _line_layer(symbol: ET.Element, color: str, width: float) -> None:
@@ -399,12 +455,15 @@ def _tile_rules(
         classes = CLASSIFICATIONS[schema.style]
         shown = range(len(classes.classes)) if present is None else [int(i) for i in present]
         outline = "none" if schema.style == "score" else "#555555"
+        people = schema.name == "hexagons"  # cells and parents carry shown_share (layers.maps.tiles)
         for i in shown:
             item = classes.classes[i]
+            expression = _class_expression(classes, i) + (' AND "shown_share" > 0' if people else "")
             rules.append(
-                (f"{item.label.id} / {item.label.en}", _class_expression(classes, i), 2,
+                (f"{item.label.id} / {item.label.en}", expression, 2,
                  partial(_fill_symbol, name="0", color=item.color, outline=outline,
-                         outline_width=schema.outline_mm or 0.1))
+                         outline_width=schema.outline_mm or 0.1,
+                         opacity_field="shown_share" if people else None))
             )  # fmt: skip
         if schema.name in ("kecamatan", "kabupaten"):
             width = 0.9 if schema.name == "kabupaten" else 0.4
@@ -463,7 +522,7 @@ def _marker_symbol(parent: ET.Element, marker: Marker) -> None:
 def _tile_labels(root: ET.Element, layer: str, field: str) -> None:
     """Basic vector tile labeling: the area's name, from the zoom its GeoPackage labels start."""
     styles = ET.SubElement(ET.SubElement(root, "labeling", type="basic"), "styles")
-    min_zoom = {"villages": 11, "kecamatan": 9, "kabupaten": -1}[layer]
+    min_zoom = LABEL_MIN_ZOOM[layer]
     style = ET.SubElement(
         styles, "style", layer=layer, name="Nama / name", expression="", enabled="1", geometry="2",
         attrib={"min-zoom": str(min_zoom), "max-zoom": "-1"},

@@ -12,8 +12,10 @@ position + 1 elsewhere.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import geopandas as gpd
@@ -25,6 +27,7 @@ from numpy.typing import NDArray
 from layers.errors import InvalidQuery, LayerNotFound, excerpt
 from layers.geo import grid
 from layers.maps import _mvt
+from layers.maps.classes import MIN_PEOPLE_SHOWN
 from layers.schema import LAYERS, YEAR_LAYERS
 from layers.scoring.rescore import ScoringFrame, check_year, layer_for_year
 from layers.store import LayerStore
@@ -44,7 +47,18 @@ _MAX_LAT = 85.0511287798066
 #: Layers served as tiles, with the properties each tile feature carries (when present).
 TILE_PROPERTIES: dict[str, tuple[str, ...]] = {n: s.tile_properties for n, s in LAYERS.items() if s.tiled}
 #: Properties of hexagon parents (coarser resolutions).
-PARENT_PROPERTIES = ("h3", "resolution", "n_cells", "population", "score", "poor_population")
+PARENT_PROPERTIES = (
+    "h3", "resolution", "n_cells", "population", "score", "poor_population", "shown_population",
+    "shown_share",
+)  # fmt: skip
+#: Area layers whose tiles carry a second layer of label points, ``<name>_labels``: one point per
+#: feature, in the one tile that holds it, so a name is drawn once however the area is cut.
+LABELLED: dict[str, tuple[str, ...]] = {
+    "villages": ("village_code", "village_name"),
+    "kecamatan": ("kecamatan_code", "kecamatan_name"),
+    "kabupaten": ("kabupaten_code", "kabupaten_name"),
+}
+LABELS_SUFFIX = "_labels"
 
 
 def hexagon_resolution(zoom: int, finest: int = 8) -> int:
@@ -133,8 +147,13 @@ def hexagon_parents(hexagons: gpd.GeoDataFrame, resolution: int) -> gpd.GeoDataF
     -------
     GeoDataFrame
         One row per parent: ``h3``, ``resolution``, ``n_cells``, ``population`` (sum), ``score``
-        (population-weighted mean over cells with a score; the plain mean where nobody lives),
-        ``poor_population`` (people in cells with c ≥ k) and the parent polygon.
+        (population-weighted mean over the cells a map colours: a score and at least
+        `layers.maps.classes.MIN_PEOPLE_SHOWN` people; else over every scored cell),
+        ``poor_population`` (people in cells with c ≥ k), ``shown_population`` (people in the cells
+        a map colours) and ``shown_share`` (the share of the parent's area those cells cover: of its
+        7^(r - resolution) children at the cells' resolution r), and the parent polygon. A style
+        draws a parent with opacity ``shown_share``, so at low zoom it inks as much of the map as
+        its coloured children do at high zoom.
 
     Examples
     --------
@@ -148,29 +167,99 @@ def hexagon_parents(hexagons: gpd.GeoDataFrame, resolution: int) -> gpd.GeoDataF
     cells = grid.strings_to_cells(hexagons["h3"].to_numpy(dtype=object))
     parents, pos = np.unique(grid.cell_parents(cells, resolution), return_inverse=True)
     n = len(parents)
+    finest = int((cells[0] >> np.uint64(52)) & np.uint64(0xF)) if len(cells) else resolution
     people = hexagons["population"].to_numpy(np.float64)
     score = hexagons["score"].to_numpy(np.float64) if "score" in hexagons else np.full(len(cells), np.nan)
     scored = np.isfinite(score)
-    weight = np.where(scored, people, 0.0)
-    score_filled = np.where(scored, score, 0.0)
-    weighted = np.bincount(pos, weights=weight * score_filled, minlength=n)
-    total_weight = np.bincount(pos, weights=weight, minlength=n)
-    n_scored = np.bincount(pos, weights=scored.astype(np.float64), minlength=n)
-    plain = np.bincount(pos, weights=score_filled, minlength=n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(total_weight > 0, weighted / total_weight, plain / n_scored)
+    shown = scored & (people >= MIN_PEOPLE_SHOWN)
+    mean_shown = _weighted_mean(pos, n, score, people, shown)
+    mean_scored = _weighted_mean(pos, n, score, people, scored)
     poor = hexagons["poor"].fillna(False).to_numpy(bool) if "poor" in hexagons else np.zeros(len(cells), bool)
+    n_shown = np.bincount(pos, weights=shown.astype(np.float64), minlength=n)
     frame = pd.DataFrame(
         {
             "h3": grid.cells_to_strings(parents),
             "resolution": np.full(n, resolution, np.int64),
             "n_cells": np.bincount(pos, minlength=n),
             "population": np.bincount(pos, weights=people, minlength=n),
-            "score": mean,
+            "score": np.where(n_shown > 0, mean_shown, mean_scored),
             "poor_population": np.bincount(pos, weights=np.where(poor, people, 0.0), minlength=n),
+            "shown_population": np.bincount(pos, weights=np.where(shown, people, 0.0), minlength=n),
+            "shown_share": n_shown / float(7 ** max(finest - resolution, 0)),
         }
     )
     return gpd.GeoDataFrame(frame, geometry=grid.cells_to_polygons(parents), crs=4326)
+
+
+def _weighted_mean(
+    pos: NDArray[np.int64],
+    n: int,
+    values: NDArray[np.float64],
+    weights: NDArray[np.float64],
+    use: NDArray[np.bool_],
+) -> NDArray[np.float64]:
+    """Per parent, the weighted mean of ``values`` over the rows ``use``; the plain mean where
+    those rows weigh nothing; NaN where there is none."""
+    filled = np.where(use, values, 0.0)
+    weight = np.where(use, weights, 0.0)
+    total = np.bincount(pos, weights=weight, minlength=n)
+    count = np.bincount(pos, weights=use.astype(np.float64), minlength=n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weighted = np.bincount(pos, weights=weight * filled, minlength=n) / total
+        plain = np.bincount(pos, weights=filled, minlength=n) / count
+    return np.where(total > 0, weighted, plain)
+
+
+def tile_range(bounds: BBox, z: int) -> tuple[int, int, int, int]:
+    """Rows and columns (min row, max row, min col, max col) of tile matrix ``z`` that lon/lat
+    ``bounds`` meet (a tileset's ``tileMatrixSetLimits``).
+
+    Examples
+    --------
+    >>> tile_range((112.0, -3.0, 115.0, -1.0), 8)
+    (128, 130, 207, 209)
+    """
+    minx, miny, maxx, maxy = bounds
+    n = 1 << z
+
+    def col(lon: float) -> int:
+        return min(n - 1, max(0, int((lon + 180.0) / 360.0 * n)))
+
+    def row(lat: float) -> int:
+        lat = max(-_MAX_LAT, min(_MAX_LAT, lat))
+        y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2
+        return min(n - 1, max(0, int(y * n)))
+
+    return row(maxy), row(miny), col(minx), col(maxx)
+
+
+def check_in_limits(bounds: BBox, z: int, x: int, y: int, template: str) -> None:
+    """`InvalidQuery` for a tile outside the rows and columns a tileset's data meets at ``z``.
+
+    Such a tile can hold nothing; asked for, it is most often a client's ``{z}/{x}/{y}`` template
+    on an OGC ``{z}/{y}/{x}`` server, which would otherwise draw a blank map without a word. The
+    message gives the right ``template``.
+    """
+    check_tile(z, x, y)
+    min_row, max_row, min_col, max_col = tile_range(bounds, z)
+    if min_row <= y <= max_row and min_col <= x <= max_col:
+        return
+    swapped = min_row <= x <= max_row and min_col <= y <= max_col
+    hint = " Row and column look swapped: the template is {z}/{y}/{x}, row before column." if swapped else ""
+    raise InvalidQuery(
+        f"tile {z}/{y}/{x} (tileMatrix/tileRow/tileCol) is outside this tileset: at tile matrix {z} its "
+        f"data covers rows {min_row}-{max_row} and columns {min_col}-{max_col}.{hint} "
+        f"URL template: {template}"
+    )
+
+
+@dataclass(frozen=True)
+class _Labels:
+    """One label point per feature (EPSG:3857), for the ``<layer>_labels`` tile layer."""
+
+    xy: NDArray[np.float64]
+    ids: NDArray[np.uint64]
+    properties: dict[str, NDArray[np.generic]]
 
 
 @dataclass(frozen=True)
@@ -183,6 +272,7 @@ class _Prepared:
     ids: NDArray[np.uint64]
     properties: dict[str, NDArray[np.generic]]
     polygonal: bool
+    labels: _Labels | None = None
 
 
 class VectorTiles:
@@ -264,9 +354,15 @@ class VectorTiles:
         columns = [c for c in TILE_PROPERTIES[name] if c in frame.columns]
         fields = {c: _type_name(frame[c]) for c in columns}
         if name == "hexagons":
-            fields |= {"resolution": "Number", "n_cells": "Number", "poor_population": "Number"}
+            fields |= {"resolution": "Number", "n_cells": "Number", "poor_population": "Number",
+                       "shown_population": "Number", "shown_share": "Number"}  # fmt: skip
             fields.setdefault("h3", "String")
         return fields
+
+    def label_fields(self, name: str) -> dict[str, str]:
+        """Properties of a layer's label points (``<name>_labels``); empty for a layer without them."""
+        self._check_layer(name)
+        return dict.fromkeys(LABELLED.get(name, ()), "String")
 
     def _check_layer(self, name: str) -> None:
         if name not in self.layers:
@@ -316,14 +412,24 @@ class VectorTiles:
         properties = {c: _tile_values(frame[c]) for c in columns if c in frame.columns}
         if name == "hexagons" and "resolution" not in frame.columns:
             properties["resolution"] = np.full(len(frame), finest, np.int64)
+            # 1 where a map colours the cell (a score and enough people), as parents carry the share.
+            shown = frame["score"].notna().to_numpy() & (
+                frame["population"].to_numpy(float) >= MIN_PEOPLE_SHOWN
+            )
+            properties["shown_share"] = shown.astype(np.float64)
         if stored is not None:  # same rows in the same order: only the values differ
             return replace(stored, properties=properties)
         geometry = lonlat_to_mercator(frame.geometry.to_numpy())
         kinds = shapely.get_type_id(geometry)
         polygonal = bool(np.isin(kinds, [3, 6]).any())
-        return _Prepared(
-            name, geometry, shapely.bounds(geometry), _feature_ids(name, frame), properties, polygonal
-        )
+        ids = _feature_ids(name, frame)
+        labels = None
+        if name in LABELLED:
+            # A point inside each area (never in a hole or outside a crescent), chosen once.
+            anchors = lonlat_to_mercator(shapely.point_on_surface(frame.geometry.to_numpy()))
+            names = {c: _tile_values(frame[c]) for c in LABELLED[name] if c in frame.columns}
+            labels = _Labels(shapely.get_coordinates(anchors), ids, names)
+        return _Prepared(name, geometry, shapely.bounds(geometry), ids, properties, polygonal, labels)
 
 
 def encode_tile(layer: _Prepared, z: int, x: int, y: int) -> bytes:
@@ -337,20 +443,35 @@ def encode_tile(layer: _Prepared, z: int, x: int, y: int) -> bytes:
     )
     if len(hit) == 0:
         return b""
-    clipped = shapely.clip_by_rect(layer.geometry[hit], minx - pad, miny - pad, maxx + pad, maxy + pad)
 
     def to_tile(coords: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.column_stack([(coords[:, 0] - minx) * scale, (maxy - coords[:, 1]) * scale])
 
-    local = shapely.transform(clipped, to_tile)
-    local = _snap(local, layer.polygonal)
+    clipped = shapely.clip_by_rect(layer.geometry[hit], minx - pad, miny - pad, maxx + pad, maxy + pad)
+    local = _snap(shapely.transform(clipped, to_tile), layer.polygonal)
     keep = ~shapely.is_empty(local)
-    if not keep.any():
+    layers = []
+    if keep.any():
+        rows = hit[keep]
+        properties = {name: values[rows] for name, values in layer.properties.items()}
+        layers.append(_mvt.encode_layer(layer.name, local[keep], layer.ids[rows], properties, EXTENT))
+    if layer.labels is not None:
+        layers.append(_label_layer(layer.name, layer.labels, (minx, miny, maxx, maxy), to_tile))
+    return _mvt.encode_tile(layers)
+
+
+def _label_layer(
+    name: str, labels: _Labels, bounds: BBox, to_tile: Callable[[NDArray[np.float64]], NDArray[np.float64]]
+) -> bytes:
+    """The label points inside the tile itself (not its buffer): each in exactly one tile."""
+    minx, miny, maxx, maxy = bounds
+    x, y = labels.xy[:, 0], labels.xy[:, 1]
+    inside = np.flatnonzero((x >= minx) & (x < maxx) & (y > miny) & (y <= maxy))
+    if not len(inside):
         return b""
-    rows = hit[keep]
-    properties = {name: values[rows] for name, values in layer.properties.items()}
-    encoded = _mvt.encode_layer(layer.name, local[keep], layer.ids[rows], properties, EXTENT)
-    return _mvt.encode_tile([encoded])
+    points = shapely.points(np.rint(to_tile(labels.xy[inside])))
+    properties = {column: values[inside] for column, values in labels.properties.items()}
+    return _mvt.encode_layer(f"{name}{LABELS_SUFFIX}", points, labels.ids[inside], properties, EXTENT)
 
 
 def _snap(geometries: NDArray[np.object_], polygonal: bool) -> NDArray[np.object_]:
@@ -416,3 +537,85 @@ def _type_name(column: pd.Series) -> str:
     if pd.api.types.is_numeric_dtype(column):
         return "Number"
     return "String"
+
+
+# ------------------------------------------------------------------------------------------------
+# Tile matrix sets (OGC Two Dimensional Tile Matrix Set 2.0, JSON), served at /tileMatrixSets
+# ------------------------------------------------------------------------------------------------
+
+#: Tile matrices each tile matrix set defines (OGC's registered sets go to 24).
+TMS_LAST_MATRIX = 24
+_WEB_MERCATOR_SCALE0 = 559082264.028717
+_CRS84_SCALE0 = 279541132.0143589
+
+
+def tile_matrix_set(tms_id: str) -> dict[str, object]:
+    """The JSON definition of ``WebMercatorQuad`` or ``WorldCRS84Quad`` as the OGC registers them
+    (OGC 17-083r4, 2.0 encoding); `LayerNotFound` for any other id.
+
+    Each document also carries the 1.0 encoding's members (``type``, ``identifier``,
+    ``supportedCRS``, ``boundingBox``, and ``identifier``/``topLeftCorner`` per matrix): GDAL up to
+    3.6 reads only those, and its OGCAPI driver then opens the tiles without the OGC's site.
+
+    Examples
+    --------
+    >>> tms = tile_matrix_set("WorldCRS84Quad")
+    >>> tms["tileMatrices"][0]["matrixWidth"], tms["tileMatrices"][0]["matrixHeight"]
+    (2, 1)
+    """
+    if tms_id == "WebMercatorQuad":
+        crs, axes, scale0 = "http://www.opengis.net/def/crs/EPSG/0/3857", ["X", "Y"], _WEB_MERCATOR_SCALE0
+        origin, corner = (-_HALF_WORLD, _HALF_WORLD), (_HALF_WORLD, -_HALF_WORLD)
+        cell0, widths = 2 * _HALF_WORLD / 256, 1
+        title, scale_set = "Google Maps Compatible for the World", "GoogleMapsCompatible"
+    elif tms_id == "WorldCRS84Quad":
+        crs, axes, scale0 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84", ["Lon", "Lat"], _CRS84_SCALE0
+        origin, corner = (-180.0, 90.0), (180.0, -90.0)
+        cell0, widths = 180.0 / 256, 2
+        title, scale_set = "CRS84 for the World", "GoogleCRS84Quad"
+    else:
+        raise LayerNotFound(
+            f"no tile matrix set '{excerpt(tms_id)}'; there are {', '.join(TILE_MATRIX_SETS)}"
+        )
+    return {
+        "id": tms_id,
+        "title": title,
+        "uri": f"http://www.opengis.net/def/tilematrixset/OGC/1.0/{tms_id}",
+        "crs": crs,
+        "orderedAxes": axes,
+        "wellKnownScaleSet": f"http://www.opengis.net/def/wkss/OGC/1.0/{scale_set}",
+        "tileMatrices": [
+            _matrix(z, scale0, cell0, origin, widths << z, 1 << z) for z in range(TMS_LAST_MATRIX + 1)
+        ],
+        # The 1.0 encoding (GDAL <= 3.6).
+        "type": "TileMatrixSetType",
+        "identifier": tms_id,
+        "supportedCRS": crs,
+        "boundingBox": {
+            "type": "BoundingBoxType",
+            "crs": crs,
+            "lowerCorner": [origin[0], corner[1]],
+            "upperCorner": [corner[0], origin[1]],
+        },  # fmt: skip
+    }
+
+
+TILE_MATRIX_SETS: tuple[str, ...] = ("WebMercatorQuad", "WorldCRS84Quad")
+
+
+def _matrix(
+    z: int, scale0: float, cell0: float, origin: tuple[float, float], width: int, height: int
+) -> dict[str, object]:
+    return {
+        "id": str(z),
+        "identifier": str(z),
+        "topLeftCorner": list(origin),
+        "scaleDenominator": scale0 / (1 << z),
+        "cellSize": cell0 / (1 << z),
+        "cornerOfOrigin": "topLeft",
+        "pointOfOrigin": list(origin),
+        "tileWidth": 256,
+        "tileHeight": 256,
+        "matrixWidth": width,
+        "matrixHeight": height,
+    }

@@ -23,8 +23,11 @@ And(items=(Compare(op='>', left=Property(name='population'), right=Literal(value
 
 from __future__ import annotations
 
+import datetime
+import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -33,7 +36,7 @@ import shapely
 
 from layers.errors import InvalidQuery, excerpt
 
-Kind = Literal["string", "integer", "number", "boolean"]
+Kind = Literal["string", "integer", "number", "boolean", "date", "timestamp"]
 GEOMETRY_PROPERTY = "geometry"
 
 # Bounds on the work one filter may ask for (README, "Limits"). Each is answered with `InvalidQuery`
@@ -229,6 +232,36 @@ _SPATIAL = {
 #: The relation seen from the other side: S_WITHIN(literal, geometry) is S_CONTAINS(geometry, literal).
 _CONVERSE = {"within": "contains", "contains": "within"}
 _COMPARISONS = {"=", "<>", "!=", "<", "<=", ">", ">="}
+#: CQL2 temporal literals (basic CQL2): the function and what it takes.
+_TEMPORAL = {"DATE": "date such as '2023-01-01'", "TIMESTAMP": "instant such as '2023-01-01T00:00:00Z'"}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIMESTAMP = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$", re.IGNORECASE
+)
+
+
+def temporal_literal(function: str, text: str) -> np.datetime64:
+    """The value of ``DATE('...')`` (a day) or ``TIMESTAMP('...')`` (an instant, in UTC, RFC 3339).
+
+    Examples
+    --------
+    >>> temporal_literal("DATE", "2023-01-31")
+    np.datetime64('2023-01-31')
+    >>> temporal_literal("TIMESTAMP", "2023-01-01T07:00:00+07:00")
+    np.datetime64('2023-01-01T00:00:00.000')
+    """
+    try:
+        if function == "DATE" and _DATE.match(text):
+            return np.datetime64(datetime.date.fromisoformat(text), "D")
+        if function == "TIMESTAMP" and _TIMESTAMP.match(text):
+            moment = datetime.datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+            utc = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+            return np.datetime64(utc, "ms")
+    except ValueError:
+        pass
+    raise InvalidQuery(f"filter: {function}('{excerpt(text, 40)}') is not a {_TEMPORAL[function]}")
+
+
 #: Characters of the filter an error message quotes around the place of the error.
 _CONTEXT_CHARS = 80
 
@@ -403,6 +436,13 @@ class _Parser:
             return Property(tok.text[1:-1].replace('""', '"'))
         if tok.kind == "word" and tok.upper in ("TRUE", "FALSE"):
             return Literal_(tok.upper == "TRUE")
+        if tok.kind == "word" and tok.upper in _TEMPORAL and self.peek().text == "(":
+            self.next()
+            text = self.next()
+            if text.kind != "string":
+                raise self.error(f"{tok.upper}() takes a quoted {_TEMPORAL[tok.upper]}", text.start)
+            self.expect(")")
+            return Literal_(temporal_literal(tok.upper, text.text[1:-1]))
         if tok.kind == "word" and tok.upper not in _KEYWORDS:
             if self.peek().text == "(":
                 raise self.error(f"unknown function {_quote(tok.text)}", tok.start)
@@ -472,23 +512,28 @@ class _Parser:
             geom = shapely.from_wkt(self.text[start:i])
         except shapely.errors.GEOSException as exc:
             raise self.error(f"invalid geometry ({excerpt(exc)})", start) from None
-        vertices = int(shapely.get_num_coordinates(geom))
-        is_collection = shapely.get_type_id(geom) == 7
-        limit = MAX_COLLECTION_VERTICES if is_collection else MAX_GEOMETRY_VERTICES
-        if vertices > limit:
-            what = "a GEOMETRYCOLLECTION" if is_collection else "a geometry"
-            raise self.error(
-                f"the geometry has {vertices:,} vertices; {what} may have at most {limit:,} "
-                "(simplify it, or use a MULTI* geometry or a bbox)",
-                start,
-            )
-        parts = _num_parts(geom)
-        if parts > MAX_GEOMETRY_PARTS:
-            raise self.error(
-                f"the geometry has {parts:,} parts; at most {MAX_GEOMETRY_PARTS:,} are allowed", start
-            )
+        problem = _literal_problem(geom)
+        if problem:
+            raise self.error(problem, start)
         self.pos, self._peeked = i, None
         return geom
+
+
+def _literal_problem(geom: Any) -> str | None:
+    """Why a geometry literal is too big to test (None: it is within the limits)."""
+    vertices = int(shapely.get_num_coordinates(geom))
+    is_collection = shapely.get_type_id(geom) == 7
+    limit = MAX_COLLECTION_VERTICES if is_collection else MAX_GEOMETRY_VERTICES
+    if vertices > limit:
+        what = "a GEOMETRYCOLLECTION" if is_collection else "a geometry"
+        return (
+            f"the geometry has {vertices:,} vertices; {what} may have at most {limit:,} "
+            "(simplify it, or use a MULTI* geometry or a bbox)"
+        )
+    parts = _num_parts(geom)
+    if parts > MAX_GEOMETRY_PARTS:
+        return f"the geometry has {parts:,} parts; at most {MAX_GEOMETRY_PARTS:,} are allowed"
+    return None
 
 
 def _quote(text: str) -> str:
@@ -532,6 +577,226 @@ def parse(text: str) -> Node:
 
 
 # ------------------------------------------------------------------------------------------------
+# CQL2-JSON (the same tree, from the JSON encoding of OGC 21-065)
+# ------------------------------------------------------------------------------------------------
+
+_JSON_COMPARISONS = {"=", "<>", "<", "<=", ">", ">="}
+_JSON_SPATIAL = {name.lower(): op for name, op in _SPATIAL.items()}
+
+
+def _json_depth(text: str) -> int:
+    """Deepest nesting of arrays and objects in JSON text (strings skipped), before parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_json_text(text: str) -> Node:
+    """Parse a CQL2-JSON filter given as text (a ``filter`` with ``filter-lang=cql2-json``).
+
+    The same limits as CQL2 text: `MAX_FILTER_CHARS` characters, `MAX_DEPTH` levels of logical
+    nesting (a JSON nesting of about three levels per logical level), the geometry literal limits.
+
+    Examples
+    --------
+    >>> parse_json_text('{"op": "=", "args": [{"property": "year"}, 2023]}')
+    Compare(op='=', left=Property(name='year'), right=Literal(value=2023))
+    """
+    if not text or not text.strip():
+        raise InvalidQuery("filter: empty expression")
+    if len(text) > MAX_FILTER_CHARS:
+        raise InvalidQuery(f"filter: {len(text):,} characters; at most {MAX_FILTER_CHARS:,} are allowed")
+    if _json_depth(text) > 3 * MAX_DEPTH + 8:
+        raise InvalidQuery(f"filter: nested more than {MAX_DEPTH} levels deep; write it flatter")
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidQuery(f"filter: not CQL2-JSON ({excerpt(exc)})") from None
+    return parse_json(value)
+
+
+def parse_json(value: Any, depth: int = 0) -> Node:
+    """Parse CQL2-JSON (already decoded) into the tree `parse` builds from text."""
+    if depth > MAX_DEPTH:
+        raise InvalidQuery(f"filter: nested more than {MAX_DEPTH} levels deep; write it flatter")
+    if isinstance(value, bool):
+        return Truth(Literal_(value))
+    if not isinstance(value, dict) or "op" not in value:
+        raise InvalidQuery(
+            f"filter: expected an object with 'op' and 'args', got {_quote(json.dumps(value))}"
+        )
+    op = str(value["op"]).lower()
+    args = value.get("args")
+    if not isinstance(args, list):
+        raise InvalidQuery(f"filter: '{excerpt(op)}' needs a list 'args'")
+    if op in ("and", "or"):
+        if len(args) < 2:
+            raise InvalidQuery(f"filter: '{op}' needs at least two args")
+        items = tuple(parse_json(a, depth + 1) for a in args)
+        return And(items) if op == "and" else Or(items)
+    if op == "not":
+        _arity(op, args, 1)
+        return Not(parse_json(args[0], depth + 1))
+    if op in _JSON_SPATIAL:
+        _arity(op, args, 2)
+        return _json_spatial(_JSON_SPATIAL[op], args)
+    reader = _JSON_PREDICATES.get(op)
+    if reader is None:
+        raise InvalidQuery(f"filter: unknown CQL2-JSON operator '{excerpt(op)}'")
+    return reader(op, args)
+
+
+def _json_compare(op: str, args: list[Any]) -> Node:
+    _arity(op, args, 2)
+    return Compare(op, _json_operand(args[0]), _json_operand(args[1]))
+
+
+def _json_like(op: str, args: list[Any]) -> Node:
+    _arity(op, args, 2)
+    pattern = _json_operand(args[1])
+    if not (isinstance(pattern, Literal_) and isinstance(pattern.value, str)):
+        raise InvalidQuery("filter: like needs a string pattern such as 'Desa %'")
+    return Like(_json_operand(args[0]), pattern.value)
+
+
+def _json_between(op: str, args: list[Any]) -> Node:
+    _arity(op, args, 3)
+    return Between(_json_operand(args[0]), _json_operand(args[1]), _json_operand(args[2]))
+
+
+def _json_in(op: str, args: list[Any]) -> Node:
+    _arity(op, args, 2)
+    if not isinstance(args[1], list) or not args[1]:
+        raise InvalidQuery("filter: in needs a non-empty list of values")
+    items = [_json_operand(a) for a in args[1]]
+    literals = tuple(i for i in items if isinstance(i, Literal_))
+    if len(literals) != len(items):
+        raise InvalidQuery("filter: in lists hold literal values only")
+    return In(_json_operand(args[0]), literals)
+
+
+def _json_is_null(op: str, args: list[Any]) -> Node:
+    _arity(op, args, 1)
+    return IsNull(_json_operand(args[0]))
+
+
+_JSON_PREDICATES: dict[str, Callable[[str, list[Any]], Node]] = {
+    **dict.fromkeys(_JSON_COMPARISONS, _json_compare),
+    "like": _json_like,
+    "between": _json_between,
+    "in": _json_in,
+    "isnull": _json_is_null,
+}
+
+
+def _arity(op: str, args: list[Any], n: int) -> None:
+    if len(args) != n:
+        raise InvalidQuery(f"filter: '{op}' takes {n} args, got {len(args)}")
+
+
+def _json_operand(value: Any) -> Operand:
+    if isinstance(value, dict):
+        if set(value) == {"property"} and isinstance(value["property"], str):
+            return Property(value["property"])
+        if set(value) == {"date"} and isinstance(value["date"], str):
+            return Literal_(temporal_literal("DATE", value["date"]))
+        if set(value) == {"timestamp"} and isinstance(value["timestamp"], str):
+            return Literal_(temporal_literal("TIMESTAMP", value["timestamp"]))
+        raise InvalidQuery(f"filter: expected a property or a value, got {_quote(json.dumps(value))}")
+    if isinstance(value, bool | str):
+        return Literal_(value)
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidQuery("filter: numbers must be finite")
+        return Literal_(value)
+    raise InvalidQuery(f"filter: expected a property or a value, got {_quote(json.dumps(value))}")
+
+
+def _json_geometry(value: Any) -> Geometry | Property:
+    if isinstance(value, dict) and set(value) == {"property"}:
+        return Property(str(value["property"]))
+    if isinstance(value, dict) and set(value) == {"bbox"}:
+        box = value["bbox"]
+        if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) for v in box)):
+            raise InvalidQuery("filter: bbox takes 4 numbers: minlon, minlat, maxlon, maxlat")
+        return Geometry(shapely.box(*(float(v) for v in box)))
+    if isinstance(value, dict) and "type" in value:
+        try:
+            geom = shapely.from_geojson(json.dumps(value))
+        except (shapely.errors.GEOSException, ValueError) as exc:
+            raise InvalidQuery(f"filter: invalid GeoJSON geometry ({excerpt(exc)})") from None
+        problem = _literal_problem(geom)
+        if problem:
+            raise InvalidQuery(f"filter: {problem}")
+        return Geometry(geom)
+    raise InvalidQuery(
+        "filter: a spatial function takes the 'geometry' property and a GeoJSON geometry or bbox"
+    )
+
+
+def _json_spatial(op: str, args: list[Any]) -> Spatial:
+    first, second = _json_geometry(args[0]), _json_geometry(args[1])
+    if isinstance(first, Property) and isinstance(second, Geometry):
+        prop, geom = first, second
+    elif isinstance(first, Geometry) and isinstance(second, Property):
+        prop, geom, op = second, first, _CONVERSE.get(op, op)
+    else:
+        raise InvalidQuery(f"filter: s_{op} needs the '{GEOMETRY_PROPERTY}' property and one geometry")
+    if prop.name != GEOMETRY_PROPERTY:
+        raise InvalidQuery(f"filter: the spatial property is '{GEOMETRY_PROPERTY}', not {_quote(prop.name)}")
+    return Spatial(op, geom)
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading and rewriting a tree
+# ------------------------------------------------------------------------------------------------
+
+
+def properties_of(node: object) -> set[str]:
+    """Names of the properties a (sub)tree refers to.
+
+    Examples
+    --------
+    >>> sorted(properties_of(parse("year = 2023 AND (M0 > 0.2 OR kabupaten_code = '6201')")))
+    ['M0', 'kabupaten_code', 'year']
+    """
+    if isinstance(node, Property):
+        return {node.name}
+    if isinstance(node, tuple):
+        return set().union(*(properties_of(item) for item in node)) if node else set()
+    fields: dict[str, object] = getattr(node, "__dataclass_fields__", None) or {}
+    if isinstance(node, Literal_ | Geometry):
+        return set()
+    return set().union(*(properties_of(getattr(node, name)) for name in fields)) if fields else set()
+
+
+def map_geometries(node: Node, change: Any) -> Node:
+    """The tree with each geometry literal replaced by ``change(geometry)`` (e.g. a reprojection)."""
+    if isinstance(node, Spatial):
+        return Spatial(node.op, Geometry(change(node.geometry.value)))
+    if isinstance(node, And | Or):
+        return type(node)(tuple(map_geometries(item, change) for item in node.items))
+    if isinstance(node, Not):
+        return Not(map_geometries(node.item, change))
+    return node
+
+
+# ------------------------------------------------------------------------------------------------
 # Evaluation
 # ------------------------------------------------------------------------------------------------
 
@@ -549,6 +814,8 @@ class _Value:
 
 
 def _literal_kind(value: Any) -> Kind:
+    if isinstance(value, np.datetime64):
+        return "date" if np.datetime_data(value)[0] == "D" else "timestamp"
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
@@ -573,7 +840,12 @@ def _check_types(a: _Value, b: _Value) -> None:
         return
     prop = a if a.name else b
     other = b if prop is a else a
-    hint = {"string": "a quoted 'text' value", "boolean": "TRUE or FALSE"}.get(prop.kind, "a number")
+    hint = {
+        "string": "a quoted 'text' value",
+        "boolean": "TRUE or FALSE",
+        "date": "DATE('2023-01-01')",
+        "timestamp": "TIMESTAMP('2023-01-01T00:00:00Z')",
+    }.get(prop.kind, "a number")
     what = f"property '{prop.name}'" if prop.name else "value"
     raise InvalidQuery(
         f"filter: {what} is {prop.kind} but is compared with a {other.kind}; compare it with {hint}"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import cached_property
 from typing import Any
 
@@ -45,6 +46,8 @@ class FeatureNotFound(LayerNotFound):
 
 def _kind(series: pd.Series) -> Kind:
     dtype = series.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "date"
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
     if pd.api.types.is_integer_dtype(dtype):
@@ -62,6 +65,8 @@ def _column_arrays(series: pd.Series, kind: Kind) -> tuple[np.ndarray, np.ndarra
         values = np.asarray(series.astype(object).where(~null, "").astype(str).to_numpy(), dtype=str)
     elif kind == "boolean":
         values = series.fillna(False).to_numpy(dtype=bool)
+    elif kind == "date":
+        values = series.to_numpy(dtype="datetime64[D]")
     elif kind == "integer" and not has_null:
         values = series.to_numpy(dtype=np.int64)
     else:
@@ -170,6 +175,21 @@ class Table:
                 values[i] = None
         return values
 
+    def only(self, names: Sequence[str]) -> Table:
+        """A view with only the columns ``names``, in that order (same rows, ids and geometry)."""
+        for name in names:
+            self.column(name)  # InvalidQuery naming a property the layer lacks
+        return replace(
+            self,
+            columns={n: self.columns[n] for n in names},
+            nulls={n: self.nulls[n] for n in names if n in self.nulls},
+            kinds={n: self.kinds[n] for n in names},
+        )
+
+    def with_ids(self, ids: np.ndarray) -> Table:
+        """A view whose features answer with other ids (same rows; looking up by id is not kept)."""
+        return replace(self, ids=ids, _positions={})
+
     def with_columns(self, overrides: Mapping[str, np.ndarray]) -> Table:
         """A view with some column values replaced (same rows, ids, geometry and bounds)."""
         columns, nulls, kinds = dict(self.columns), dict(self.nulls), dict(self.kinds)
@@ -189,12 +209,14 @@ def parse_value(table: Table, name: str, text: str) -> Any:
     """Parse a query-string value into the type of column ``name`` (`InvalidQuery` when it cannot)."""
     kind = table.column(name)[2]
     try:
+        if kind == "date":
+            return np.datetime64(date.fromisoformat(text.strip()[:10]), "D")
         if kind == "integer":
             return int(text)
         if kind == "number":
             return float(text)
     except ValueError:
-        expected = "an integer" if kind == "integer" else "a number"
+        expected = {"integer": "an integer", "date": "a date such as 2023-01-01"}.get(kind, "a number")
         raise InvalidQuery(f"'{name}' expects {expected}, got '{excerpt(text)}'") from None
     if kind == "boolean":
         low = text.strip().lower()
@@ -344,6 +366,21 @@ def _rank(keys: np.ndarray) -> np.ndarray:
     return np.unique(keys, return_inverse=True)[1]
 
 
+def area_mask(table: Table, area: shapely.Geometry) -> np.ndarray:
+    """Rows whose geometry intersects ``area`` (a CRS84 polygon: a box given in another CRS)."""
+    if table.bounds is None or table.geometry is None:
+        raise InvalidQuery(f"'{table.name}' has no geometry, so bbox does not apply")
+    mask = np.zeros(len(table), dtype=bool)
+    if shapely.is_empty(area):
+        return mask
+    minx, miny, maxx, maxy = shapely.bounds(area)
+    b = table.bounds
+    candidates = np.flatnonzero((b[:, 0] <= maxx) & (b[:, 2] >= minx) & (b[:, 1] <= maxy) & (b[:, 3] >= miny))
+    shapely.prepare(area)
+    mask[candidates] = shapely.intersects(area, table.geometry[candidates])
+    return mask
+
+
 def select(
     table: Table,
     *,
@@ -351,6 +388,7 @@ def select(
     equals: Mapping[str, str] | None = None,
     where: cql2.Node | str | None = None,
     sortby: Sequence[str] = (),
+    area: shapely.Geometry | None = None,
 ) -> np.ndarray:
     """Positions of the rows matching every condition, in layer order or sorted.
 
@@ -366,6 +404,8 @@ def select(
         A CQL2-text filter, as text or parsed by `layers.query.cql2.parse`.
     sortby
         Column names, ``-name`` for descending.
+    area
+        A CRS84 polygon (a box given in a projected CRS): rows whose geometry intersects it.
 
     Returns
     -------
@@ -375,6 +415,8 @@ def select(
     mask = np.ones(len(table), dtype=bool)
     if bbox is not None:
         mask &= bbox_mask(table, bbox)
+    if area is not None:
+        mask &= area_mask(table, area)
     if equals:
         mask &= equals_mask(table, equals)
     if where is not None:
@@ -382,6 +424,86 @@ def select(
         mask &= cql2.evaluate(node, table, len(table))
     rows = np.flatnonzero(mask)
     return sort_rows(table, rows, sortby) if sortby else rows
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Rows selected across parts (a layer's table once per year shown), in answer order."""
+
+    parts: tuple[Table, ...]
+    part: np.ndarray
+    """The part of each selected row."""
+    rows: np.ndarray
+    """Each selected row's position in its part."""
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def page(self, offset: int, limit: int) -> Selection:
+        """The rows of one page."""
+        if offset < 0 or limit < 0:
+            raise InvalidQuery(f"offset and limit must be >= 0, got offset={offset}, limit={limit}")
+        return replace(self, part=self.part[offset : offset + limit], rows=self.rows[offset : offset + limit])
+
+    def runs(self) -> list[tuple[int, np.ndarray]]:
+        """Consecutive rows of one part, in order: (the part's index, its rows)."""
+        if not len(self.rows):
+            return []
+        cuts = np.flatnonzero(np.diff(self.part)) + 1
+        return [
+            (int(part[0]), rows)
+            for part, rows in zip(np.split(self.part, cuts), np.split(self.rows, cuts), strict=True)
+        ]
+
+
+def select_parts(
+    parts: Sequence[Table],
+    *,
+    bbox: BBox | None = None,
+    equals: Mapping[str, str] | None = None,
+    where: cql2.Node | str | None = None,
+    sortby: Sequence[str] = (),
+    area: shapely.Geometry | None = None,
+) -> Selection:
+    """`select` over several parts (one table per year): the rows of each part in turn, or sorted
+    across all of them by ``sortby``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> frames = [gpd.GeoDataFrame({"n": [3, 1], "year": [y, y]}, geometry=shapely.points([0, 1], [0, 1]))
+    ...           for y in (2023, 2024)]
+    >>> sel = select_parts([Table.from_frame("t", f) for f in frames], sortby=["-n"])
+    >>> sel.part.tolist(), sel.rows.tolist()
+    ([0, 1, 0, 1], [0, 0, 1, 1])
+    """
+    parts = tuple(parts)
+    if not parts:
+        return Selection(parts, np.empty(0, np.int64), np.empty(0, np.int64))
+    found = [select(p, bbox=bbox, equals=equals, where=where, area=area) for p in parts]
+    which = np.concatenate([np.full(len(rows), i, dtype=np.int64) for i, rows in enumerate(found)])
+    rows = np.concatenate(found) if found else np.empty(0, np.int64)
+    if not sortby:
+        return Selection(parts, which, rows)
+    if len(parts) == 1:
+        return Selection(parts, which, sort_rows(parts[0], rows, sortby))
+    keys = {spec[1:] if spec[:1] in "+-" else spec for spec in sortby}
+    check_sortby(parts[0], sortby)
+    columns = {k: np.concatenate([p.columns[k][r] for p, r in zip(parts, found, strict=True)]) for k in keys}
+    nulls = {
+        k: np.concatenate(
+            [
+                p.nulls[k][r] if k in p.nulls else np.zeros(len(r), bool)
+                for p, r in zip(parts, found, strict=True)
+            ]
+        )
+        for k in keys
+        if any(k in p.nulls for p in parts)
+    }
+    stacked = Table("stacked", None, np.arange(len(rows)).astype(str), columns, nulls,
+                    {k: parts[0].kinds[k] for k in keys})  # fmt: skip
+    order = sort_rows(stacked, np.arange(len(rows)), sortby)
+    return Selection(parts, which[order], rows[order])
 
 
 def page(rows: np.ndarray, offset: int, limit: int) -> np.ndarray:

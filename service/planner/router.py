@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from service.assets import StaticAssets
 from service.links import href
+from service.openapi import answers
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -22,7 +23,12 @@ router = APIRouter(tags=["planner"])
 _assets = StaticAssets(STATIC_DIR, vendored="vendor/")
 
 
-@router.get("/planner", response_class=FileResponse, summary="The targeting planner (HTML page)")
+@router.get(
+    "/planner",
+    response_class=FileResponse,
+    summary="The targeting planner (HTML page)",
+    responses=answers({"text/html": None}),
+)
 def planner() -> FileResponse:
     """The targeting planner: a map, the selection controls and the ranked list."""
     return _assets.page("index.html")

@@ -17,6 +17,15 @@ Checks:
 - ``temporal PATH LAYER YEARS_JSON ROWS_PER_YEAR``: the layer opens with its default style's temporal
   properties active (start and end from ``date``/``date_end``), and the temporal filter of each
   year selects that year's rows only.
+- ``oapif_years LANDING_URL COLLECTION YEAR ROWS``: the collection through the OAPIF provider with the
+  subset ``"date" = 'YEAR-01-01'`` (QGIS 3.22 sends it as ``datetime=``) and with ``?year=YEAR`` in
+  the connection URL: each gives ROWS features, all of that year.
+- ``project QGZ PNG EXPECTED_JSON``: the project opens with every layer valid (EXPECTED_JSON: layer
+  name → features), temporal settings on the layers of every year and the project's time range, and
+  its print layout (title, map, legend, scale bar, north arrow) renders to PNG.
+- ``linked_styles LANDING_URL COLLECTION OUT_DIR``: the collection over OAPIF, styled from the
+  stylesheet links of its collection document: the QML (renderer, field aliases) and the SLD (rules),
+  each rendered to a PNG with its colours counted.
 - ``oapif_render LANDING_URL COLLECTION PNG URI_EXTRA [MINX MINY MAXX MAXY]``: the collection through
   the OAPIF provider with only ``URI_EXTRA`` added to its data source (e.g.
   ``restrictToRequestBBOX='1'``), rendered over the lon/lat box (default: the layer's extent) to
@@ -221,6 +230,110 @@ def check_temporal(path: str, name: str, years: list[int], rows_per_year: int) -
     }  # fmt: skip
 
 
+def check_oapif_years(landing: str, collection: str, year: int, rows: int) -> dict[str, Any]:
+    """A year through the OAPIF provider: a subset on the date field, and the year in the URL."""
+    out: dict[str, Any] = {}
+    subset = QgsVectorLayer(f"url='{landing}' typename='{collection}'", collection, "OAPIF")
+    subset.setSubsetString(f"\"date\" = '{year}-01-01'")
+    by_url = QgsVectorLayer(f"url='{landing}/?year={year}' typename='{collection}'", collection, "OAPIF")
+    for name, layer in (("subset", subset), ("url", by_url)):
+        years = [f["year"] for f in layer.getFeatures()] if layer.isValid() else []
+        out[name] = {"valid": layer.isValid(), "features": len(years), "years": sorted(set(years)),
+                     "ok": layer.isValid() and len(years) == rows and set(years) == {year}}  # fmt: skip
+    return out
+
+
+def check_project(path: str, png: str, expected: dict[str, int]) -> dict[str, Any]:
+    """Open a .qgz, check its layers and temporal settings, render its layout to PNG."""
+    from qgis.core import QgsLayoutExporter, QgsLayoutItemLegend, QgsLayoutItemMap, QgsLayoutItemScaleBar
+
+    project = QgsProject.instance()
+    read = project.read(path)
+    layers = {
+        layer.dataProvider().uri().uri().split("layername=")[-1].strip("' "): layer
+        for layer in project.mapLayers().values()
+    }
+    counts = {name: layer.featureCount() for name, layer in layers.items() if layer.isValid()}
+    temporal = {name: layer.temporalProperties().isActive() for name, layer in layers.items()}
+    aliases = {name: layer.attributeAlias(layer.fields().indexOf("M0")) for name, layer in layers.items()
+               if layer.fields().indexOf("M0") >= 0}  # fmt: skip
+    time = project.timeSettings().temporalRange()
+    layout = project.layoutManager().layouts()[0] if project.layoutManager().layouts() else None
+    items = [type(i).__name__ for i in layout.items()] if layout else []
+    labels = [i.text() for i in layout.items() if hasattr(i, "text") and callable(i.text)] if layout else []
+    settings = QgsLayoutExporter.ImageExportSettings()
+    result = QgsLayoutExporter(layout).exportToImage(png, settings) if layout else -1
+    legend_rows = 0
+    if layout:
+        legend = next(i for i in layout.items() if isinstance(i, QgsLayoutItemLegend))
+        legend_rows = legend.model().rowCount()
+        scalebar = next(i for i in layout.items() if isinstance(i, QgsLayoutItemScaleBar))
+        map_item = next(i for i in layout.items() if isinstance(i, QgsLayoutItemMap))
+        scale = map_item.scale()
+        units = scalebar.unitsPerSegment()
+    else:
+        scale = units = 0
+    ok = (
+        read and all(counts.get(n) == c for n, c in expected.items()) and layout is not None
+        and result == QgsLayoutExporter.Success
+        and all(v for n, v in temporal.items() if n.endswith("_by_year"))
+        and time.begin().isValid() and legend_rows > 0
+    )  # fmt: skip
+    return {"project": {"read": read, "counts": counts, "temporal": temporal, "aliases": aliases,
+                        "time": [time.begin().toString(Qt.ISODate), time.end().toString(Qt.ISODate)],
+                        "items": items, "labels": labels, "export": result, "legend_rows": legend_rows,
+                        "scale": scale, "units_per_segment": units, "crs": project.crs().authid(),
+                        "ok": ok}}  # fmt: skip
+
+
+def check_linked_styles(landing: str, collection: str, out: str) -> dict[str, Any]:
+    """Style an OAPIF layer from its collection's stylesheet links (QML, then SLD); render both."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{landing}/collections/{collection}") as answer:  # noqa: S310 (loopback)
+        links = json.loads(answer.read())["links"]
+    # The features' styles (the tiles' styles are stylesheets too, for vector tile layers).
+    sheets = {
+        link["type"].split(";")[0]: link["href"]
+        for link in links
+        if link["rel"] == "stylesheet" and "/styles/" in link["href"]
+    }
+    results: dict[str, Any] = {}
+    for kind, media in (("qml", "application/vnd.qgis.qml"), ("sld", "application/vnd.ogc.sld+xml")):
+        layer = QgsVectorLayer(f"url='{landing}' typename='{collection}'", collection, "OAPIF")
+        path = f"{out}/{collection}.{kind}"
+        with urllib.request.urlopen(sheets[media]) as answer, open(path, "wb") as f:  # noqa: S310
+            f.write(answer.read())
+        message, loaded = layer.loadNamedStyle(path) if kind == "qml" else layer.loadSldStyle(path)
+        renderer = layer.renderer()
+        rules = len(renderer.rootRule().children()) if hasattr(renderer, "rootRule") else 0
+        alias = (
+            layer.attributeAlias(layer.fields().indexOf("M0")) if layer.fields().indexOf("M0") >= 0 else ""
+        )
+        extent = layer.extent()
+        settings = QgsMapSettings()
+        settings.setLayers([layer])
+        settings.setDestinationCrs(layer.crs())
+        settings.setExtent(extent)
+        settings.setOutputSize(QSize(400, 400))
+        settings.setBackgroundColor(QColor(255, 255, 255))
+        settings.setFlag(QgsMapSettings.Antialiasing, False)
+        job = QgsMapRendererSequentialJob(settings)
+        job.start()
+        job.waitForFinished()
+        image = job.renderedImage()
+        image.save(f"{out}/{collection}-{kind}.png", "PNG")
+        counts: dict[int, int] = {}
+        for x in range(0, 400, 2):
+            for y in range(0, 400, 2):
+                counts[image.pixel(x, y)] = counts.get(image.pixel(x, y), 0) + 1
+        colours = [rgb for rgb, n in counts.items() if n >= 40 and rgb != QColor(255, 255, 255).rgb()]
+        ok = loaded and len(colours) >= 3
+        results[kind] = {"loaded": loaded, "message": message, "renderer": renderer.type(), "rules": rules,
+                         "alias": alias, "colours": len(colours), "ok": ok}  # fmt: skip
+    return results
+
+
 def check_oapif_render(
     landing: str, collection: str, png: str, extra: str, bbox: list[float] | None = None
 ) -> dict[str, Any]:
@@ -265,6 +378,12 @@ def main(argv: list[str]) -> int:
         elif check == "oapif_render":
             bbox = [float(v) for v in argv[6:10]] if len(argv) > 9 else None
             result = check_oapif_render(argv[2], argv[3], argv[4], argv[5] if len(argv) > 5 else "", bbox)
+        elif check == "linked_styles":
+            result = check_linked_styles(argv[2], argv[3], argv[4])
+        elif check == "project":
+            result = check_project(argv[2], argv[3], json.loads(argv[4]))
+        elif check == "oapif_years":
+            result = check_oapif_years(argv[2], argv[3], int(argv[4]), int(argv[5]))
         elif check == "tiles":
             result = check_tiles(argv[2], [float(v) for v in argv[3:7]])
         elif check == "styled_tiles":

@@ -108,3 +108,113 @@ def test_gdal_command_line_reads_hexagons_in_pages_of_a_thousand(
     )  # fmt: skip
     assert info.returncode == 0 and f"Feature Count: {hexagons}" in info.stdout, info.stdout + info.stderr
     assert len(_items_requests(_requests(log_path)[before:], "hexagons")) == 1  # numberMatched, one page
+
+
+def _ogrinfo_years(url: str, where: str | None = None) -> tuple[int, set[int]]:
+    """Feature count and the years GDAL's ``ogrinfo`` reads from an OAPIF (or GeoJSON) URL."""
+    cmd = ["ogrinfo", "-ro", "-al", "-fields=YES", "-geom=NO", url] + (["-where", where] if where else [])
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    years = {int(m) for m in re.findall(r"^\s+year \(Integer\) = (\d+)$", done.stdout, re.MULTILINE)}
+    count = len(re.findall(r"^OGRFeature", done.stdout, re.MULTILINE))
+    return count, years
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="gdal-bin (ogrinfo) not installed")
+def test_gdal_reaches_every_year(server: tuple[str, Path], service_store: Path) -> None:
+    """``-where "year = N"``, an OAPIF URL with ``?year=N`` and a ``datetime`` interval each answer
+    that year's features, filtered by the server (the access log shows the year sent)."""
+    base, log_path = server
+    store = LayerStore.open(service_store)
+    first, n = min(store.years), store.rows("villages")
+    before = len(_requests(log_path))
+    assert _ogrinfo_years(f"OAPIF:{base}/collections/villages", f"year = {first}") == (n, {first})
+    sent = _items_requests(_requests(log_path)[before:], "villages")
+    # After its first page (read for the fields), every request carries the year.
+    assert sent[1:] and all(r.get("year") == str(first) for r in sent[1:]), sent
+    assert _ogrinfo_years(f"OAPIF:{base}/collections/villages?year={first}") == (n, {first})
+    # The same URL with a property filter: both reach the server.
+    code = store.layer("villages")["kabupaten_code"].iloc[0]
+    count, years = _ogrinfo_years(
+        f"OAPIF:{base}/collections/villages?year={first}", f"kabupaten_code = '{code}'"
+    )
+    assert years == {first} and count == (store.layer("villages")["kabupaten_code"] == code).sum()
+    # An interval over every year: each village once per year.
+    count, years = _ogrinfo_years(f"OAPIF:{base}/collections/villages?datetime=../..")
+    assert (count, years) == (n * len(store.years), set(store.years))
+
+
+@pytest.mark.skipif(shutil.which("ogr2ogr") is None, reason="gdal-bin (ogr2ogr) not installed")
+def test_gdal_reads_answers_in_utm_and_latlon_boxes(
+    server: tuple[str, Path], service_store: Path, tmp_path: Path
+) -> None:
+    """An answer in EPSG:32750 equals GDAL's own reprojection of the CRS84 answer (to the
+    centimetre), and a lat/lon box with ``bbox-crs`` EPSG:4326 finds the villages of the lon/lat one."""
+    base, _ = server
+    items = f"{base}/collections/villages/items?limit=1000"
+    ours, gdals = tmp_path / "ours.geojson", tmp_path / "gdal.geojson"
+    crs = "http://www.opengis.net/def/crs/EPSG/0/32750"
+    for cmd in (
+        ["ogr2ogr", "-f", "GeoJSON", "-a_srs", "EPSG:32750", str(ours), f"{items}&crs={crs}"],
+        [
+            "ogr2ogr",
+            "-f",
+            "GeoJSON",
+            "-t_srs",
+            "EPSG:32750",
+            str(gdals),
+            f"OAPIF:{base}/collections/villages",
+        ],
+    ):
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+    a = pyogrio.read_dataframe(ours).set_index("village_code").sort_index()
+    b = pyogrio.read_dataframe(gdals).set_index("village_code").sort_index()
+    assert list(a.index) == list(b.index)
+    assert a.geometry.geom_equals_exact(b.geometry, tolerance=0.02).all()
+    assert 0 < a.total_bounds[0] < 1_000_000 and 9_000_000 < a.total_bounds[1] < 10_000_000  # metres
+
+    villages = LayerStore.open(service_store).layer("villages")
+    minx, miny, maxx, maxy = villages.total_bounds
+    box = (minx, miny, (minx + maxx) / 2, (miny + maxy) / 2)
+    lonlat = _ogrinfo_years(f"{items}&bbox={','.join(map(str, box))}")[0]
+    latlon_box = ",".join(map(str, (box[1], box[0], box[3], box[2])))
+    latlon = _ogrinfo_years(f"{items}&bbox={latlon_box}&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4326")[
+        0
+    ]
+    assert 0 < latlon == lonlat < len(villages)
+
+
+@pytest.mark.skipif(shutil.which("gdal_translate") is None, reason="gdal-bin not installed")
+def test_gdal_ogcapi_works_offline(server: tuple[str, Path], service_store: Path, tmp_path: Path) -> None:
+    """GDAL's OGCAPI driver follows the tileset's tiling-scheme link to this service (never to the
+    OGC's schema site, which an offline office cannot reach), GDAL's own parser reads that tile
+    matrix set, and ``OGCAPI:`` opens a collection's features (``-oo API=ITEMS``: Debian's GDAL 3.6
+    builds the driver without its vector-tile reader)."""
+    base, log_path = server
+    before = len(_requests(log_path))
+    auto = subprocess.run(["ogrinfo", "-ro", "-so", f"OGCAPI:{base}/collections/villages"],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert "resolve host" not in auto.stderr and "schemas.opengis.net" not in auto.stderr, auto.stderr
+    assert any("GET /tileMatrixSets/WebMercatorQuad " in line for line in _requests(log_path)[before:])
+    tms = tmp_path / "WebMercatorQuad.json"
+    done = subprocess.run(["curl", "-sf", "-o", str(tms), f"{base}/tileMatrixSets/WebMercatorQuad"],
+                          capture_output=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0
+    raster = next(Path(service_store).glob("time_min_*.tif"))
+    command = [
+        "gdal_translate",
+        "-q",
+        "-of",
+        "COG",
+        "-co",
+        f"TILING_SCHEME={tms}",
+        str(raster),
+        str(tmp_path / "c.tif"),
+    ]
+    cog = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert cog.returncode == 0, cog.stderr
+    command = ["ogrinfo", "-ro", "-al", "-so", "-oo", "API=ITEMS", f"OGCAPI:{base}/collections/villages"]
+    items = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    rows = LayerStore.open(service_store).rows("villages")
+    assert items.returncode == 0 and f"Feature Count: {rows}" in items.stdout, items.stdout + items.stderr

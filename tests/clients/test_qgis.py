@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -20,6 +21,7 @@ import pytest
 
 from layers.export import export_all_gpkg, export_layer
 from layers.maps.classes import SCORE
+from layers.maps.qml import SHOWN_SCORE
 from layers.store import LayerStore
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -82,11 +84,12 @@ def server(live_server: tuple[str, Path]) -> str:
 def test_qgis_opens_the_styled_geopackage(store, tmp_path):
     gpkg = export_all_gpkg(store, tmp_path / "sasaran.gpkg")
     expected = {name: {"features": store.rows(name)} for name in store.names}
+    hexagons = store.layer("hexagons")
     expected["hexagons"] |= {
         "renderer": "graduatedSymbol",
-        "attr": "score",
-        # The legend lists the classes the cells fall in.
-        "classes": len(SCORE.present(store.layer("hexagons")["score"].to_numpy(float))),
+        "attr": SHOWN_SCORE,  # cells of fewer than 5 people are not coloured (docs/method.md)
+        # The legend lists the classes the shown cells fall in.
+        "classes": len(SCORE.present(hexagons["score"].where(hexagons["population"] >= 5).to_numpy(float))),
         "geometry": "Polygon",
     }
     expected["villages"] |= {"renderer": "graduatedSymbol", "attr": "M0", "geometry": "MultiPolygon"}
@@ -104,6 +107,20 @@ def test_qgis_opens_the_styled_geopackage(store, tmp_path):
 def test_qgis_reads_villages_over_ogc_api_features(server, store, tmp_path):
     results = run_check(tmp_path, "oapif", server, "villages", str(store.rows("villages")))
     assert results["villages"]["features"] == store.rows("villages")
+
+
+def test_qgis_reaches_every_year_over_oapif(live_server, store, tmp_path):
+    """QGIS 3.22 sends a subset on the date field to the server (``datetime=``), and a year in the
+    connection URL with every request: both answer that year's villages."""
+    base, log_path = live_server
+    first = min(store.years)
+    start = len(log_path.read_text().splitlines())
+    results = run_check(tmp_path, "oapif_years", base, "villages", str(first), str(store.rows("villages")))
+    assert results["subset"]["years"] == [first] and results["url"]["years"] == [first]
+    sent = [dict(parse_qsl(m.group(1))) for line in log_path.read_text().splitlines()[start:]
+            if (m := re.search(r'"GET /collections/villages/items\??(\S*) HTTP', line))]  # fmt: skip
+    assert any(r.get("datetime") == f"{first}-01-01" for r in sent), sent
+    assert any(r.get("year") == str(first) for r in sent), sent
 
 
 def test_qgis_renders_the_hexagon_vector_tiles(server, store, tmp_path):
@@ -195,3 +212,62 @@ def test_qgis_pages_oapif_by_a_thousand_and_restricts_to_the_view(live_server, s
     with_bbox = [limit for limit, bbox in sent if bbox]
     assert with_bbox and len(with_bbox) <= 2, sent  # the view's features, not every page
     _keep(png, "qgis-oapif-hexagons-view.png")
+
+
+def test_the_qgis_project_opens_and_its_layout_renders(store, tmp_path):
+    """``sasaran export qgis``: the .qgz opens in QGIS 3.22 with every layer of the GeoPackage beside
+    it, temporal layers for the years, and its print layout renders to PNG."""
+    out = tmp_path / "sasaran.qgz"
+    done = subprocess.run(
+        [sys.executable, "-m", "layers.cli", "export", "qgis", "--store", str(store.path), "--out", str(out)],
+        capture_output=True, text=True, timeout=300, check=False, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert out.exists() and out.with_suffix(".gpkg").exists()
+    png = tmp_path / "layout.png"
+    expected = {name: store.rows(name) for name in ("villages", "kecamatan", "kabupaten", "hexagons")}
+    expected["villages_by_year"] = store.rows("villages") * len(store.years)
+    got = run_check(tmp_path, "project", str(out), str(png), json.dumps(expected))["project"]
+    assert got["crs"] == "EPSG:3857" and got["time"][0].startswith(str(min(store.years)))
+    assert {
+        "QgsLayoutItemMap",
+        "QgsLayoutItemLegend",
+        "QgsLayoutItemScaleBar",
+        "QgsLayoutItemPicture",
+    } <= set(got["items"])
+    assert any(store.manifest["name"] in label for label in got["labels"])
+    assert got["aliases"]["villages"] == "Indeks M0 / Adjusted headcount M0"
+    assert got["units_per_segment"] > 0 and png.stat().st_size > 50_000
+    if os.environ.get("SASARAN_WRITE_DOCS_IMAGES") == "1":
+        from PIL import Image
+
+        with Image.open(png) as image:
+            image.thumbnail((1400, 1400))
+            image.save(DOCS_IMG / "qgis-project-layout.png", optimize=True)
+
+
+def test_the_served_qgis_project_reads_the_geopackage_over_http(live_server, store, tmp_path):
+    """``/exports/sasaran.qgz``: the same project, its layers read from the service's GeoPackage by
+    GDAL's /vsicurl/ (range requests)."""
+    base, _ = live_server
+    import httpx
+
+    answer = httpx.get(f"{base}/exports/sasaran.qgz", timeout=120)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip"
+    out = tmp_path / "served.qgz"
+    out.write_bytes(answer.content)
+    got = run_check(tmp_path, "project", str(out), str(tmp_path / "served.png"),
+                    json.dumps({"villages": store.rows("villages")}))["project"]  # fmt: skip
+    assert got["counts"]["villages"] == store.rows("villages")
+
+
+def test_layers_over_oapif_open_styled_from_the_collections_style_links(server, store, tmp_path):
+    """A QGIS user (or a script) styles an OAPIF layer from its collection's stylesheet links: the QML
+    gives the graduated M0 classes with field aliases, the SLD (GeoServer's language) the same
+    classes as rules."""
+    got = run_check(tmp_path, "linked_styles", server, "villages", str(tmp_path))
+    assert (
+        got["qml"]["renderer"] == "graduatedSymbol"
+        and got["qml"]["alias"] == "Indeks M0 / Adjusted headcount M0"
+    )
+    assert got["sld"]["renderer"] == "RuleRenderer" and got["sld"]["rules"] >= 3

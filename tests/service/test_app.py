@@ -11,6 +11,7 @@ from openapi_spec_validator import validate
 from service.app import create_app
 from service.models import Conformance, Health, Landing, Problem
 from service.settings import Settings
+from tests.service.conftest import prepared
 
 
 def test_create_app_does_not_open_the_store(tmp_path: Path) -> None:
@@ -81,6 +82,11 @@ def test_openapi_is_valid_and_declares_collection_filters(client: TestClient) ->
         p.get("$ref", "").rsplit("/", 1)[-1] for p in op["parameters"]
     }
     assert {"kabupaten_code", "village_code", "M0", "bbox", "limit", "filter", "filter-lang"} <= names
+    # GDAL and QGIS send a condition on a property to the server only when the collection's items
+    # path declares it: year (and datetime) are declared on every yearly collection's path.
+    assert {"year", "datetime", "crs", "bbox-crs", "properties", "skipGeometry"} <= names
+    assert "year" not in {p.get("$ref", "").rsplit("/", 1)[-1] for p in
+                          doc["paths"]["/collections/roads/items"]["get"]["parameters"]}  # fmt: skip
     hex_names = {p.get("name") for p in doc["paths"]["/collections/hexagons/items"]["get"]["parameters"]}
     assert {"h3", "score", "poor"} <= hex_names
     assert "village_years" not in str(list(doc["paths"]))
@@ -133,3 +139,26 @@ def test_unexpected_error_hides_details(app_settings: Settings) -> None:
     assert r.status_code == 500
     assert r.headers["content-type"] == "application/problem+json"
     assert "secret" not in r.text
+
+
+def test_every_operation_states_its_answers(client: TestClient) -> None:
+    """Each route declares its success media types (``responses=`` on its decorator): a new route
+    without them fails here rather than going undocumented."""
+    doc = client.get("/openapi").json()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            ok = [code for code in op["responses"] if code.startswith("2")]
+            assert ok, (method, path)
+            for code in ok:
+                content = op["responses"][code].get("content", {})
+                assert content and all("schema" in media for media in content.values()), (method, path)
+            assert {"400", "405", "413", "503"} <= set(op["responses"]), (method, path)
+            assert "422" not in op["responses"], (method, path)
+
+
+def test_building_the_openapi_document_rescores_nothing(app_settings: Settings) -> None:
+    """The document reads the catalog only: no year view of any layer is computed for it."""
+    with TestClient(create_app(app_settings)) as fresh:
+        catalog = prepared(fresh).catalog
+        assert fresh.get("/openapi").status_code == 200
+        assert catalog._views == {}

@@ -93,4 +93,6 @@ def test_http_bad_filter_is_400(client: TestClient, text: str) -> None:
 def test_http_filter_crs(client: TestClient) -> None:
     crs = quote("http://www.opengis.net/def/crs/OGC/1.3/CRS84")
     assert client.get(f"/collections/villages/items?filter=M0>0&filter-crs={crs}").status_code == 200
-    assert client.get("/collections/villages/items?filter=M0>0&filter-crs=EPSG:32750").status_code == 400
+    assert client.get("/collections/villages/items?filter=M0>0&filter-crs=EPSG:32750").status_code == 200
+    r = client.get("/collections/villages/items?filter=M0>0&filter-crs=EPSG:2000")
+    assert r.status_code == 400 and "EPSG/0/32750" in r.json()["detail"]

@@ -15,14 +15,17 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
+from service.app import create_app
+from service.settings import Settings
 from tests.conftest import running_service
 
 PATHS = (
     "/collections/villages/items?limit=50",
     "/collections/hexagons/items?limit=200&bbox=110,-3,115,0",
     "/scores/kabupaten?w_income=0.4&w_education=0.2&w_health=0.2&w_quality_of_life=0.2",
-    "/collections/hexagons/tiles/WebMercatorQuad/7/65/104",
+    "/collections/hexagons/tiles/WebMercatorQuad/7/64/104",  # a tile of the province (row 65 is off it)
     "/healthz",
 )
 
@@ -142,3 +145,21 @@ def test_a_broken_store_keeps_the_old_build_served(private_store, tmp_path: Path
         assert _build_id(base) == old
         assert httpx.get(f"{base}/collections/villages/items?limit=1").status_code == 200
         assert "could not be opened" in (tmp_path / "uvicorn.log").read_text()
+
+
+def test_a_store_that_cannot_be_prepared_at_start_is_served_once_rebuilt(private_store) -> None:
+    """A start over a damaged store answers 503 naming it; a rebuild is then served, no restart."""
+    store, sources = private_store
+    (store / "villages.parquet").write_bytes(b"not parquet")  # opens (the file is there), fails to load
+    with TestClient(create_app(Settings(store_dir=store, reload_interval_s=0.3))) as client:
+        deadline = time.monotonic() + 60
+        while (answer := client.get("/healthz")).status_code != 503:
+            assert time.monotonic() < deadline, answer.json()
+            time.sleep(0.1)
+        assert "could not be prepared" in answer.json()["detail"]
+        assert client.get("/collections").status_code == 503
+        _rebuild(sources, store)
+        while not (answer := client.get("/healthz")).json().get("ready"):
+            assert time.monotonic() < deadline + 240, answer.json()
+            time.sleep(0.2)
+        assert client.get("/collections/villages/items?limit=1").status_code == 200

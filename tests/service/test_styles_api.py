@@ -31,7 +31,7 @@ def test_maplibre_style_uses_the_shared_classes(client: TestClient, store: Layer
     present = M0.present(store.layer("villages")["M0"].to_numpy(float))
     shown = [layer["metadata"]["sasaran:class"] for layer in villages["layers"] if layer["type"] == "fill"]
     assert shown == present
-    assert villages["layers"][-1]["type"] == "line"
+    assert [layer["type"] for layer in villages["layers"]][-2:] == ["line", "symbol"]  # boundary, names
     year = min(store.years)
     tiles = client.get(f"/collections/villages/tiles/WebMercatorQuad/style.json?year={year}").json()
     assert tiles["sources"]["villages"]["tiles"][0].endswith(f"?year={year}")
@@ -52,3 +52,21 @@ def test_classes_endpoint(client: TestClient):
     assert body["score"]["breaks"] == SCORE.breaks
     assert [c["color"] for c in body["m0"]["classes"]] == M0.colors
     assert body["m0"]["classes"][0]["label"]["id"].startswith("Tidak ada")
+
+
+def test_every_collection_links_its_styles_as_qml_and_sld(client: TestClient, store: LayerStore):
+    for collection in client.get("/collections").json()["collections"]:
+        types = {link["type"]: link["href"] for link in collection["links"] if link["rel"] == "stylesheet"}
+        assert "application/vnd.qgis.qml" in types and "application/vnd.ogc.sld+xml;version=1.0" in types
+        sld = client.get(types["application/vnd.ogc.sld+xml;version=1.0"].replace("http://testserver", ""))
+        assert sld.status_code == 200 and sld.headers["content-type"].startswith(
+            "application/vnd.ogc.sld+xml"
+        )
+        root = ET.fromstring(sld.content)
+        assert (
+            root.tag.endswith("StyledLayerDescriptor")
+            and root.find(".//{http://www.opengis.net/sld}Rule") is not None
+        )
+    listing = client.get("/collections/villages/styles").json()
+    assert listing["styles"][0]["id"] == "default"
+    assert client.get("/collections/villages/styles/other").status_code == 404
