@@ -11,6 +11,7 @@ project's virtual environment. Exit 0 when every check passes, 1 otherwise, nami
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import sys
@@ -164,7 +165,8 @@ def smoke(base: str, wait_s: float) -> None:
     url = f"{base}/exports/kabupaten.csv"
     status, headers, body = get(url, timeout=120)
     lines = body.decode("utf-8", "replace").splitlines()
-    if status != 200 or not lines or not lines[0].startswith("kabupaten_code,") or len(lines) < 2:
+    header = next(csv.reader(lines[:1]), [])
+    if status != 200 or not header or header[0] != "kabupaten_code" or len(lines) < 2:
         raise SmokeFailure(f"export {url}: HTTP {status}, {headers.get('content-type')}: {body[:300]!r}")
     print(f"smoke: export ok ({time.monotonic() - t3:.2f} s): kabupaten.csv, {len(lines) - 1} rows")
 

@@ -73,7 +73,7 @@ def write_qgis_project(store: LayerStore, path: str | Path, gpkg: Path | None = 
 
     Examples
     --------
-    >>> write_qgis_project(store, tmp_path / "sasaran.qgz").name  # doctest: +SKIP
+    >>> write_qgis_project(store, tmp_path / "sasaran.qgz").name
     'sasaran.qgz'
     """
     path = Path(path)

@@ -94,7 +94,7 @@ def write_tile_archive(
 
     Examples
     --------
-    >>> write_tile_archive(store, "villages", tmp_path / "villages.pmtiles", "pmtiles").name  # doctest: +SKIP
+    >>> write_tile_archive(store, "villages", tmp_path / "villages.pmtiles", "pmtiles", max_zoom=8).name
     'villages.pmtiles'
     """
     if fmt not in TILE_ARCHIVES:

@@ -109,7 +109,8 @@ def style_for(
 
     Examples
     --------
-    >>> 'type="graduatedSymbol"' in style_for("hexagons") and 'attr="score"' in style_for("hexagons")
+    >>> hexagons = style_for("hexagons")
+    >>> 'type="graduatedSymbol"' in hexagons and "&quot;score&quot;" in hexagons
     True
     """
     schema = LAYERS.get(layer)
