@@ -530,7 +530,7 @@ def to_names(register: pd.DataFrame) -> pd.DataFrame:
 
 
 def register_markdown() -> str:
-    """The canonical register columns and codes as Markdown (docs/schema.md holds it; a test keeps them equal)."""
+    """The register columns and codes as Markdown (docs/schema.md holds it; a test keeps them equal)."""
     lines = [
         "| column | kind | required | personal | English | Bahasa Indonesia | meaning |",
         "|---|---|---|---|---|---|---|",

@@ -436,7 +436,9 @@ class _Checker:
         marker = month == SYNTHETIC_NIK_MONTH
         month_ok = (month >= 1) & (month <= 12)
         day_ok = (day >= 1) & (day <= _MONTH_DAYS[np.clip(month, 0, 12)])
-        impossible = ~(month_ok & day_ok) & ~(marker & synthetic)
+        # The synthetic mark replaces the month only: the day must still be one (1-31, +40).
+        marked = marker & synthetic & (day >= 1) & (day <= 31)
+        impossible = ~(month_ok & day_ok) & ~marked
         self.refuse(
             impossible,
             "nik",
@@ -458,7 +460,7 @@ class _Checker:
         self.refuse(
             unknown,
             "village_code",
-            lambda at: repr(codes_text[at]) if codes_text[at] else "an empty cell",
+            lambda at: repr(str(codes_text[at])) if codes_text[at] else "an empty cell",
             "is not a village code of the villages source",
             "Check the join key (BPS and Kemendagri codes differ in Kalimantan Tengah)",
         )
@@ -471,7 +473,10 @@ class _Checker:
             outside = ~np.isin(cells, list(years))
             listed = ", ".join(map(str, sorted(years)))
             self.refuse(
-                outside, "year", lambda at: str(cells[at]), f"is not a year of the poverty table ({listed})"
+                outside,
+                "year",
+                lambda at: repr(str(cells[at])),
+                f"is not a year of the poverty table ({listed})",
             )
         return values.astype("int64")
 
