@@ -317,34 +317,40 @@ class HouseholdFrame:
     ) -> dict[str, dict[str, FloatArray]]:
         """`HOUSEHOLD_COLUMNS` of every unit of each level for a year, small units suppressed."""
         scores = self.score(spec, year)
-        rows = scores.rows
         levels = levels or (*AREA_LEVELS, *(name for name in self.area.group_pos if name not in AREA_LEVELS))
-        out = {}
+        return {name: self.level_values(scores, spec, name)[0] for name in levels}
+
+    def level_values(
+        self, scores: FamilyScores, spec: IndicatorSpec, level: str
+    ) -> tuple[dict[str, FloatArray], Summary]:
+        """`HOUSEHOLD_COLUMNS` of a level's units (suppressed) and their summary (not suppressed).
+
+        The summary carries what `HOUSEHOLD_COLUMNS` do not (censored headcounts, contributions);
+        a caller publishing it must null the units `suppressed` marks.
+        """
+        rows = scores.rows
+        groups, n = self.groups(level, rows)
+        summary = self.summarize(scores, spec, level)
+        counts = {
+            c: np.bincount(groups, weights=np.nan_to_num(v[rows]), minlength=n)
+            for c, v in self.counts.items()
+        }
         poor = scores.scores.poor.astype(np.float64)
-        for name in levels:
-            groups, n = self.groups(name, rows)
-            summary = self.summarize(scores, spec, name)
-            counts = {
-                c: np.bincount(groups, weights=np.nan_to_num(v[rows]), minlength=n)
-                for c, v in self.counts.items()
-            }
-            families = np.bincount(groups, minlength=n).astype(np.float64)
-            columns = {
-                "families": families,
-                "hh_people": summary.population,
-                "families_mpi_poor": np.bincount(groups, weights=poor, minlength=n),
-                "people_mpi_poor": summary.H * summary.population,
-                "hh_H": summary.H,
-                "hh_A": summary.A,
-                "hh_M0": summary.M0,
-                "hh_vulnerable_share": summary.vulnerable,
-                "hh_severe_share": summary.severe,
-                "hh_elderly": counts.get("elderly", np.full(n, np.nan)),
-                "hh_disabled": counts.get("disabled", np.full(n, np.nan)),
-                "hh_female_headed": counts.get("female_head", np.full(n, np.nan)),
-            }
-            out[name] = suppress(columns)
-        return out
+        columns = {
+            "families": np.bincount(groups, minlength=n).astype(np.float64),
+            "hh_people": summary.population,
+            "families_mpi_poor": np.bincount(groups, weights=poor, minlength=n),
+            "people_mpi_poor": summary.H * summary.population,
+            "hh_H": summary.H,
+            "hh_A": summary.A,
+            "hh_M0": summary.M0,
+            "hh_vulnerable_share": summary.vulnerable,
+            "hh_severe_share": summary.severe,
+            "hh_elderly": counts.get("elderly", np.full(n, np.nan)),
+            "hh_disabled": counts.get("disabled", np.full(n, np.nan)),
+            "hh_female_headed": counts.get("female_head", np.full(n, np.nan)),
+        }
+        return suppress(columns), summary
 
     def year_values(self, year: int, level: str, columns: list[str]) -> dict[str, FloatArray]:
         """The named `HOUSEHOLD_COLUMNS` of a level's units in ``year`` under the stored spec (NaN
@@ -364,9 +370,14 @@ class HouseholdFrame:
         return HouseholdYear(self, year, rows)
 
 
+def suppressed(families: FloatArray) -> BoolArray:
+    """Units whose household figures are withheld: fewer than `MIN_FAMILIES` families."""
+    return np.asarray(families) < MIN_FAMILIES
+
+
 def suppress(columns: dict[str, FloatArray]) -> dict[str, FloatArray]:
     """`SUPPRESSED_COLUMNS` set to NaN in units of fewer than `MIN_FAMILIES` families."""
-    small = columns["families"] < MIN_FAMILIES
+    small = suppressed(columns["families"])
     return {name: np.where(small, np.nan, values) if name in SUPPRESSED_COLUMNS else values
             for name, values in columns.items()}  # fmt: skip
 
