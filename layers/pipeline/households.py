@@ -94,6 +94,7 @@ class HouseholdResult:
         return {
             "families": {str(int(y)): int(n) for y, n in counts.items()},
             "years": self.years,
+            "dated": bool(self.register.attrs.get("dated", True)),
             "placed_by_cell": self.placed,
             "min_families": MIN_FAMILIES,
             "indicators": {**spec_to_dict(self.spec), "dropped": self.dropped},

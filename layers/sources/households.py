@@ -126,7 +126,7 @@ def read_households(
             f'in [sources.households.columns], e.g. {missing[0]} = "{found[0] if found else "..."}"',
         )
     frame = pd.DataFrame({name: raw[headers[name]] for name in present})
-    return check_families(
+    register = check_families(
         frame,
         path.name,
         villages["village_code"],
@@ -140,6 +140,9 @@ def read_households(
         region_bounds=config.region_bounds,
         place=lambda position: row_place(int(rows[position])),
     )
+    # Whether the file dates its records (else they are of the poverty table's latest year).
+    register.attrs["dated"] = "year" in present
+    return register
 
 
 def read_province_rows(
