@@ -64,6 +64,32 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Actor:
+    """Who acts: an account (name, role, region) or the command line, and from which address."""
+
+    name: str
+    role: str
+    region: str | None = None
+    address: str | None = None
+
+    def event(self, action: str, record: str, **fields: str | None) -> Event:
+        """An `Event` by this actor (``region`` defaults to the actor's own)."""
+        fields.setdefault("region", self.region)
+        return Event(
+            actor=self.name, role=self.role, action=action, record=record, address=self.address, **fields
+        )
+
+
+#: The role recorded for what an operator does on the server's command line.
+CLI_ROLE = "cli"
+
+
+def cli_actor() -> Actor:
+    """The person running a ``sasaran`` command here (`local_actor`), with role ``cli``."""
+    return Actor(local_actor(), CLI_ROLE)
+
+
+@dataclass(frozen=True)
 class Entry:
     """A stored entry: an `Event` with its number, time and hashes."""
 

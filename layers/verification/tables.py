@@ -69,7 +69,6 @@ credentials = Table(
     Column("secret_hash", String(64), nullable=False, unique=True),
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
     Column("kind", String(8), nullable=False),  # session | token
-    Column("csrf_hash", String(64)),
     Column("label", String(128)),
     Column("created_at", TIME, nullable=False),
     Column("expires_at", TIME, nullable=False),

@@ -43,7 +43,6 @@ def upgrade() -> None:
         sa.Column("secret_hash", sa.String(64), nullable=False),
         sa.Column("account_id", sa.Integer, nullable=False),
         sa.Column("kind", sa.String(8), nullable=False),
-        sa.Column("csrf_hash", sa.String(64)),
         sa.Column("label", sa.String(128)),
         sa.Column("created_at", TIME, nullable=False),
         sa.Column("expires_at", TIME, nullable=False),
