@@ -159,11 +159,16 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """A write transaction: committed when the block ends, rolled back if it raises.
 
-        On SQLite it holds the database's write lock from its first statement (``BEGIN IMMEDIATE``).
+        Writes are serialised, the same on both databases: SQLite's write lock is taken by the first
+        statement (``BEGIN IMMEDIATE``); on PostgreSQL the first statement locks the audit log's
+        head row, which every write ends by moving. Taking that one lock first, always, means two
+        writers never hold locks the other wants (no deadlock) and each sees the other's commit.
         """
         with self.engine.connect() as plain:
             conn = plain.execution_options(sasaran_write=True)
             with conn.begin():
+                if not self.is_sqlite:
+                    conn.exec_driver_sql("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
                 yield conn
 
     @contextmanager

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -121,12 +122,84 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
+# ------------------------------------------------------------------ the register's rounds (revision 0002)
+
+#: A round of verification: the register as it was when the round started. One is ``active``;
+#: starting a new one archives it (its villages and families stay, read-only).
+rounds = Table(
+    "rounds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("number", Integer, nullable=False, unique=True),
+    Column("state", String(16), nullable=False),  # active | archived
+    Column("year", Integer, nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("source", Text, nullable=False),  # JSON: store name, build id, register digest, synthetic
+    Column("families", Integer, nullable=False),
+    Column("villages", Integer, nullable=False),
+    Column("started_at", TIME, nullable=False),
+    Column("started_by", String(128), nullable=False),
+    Column("archived_at", TIME),
+)
+
+#: The villages of a round with their place in the workflow (`layers.verification.workflow`).
+villages = Table(
+    "villages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("round_id", Integer, ForeignKey("rounds.id"), nullable=False),
+    Column("code", String(16), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("kecamatan_code", String(16), nullable=False),
+    Column("kecamatan_name", String(255), nullable=False),
+    Column("kabupaten_code", String(16), nullable=False),
+    Column("kabupaten_name", String(255), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("note", Text),
+    Column("counts", Text, nullable=False),  # JSON: status -> families
+    Column("version", Integer, nullable=False),
+    Column("updated_at", TIME, nullable=False),
+    Column("updated_by", String(128), nullable=False),
+    UniqueConstraint("round_id", "code", name="uq_villages_round_id_code"),
+)
+
+#: The working copy of the register: one row per family of a round, personal fields sealed.
+families = Table(
+    "families",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("round_id", Integer, ForeignKey("rounds.id"), nullable=False),
+    Column("village_code", String(16), nullable=False),
+    Column("origin", String(16), nullable=False),  # register | usulan_baru
+    Column("family_key", String(32), nullable=False),  # keyed hash of the family id
+    Column("nik_key", String(32), nullable=False),  # keyed hash of the head's NIK
+    Column("personal", Text, nullable=False),  # sealed: family_id, nik, head_name, address, lon, lat
+    Column("decile", Integer, nullable=False),
+    Column("members", Integer, nullable=False),
+    Column("elderly", Integer),
+    Column("disabled", Integer),
+    Column("female_head", Boolean),
+    Column("attributes", Text, nullable=False),  # JSON: the household attributes, year
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("changes", Text),  # sealed: corrected fields -> new values
+    Column("version", Integer, nullable=False),
+    Column("updated_at", TIME, nullable=False),
+    Column("updated_by", String(128), nullable=False),
+    UniqueConstraint("round_id", "family_key", name="uq_families_round_id_family_key"),
+    Index("ix_families_round_village", "round_id", "village_code", "id"),
+    Index("ix_families_round_nik", "round_id", "nik_key"),
+)
+
 __all__ = [
     "accounts",
     "audit_head",
     "audit_log",
     "credentials",
+    "families",
     "metadata",
     "now",
+    "rounds",
     "signin_failures",
+    "villages",
 ]

@@ -13,11 +13,15 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from layers.verification.audit import cli_actor
+from layers.verification.crypto import FieldCipher
 from layers.verification.db import Database, normalise_url
+from layers.verification.rounds import Round, seed_round
 
 PG_URL = os.environ.get("SASARAN_TEST_DATABASE_URL")
 PG_SKIP = (
@@ -74,3 +78,87 @@ def db(database_url: str) -> Iterator[Database]:
         yield opened
     finally:
         opened.dispose()
+
+
+# ------------------------------------------------------------------ a small register
+
+
+class Key:
+    """A register key (`layers.register.RegisterKey` has the same ``secret``)."""
+
+    def __init__(self, secret: bytes = b"k" * 32):
+        self.secret = secret
+
+
+#: Four villages: two in one kecamatan, one in another kecamatan of the same kabupaten, one in
+#: another kabupaten.
+VILLAGES = pd.DataFrame(
+    {
+        "village_code": ["6201012001", "6201012002", "6201021001", "6202011001"],
+        "village_name": ["Desa Satu", "Desa Dua", "Desa Tiga", "Desa Empat"],
+        "kecamatan_code": ["6201012", "6201012", "6201021", "6202011"],
+        "kecamatan_name": ["Kec Pertama", "Kec Pertama", "Kec Kedua", "Kec Ketiga"],
+        "kabupaten_code": ["6201", "6201", "6201", "6202"],
+        "kabupaten_name": ["Kab Alpha", "Kab Alpha", "Kab Alpha", "Kab Beta"],
+    }
+)
+
+
+def make_register(per_village: int = 6, year: int = 2024) -> pd.DataFrame:
+    """A register in canonical columns: ``per_village`` families in each of `VILLAGES`."""
+    rows = []
+    serial = 0
+    for code in VILLAGES["village_code"]:
+        for i in range(per_village):
+            serial += 1
+            rows.append(
+                {
+                    "family_id": f"P3KE-{serial:06d}",
+                    "nik": f"{code[:6]}0101{85 + i % 10:02d}{serial:04d}",
+                    "head_name": f"Kepala Sintetis {serial}",
+                    "address": f"RT {i + 1:02d} Dusun Contoh {serial}",
+                    "village_code": code,
+                    "year": year,
+                    "decile": 1 + i % 4,
+                    "members": 3 + i % 3,
+                    "elderly": i % 2,
+                    "disabled": 0,
+                    "female_head": i % 3 == 0,
+                    "floor": "tanah" if i % 2 else "semen",
+                    "water": "leding",
+                    "lon": 113.5 + serial / 1000,
+                    "lat": -2.0 - serial / 1000,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def seed(db: Database, per_village: int = 6) -> tuple[FieldCipher, Round]:
+    """Seed ``db`` with `make_register` (round 1)."""
+    cipher = FieldCipher(Key())
+    round_ = seed_round(
+        db, cipher, make_register(per_village), VILLAGES, {"store": "test", "synthetic": True}, cli_actor()
+    )
+    return cipher, round_
+
+
+@pytest.fixture
+def seeded(db: Database) -> tuple[Database, FieldCipher, Round]:
+    """A database seeded with the small register."""
+    cipher, round_ = seed(db)
+    return db, cipher, round_
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id with 1 MiB and one pass in this process: the tests create many accounts on 2 cores.
+
+    Still argon2id, still checked; servers started by the tests (uvicorn) hash with the defaults.
+    """
+    from argon2 import PasswordHasher
+
+    from layers.verification import accounts
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", cheap)
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", cheap.hash("dummy"))
