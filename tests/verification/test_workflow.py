@@ -13,7 +13,7 @@ from layers.verification.crypto import FieldCipher
 from layers.verification.db import Database
 from layers.verification.errors import Conflict, Forbidden, InvalidInput, RecordNotFound
 from layers.verification.rounds import Round, list_rounds, seed_round
-from tests.verification.conftest import VILLAGES, Key, make_register
+from tests.verification.conftest import VILLAGES, make_register
 
 A, B, C, D = VILLAGES["village_code"]
 PASSWORD = "kopi-tubruk-2024"
