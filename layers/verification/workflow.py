@@ -420,47 +420,105 @@ def change_family(
                 f"(version {row['version']}, yours {int(version)}): look at it again",
                 current=family_record(row, cipher),
             )
-        allowed = PROPOSAL_STATUSES if row["origin"] == "usulan_baru" else REGISTER_STATUSES
-        if status not in allowed:
-            raise InvalidInput(
-                f"a {'proposed' if row['origin'] == 'usulan_baru' else 'register'} family "
-                f"cannot be {status!r}: one of {', '.join(allowed)}"
-            )
-        note = _reason(status, reason)
-        where = bound_to(round_.id, row["family_key"])
-        register_values = family_record({**row, "changes": None}, cipher)
-        before = cipher.open(row["changes"], where) if row["changes"] else {}
-        corrects = status == "diperbaiki" or (row["origin"] == "usulan_baru" and status == "usulan_baru")
-        if changes and not corrects:
-            raise InvalidInput("corrected fields come with status 'diperbaiki' (or on a proposed family)")
-        after = _merge_changes(before, changes or {}, register_values) if corrects else {}
-        if status == "diperbaiki" and not after:
-            raise InvalidInput("status 'diperbaiki' needs at least one corrected field (changes)")
-        if after and validate is not None:
-            validate(pd.DataFrame([{**_canonical(register_values), **after}]))
-        events = _change_events(caller, row, status, note, before, after, register_values, cipher, where)
+        planned = plan_change(row, round_, cipher, status, reason, changes)
+        if planned.after and validate is not None:
+            validate(pd.DataFrame([planned.canonical()]))
+        stamp = now()
+        events = apply_change(conn, caller, planned, cipher, stamp)
         if not events:
             return family_record(row, cipher)  # nothing changed: no new version
-        stamp = now()
-        conn.execute(
-            update(families)
-            .where(and_(families.c.id == row["id"], families.c.version == row["version"]))
-            .values(
-                status=status,
-                reason=note,
-                changes=cipher.seal(after, where) if after else None,
-                version=row["version"] + 1,
-                updated_at=stamp,
-                updated_by=caller.account.name,
-            )
-        )
-        if status != row["status"]:
-            _count(
-                conn, round_, row["village_code"], {row["status"]: -1, status: +1}, caller.account.name, stamp
-            )
+        if planned.status != row["status"]:
+            moved = {row["status"]: -1, planned.status: +1}
+            _count(conn, round_, row["village_code"], moved, caller.account.name, stamp)
         audit.append(conn, events)
         fresh = conn.execute(select(families).where(families.c.id == row["id"])).mappings().one()
         return family_record(fresh, cipher)
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    """A family's change, checked and ready to write: its new status, reason and corrections."""
+
+    row: RowMapping
+    status: str
+    note: str | None
+    before: dict[str, Any]
+    after: dict[str, Any]
+    register_values: dict[str, Any]
+    where: str
+
+    def canonical(self) -> dict[str, Any]:
+        """The family as it would be, in canonical columns (for the register's rules)."""
+        return {**_canonical(self.register_values), **self.after}
+
+    @property
+    def unchanged(self) -> bool:
+        """Whether writing it would change nothing."""
+        return (
+            self.status == self.row["status"]
+            and self.note == self.row["reason"]
+            and self.before == self.after
+        )
+
+
+def plan_change(
+    row: RowMapping,
+    round_: Round,
+    cipher: FieldCipher,
+    status: str,
+    reason: str | None,
+    changes: Mapping[str, Any] | None,
+) -> PlannedChange:
+    """Check a change of one family against the workflow's rules (not its version, not the register's).
+
+    Raises `InvalidInput` for a status the family cannot take, a missing reason or correction, or a
+    field that cannot be corrected.
+    """
+    allowed = PROPOSAL_STATUSES if row["origin"] == "usulan_baru" else REGISTER_STATUSES
+    if status not in allowed:
+        raise InvalidInput(
+            f"a {'proposed' if row['origin'] == 'usulan_baru' else 'register'} family "
+            f"cannot be {status!r}: one of {', '.join(allowed)}"
+        )
+    note = _reason(status, reason)
+    where = bound_to(round_.id, row["family_key"])
+    register_values = family_record({**row, "changes": None}, cipher)
+    before = cipher.open(row["changes"], where) if row["changes"] else {}
+    corrects = status == "diperbaiki" or (row["origin"] == "usulan_baru" and status == "usulan_baru")
+    if changes and not corrects:
+        raise InvalidInput("corrected fields come with status 'diperbaiki' (or on a proposed family)")
+    if changes is None and corrects:
+        changes = {}
+        after = dict(before)  # a status set again keeps its corrections
+    else:
+        after = _merge_changes(before if status == row["status"] else {}, changes or {}, register_values)
+    after = after if corrects else {}
+    if status == "diperbaiki" and not after:
+        raise InvalidInput("status 'diperbaiki' needs at least one corrected field (changes)")
+    return PlannedChange(row, status, note, before, after, register_values, where)
+
+
+def apply_change(
+    conn: Connection, caller: Caller, planned: PlannedChange, cipher: FieldCipher, stamp: str
+) -> list[Event]:
+    """Write a planned change; its audit events (none: nothing changed). The caller moves the counts."""
+    row = planned.row
+    events = _change_events(caller, planned, cipher)
+    if not events:
+        return []
+    conn.execute(
+        update(families)
+        .where(and_(families.c.id == row["id"], families.c.version == row["version"]))
+        .values(
+            status=planned.status,
+            reason=planned.note,
+            changes=cipher.seal(planned.after, planned.where) if planned.after else None,
+            version=row["version"] + 1,
+            updated_at=stamp,
+            updated_by=caller.account.name,
+        )
+    )
+    return events
 
 
 def _canonical(record: dict[str, Any]) -> dict[str, Any]:
@@ -487,20 +545,11 @@ def _merge_changes(
     return merged
 
 
-def _change_events(
-    caller: Caller,
-    row: RowMapping,
-    status: str,
-    note: str | None,
-    before: dict[str, Any],
-    after: dict[str, Any],
-    register_values: dict[str, Any],
-    cipher: FieldCipher,
-    where: str,
-) -> list[Event]:
+def _change_events(caller: Caller, planned: PlannedChange, cipher: FieldCipher) -> list[Event]:
+    row = planned.row
     record, region = f"family:{row['id']}", row["village_code"]
     events = []
-    if status != row["status"] or note != row["reason"]:
+    if planned.status != row["status"] or planned.note != row["reason"]:
         events.append(
             caller.actor.event(
                 "family.status",
@@ -508,13 +557,13 @@ def _change_events(
                 region=region,
                 field="status",
                 old=row["status"],
-                new=status,
-                reason=note,
+                new=planned.status,
+                reason=planned.note,
             )
         )
-    for field in sorted(set(before) | set(after)):
-        old = before.get(field, register_values.get(field))
-        new = after.get(field, register_values.get(field))
+    for field in sorted(set(planned.before) | set(planned.after)):
+        old = planned.before.get(field, planned.register_values.get(field))
+        new = planned.after.get(field, planned.register_values.get(field))
         if old != new:
             events.append(
                 caller.actor.event(
@@ -522,9 +571,9 @@ def _change_events(
                     record,
                     region=region,
                     field=field,
-                    old=_seal_value(cipher, where, field, old),
-                    new=_seal_value(cipher, where, field, new),
-                    reason=note,
+                    old=_seal_value(cipher, planned.where, field, old),
+                    new=_seal_value(cipher, planned.where, field, new),
+                    reason=planned.note,
                 )
             )
     return events
