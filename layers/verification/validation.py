@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from layers.errors import SourceError
+from layers.register import to_names
 from layers.sources.households import validate_families
 from layers.verification.db import Database
 from layers.verification.errors import InvalidInput
@@ -26,7 +27,17 @@ if TYPE_CHECKING:
     from layers.store import LayerStore
 
 #: Checks families in canonical columns; returns them typed as the register types them.
-Validator = Callable[[pd.DataFrame], pd.DataFrame]
+#: ``place`` names a row in messages (position -> text), as `layers.sources.common.row_place` does.
+Validator = Callable[..., pd.DataFrame]
+
+
+class RuleBroken(InvalidInput):
+    """A family breaks a register rule: which row (as ``place`` named it), which field, what is wrong."""
+
+    def __init__(self, row: str | None, field: str | None, problem: str):
+        self.row, self.field, self.problem = row, field, problem
+        where = f"{row}, " if row else ""
+        super().__init__(f"{where}field '{field}': {problem}" if field else f"{where}{problem}")
 
 
 def validator_for(db: Database, round_: Round, store: LayerStore | None = None) -> Validator:
@@ -44,7 +55,8 @@ def validator_for(db: Database, round_: Round, store: LayerStore | None = None) 
     Returns
     -------
     Validator
-        Raises `InvalidInput` naming the field (and the row of a multi-row frame).
+        ``validate(frame, place=None)``: the frame typed, categorical columns as code names;
+        `RuleBroken` at the first broken rule.
     """
     with db.read() as conn:
         codes = list(conn.execute(select(villages.c.code).where(villages.c.round_id == round_.id)).scalars())
@@ -54,34 +66,40 @@ def validator_for(db: Database, round_: Round, store: LayerStore | None = None) 
             polygons = store.layer("villages")[["village_code", "geometry"]]
         except Exception:  # a store without polygons: coordinates are checked against the region only
             polygons = None
-    years = [round_.year] if round_.year else None
+    options: dict[str, Any] = {
+        "synthetic": round_.synthetic,
+        "nik_any_province": bool(round_.source.get("nik_any_province")),
+        "villages": polygons,
+        "years": [round_.year] if round_.year else None,
+    }
 
-    def validate(frame: pd.DataFrame) -> pd.DataFrame:
-        checked = check(
-            frame,
-            "keluarga",
-            codes,
-            synthetic=round_.synthetic,
-            nik_any_province=bool(round_.source.get("nik_any_province")),
-            villages=polygons,
-            years=years,
-        )
-        return checked
+    def validate(frame: pd.DataFrame, place: Callable[[int], str] | None = None) -> pd.DataFrame:
+        return check(frame, "keluarga", codes, place=place, **options)
 
     return validate
 
 
-def check(frame: pd.DataFrame, file: str, codes: list[str], **options: Any) -> pd.DataFrame:
-    """`validate_families` with its refusal as `InvalidInput` (``field 'nik': …``)."""
+def check(
+    frame: pd.DataFrame,
+    file: str,
+    codes: list[str],
+    place: Callable[[int], str] | None = None,
+    **options: Any,
+) -> pd.DataFrame:
+    """`validate_families` on ``frame``, categorical columns back as code names; `RuleBroken` if refused."""
     data = frame.copy()
-    for column in ("year",):
-        if column in data and data[column].isna().all():
-            data = data.drop(columns=[column])
+    if "year" in data and data["year"].isna().all():
+        data = data.drop(columns=["year"])
     try:
-        return validate_families(data, file, codes, **options)
+        checked = validate_families(data, file, codes, place=place or _no_place, **options)
     except SourceError as exc:
-        where = f"{exc.row}, " if isinstance(exc.row, str) and len(frame) > 1 else ""
-        raise InvalidInput(f"{where}field '{exc.field}': {exc.problem}") from None
+        row = exc.row if isinstance(exc.row, str) and exc.row else None
+        raise RuleBroken(row, exc.field, exc.problem) from None
+    return to_names(checked)
+
+
+def _no_place(_: int) -> str:
+    return ""
 
 
 #: English phrases of the register's refusals and their Bahasa Indonesia (for sheets).
@@ -105,6 +123,8 @@ _PHRASES = (
     ("lie outside the region", "berada di luar wilayah"),
     ("outside the family's village", "di luar desa keluarga"),
     ("is given without the other", "diisi tanpa pasangannya (isi keduanya atau kosongkan)"),
+    ("(also ", "(juga "),
+    (" in all", " seluruhnya"),
 )
 
 

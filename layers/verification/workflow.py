@@ -129,7 +129,8 @@ Validator = Callable[[pd.DataFrame], pd.DataFrame]
 # ------------------------------------------------------------------ reading
 
 
-def _village_row(conn: Connection, round_: Round, account: Account, code: str) -> RowMapping:
+def village_row(conn: Connection, round_: Round, account: Account, code: str) -> RowMapping:
+    """A village of the account's region (`RecordNotFound` outside it, worded as for none)."""
     code = str(code)
     row = None
     if account.covers(code):
@@ -199,7 +200,7 @@ def get_village(db: Database, account: Account, code: str) -> dict[str, Any]:
     """One village of the account's region."""
     with db.read() as conn:
         round_ = require_active(conn)
-        return village_record(_village_row(conn, round_, account, code))
+        return village_record(village_row(conn, round_, account, code))
 
 
 def _known(value: str, table: Mapping[str, Any], what: str) -> str:
@@ -247,7 +248,7 @@ def families_page(
         raise InvalidInput("offset is 0 or more")
     with db.read() as conn:
         round_ = require_active(conn)
-        village = _village_row(conn, round_, caller.account, code)
+        village = village_row(conn, round_, caller.account, code)
         where = and_(families.c.round_id == round_.id, families.c.village_code == village["code"])
         if status is not None:
             where = and_(where, families.c.status == _known(status, FAMILY_STATUSES, "status"))
@@ -305,7 +306,7 @@ def get_family(db: Database, cipher: FieldCipher, caller: Caller, family_id: int
     with db.read() as conn:
         round_ = require_active(conn)
         row = _family_row(conn, round_, caller.account, family_id)
-        village = _village_row(conn, round_, caller.account, row["village_code"])
+        village = village_row(conn, round_, caller.account, row["village_code"])
     record = family_record(row, cipher) | {"village_state": village["state"]}
     audit.record(db, caller.actor.event("read.family", f"family:{row['id']}", region=row["village_code"]))
     return record
@@ -334,9 +335,9 @@ def family_history(db: Database, cipher: FieldCipher, caller: Caller, family_id:
 # ------------------------------------------------------------------ changing a family
 
 
-def _may_edit(conn: Connection, round_: Round, caller: Caller, code: str) -> RowMapping:
+def editable_village(conn: Connection, round_: Round, caller: Caller, code: str) -> RowMapping:
     """The village row if the caller may change its families now; else `Forbidden` or `Conflict`."""
-    village = _village_row(conn, round_, caller.account, code)
+    village = village_row(conn, round_, caller.account, code)
     if caller.account.role != "desa":
         raise Forbidden(
             f"only the village's desa account changes its families (you are {caller.account.role})"
@@ -413,7 +414,7 @@ def change_family(
     with db.write() as conn:
         round_ = require_active(conn)
         row = _family_row(conn, round_, caller.account, family_id)
-        _may_edit(conn, round_, caller, row["village_code"])
+        editable_village(conn, round_, caller, row["village_code"])
         if int(row["version"]) != int(version):
             raise Conflict(
                 f"family {row['id']} was changed by {row['updated_by']} at {row['updated_at']} "
@@ -429,7 +430,7 @@ def change_family(
             return family_record(row, cipher)  # nothing changed: no new version
         if planned.status != row["status"]:
             moved = {row["status"]: -1, planned.status: +1}
-            _count(conn, round_, row["village_code"], moved, caller.account.name, stamp)
+            move_counts(conn, round_, row["village_code"], moved, caller.account.name, stamp)
         audit.append(conn, events)
         fresh = conn.execute(select(families).where(families.c.id == row["id"])).mappings().one()
         return family_record(fresh, cipher)
@@ -485,7 +486,7 @@ def plan_change(
     register_values = family_record({**row, "changes": None}, cipher)
     before = cipher.open(row["changes"], where) if row["changes"] else {}
     corrects = status == "diperbaiki" or (row["origin"] == "usulan_baru" and status == "usulan_baru")
-    if changes and not corrects:
+    if any(value not in (None, "") for value in (changes or {}).values()) and not corrects:
         raise InvalidInput("corrected fields come with status 'diperbaiki' (or on a proposed family)")
     if changes is None and corrects:
         changes = {}
@@ -579,7 +580,9 @@ def _change_events(caller: Caller, planned: PlannedChange, cipher: FieldCipher) 
     return events
 
 
-def _count(conn: Connection, round_: Round, code: str, delta: Mapping[str, int], by: str, stamp: str) -> None:
+def move_counts(
+    conn: Connection, round_: Round, code: str, delta: Mapping[str, int], by: str, stamp: str
+) -> None:
     """Move a village's counts by status (in the same transaction as the change)."""
     row = conn.execute(
         select(villages.c.id, villages.c.counts).where(
@@ -620,64 +623,66 @@ def propose_family(
     note = _reason("usulan_baru", reason)
     with db.write() as conn:
         round_ = require_active(conn)
-        village = _may_edit(conn, round_, caller, code)
+        village = editable_village(conn, round_, caller, code)
         values = {k: plain(v) for k, v in fields.items()}
         if not str(values.get("family_id") or "").strip():
-            count = conn.execute(
-                select(func.count())
-                .select_from(families)
-                .where(
-                    and_(
-                        families.c.round_id == round_.id,
-                        families.c.village_code == village["code"],
-                        families.c.origin == "usulan_baru",
-                    )
-                )
-            ).scalar_one()
-            values["family_id"] = f"BARU-{village['code']}-{int(count) + 1}"
+            values["family_id"] = proposal_ids(conn, round_, village["code"], 1)[0]
         values |= {"village_code": village["code"], "year": round_.year or None}
         frame = pd.DataFrame([values])
         if validate is not None:
             frame = validate(frame)
-        nik_key = cipher.index("nik", str(frame["nik"].iloc[0]))
-        if conn.execute(
-            select(families.c.id).where(and_(families.c.round_id == round_.id, families.c.nik_key == nik_key))
-        ).first():
-            raise InvalidInput(
-                "field 'nik': a family with this NIK is already in the register (mark it instead)"
-            )
-        stamp = now()
-        rows = rows_for_insert(
-            frame,
-            cipher,
-            round_.id,
-            origin="usulan_baru",
-            status="usulan_baru",
-            by=caller.account.name,
-            at=stamp,
-        )
-        rows[0]["reason"] = note
-        if conn.execute(
-            select(families.c.id).where(
-                and_(families.c.round_id == round_.id, families.c.family_key == rows[0]["family_key"])
-            )
-        ).first():
-            raise InvalidInput("field 'family_id': a family with this id is already in the register")
-        new_id = conn.execute(insert(families), rows[0]).inserted_primary_key[0]  # type: ignore[index]
-        _count(conn, round_, village["code"], {"usulan_baru": +1}, caller.account.name, stamp)
-        audit.append(
-            conn,
-            caller.actor.event(
-                "family.propose",
-                f"family:{new_id}",
-                region=village["code"],
-                field="status",
-                new="usulan_baru",
-                reason=note,
-            ),
-        )
+        new_id = insert_proposal(conn, round_, caller, village["code"], frame, note, cipher, now())
         row = conn.execute(select(families).where(families.c.id == new_id)).mappings().one()
         return family_record(row, cipher)
+
+
+def proposal_ids(conn: Connection, round_: Round, code: str, n: int) -> list[str]:
+    """Family ids for ``n`` new proposals of a village: ``BARU-<village>-<number>``, numbered on."""
+    count = conn.execute(
+        select(func.count())
+        .select_from(families)
+        .where(
+            and_(
+                families.c.round_id == round_.id,
+                families.c.village_code == code,
+                families.c.origin == "usulan_baru",
+            )
+        )
+    ).scalar_one()
+    return [f"BARU-{code}-{int(count) + 1 + i}" for i in range(n)]
+
+
+def insert_proposal(
+    conn: Connection,
+    round_: Round,
+    caller: Caller,
+    code: str,
+    frame: pd.DataFrame,
+    note: str | None,
+    cipher: FieldCipher,
+    stamp: str,
+) -> int:
+    """Insert one checked proposal (a one-row canonical frame), count it and audit it; its id.
+
+    A NIK or family id already in the round is `InvalidInput` (mark that family instead).
+    """
+    rows = rows_for_insert(frame, cipher, round_.id, origin="usulan_baru", status="usulan_baru",
+                           by=caller.account.name, at=stamp)  # fmt: skip
+    row = rows[0] | {"reason": note}
+    in_round = families.c.round_id == round_.id
+    if conn.execute(
+        select(families.c.id).where(and_(in_round, families.c.nik_key == row["nik_key"]))
+    ).first():
+        raise InvalidInput("field 'nik': a family with this NIK is already in the register (mark it instead)")
+    if conn.execute(
+        select(families.c.id).where(and_(in_round, families.c.family_key == row["family_key"]))
+    ).first():
+        raise InvalidInput("field 'family_id': a family with this id is already in the register")
+    new_id = int(conn.execute(insert(families), row).inserted_primary_key[0])  # type: ignore[index]
+    move_counts(conn, round_, code, {"usulan_baru": +1}, caller.account.name, stamp)
+    audit.append(conn, caller.actor.event("family.propose", f"family:{new_id}", region=code, field="status",
+                                          new="usulan_baru", reason=note))  # fmt: skip
+    return new_id
 
 
 # ------------------------------------------------------------------ the village's steps
@@ -725,7 +730,7 @@ def transition(
         raise InvalidInput(f"'{action}' needs a note saying what to correct")
     with db.write() as conn:
         round_ = require_active(conn)
-        village = _village_row(conn, round_, caller.account, code)
+        village = village_row(conn, round_, caller.account, code)
         role = caller.account.role
         if role not in step.roles:
             raise Forbidden(f"a {role} account cannot {action} a village")
