@@ -191,6 +191,45 @@ families = Table(
     Index("ix_families_round_nik", "round_id", "nik_key"),
 )
 
+# ------------------------------------------------------------------ snapshots (revision 0003)
+
+#: A snapshot of the verified register, taken for a build (`layers.verification.snapshots`): its
+#: time and its place in the audit log (the ``snapshot.take`` entry's number and hash).
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("round_id", Integer, ForeignKey("rounds.id"), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("taken_at", TIME, nullable=False),
+    Column("taken_by", String(128), nullable=False),
+    Column("audit_seq", Integer, nullable=False),
+    Column("audit_hash", String(64), nullable=False),
+    Column("families", Integer, nullable=False),
+    Column("verified_villages", Text, nullable=False),  # JSON: the approved villages' codes
+    Column("note", Text),
+)
+
+#: The families of a snapshot as they were: approved villages' kept families with corrections laid
+#: over them (``verified`` true), and the other villages' families as the round's register had them.
+snapshot_families = Table(
+    "snapshot_families",
+    metadata,
+    Column("snapshot_id", Integer, ForeignKey("snapshots.id"), primary_key=True),
+    Column("family_key", String(32), primary_key=True),
+    Column("village_code", String(16), nullable=False),
+    Column("verified", Boolean, nullable=False),
+    Column("origin", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("decile", Integer, nullable=False),
+    Column("members", Integer, nullable=False),
+    Column("elderly", Integer),
+    Column("disabled", Integer),
+    Column("female_head", Boolean),
+    Column("attributes", Text, nullable=False),
+    Column("personal", Text, nullable=False),  # sealed, bound to the snapshot
+)
+
 __all__ = [
     "accounts",
     "audit_head",
@@ -201,5 +240,7 @@ __all__ = [
     "now",
     "rounds",
     "signin_failures",
+    "snapshot_families",
+    "snapshots",
     "villages",
 ]
