@@ -17,27 +17,28 @@ from layers.verification.tables import metadata
 #: Rows written at each revision (its own tables), then checked after every later upgrade.
 ROWS = {
     "0001": [
-        "INSERT INTO accounts (id, name, role, region, password_hash, disabled, created_at, created_by, updated_at) "
-        "VALUES (1, 'ani', 'desa', '6201012001', '$argon2id$x', false, 't', 'cli', 't')",
+        "INSERT INTO accounts (id, name, role, region, password_hash, disabled, created_at, created_by, "
+        "updated_at) VALUES (1, 'ani', 'desa', '6201012001', '$argon2id$x', false, 't', 'cli', 't')",
         "INSERT INTO credentials (id, secret_hash, account_id, kind, created_at, expires_at) "
         "VALUES (1, 'h', 1, 'token', 't', 't2')",
         "INSERT INTO signin_failures (id, account_name, address, at) VALUES (1, 'x', '10.0.0.1', 't')",
     ],
     "0002": [
-        "INSERT INTO rounds (id, number, state, year, key_id, source, families, villages, started_at, started_by) "
-        "VALUES (1, 1, 'active', 2024, 'k', '{}', 1, 1, 't', 'cli')",
+        "INSERT INTO rounds (id, number, state, year, key_id, source, families, villages, started_at, "
+        "started_by) VALUES (1, 1, 'active', 2024, 'k', '{}', 1, 1, 't', 'cli')",
         "INSERT INTO villages (id, round_id, code, name, kecamatan_code, kecamatan_name, kabupaten_code, "
-        "kabupaten_name, state, counts, version, updated_at, updated_by) "
-        "VALUES (1, 1, '6201012001', 'Satu', '6201012', 'K', '6201', 'B', 'terbuka', '{}', 1, 't', 'cli')",
+        "kabupaten_name, state, counts, version, updated_at, updated_by) VALUES "
+        "(1, 1, '6201012001', 'Satu', '6201012', 'K', '6201', 'B', 'terbuka', '{}', 1, 't', 'cli')",
         "INSERT INTO families (id, round_id, village_code, origin, family_key, nik_key, personal, decile, members, "
         "attributes, status, version, updated_at, updated_by) "
         "VALUES (1, 1, '6201012001', 'register', 'fk', 'nk', 'v1:x', 2, 4, '{}', 'belum', 1, 't', 'cli')",
     ],
     "0003": [
-        "INSERT INTO snapshots (id, round_id, year, taken_at, taken_by, audit_seq, audit_hash, families, "
-        "verified_villages) VALUES (1, 1, 2024, 't', 'cli', 1, 'h', 1, '[]')",
-        "INSERT INTO snapshot_families (snapshot_id, family_key, village_code, verified, origin, status, decile, "
-        "members, attributes, personal) VALUES (1, 'fk', '6201012001', false, 'register', 'belum', 2, 4, '{}', 'v1:y')",
+        "INSERT INTO snapshots (id, round_id, year, taken_at, taken_by, audit_seq, audit_hash, "
+        "families, verified_villages) VALUES (1, 1, 2024, 't', 'cli', 1, 'h', 1, '[]')",
+        "INSERT INTO snapshot_families (snapshot_id, family_key, village_code, verified, origin, status, "
+        "decile, members, attributes, personal) "
+        "VALUES (1, 'fk', '6201012001', false, 'register', 'belum', 2, 4, '{}', 'v1:y')",
     ],
 }
 TABLES = {

@@ -11,7 +11,7 @@ from layers.verification.audit import cli_actor
 from layers.verification.crypto import FieldCipher
 from layers.verification.db import Database
 from layers.verification.errors import RecordNotFound
-from layers.verification.rounds import Round, seed_round
+from layers.verification.rounds import seed_round
 from tests.verification.conftest import VILLAGES, Key, make_register
 
 A, B = VILLAGES["village_code"][:2]
