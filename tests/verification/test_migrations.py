@@ -29,8 +29,8 @@ ROWS = {
         "INSERT INTO villages (id, round_id, code, name, kecamatan_code, kecamatan_name, kabupaten_code, "
         "kabupaten_name, state, counts, version, updated_at, updated_by) VALUES "
         "(1, 1, '6201012001', 'Satu', '6201012', 'K', '6201', 'B', 'terbuka', '{}', 1, 't', 'cli')",
-        "INSERT INTO families (id, round_id, village_code, origin, family_key, nik_key, personal, decile, members, "
-        "attributes, status, version, updated_at, updated_by) "
+        "INSERT INTO families (id, round_id, village_code, origin, family_key, nik_key, personal, decile, "
+        "members, attributes, status, version, updated_at, updated_by) "
         "VALUES (1, 1, '6201012001', 'register', 'fk', 'nk', 'v1:x', 2, 4, '{}', 'belum', 1, 't', 'cli')",
     ],
     "0003": [
