@@ -54,14 +54,30 @@ def sasaran_process(*args: str) -> subprocess.CompletedProcess[str]:
     """Run ``python -m layers.cli`` as a separate process (the exit status a shell sees)."""
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     env.pop("SASARAN_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "layers.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=300, check=False, cwd=ROOT)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "layers.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
 
 
 def test_users_add_token_list_disable_reset(database_url: str) -> None:
     db_args = ("--database", database_url)
-    made = sasaran("users", "add", "ani", "--role", "desa", "--region", "62.01.012.001", *db_args,
-                   stdin="kopi-tubruk-2024\n")  # fmt: skip
+    made = sasaran(
+        "users",
+        "add",
+        "ani",
+        "--role",
+        "desa",
+        "--region",
+        "62.01.012.001",
+        *db_args,
+        stdin="kopi-tubruk-2024\n",
+    )
     assert made.returncode == 0, made.stderr
     assert "account ani added: desa 6201012001" in made.stdout and "kopi" not in made.stdout
     generated = sasaran("users", "add", "budi", "--role", "kabupaten", "--region", "6201", *db_args)
@@ -104,17 +120,33 @@ def test_users_add_token_list_disable_reset(database_url: str) -> None:
     [
         ("UPDATE audit_log SET reason = 'rewritten' WHERE seq = 2", 2),
         ("DELETE FROM audit_log WHERE seq = 2", 2),
-        ("UPDATE audit_log SET seq = -1 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 3; "
-         "UPDATE audit_log SET seq = 3 WHERE seq = -1", 2),
+        (
+            "UPDATE audit_log SET seq = -1 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 3; "
+            "UPDATE audit_log SET seq = 3 WHERE seq = -1",
+            2,
+        ),
     ],
     ids=["altered", "removed", "reordered"],
-)  # fmt: skip
+)
 def test_audit_verify_exits_non_zero_naming_the_first_broken_entry(
     database_url: str, tamper: str, entry: int
 ) -> None:
     for name in ("ani", "budi", "citra"):
-        assert sasaran("users", "add", name, "--role", "desa", "--region", "6201012001", "--database",
-                       database_url, stdin="kopi-tubruk-2024\n").returncode == 0  # fmt: skip
+        assert (
+            sasaran(
+                "users",
+                "add",
+                name,
+                "--role",
+                "desa",
+                "--region",
+                "6201012001",
+                "--database",
+                database_url,
+                stdin="kopi-tubruk-2024\n",
+            ).returncode
+            == 0
+        )
     intact = sasaran("audit", "verify", "--database", database_url)
     assert intact.returncode == 0 and "audit chain intact: 3 entries" in intact.stdout
     db = Database.open(database_url)
@@ -135,15 +167,35 @@ def test_audit_verify_exits_non_zero_naming_the_first_broken_entry(
 
 
 def test_audit_log_lists_entries(database_url: str) -> None:
-    sasaran("users", "add", "ani", "--role", "desa", "--region", "6201012001", "--database", database_url,
-            stdin="kopi-tubruk-2024\n")  # fmt: skip
+    sasaran(
+        "users",
+        "add",
+        "ani",
+        "--role",
+        "desa",
+        "--region",
+        "6201012001",
+        "--database",
+        database_url,
+        stdin="kopi-tubruk-2024\n",
+    )
     shown = sasaran("audit", "log", "--database", database_url)
     assert shown.returncode == 0 and "account.create account:ani" in shown.stdout and "[cli]" in shown.stdout
 
 
 def test_backup_and_restore_from_the_command_line(database_url: str, tmp_path: Path) -> None:
-    sasaran("users", "add", "ani", "--role", "desa", "--region", "6201012001", "--database", database_url,
-            stdin="kopi-tubruk-2024\n")  # fmt: skip
+    sasaran(
+        "users",
+        "add",
+        "ani",
+        "--role",
+        "desa",
+        "--region",
+        "6201012001",
+        "--database",
+        database_url,
+        stdin="kopi-tubruk-2024\n",
+    )
     out = tmp_path / "backup.db"
     made = sasaran("backup", "--database", database_url, "--out", str(out))
     assert made.returncode == 0, made.stderr
