@@ -26,7 +26,9 @@ from layers import sources
 from layers.config import POVERTY_COLUMNS, AccessConfig, BuildConfig
 from layers.geo import access, distance, grid, population
 from layers.geo.units import Hierarchy, dissolve, union_of
-from layers.schema import LAYERS, FacilityKind, kinds_to_json
+from layers.pipeline.households import HouseholdResult, place_and_score
+from layers.schema import AREA_LEVELS, LAYERS, FacilityKind, kinds_to_json
+from layers.scoring.households import HOUSEHOLD_COLUMNS
 from layers.scoring.indicators import add_yearly_indicators, available_columns, weighted_mean
 from layers.scoring.rescore import AF_COLUMNS, INHABITED_MIN_PEOPLE, ScoringFrame, score_flags
 from layers.scoring.spec import IndicatorSpec, default_spec, load_spec, restrict_to_columns, spec_to_dict
@@ -51,6 +53,8 @@ class BuildResult:
     province: dict[int, dict[str, float]] = field(default_factory=dict)
     comparison: str | None = None
     """Headline figures beside those of the store replaced (None: there was none)."""
+    households: dict[int, dict[str, float]] = field(default_factory=dict)
+    """The register's figures for the whole store, per year (none without a register)."""
 
     def summary(self) -> str:
         """A short human summary for the end of ``sasaran build``."""
@@ -61,6 +65,12 @@ class BuildResult:
             lines.append(
                 f"  {year}: H {stats['H']:.3f}, A {stats['A']:.3f}, M0 {stats['M0']:.3f} "
                 f"({stats['mpi_poor_population']:,.0f} MPI-poor people of {stats['population']:,.0f})"
+            )
+        for year, stats in sorted(self.households.items()):
+            lines.append(
+                f"  {year} families: hh_H {stats['hh_H']:.3f}, hh_A {stats['hh_A']:.3f}, "
+                f"hh_M0 {stats['hh_M0']:.3f} ({stats['families_mpi_poor']:,.0f} MPI-poor families of "
+                f"{stats['families']:,.0f}, {stats['people_mpi_poor']:,.0f} people)"
             )
         if self.comparison:
             lines.append(self.comparison)
@@ -109,6 +119,8 @@ class Inputs:
     #: travel-time surface spans; None: the villages themselves) and the surface's extent.
     land: np.ndarray | None = None
     extent: tuple[float, float, float, float] | None = None
+    #: The register of families in canonical columns (`layers.sources.households`), if configured.
+    households: pd.DataFrame | None = None
 
     def facility_points(self, kinds: tuple[FacilityKind, ...]) -> dict[str, np.ndarray]:
         """Lon/lat of each kind's points; a kind whose source was not given is absent."""
@@ -137,6 +149,8 @@ def read_inputs(config: BuildConfig) -> Inputs:
         kind: sources.read_declared_facility(kind, source, config, area)
         for kind, source in config.facilities.items()
     }
+    years = sorted(poverty["year"].unique().tolist())
+    households = sources.read_households(src.households, config, villages, years) if src.households else None
     frames: dict[str, pd.DataFrame | None] = {
         "villages": villages,
         "poverty": poverty,
@@ -145,6 +159,7 @@ def read_inputs(config: BuildConfig) -> Inputs:
         "roads": roads,
         "rivers": rivers,
         "barriers": barriers,
+        "households": households,
     }
     provenance = []
     for name, source in src:
@@ -160,7 +175,18 @@ def read_inputs(config: BuildConfig) -> Inputs:
             {"name": f"facilities.{kind}", "file": path.name, "sha256": sources.sha256(path),
              "rows": len(declared[kind])}
         )  # fmt: skip
-    return Inputs(villages, poverty, schools, health, roads, rivers, barriers, declared, provenance)
+    return Inputs(
+        villages,
+        poverty,
+        schools,
+        health,
+        roads,
+        rivers,
+        barriers,
+        declared,
+        provenance,
+        households=households,
+    )
 
 
 @dataclass
@@ -173,6 +199,7 @@ class Computed:
     spec: IndicatorSpec
     dropped: list[str]
     surfaces: dict[str, Any]
+    households: HouseholdResult | None = None
 
 
 def compute(config: BuildConfig, inputs: Inputs, units: Hierarchy, stages: Stages) -> Computed:
@@ -203,18 +230,38 @@ def compute(config: BuildConfig, inputs: Inputs, units: Hierarchy, stages: Stage
             village_years,
         )  # fmt: skip
         scored = _score_years(frame, spec, years)
+    households = None
+    if inputs.households is not None:
+        with stages.stage("households"):
+            households = place_and_score(config, inputs.households, frame, cells, cell_people, village_pos)
+            _add_households(scored, households, years)
     with stages.stage("layers"):
         layers = _assemble_layers(
             inputs, units, cells, village_pos, cell_people, cell_columns, scored, years, config.access
         )
-    return Computed(layers, scored, years, spec, dropped, surfaces)
+    return Computed(layers, scored, years, spec, dropped, surfaces, households)
+
+
+def _add_households(scored: dict[int, dict[str, Any]], households: HouseholdResult, years: list[int]) -> None:
+    """Each year's household aggregates beside the area ones (NaN in a year the register lacks)."""
+    for year in years:
+        found = households.aggregates.get(year)
+        for level in AREA_LEVELS:
+            n = len(scored[year][level]["H"])
+            values = found[level] if found else {c: np.full(n, np.nan) for c in HOUSEHOLD_COLUMNS}
+            scored[year][level] |= values
+        if found:
+            scored[year]["households"] = {c: float(v[0]) for c, v in found["province"].items()}
 
 
 def manifest_of(config: BuildConfig, computed: Computed, provenance: list[dict[str, Any]]) -> dict[str, Any]:
     """The manifest entries of a build (the store adds ids, layers, files and packages)."""
     indicators = {**spec_to_dict(computed.spec), "dropped": computed.dropped}
     province = {str(y): computed.scored[y]["province"] for y in computed.years}
-    return manifest_entries(config, computed.years, provenance, indicators, province)
+    entries = manifest_entries(config, computed.years, provenance, indicators, province)
+    if computed.households is not None:
+        entries["households"] = computed.households.manifest()
+    return entries
 
 
 def manifest_entries(
@@ -461,6 +508,9 @@ def _area_layers(
             table[column] = weighted_mean(values, cell_people, cell_groups, n)
         for column in AF_COLUMNS:
             table[column] = latest[level][column]
+        for column in HOUSEHOLD_COLUMNS:
+            if column in latest[level]:
+                table[column] = latest[level][column]
     village_geoms = villages.geometry.values
     return (
         gpd.GeoDataFrame(base, geometry=village_geoms, crs=4326),
@@ -484,8 +534,9 @@ def _village_years(scored: dict[int, dict[str, Any]], years: list[int]) -> pd.Da
     frames = []
     for year in years:
         rows = scored[year]["rows"].copy()
-        for column in AF_COLUMNS:
-            rows[column] = scored[year]["village"][column]
+        for column in (*AF_COLUMNS, *HOUSEHOLD_COLUMNS):
+            if column in scored[year]["village"]:
+                rows[column] = scored[year]["village"][column]
         frames.append(rows)
     return pd.concat(frames, ignore_index=True)
 

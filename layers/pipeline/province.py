@@ -12,7 +12,7 @@ from pathlib import Path
 
 from layers.config import BuildConfig
 from layers.geo.units import hierarchy
-from layers.pipeline import change_gate
+from layers.pipeline import change_gate, households
 from layers.pipeline.change_gate import headline_of
 from layers.pipeline.compute import (
     BuildResult,
@@ -24,6 +24,8 @@ from layers.pipeline.compute import (
     read_inputs,
     write_rasters,
 )
+from layers.pipeline.households import register_key
+from layers.register import CIPHER
 from layers.store import build_lock, writing_store
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,7 @@ def build(
             only=only,
         )
     stages = Stages(progress)
+    key = register_key(config)  # before any work: a register without a key is refused at once
     # Locked from the start, so a second build of this store fails at once rather than at its commit.
     with build_lock(store_dir), stages.progress:
         with stages.stage("read"):
@@ -98,11 +101,12 @@ def build(
                 for name, table in layers.items():
                     writer.write_layer(name, table)
                 rasters = write_rasters(writer.path_for, computed.surfaces, config)
+                manifest = manifest_of(config, computed, inputs.provenance)
+                if computed.households is not None and key is not None:
+                    households.write(writer.tmp, computed.households, key)
+                    manifest["households"] |= {"key_id": key.key_id, "cipher": CIPHER}
             # The manifest records every stage, "write" included; the swap after it is a rename.
-            writer.commit(
-                manifest_of(config, computed, inputs.provenance)
-                | {"rasters": rasters, "build_seconds": stages.seconds}
-            )
+            writer.commit(manifest | {"rasters": rasters, "build_seconds": stages.seconds})
     counts = {name: len(table) for name, table in layers.items()}
     result = BuildResult(
         Path(store_dir),
@@ -111,6 +115,7 @@ def build(
         config.synthetic,
         {y: scored[y]["province"] for y in years},
         comparison,
+        {y: scored[y]["households"] for y in years if "households" in scored[y]},
     )
     log.info("built %s in %.1f s", store_dir, sum(stages.seconds.values()))
     return result
