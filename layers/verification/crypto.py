@@ -33,7 +33,10 @@ _NONCE = 12
 class KeyLike(Protocol):
     """A register key (`layers.register.RegisterKey`): 32 secret bytes."""
 
-    secret: bytes
+    @property
+    def secret(self) -> bytes:
+        """The key's bytes."""
+        ...
 
 
 def _derive(secret: bytes, info: bytes) -> bytes:
