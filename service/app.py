@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadpoolctl import threadpool_limits
 
-from service import docs, exports, ogc, openapi, planner, scores, targets, tiles
+from service import docs, exports, ogc, openapi, planner, scores, targets, tiles, verification
 from service.catalog import open_served
 from service.deps import ServedDep
 from service.errors import add_exception_handlers
@@ -48,6 +48,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         served.store.synthetic,
         time.perf_counter() - started,
     )
+    app.state.verification = verification.open_verification(settings, served.store)
     watcher = None
     if settings.reload_interval_s > 0:
         watcher = asyncio.create_task(watch_store(app, settings.reload_interval_s))
@@ -58,11 +59,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             watcher.cancel()
             with suppress(asyncio.CancelledError):
                 await watcher
+        verification.close_verification(app.state.verification)
 
 
 def _include_routers(app: FastAPI) -> None:
     for module in (ogc, scores, tiles, exports, targets, planner, docs):
         app.include_router(module.router)
+    verification.install(app)
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:

@@ -44,7 +44,14 @@ _ERRORS: dict[int, str] = {
     405: "Method not allowed on this path; the `Allow` header lists the methods there are.",
     413: "Request body larger than the service accepts (SASARAN_MAX_BODY_BYTES).",
     503: "The store cannot be read right now; try again.",
+    401: "Sign in first: no session or bearer token, or one expired, revoked or of a disabled account.",
+    403: "Your role may not do this (or the page's CSRF token or origin is wrong).",
+    409: "The record changed since you saw it (`current` holds it as it is now), or its state forbids this.",
+    422: "An uploaded sheet with errors; nothing was written (`errors` names each row and column).",
+    429: "Too many failed sign-ins for the account or the address; `Retry-After` says when to try again.",
 }
+#: Pages and assets of ``/verification`` that need no sign-in (they hold no data).
+_OPEN_VERIFICATION = ("/verification", "/verification/dashboard")
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -161,7 +168,22 @@ def _answers(path: str, method: str, op: dict[str, Any]) -> None:
     codes = [400, 405, 413, 503]
     if "{" in path or template != path:  # the path names a resource that may not exist
         codes.append(404)
-    responses.update(problem_responses(sorted(codes)))
+    codes += _verification_codes(path, method)
+    responses.update(problem_responses(sorted(set(codes))))
+
+
+def _verification_codes(path: str, method: str) -> list[int]:
+    """The errors of a ``/verification`` operation: sign-in, role, region, conflicts, limits."""
+    if not path.startswith("/verification") or path in _OPEN_VERIFICATION:
+        return []
+    if path == "/verification/signin":
+        return [401, 403, 429]
+    codes = [401, 403, 404]
+    if method in ("post", "patch"):
+        codes.append(409)
+    if path.endswith("/sheet") and method == "post":
+        codes.append(422)
+    return codes
 
 
 def _template(path: str) -> str:

@@ -113,6 +113,7 @@ LEVELS: dict[str, int] = {
     "layers.demo": 1,
     "layers.sources": 1,
     "layers.geo": 2,
+    "layers.verification": 2,
     "layers.scoring": 3,
     "layers.pipeline": 4,
     "layers.targeting": 4,

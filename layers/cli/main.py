@@ -13,9 +13,12 @@ from typing import Annotated
 
 import typer
 
+from layers.cli.audit import audit_app
 from layers.cli.export import export_command
 from layers.cli.mpi import mpi_command
+from layers.cli.rounds import backup_command, restore_command, rounds_app, snapshots_app
 from layers.cli.target import changes_command, target_command
+from layers.cli.users import users_app
 from layers.errors import SasaranError
 
 app = typer.Typer(
@@ -46,6 +49,8 @@ def _root(
     )
     # pyogrio logs every layer it writes at INFO; our own logs say what a command did.
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
+    # Alembic says each migration it runs at INFO; the verification database migrates on every open.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @app.command("demo")
@@ -205,6 +210,12 @@ app.command("mpi")(mpi_command)
 app.command("export")(export_command)
 app.command("target")(target_command)
 app.command("changes")(changes_command)
+app.add_typer(users_app)
+app.add_typer(audit_app)
+app.add_typer(rounds_app)
+app.add_typer(snapshots_app)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 def main() -> None:
