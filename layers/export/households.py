@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,7 +32,7 @@ from layers.atomic import atomic_path
 from layers.errors import InvalidQuery
 from layers.export.wording import check_lang
 from layers.register import REGISTER_COLUMNS, RegisterKey, check_key, read_register
-from layers.scoring.households import HouseholdFrame
+from layers.scoring.households import HouseholdFrame, default_household_spec
 from layers.scoring.rescore import ScoringFrame
 from layers.store import LayerStore
 
@@ -182,11 +183,21 @@ def family_list(
         year=year,
         villages=codes,
         k=float(households.spec.k),
-        spec_source=str(households.spec.source),
+        spec_source=_spec_source(households),
         store_name=str(store.manifest.get("name", "")),
         build_id=str(store.manifest.get("build_id", "")),
         synthetic=store.synthetic,
     )
+
+
+def _spec_source(households: HouseholdFrame) -> str:
+    """Which household indicator set scored the list: the packaged one, or the build's own."""
+    spec = households.spec
+    default = default_household_spec()
+    same = (
+        spec is not None and spec.names == default.names and spec.cutoffs.tolist() == default.cutoffs.tolist()
+    )
+    return default.source if same else "the build's own set ([sources.households] indicators)"
 
 
 def _ranked(
@@ -390,6 +401,9 @@ def _write_xlsx(table: pd.DataFrame, about: list[tuple[str, str]], path: Path, l
 def _write_pdf(table: pd.DataFrame, families: FamilyList, path: Path, lang: str) -> None:
     from fpdf import FPDF
 
+    # fontTools logs every glyph table it subsets at INFO: a list is read, not its font.
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
+
     from layers.export.briefing import FONT_DIR
 
     notice = _NOTICE[lang] + (" " + _SYNTHETIC[lang] if families.synthetic else "")
@@ -424,10 +438,16 @@ def _write_pdf(table: pd.DataFrame, families: FamilyList, path: Path, lang: str)
             "poor", "priority", "deprivations"]  # fmt: skip
     at = 0 if lang == "id" else 1
     columns = [LIST_COLUMNS[name][at] for name in keep]
-    widths = (9, 24, 30, 27, 30, 45, 10, 12, 12, 14, 24, 40)
+    short = {
+        "c": ("Skor c", "Score c"),
+        "members": ("Anggota", "Members"),
+        "poor": ("Miskin MPI", "MPI-poor"),
+    }
+    headings = [short[name][at] if name in short else LIST_COLUMNS[name][at] for name in keep]
+    widths = (9, 24, 30, 27, 28, 42, 10, 14, 12, 14, 24, 43)
     pdf.set_font("DejaVu", "", 6)
     with pdf.table(col_widths=widths, line_height=3.2, text_align="LEFT", repeat_headings=1) as grid:
-        grid.row([str(c) for c in columns])
+        grid.row(headings)
         for row in table[columns].itertuples(index=False, name=None):
             grid.row([_pdf_text(v) for v in row])
     pdf.output(str(path))
