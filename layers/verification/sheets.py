@@ -699,11 +699,11 @@ def apply_sheet(
     SheetRejected
         With every error found (sheet, row, column, message in Bahasa Indonesia); nothing written.
     """
-    sheet = read_sheet(content, code)
     with db.read() as conn:
         round_ = require_active(conn)
-        village = editable_village(conn, round_, caller, code)
+        village = editable_village(conn, round_, caller, code)  # who may upload, before reading anything
         current = {r["id"]: r for r in families_of_villages(conn, round_, [village["code"]])}
+    sheet = read_sheet(content, code)
     if sheet.round != round_.number:
         sheet.error(
             FAMILIES,
