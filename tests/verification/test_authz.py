@@ -122,9 +122,7 @@ def extra_tokens(service: Service) -> dict[str, str]:
     expired = accounts.issue_token(service.db, "desa", cli_actor(), days=1)
     with service.db.write() as conn:
         conn.execute(
-            text(
-                "UPDATE credentials SET expires_at = '2001-01-01T00:00:00.000000+00:00' WHERE secret_hash = :h"
-            ),
+            text("UPDATE credentials SET expires_at = '2001-01-01T00:00:00+00:00' WHERE secret_hash = :h"),
             {"h": accounts.digest(expired)},
         )
     accounts.create_account(
@@ -156,8 +154,13 @@ def _request(
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
             )
         elif url.endswith("/families") and method == "POST":
-            kwargs["json"] = {"nik": "6201014108850991", "head_name": "Usulan Matriks", "address": "RT 1",
-                              "decile": 1, "members": 3}  # fmt: skip
+            kwargs["json"] = {
+                "nik": "6201014108850991",
+                "head_name": "Usulan Matriks",
+                "address": "RT 1",
+                "decile": 1,
+                "members": 3,
+            }
         elif method == "PATCH":
             kwargs["json"] = {"status": "valid", "version": family["version"]}
         elif url.endswith("/accounts"):
@@ -251,8 +254,11 @@ def test_every_id_outside_the_region_is_answered_alike(service: Service) -> None
             continue
         got = service.client.get(f"/verification/families/{family_id}", headers=service.auth("desa"))
         answers[family_id] = (got.status_code, got.json()["detail"].replace(str(family_id), "N"))
-        changed = service.client.patch(f"/verification/families/{family_id}", headers=service.auth("desa"),
-                                       json={"status": "valid", "version": 1})  # fmt: skip
+        changed = service.client.patch(
+            f"/verification/families/{family_id}",
+            headers=service.auth("desa"),
+            json={"status": "valid", "version": 1},
+        )
         assert changed.status_code == 404
     assert len(set(answers.values())) == 1 and next(iter(answers.values()))[0] == 404
     for code in (
