@@ -53,13 +53,12 @@ def store_source(store: LayerStore) -> dict[str, Any]:
     """What a round records of the store its register came from."""
     manifest = store.manifest
     households = manifest.get("households") or {}
-    source_entry = (manifest.get("sources") or {}).get("households") or {}
     return {
         "store": str(manifest.get("name", store.path)),
         "build_id": manifest.get("build_id"),
         "built": manifest.get("created"),
         "synthetic": bool(store.synthetic),
-        "register_sha256": source_entry.get("sha256"),
+        "register_sha256": _register_sha256(store),
         "nik_any_province": bool(households.get("nik_any_province", False)),
     }
 
@@ -109,7 +108,15 @@ def _seed(db: Database, store: LayerStore, key: RegisterKey | None, by: Actor, *
     )
 
 
+def _register_sha256(store: LayerStore) -> str | None:
+    """The SHA-256 of the register file the store was built from (its manifest's ``sources``)."""
+    for entry in store.manifest.get("sources") or []:
+        if isinstance(entry, dict) and entry.get("name") == "households":
+            return entry.get("sha256")
+    return None
+
+
 def register_changed(round_: Round, store: LayerStore) -> bool:
     """Whether the store's register is another than the one the round was seeded from."""
-    entry = ((store.manifest.get("sources") or {}).get("households") or {}).get("sha256")
-    return bool(entry) and entry != round_.source.get("register_sha256")
+    digest = _register_sha256(store)
+    return bool(digest) and digest != round_.source.get("register_sha256")

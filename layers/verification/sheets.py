@@ -699,11 +699,11 @@ def apply_sheet(
     SheetRejected
         With every error found (sheet, row, column, message in Bahasa Indonesia); nothing written.
     """
-    sheet = read_sheet(content, code)
     with db.read() as conn:
         round_ = require_active(conn)
-        village = editable_village(conn, round_, caller, code)
+        village = editable_village(conn, round_, caller, code)  # who may upload, before reading anything
         current = {r["id"]: r for r in families_of_villages(conn, round_, [village["code"]])}
+    sheet = read_sheet(content, code)
     if sheet.round != round_.number:
         sheet.error(
             FAMILIES,
@@ -761,7 +761,12 @@ def _register_rules(
     every broken row is named (at most `MAX_ERRORS`). Returns the rows typed when all pass.
     """
     pending = list(rows)
-    headers = {c.key.removeprefix("fix:"): c.header for c in (*FAMILY_COLUMNS, *PROPOSAL_COLUMNS)}
+    # A correction's refusal points at its "Perbaikan: …" column; a proposal's at the proposal's.
+    headers = {c.key: c.header for c in FAMILY_COLUMNS} | {
+        c.key.removeprefix("fix:"): c.header for c in FAMILY_COLUMNS if c.key.startswith("fix:")
+    }
+    if name == PROPOSALS:
+        headers = {c.key: c.header for c in PROPOSAL_COLUMNS}
     while pending and len(sheet.errors) < MAX_ERRORS:
         numbers = [number for number, _ in pending]
         try:

@@ -9,6 +9,7 @@ refusals name a field and describe the value without quoting it; here they becom
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -128,9 +129,27 @@ _PHRASES = (
 )
 
 
+#: Descriptions of refused values, as patterns (they carry a number or a code).
+_PATTERNS = (
+    (re.compile(r"\ba NIK of (\d+) characters\b"), r"NIK \1 karakter"),
+    (re.compile(r"\ban empty NIK\b"), "NIK kosong"),
+    (
+        re.compile(r"\ba NIK of province (\d+) for a family in province (\d+)\b"),
+        r"NIK provinsi \1 untuk keluarga di provinsi \2",
+    ),
+    (re.compile(r"\ba NIK with serial 0000\b"), "NIK bernomor urut 0000"),
+    (re.compile(r"\ba NIK whose date part\b"), "bagian tanggal NIK"),
+    (re.compile(r"\ba head's NIK already given in\b"), "NIK kepala keluarga yang sudah ada di"),
+    (re.compile(r"\ba family id already given in\b"), "ID keluarga yang sudah ada di"),
+    (re.compile(r"\(> members (\d+)\)"), r"(> anggota \1)"),
+)
+
+
 def indonesian(problem: str) -> str:
     """A register refusal in Bahasa Indonesia where its phrases are known (else as it is)."""
     text = problem
+    for pattern, bahasa in _PATTERNS:
+        text = pattern.sub(bahasa, text)
     for english, bahasa in _PHRASES:
         text = text.replace(english, bahasa)
     return text

@@ -201,8 +201,10 @@ def progress_answer(caller: CallerDep, state: VerificationDep) -> Response:
 # ------------------------------------------------------------------ accounts (kabupaten)
 
 
-def _manager(caller: CallerDep) -> accounts.Account:
-    if caller.account.role not in ("kabupaten", "provinsi"):
+def _manager(caller: CallerDep, *, changes: bool = True) -> accounts.Account:
+    """The caller if it may manage accounts (kabupaten), or list them (and provinsi); else 403."""
+    allowed = ("kabupaten",) if changes else ("kabupaten", "provinsi")
+    if caller.account.role not in allowed:
         raise Forbidden("only kabupaten accounts manage accounts (and provinsi accounts list them)")
     return caller.account
 
@@ -212,7 +214,7 @@ def _manager(caller: CallerDep) -> accounts.Account:
 )
 def account_list(caller: CallerDep, state: VerificationDep) -> Response:
     """The accounts whose region lies in yours (kabupaten and provinsi accounts)."""
-    manager = _manager(caller)
+    manager = _manager(caller, changes=False)
     return private_json([a.public() for a in accounts.list_accounts(state.db, manager.region)])
 
 

@@ -63,8 +63,7 @@ def get_caller(request: Request, state: VerificationDep) -> Caller:
         if scheme.lower() != "bearer":
             raise NotSignedIn("use Authorization: Bearer <token> (from `sasaran users token NAME`)")
         return authenticate(state.db, token.strip(), TOKEN, address)
-    secret = request.cookies.get(COOKIE)
-    caller = authenticate(state.db, secret, SESSION, address)
+    secret, caller = session_of(request, state)
     if request.method not in SAFE_METHODS:
         check_same_origin(request)
         if not csrf_matches(secret or "", request.headers.get(CSRF_HEADER)):
@@ -73,6 +72,32 @@ def get_caller(request: Request, state: VerificationDep) -> Caller:
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def presented_sessions(request: Request) -> list[str]:
+    """Every value of the session cookie the request carries (a browser may hold several, with
+    other paths or domains: one planted by someone else among them)."""
+    values = []
+    for part in request.headers.get("cookie", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == COOKIE and value and value not in values:
+            values.append(value)
+    return values
+
+
+def session_of(request: Request, state: Verification) -> tuple[str, Caller]:
+    """The one live session among the cookies presented; `NotSignedIn` if none, or if several are live."""
+    live = []
+    for secret in presented_sessions(request)[:8]:
+        try:
+            live.append((secret, authenticate(state.db, secret, SESSION, client_address(request))))
+        except NotSignedIn:
+            continue
+    if not live:
+        raise NotSignedIn("sign in first (no session or token)")
+    if len(live) > 1:
+        raise NotSignedIn("this browser presents more than one session: sign in again")
+    return live[0]
 
 
 def cookie_path(request: Request) -> str:

@@ -43,7 +43,7 @@ class _Body(BaseModel):
 
 
 class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
 # ------------------------------------------------------------------ bodies
@@ -197,7 +197,9 @@ class Family(_Open):
     decile: int | None = None
     members: int | None = None
     changes: list[str]
-    register: dict[str, Any]
+    register_values: dict[str, Any] = Field(
+        alias="register", description="The register's own corrected values"
+    )
     updated_at: str
     updated_by: str
 

@@ -17,12 +17,13 @@ from service.settings import Settings
 from service.verification import models
 from service.verification.answers import private_json
 from service.verification.auth import (
-    COOKIE,
     CallerDep,
     VerificationDep,
     check_same_origin,
     clear_session_cookie,
     client_address,
+    presented_sessions,
+    session_of,
     set_session_cookie,
 )
 
@@ -62,15 +63,13 @@ def sign_in(body: models.SignIn, request: Request, state: VerificationDep) -> Re
 
 
 def _revoke_presented(request: Request, state: VerificationDep) -> None:
-    """End the session the browser presents, if any (it is about to be replaced)."""
-    secret = request.cookies.get(COOKIE)
-    if not secret:
-        return
-    try:
-        caller = accounts.authenticate(state.db, secret, SESSION, client_address(request))
-    except NotSignedIn:
-        return
-    accounts.sign_out(state.db, caller)
+    """End every session the browser presents (it is about to be replaced by a new one)."""
+    for secret in presented_sessions(request)[:8]:
+        try:
+            caller = accounts.authenticate(state.db, secret, SESSION, client_address(request))
+        except NotSignedIn:
+            continue
+        accounts.sign_out(state.db, caller)
 
 
 @router.post(
@@ -89,7 +88,7 @@ def sign_out(request: Request, caller: CallerDep, state: VerificationDep) -> Res
 )
 def me(request: Request, caller: CallerDep, state: VerificationDep) -> Response:
     """The signed-in account, the CSRF token for the page's changes, and the active round."""
-    csrf = accounts.csrf_token(request.cookies[COOKIE]) if caller.kind == SESSION else None
+    csrf = accounts.csrf_token(session_of(request, state)[0]) if caller.kind == SESSION else None
     with state.db.read() as conn:
         active = rounds.active_round(conn)
     return private_json(

@@ -11,10 +11,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -22,6 +27,8 @@ from layers.verification.audit import cli_actor
 from layers.verification.crypto import FieldCipher
 from layers.verification.db import Database, normalise_url
 from layers.verification.rounds import Round, seed_round
+from service.app import create_app
+from service.settings import Settings
 
 PG_URL = os.environ.get("SASARAN_TEST_DATABASE_URL")
 PG_SKIP = (
@@ -162,3 +169,117 @@ def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     monkeypatch.setattr(accounts, "_hasher", cheap)
     monkeypatch.setattr(accounts, "_DUMMY_HASH", cheap.hash("dummy"))
+
+
+# ------------------------------------------------------------------ the service over the session store
+
+
+@dataclass
+class Service:
+    """The real app (TestClient over https) on the session's demo store with its register seeded."""
+
+    app: Any
+    client: TestClient
+    db: Database
+    #: Village codes: a desa's own village and others at each level (`regions`).
+    codes: dict[str, str]
+    #: role or case -> bearer token of an account for it.
+    tokens: dict[str, str]
+    password: str = "kopi-tubruk-2024"
+
+    def auth(self, who: str) -> dict[str, str]:
+        """Headers with the bearer token of ``who``."""
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def fresh_client(self) -> TestClient:
+        """Another browser (its own cookie jar) on the same app."""
+        return TestClient(self.app, base_url="https://testserver")
+
+    def family_in(self, code: str) -> dict[str, Any]:
+        """The first family of a village, read with the provinsi token."""
+        page = self.client.get(
+            f"/verification/villages/{code}/families?limit=1", headers=self.auth("provinsi")
+        )
+        assert page.status_code == 200, page.text
+        return page.json()["families"][0]
+
+
+def _regions(db: Database) -> dict[str, str]:
+    with db.read() as conn:
+        rows = conn.execute(
+            text("SELECT code, kecamatan_code, kabupaten_code FROM villages ORDER BY code")
+        ).all()
+    own = rows[0]
+    same_kecamatan = next(r for r in rows if r.kecamatan_code == own.kecamatan_code and r.code != own.code)
+    other_kabupaten = next(r for r in rows if r.kabupaten_code != own.kabupaten_code)
+    return {
+        "village": own.code,
+        "village_same_kecamatan": same_kecamatan.code,
+        "village_other_kabupaten": other_kabupaten.code,
+        "kecamatan": own.kecamatan_code,
+        "kecamatan_other": other_kabupaten.kecamatan_code,
+        "kabupaten": own.kabupaten_code,
+        "kabupaten_other": other_kabupaten.kabupaten_code,
+    }
+
+
+#: Accounts the service fixture makes: name -> (role, region key in `_regions` or a code).
+ACCOUNTS = {
+    "desa": ("desa", "village"),
+    "desa_other": ("desa", "village_other_kabupaten"),
+    "kecamatan": ("kecamatan", "kecamatan"),
+    "kecamatan_other": ("kecamatan", "kecamatan_other"),
+    "kabupaten": ("kabupaten", "kabupaten"),
+    "kabupaten_other": ("kabupaten", "kabupaten_other"),
+    "provinsi": ("provinsi", "62"),
+    "provinsi_other": ("provinsi", "63"),
+    "disabled": ("desa", "village"),
+}
+
+
+@contextmanager
+def running_app(store_dir: Path, key_file: Path, url: str, **settings: Any) -> Iterator[Service]:
+    """The app on ``store_dir`` with database ``url``, register seeded, accounts and tokens made."""
+    from argon2 import PasswordHasher
+
+    from layers.verification import accounts
+
+    app = create_app(Settings(store_dir=store_dir, database_url=url, reload_interval_s=0, **settings))
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    with (
+        mock.patch.dict(os.environ, {"SASARAN_REGISTER_KEY_FILE": str(key_file)}),
+        mock.patch.object(accounts, "_hasher", cheap),
+        TestClient(app, base_url="https://testserver") as client,
+    ):
+        state = app.state.verification
+        assert state.seeded.wait(300), "seeding did not finish"
+        assert state.seed_problem is None, state.seed_problem
+        db = state.db
+        codes = _regions(db)
+        tokens = {}
+        for name, (role, region) in ACCOUNTS.items():
+            accounts.create_account(
+                db, name.replace("_", "-"), role, codes.get(region, region), "kopi-tubruk-2024", cli_actor()
+            )
+            tokens[name] = accounts.issue_token(db, name.replace("_", "-"), cli_actor(), days=1)
+        accounts.set_disabled(db, "disabled", True, cli_actor())
+        yield Service(app=app, client=client, db=db, codes=codes, tokens=tokens)
+
+
+@pytest.fixture(scope="session")
+def register_key_file(demo_sources: Path) -> Path:
+    """The demo's register key (written beside its sources, outside the store)."""
+    return demo_sources.parent / "register.key"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def service(
+    request: pytest.FixtureRequest,
+    store_dir: Path,
+    register_key_file: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Service]:
+    """The app on the session store, once with SQLite and once with PostgreSQL (per test module)."""
+    for url in fresh_database_url(request.param, tmp_path_factory.mktemp("verification")):
+        with running_app(store_dir, register_key_file, url) as served:
+            yield served
