@@ -24,7 +24,7 @@ install: $(BIN)/sasaran
 demo: install
 	$(BIN)/sasaran demo --out demo-data
 	$(BIN)/sasaran build demo-data/sasaran.toml --store store
-	$(BIN)/sasaran serve --store store --host 127.0.0.1 --port $(PORT)
+	$(BIN)/sasaran serve --store store --host 127.0.0.1 --port $(PORT) --register-key-file demo-data/register.key
 
 test: install $(NODE_CLIENT)/node_modules
 	$(BIN)/ruff check .

@@ -231,6 +231,29 @@ def _store_domains(doc: dict[str, Any], catalog: Catalog) -> None:
                 if name == "k":
                     param["schema"] = {"type": "string", "pattern": K_PATTERN}
     _score_body(doc, catalog)
+    _score_basis(doc, catalog)
+
+
+def _score_basis(doc: dict[str, Any], catalog: Catalog) -> None:
+    """``basis`` of ``/scores/{level}``: area (cells), or household where the store has a register."""
+    register = catalog.scoring is not None and catalog.scoring.households is not None
+    parameter = {
+        "name": "basis",
+        "in": "query",
+        "required": False,
+        "description": "area (default): H3 cells weighted by people; household: the register's families "
+        "weighted by members, scored with the store's household indicator set (units carry hh_H, hh_A, "
+        "hh_M0, families ..., null in units of fewer than 3 families; no hexagon level).",
+        "schema": {
+            "type": "string",
+            "enum": ["area", "household"] if register else ["area"],
+            "default": "area",
+        },
+    }
+    for method in ("get", "post"):
+        op = doc["paths"].get("/scores/{level}", {}).get(method)
+        if op is not None and not any(p.get("name") == "basis" for p in op.get("parameters", [])):
+            op.setdefault("parameters", []).append(copy.deepcopy(parameter))
 
 
 def _score_body(doc: dict[str, Any], catalog: Catalog) -> None:

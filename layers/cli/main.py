@@ -174,6 +174,14 @@ def serve_command(
         int,
         typer.Option("--shutdown-timeout", min=0, help="Seconds open requests get to finish on SIGTERM."),
     ] = 10,
+    register_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--register-key-file",
+            help="The register key (kept outside the store); default SASARAN_REGISTER_KEY(_FILE). Without "
+            "it the service serves aggregates only.",
+        ),
+    ] = None,
 ) -> None:
     """Serve a layer store over HTTP (OGC API - Features, scores, tiles, exports).
 
@@ -195,6 +203,8 @@ def serve_command(
     # The app is named by import string, as the Docker image does: the library never imports the
     # service, and the settings reach it the way they reach any deployment, through the environment.
     os.environ["SASARAN_STORE_DIR"] = str(store.resolve())
+    if register_key_file is not None:  # the workers read it from their environment, as in a container
+        os.environ["SASARAN_REGISTER_KEY_FILE"] = str(register_key_file.resolve())
     uvicorn.run(
         SERVICE_APP,
         factory=True,

@@ -26,7 +26,7 @@ import pandas as pd
 
 from layers.maps.classes import CLASSIFICATIONS, Classification
 from layers.maps.classes import M0 as M0_CLASSES
-from layers.schema import BUILTIN_FACILITY_KINDS, LAYERS, FacilityKind, LayerSchema, level
+from layers.schema import BUILTIN_FACILITY_KINDS, LAYERS, FacilityKind, LayerSchema, field_for, level
 
 #: QGIS version the XML is written for (the oldest QGIS supported: Debian 12's 3.22).
 QGIS_VERSION = "3.22.0"
@@ -125,8 +125,22 @@ def style_for(
         _labels(root, name_column, LABEL_MIN_SCALE[layer], bold=layer == "kabupaten")
     if temporal:
         _temporal(root)
+    if values is not None:
+        _aliases(root, [str(c) for c in values.columns], kinds)
     geometry_type = {"Point": 0, "LineString": 1}.get(schema.geometry or "", 2)
     return _serialise(root, geometry_type)
+
+
+def _aliases(root: ET.Element, columns: Sequence[str], kinds: Sequence[FacilityKind]) -> None:
+    """QGIS field aliases from the field dictionary: the attribute table and forms show each column's
+    title in Bahasa Indonesia and English, so ``hh_H`` reads "Rasio jumlah H, basis rumah tangga"
+    beside the area's "Rasio jumlah H" and nobody takes one for the other."""
+    aliases = ET.SubElement(root, "aliases")
+    for index, column in enumerate(columns):
+        entry = field_for(column, tuple(kinds))
+        if entry is not None:
+            ET.SubElement(aliases, "alias", field=column, index=str(index), name=entry.title.both())
+    root.set("styleCategories", root.get("styleCategories", "") + "|Fields")
 
 
 def targets_style(values: pd.DataFrame | None = None) -> str:
