@@ -95,6 +95,14 @@ class VillageSource(VectorSource):
     kabupaten_name: str = "nama_kab"
 
 
+def _known_columns(value: dict[str, str], known: tuple[str, ...], what: str) -> dict[str, str]:
+    """A ``columns`` mapping whose canonical names are all ``known`` (ValueError naming the others)."""
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {what} column(s) {unknown}; known: {list(known)}")
+    return value
+
+
 class TableSource(_Model):
     """A table file (CSV, XLSX or Parquet) read as written: the poverty table and the register.
 
@@ -147,10 +155,7 @@ class PovertySource(TableSource):
     @field_validator("columns")
     @classmethod
     def _known_canonical_names(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(POVERTY_COLUMNS))
-        if unknown:
-            raise ValueError(f"unknown poverty column(s) {unknown}; known: {list(POVERTY_COLUMNS)}")
-        return value
+        return _known_columns(value, POVERTY_COLUMNS, "poverty")
 
 
 class HouseholdSource(TableSource):
@@ -181,10 +186,7 @@ class HouseholdSource(TableSource):
     @field_validator("columns")
     @classmethod
     def _known_register_columns(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(REGISTER_COLUMNS))
-        if unknown:
-            raise ValueError(f"unknown register column(s) {unknown}; known: {list(REGISTER_COLUMNS)}")
-        return value
+        return _known_columns(value, tuple(REGISTER_COLUMNS), "register")
 
     @field_validator("values")
     @classmethod

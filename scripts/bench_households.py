@@ -18,17 +18,16 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from bench import best_of  # scripts/bench.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Families per demo village (1,878 people in households of ~3.6 people).
@@ -44,16 +43,6 @@ result = build(load_config(sys.argv[1]), sys.argv[2], progress=False)
 print(json.dumps({"seconds": time.perf_counter() - start, "stages": result.seconds,
                   "maxrss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}))
 """
-
-
-def timed(repeat: int, func: Callable[[], object]) -> tuple[float, float]:
-    """Best and median wall seconds of ``repeat`` runs."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times), statistics.median(times)
 
 
 def build_in_a_process(config: Path, store: Path) -> dict:
@@ -117,7 +106,7 @@ def main() -> None:
     biggest = int(np.argmax(counts))
     own = rows[households.village_pos[rows] == biggest]
     cutoffs = with_overrides(spec, cutoffs={spec.names[0]: 4})
-    village_best, village_median = timed(
+    village_best, village_median = best_of(
         50, lambda: score_units(households.matrix(list(cutoffs.columns), own), cutoffs)
     )
     households.score(spec, year)
@@ -128,8 +117,8 @@ def main() -> None:
         scores = households.score(which, year)  # type: ignore[arg-type]
         households.level_values(scores, which, "village")  # type: ignore[arg-type]
 
-    reweigh = timed(5, lambda: all_villages(weights))
-    recut = timed(3, lambda: (households._cache.clear(), all_villages(cutoffs)))
+    reweigh = best_of(5, lambda: all_villages(weights))
+    recut = best_of(3, lambda: (households._cache.clear(), all_villages(cutoffs)))
     # A kabupaten's by-name list of about 30,000 families.
     layer = store.layer("villages").set_index("village_code")
     per_village = dict(zip(frame.village_codes.astype(str), counts, strict=True))

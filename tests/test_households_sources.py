@@ -5,7 +5,6 @@ there kept byte for byte."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,6 +16,7 @@ import pytest
 
 from layers.register import KEY_ENV, KEY_FILE_ENV, REGISTER_COLUMNS
 from layers.sources.households import validate_families
+from tests.conftest import snapshot
 
 REGISTER = "keluarga.parquet"
 
@@ -35,28 +35,6 @@ def run_build(
         timeout=600,
         env=environ,
     )
-
-
-@pytest.fixture
-def sources(demo_sources: Path, tmp_path: Path) -> Path:
-    """A private copy of the demo source files, to break."""
-    copy = tmp_path / "src"
-    shutil.copytree(demo_sources.parent, copy)
-    return copy
-
-
-@pytest.fixture
-def old_store(store_dir: Path, tmp_path: Path) -> Path:
-    """A copy of the session's store, which a refused build must leave as it was."""
-    store = tmp_path / "store"
-    shutil.copytree(store_dir, store)
-    return store
-
-
-def snapshot(directory: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()
-    }
 
 
 def read_register(sources: Path) -> pd.DataFrame:

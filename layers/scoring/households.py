@@ -33,7 +33,7 @@ from layers.schema import AREA_LEVELS
 from layers.scoring.af import (
     GroupTable,
     Summary,
-    UnitScores,
+    WeightedScores,
     deprivation_profiles,
     group_table,
     scores_from_profiles,
@@ -132,16 +132,11 @@ class AreaFrame(Protocol):
 
 
 @dataclass(frozen=True)
-class FamilyScores:
-    """One rescoring of one year's families: like `layers.scoring.rescore.CellScores`, with
-    families as units and their members as weights."""
+class FamilyScores(WeightedScores):
+    """One rescoring of one year's families: families as units, their members as weights."""
 
-    year: int
-    scores: UnitScores
-    weights: FloatArray
-    rows: IntArray
+    rows: IntArray = field(default_factory=lambda: np.zeros(0, np.int64), compare=False)
     """The families' rows in the frame (those of the year)."""
-    _tables: dict[str, GroupTable] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -284,7 +279,7 @@ class HouseholdFrame:
             spec.weights,
             spec.k if k is None else k,
         )
-        return FamilyScores(year, units, self.members[rows], rows, entry.tables)
+        return FamilyScores(year, units, self.members[rows], entry.tables, rows=rows)
 
     def groups(self, level: str, rows: IntArray) -> tuple[IntArray, int]:
         """Each family's unit at a level (``village`` ... ``province``, ``all``) and the number of units."""

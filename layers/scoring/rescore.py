@@ -22,6 +22,7 @@ from layers.scoring.af import (
     GroupTable,
     Summary,
     UnitScores,
+    WeightedScores,
     deprivation_profiles,
     group_table,
     scores_from_profiles,
@@ -67,14 +68,8 @@ AF_COLUMNS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class CellScores:
+class CellScores(WeightedScores):
     """One rescoring of every cell: the scores, the people each cell weighs, and the year."""
-
-    year: int
-    scores: UnitScores
-    weights: FloatArray
-    # The tables of the frame entry these scores came from (`ScoringFrame.summarize` reuses them).
-    _tables: dict[str, GroupTable] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 from scipy import sparse
 
 from layers.errors import InfeasibleTargeting, InvalidQuery, excerpt
-from layers.scoring.af import K_TOLERANCE, Summary
-from layers.scoring.households import FamilyScores, HouseholdYear
-from layers.scoring.rescore import CellScores, ScoringFrame
+from layers.scoring.af import K_TOLERANCE, Summary, WeightedScores
+from layers.scoring.households import HouseholdYear
+from layers.scoring.rescore import ScoringFrame
 from layers.scoring.spec import IndicatorSpec, default_spec, spec_from_dict, spec_to_dict, with_overrides
 from layers.targeting.knapsack import Problem, Solution, greedy, make_problem, quote_labels, solve
 from layers.types import BoolArray, FloatArray, IntArray
@@ -249,9 +249,7 @@ class VillageProfiles:
     """People of complete cells per village."""
 
     @classmethod
-    def from_cells(
-        cls, cells: CellScores | FamilyScores, village_pos: IntArray, n_villages: int
-    ) -> VillageProfiles:
+    def from_cells(cls, cells: WeightedScores, village_pos: IntArray, n_villages: int) -> VillageProfiles:
         """Group a rescoring's cells (or families) by village and profile (one sparse matrix build)."""
         s = cells.scores
         weight = np.where(s.complete, cells.weights, 0.0)
