@@ -58,6 +58,8 @@ SINGLE_ITEMS = 5
 
 def decoded(body: bytes, content_type: str, url: str = "") -> str:
     """An answer's content as text a person or a program would see in it."""
+    if not body:
+        return ""  # a download's response, whose file is saved and scanned on its own
     if body[:2] == b"\x1f\x8b":
         body = gzip.decompress(body)
     kind = content_type.split(";")[0].strip().lower()

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { CHROMIUM_ARGS, WEBGL_ARGS, blockOtherOrigins, launchContext, reportRun, startRun } from './browser.mjs';
 
 const { base, outDir, origin, watchdog } = startRun('privacy planner', 'privacy_planner.mjs BASE_URL OUT_DIR', 180000);
-const report = { steps: [], externalRequests: [], responses: 0, downloads: [] };
+const report = { ok: true, steps: [], externalRequests: [], responses: 0, downloads: [] };
 const saved = [];
 mkdirSync(join(outDir, 'responses'), { recursive: true });
 
