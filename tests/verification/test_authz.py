@@ -61,6 +61,7 @@ PUBLIC = {
     ("GET", "/verification/dashboard"),
     ("GET", "/verification/static/{path:path}"),
     ("POST", "/verification/signin"),
+    ("GET", "/verification/signin-options"),
     ("GET", "/verification/oidc/login"),
     ("GET", "/verification/oidc/callback"),
 }
