@@ -452,6 +452,7 @@ def read_register(
     *,
     provinces: Sequence[str] | None = None,
     villages: Sequence[str] | None = None,
+    positions: bool = False,
 ) -> pd.DataFrame:
     """The register by name and address, in canonical columns (`REGISTER_COLUMNS` order).
 
@@ -467,6 +468,8 @@ def read_register(
         For a national store, read only these provinces' parts.
     villages
         Keep only the families of these village codes.
+    positions
+        Add ``_row``: each family's row in `read_values` of the whole store (what scoring uses).
 
     Returns
     -------
@@ -489,6 +492,7 @@ def read_register(
     if wanted is not None and store.partitions:  # only the parts that hold these villages
         prefixes = {code[:2] for code in wanted}
         provinces = sorted(prefixes if provinces is None else prefixes & set(provinces))
+    offsets = _offsets(store)
     for part, directory in _parts(store, provinces):
         values = pd.read_parquet(directory / VALUES_FILE)
         keep = (
@@ -498,11 +502,27 @@ def read_register(
             continue
         blob = (directory / PERSONAL_FILE).read_bytes()
         personal = pq.read_table(io.BytesIO(decrypt(blob, key, part))).to_pandas()
-        frames.append(pd.concat([personal[keep].reset_index(drop=True), values[keep].reset_index(drop=True)],
-                                axis=1))  # fmt: skip
+        frame = pd.concat(
+            [personal[keep].reset_index(drop=True), values[keep].reset_index(drop=True)], axis=1
+        )
+        if positions:
+            frame["_row"] = offsets[part] + np.flatnonzero(keep)
+        frames.append(frame)
     if not frames:
-        return empty_register()
-    return to_names(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
+        out = empty_register()
+        return out.assign(_row=pd.Series(dtype="int64")) if positions else out
+    register = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    named = to_names(register)
+    return named.assign(_row=register["_row"].to_numpy()) if positions else named
+
+
+def _offsets(store: Any) -> dict[str, int]:
+    """Each part's first row in `read_values` of the whole store (parts in manifest order)."""
+    out, start = {}, 0
+    for part, directory in _parts(store):
+        out[part] = start
+        start += pq.ParquetFile(directory / VALUES_FILE).metadata.num_rows
+    return out
 
 
 def empty_register() -> pd.DataFrame:
@@ -530,7 +550,7 @@ def to_names(register: pd.DataFrame) -> pd.DataFrame:
 
 
 def register_markdown() -> str:
-    """The canonical register columns and codes as Markdown (docs/schema.md holds it; a test keeps them equal)."""
+    """The register columns and codes as Markdown (docs/schema.md holds it; a test keeps them equal)."""
     lines = [
         "| column | kind | required | personal | English | Bahasa Indonesia | meaning |",
         "|---|---|---|---|---|---|---|",

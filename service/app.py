@@ -176,4 +176,5 @@ async def healthz(served: ServedDep) -> dict[str, Any]:
         "layers": len(store.names),
         "build_id": served.build_id,
         "built": store.manifest.get("created"),
+        "households": served.register_health,
     }

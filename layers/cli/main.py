@@ -15,6 +15,7 @@ import typer
 
 from layers.cli.audit import audit_app
 from layers.cli.export import export_command
+from layers.cli.households import households_app
 from layers.cli.mpi import mpi_command
 from layers.cli.rounds import backup_command, restore_command, rounds_app, snapshots_app
 from layers.cli.target import changes_command, target_command
@@ -210,6 +211,7 @@ app.command("mpi")(mpi_command)
 app.command("export")(export_command)
 app.command("target")(target_command)
 app.command("changes")(changes_command)
+app.add_typer(households_app)
 app.add_typer(users_app)
 app.add_typer(audit_app)
 app.add_typer(rounds_app)

@@ -29,6 +29,7 @@ register.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,7 @@ _STREETS = ("Sintetis", "Contoh Raya", "Fiktif", "Rekaan", "Samaran", "Tiruan Ba
 
 
 def register_frame(
-    seed: int,
+    seed: int | Sequence[int],
     geo: Geography,
     table: pd.DataFrame,
     remoteness: np.ndarray,
@@ -114,7 +115,8 @@ def register_frame(
     Parameters
     ----------
     seed
-        The demo's seed (the register draws from its own generator, seeded by it and 18).
+        The demo's seed (the register draws from its own generator, seeded by it and 18); the
+        country passes (seed, province code).
     geo
         The province's geography (codes, names, settlements, polygons).
     table
@@ -132,7 +134,7 @@ def register_frame(
         The file's columns (`REGISTER_HEADERS`), codes and counts as text, sorted by village code,
         year and family.
     """
-    rng = np.random.default_rng([seed, 18])
+    rng = np.random.default_rng([*([seed] if isinstance(seed, int) else seed), 18])
     years = sorted(table["tahun"].unique().tolist())
     by_year = {y: table[table["tahun"] == y].set_index("kode_desa").loc[geo.codes] for y in years}
     chosen = np.arange(len(geo.codes)) if villages is None else np.asarray(villages)

@@ -139,6 +139,10 @@ def read_inputs(config: BuildConfig) -> Inputs:
     src = config.sources
     villages = sources.read_villages(src.villages, config)
     poverty = sources.read_poverty(src.poverty, config, villages["village_code"])
+    years = sorted(poverty["year"].unique().tolist())
+    # The register right after the tables it is checked against: a refused family stops the build
+    # before any facility file is read.
+    households = sources.read_households(src.households, config, villages, years) if src.households else None
     area = sources.surroundings(villages)  # other sources outside it have a wrong CRS label
     schools = sources.read_schools(src.schools, config, area) if src.schools else None
     health = sources.read_health(src.health_facilities, config, area) if src.health_facilities else None
@@ -149,8 +153,6 @@ def read_inputs(config: BuildConfig) -> Inputs:
         kind: sources.read_declared_facility(kind, source, config, area)
         for kind, source in config.facilities.items()
     }
-    years = sorted(poverty["year"].unique().tolist())
-    households = sources.read_households(src.households, config, villages, years) if src.households else None
     frames: dict[str, pd.DataFrame | None] = {
         "villages": villages,
         "poverty": poverty,

@@ -31,7 +31,7 @@ from layers.register import (
     split,
     write_register,
 )
-from layers.scoring.households import HouseholdFrame, default_household_spec, village_access
+from layers.scoring.households import HouseholdFrame, default_household_spec, totals, village_access
 from layers.scoring.rescore import ScoringFrame
 from layers.scoring.spec import IndicatorSpec, load_spec, restrict_to_columns, spec_to_dict
 from layers.types import CellIds, FloatArray, IntArray
@@ -82,6 +82,9 @@ class HouseholdResult:
     """Year -> level -> `layers.scoring.households.HOUSEHOLD_COLUMNS` (suppressed)."""
     placed: int
     """Families placed in their own H3 cell (the others take their village's access)."""
+    totals: dict[int, dict[str, float]] = field(default_factory=dict)
+    """Year -> `layers.scoring.households.TOTALS` of the whole build (unsuppressed: to combine
+    partitions; never published)."""
     frame: HouseholdFrame | None = field(default=None, repr=False)
 
     def manifest(self) -> dict[str, Any]:
@@ -94,6 +97,7 @@ class HouseholdResult:
         return {
             "families": {str(int(y)): int(n) for y, n in counts.items()},
             "years": self.years,
+            "dated": bool(self.register.attrs.get("dated", True)),
             "placed_by_cell": self.placed,
             "min_families": MIN_FAMILIES,
             "indicators": {**spec_to_dict(self.spec), "dropped": self.dropped},
@@ -149,7 +153,10 @@ def place_and_score(
         log.warning("household indicators dropped for lack of a register column: %s", dropped)
     years = households.years
     aggregates = {year: households.aggregates(spec, year) for year in years}
-    return HouseholdResult(register, spec, dropped, years, aggregates, int((cell >= 0).sum()), households)
+    sums = {year: totals(households.level_values(households.score(spec, year), spec, "province", raw=True)[0])
+            for year in years}  # fmt: skip
+    placed = int((cell >= 0).sum())
+    return HouseholdResult(register, spec, dropped, years, aggregates, placed, sums, households)
 
 
 def write(root: Path, result: HouseholdResult, key: RegisterKey, part: str = "") -> None:

@@ -317,34 +317,41 @@ class HouseholdFrame:
     ) -> dict[str, dict[str, FloatArray]]:
         """`HOUSEHOLD_COLUMNS` of every unit of each level for a year, small units suppressed."""
         scores = self.score(spec, year)
-        rows = scores.rows
         levels = levels or (*AREA_LEVELS, *(name for name in self.area.group_pos if name not in AREA_LEVELS))
-        out = {}
+        return {name: self.level_values(scores, spec, name)[0] for name in levels}
+
+    def level_values(
+        self, scores: FamilyScores, spec: IndicatorSpec, level: str, raw: bool = False
+    ) -> tuple[dict[str, FloatArray], Summary]:
+        """`HOUSEHOLD_COLUMNS` of a level's units (suppressed) and their summary (not suppressed).
+
+        The summary carries what `HOUSEHOLD_COLUMNS` do not (censored headcounts, contributions);
+        a caller publishing it must null the units `suppressed` marks. ``raw``: nothing suppressed
+        (for `totals`, which combine partitions into a nation; never published as such).
+        """
+        rows = scores.rows
+        groups, n = self.groups(level, rows)
+        summary = self.summarize(scores, spec, level)
+        counts = {
+            c: np.bincount(groups, weights=np.nan_to_num(v[rows]), minlength=n)
+            for c, v in self.counts.items()
+        }
         poor = scores.scores.poor.astype(np.float64)
-        for name in levels:
-            groups, n = self.groups(name, rows)
-            summary = self.summarize(scores, spec, name)
-            counts = {
-                c: np.bincount(groups, weights=np.nan_to_num(v[rows]), minlength=n)
-                for c, v in self.counts.items()
-            }
-            families = np.bincount(groups, minlength=n).astype(np.float64)
-            columns = {
-                "families": families,
-                "hh_people": summary.population,
-                "families_mpi_poor": np.bincount(groups, weights=poor, minlength=n),
-                "people_mpi_poor": summary.H * summary.population,
-                "hh_H": summary.H,
-                "hh_A": summary.A,
-                "hh_M0": summary.M0,
-                "hh_vulnerable_share": summary.vulnerable,
-                "hh_severe_share": summary.severe,
-                "hh_elderly": counts.get("elderly", np.full(n, np.nan)),
-                "hh_disabled": counts.get("disabled", np.full(n, np.nan)),
-                "hh_female_headed": counts.get("female_head", np.full(n, np.nan)),
-            }
-            out[name] = suppress(columns)
-        return out
+        columns = {
+            "families": np.bincount(groups, minlength=n).astype(np.float64),
+            "hh_people": summary.population,
+            "families_mpi_poor": np.bincount(groups, weights=poor, minlength=n),
+            "people_mpi_poor": summary.H * summary.population,
+            "hh_H": summary.H,
+            "hh_A": summary.A,
+            "hh_M0": summary.M0,
+            "hh_vulnerable_share": summary.vulnerable,
+            "hh_severe_share": summary.severe,
+            "hh_elderly": counts.get("elderly", np.full(n, np.nan)),
+            "hh_disabled": counts.get("disabled", np.full(n, np.nan)),
+            "hh_female_headed": counts.get("female_head", np.full(n, np.nan)),
+        }
+        return (columns if raw else suppress(columns)), summary
 
     def year_values(self, year: int, level: str, columns: list[str]) -> dict[str, FloatArray]:
         """The named `HOUSEHOLD_COLUMNS` of a level's units in ``year`` under the stored spec (NaN
@@ -364,9 +371,56 @@ class HouseholdFrame:
         return HouseholdYear(self, year, rows)
 
 
+#: Sums a household figure of a larger whole is made of (`totals`, `from_totals`): every ratio of
+#: `HOUSEHOLD_COLUMNS` is one of them over another, so wholes combine exactly from their parts.
+TOTALS: tuple[str, ...] = (
+    "families", "hh_people", "families_mpi_poor", "people_mpi_poor", "intensity", "vulnerable_people",
+    "severe_people", "hh_elderly", "hh_disabled", "hh_female_headed",
+)  # fmt: skip
+
+
+def totals(columns: dict[str, FloatArray], at: int = 0) -> dict[str, float]:
+    """The `TOTALS` of one unit of unsuppressed household columns (`HouseholdFrame.level_totals`)."""
+    people = float(columns["hh_people"][at])
+    return {
+        "families": float(columns["families"][at]),
+        "hh_people": people,
+        "families_mpi_poor": float(columns["families_mpi_poor"][at]),
+        "people_mpi_poor": float(columns["people_mpi_poor"][at]),
+        "intensity": float(np.nan_to_num(columns["hh_M0"][at]) * people),
+        "vulnerable_people": float(np.nan_to_num(columns["hh_vulnerable_share"][at]) * people),
+        "severe_people": float(np.nan_to_num(columns["hh_severe_share"][at]) * people),
+        **{c: float(columns[c][at]) for c in ("hh_elderly", "hh_disabled", "hh_female_headed")},
+    }
+
+
+def from_totals(parts: list[dict[str, float]]) -> dict[str, float]:
+    """`HOUSEHOLD_COLUMNS` of a whole from its parts' `TOTALS` (suppressed below `MIN_FAMILIES`)."""
+    whole = {name: float(sum(p[name] for p in parts)) for name in TOTALS}
+    people, poor = whole["hh_people"], whole["people_mpi_poor"]
+    columns = {
+        "families": whole["families"],
+        "hh_people": people,
+        "families_mpi_poor": whole["families_mpi_poor"],
+        "people_mpi_poor": poor,
+        "hh_H": poor / people if people else np.nan,
+        "hh_A": whole["intensity"] / poor if poor else np.nan,
+        "hh_M0": whole["intensity"] / people if people else np.nan,
+        "hh_vulnerable_share": whole["vulnerable_people"] / people if people else np.nan,
+        "hh_severe_share": whole["severe_people"] / people if people else np.nan,
+        **{c: whole[c] for c in ("hh_elderly", "hh_disabled", "hh_female_headed")},
+    }
+    return {name: float(v[0]) for name, v in suppress({k: np.array([v]) for k, v in columns.items()}).items()}
+
+
+def suppressed(families: FloatArray) -> BoolArray:
+    """Units whose household figures are withheld: fewer than `MIN_FAMILIES` families."""
+    return np.asarray(families) < MIN_FAMILIES
+
+
 def suppress(columns: dict[str, FloatArray]) -> dict[str, FloatArray]:
     """`SUPPRESSED_COLUMNS` set to NaN in units of fewer than `MIN_FAMILIES` families."""
-    small = columns["families"] < MIN_FAMILIES
+    small = suppressed(columns["families"])
     return {name: np.where(small, np.nan, values) if name in SUPPRESSED_COLUMNS else values
             for name, values in columns.items()}  # fmt: skip
 

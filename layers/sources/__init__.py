@@ -17,7 +17,7 @@ from layers.sources.facilities import (
     read_lines,
     read_schools,
 )
-from layers.sources.households import read_households, validate_families
+from layers.sources.households import check_register_file, read_households, validate_families
 from layers.sources.poverty import read_poverty
 from layers.sources.tables import TABLE_KINDS, csv_text, parse_numbers, sniff_delimiter, table_kind
 from layers.sources.vector import (
@@ -38,6 +38,7 @@ __all__ = [
     "bbox_in_file_crs",
     "check_facility_kind",
     "check_line_classes",
+    "check_register_file",
     "csv_text",
     "is_osm_extract",
     "parse_numbers",

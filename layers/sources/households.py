@@ -126,7 +126,7 @@ def read_households(
             f'in [sources.households.columns], e.g. {missing[0]} = "{found[0] if found else "..."}"',
         )
     frame = pd.DataFrame({name: raw[headers[name]] for name in present})
-    return check_families(
+    register = check_families(
         frame,
         path.name,
         villages["village_code"],
@@ -140,6 +140,9 @@ def read_households(
         region_bounds=config.region_bounds,
         place=lambda position: row_place(int(rows[position])),
     )
+    # Whether the file dates its records (else they are of the poverty table's latest year).
+    register.attrs["dated"] = "year" in present
+    return register
 
 
 def read_province_rows(
@@ -182,10 +185,12 @@ def read_province_rows(
     return frame, np.concatenate(positions), ""
 
 
-def _batches(path: Path, source: HouseholdSource, kind: str) -> Iterator[pa.RecordBatch]:
+def _batches(
+    path: Path, source: HouseholdSource, kind: str, columns: list[str] | None = None
+) -> Iterator[pa.RecordBatch]:
     try:
         if kind == "parquet":
-            yield from pq.ParquetFile(path).iter_batches(batch_size=1 << 16)
+            yield from pq.ParquetFile(path).iter_batches(batch_size=1 << 16, columns=columns)
             return
         names, delimiter = _header(path, source)
         reader = pacsv.open_csv(
@@ -194,7 +199,9 @@ def _batches(path: Path, source: HouseholdSource, kind: str) -> Iterator[pa.Reco
             parse_options=pacsv.ParseOptions(delimiter=delimiter),
             # Every column as text, as the whole-file reader keeps it: the checks parse numbers.
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=True,
+                include_columns=columns,
             ),
         )
         yield from reader
@@ -211,6 +218,79 @@ def _header(path: Path, source: HouseholdSource) -> tuple[list[str], str]:
     text = line.decode(source.encoding or "utf-8-sig", errors="replace").strip("\r\n\ufeff")
     delimiter = source.delimiter or sniff_delimiter(text)
     return next(csv.reader([text], delimiter=delimiter), []), delimiter
+
+
+def check_register_file(source: HouseholdSource, config: BuildConfig, provinces: Collection[str]) -> None:
+    """What the partitions of a national build cannot check alone, on the whole register file.
+
+    Read a few columns at a time (never the country's register whole): every family's village must
+    be in a province of the build (a family elsewhere would be silently left out), and no family id
+    and no NIK may appear twice in a year anywhere in the country (a family registered in two
+    provinces). Duplicates are found by 64-bit hashes of the values; names are never quoted.
+    """
+    path = config.resolve(source.file)
+    if not path.exists():
+        raise SourceError(path.name, None, None, f"file not found ({path})")
+    kind = table_kind(path)
+    if kind == "excel":
+        raise SourceError(path.name, None, None, "a national build reads the register one province at a "
+                          "time, which a spreadsheet does not allow; save it as Parquet or CSV")  # fmt: skip
+    headers = headers_of(source)
+    wanted = [headers[c] for c in ("village_code", "family_id", "nik", "year") if c != "year" or
+              "year" in source.columns or _has_column(path, source, kind, headers["year"])]  # fmt: skip
+    known = set(provinces)
+    hashes: dict[str, list[np.ndarray]] = {"family_id": [], "nik": []}
+    years: list[np.ndarray] = []
+    start = 0
+    for batch in _batches(path, source, kind, wanted):
+        table = batch.to_pandas()
+        missing = [h for h in wanted if h not in table.columns]
+        if missing:
+            raise SourceError(
+                path.name, None, missing[0], f"column not found; the file has {batch.schema.names}"
+            )
+        codes = as_code(table[headers["village_code"]].astype(TEXT)).fillna("").to_numpy(str)
+        outside = ~pd.Series(np.char.ljust(codes, 2).astype("<U2")).isin(known).to_numpy()
+        if outside.any():
+            at = int(np.flatnonzero(outside)[0])
+            raise SourceError(
+                path.name,
+                start + at + 1,
+                headers["village_code"],
+                f"'{codes[at]}' is in no province of the build ({', '.join(sorted(known))}): its family "
+                "would be left out",
+            )
+        for name in hashes:
+            text = _as_text(table[headers[name]]).fillna("")
+            hashes[name].append(pd.util.hash_array(text.to_numpy(dtype=object)))
+        year = table[headers["year"]] if headers["year"] in table else pd.Series(np.zeros(len(table)))
+        years.append(pd.to_numeric(year, errors="coerce").fillna(0).to_numpy(np.int64))
+        start += len(table)
+    if not years:
+        return
+    year = np.concatenate(years)
+    for name, parts in hashes.items():
+        keys = pd.DataFrame({"h": np.concatenate(parts), "y": year})
+        again = keys.duplicated().to_numpy()
+        if again.any():
+            at = int(np.flatnonzero(again)[0])
+            first = int(
+                np.flatnonzero((keys["h"] == keys["h"].iloc[at]) & (keys["y"] == keys["y"].iloc[at]))[0]
+            )
+            what = "a family id" if name == "family_id" else "a head's NIK"
+            raise SourceError(
+                path.name,
+                at + 1,
+                headers[name],
+                f"{what} already given in row {first + 1} appears twice in {year[at]} (a family is "
+                "registered once a year, in one province)",
+            )
+
+
+def _has_column(path: Path, source: HouseholdSource, kind: str, header: str) -> bool:
+    if kind == "parquet":
+        return header in pq.ParquetFile(path).schema_arrow.names
+    return header in _header(path, source)[0]
 
 
 def validate_families(
@@ -436,7 +516,9 @@ class _Checker:
         marker = month == SYNTHETIC_NIK_MONTH
         month_ok = (month >= 1) & (month <= 12)
         day_ok = (day >= 1) & (day <= _MONTH_DAYS[np.clip(month, 0, 12)])
-        impossible = ~(month_ok & day_ok) & ~(marker & synthetic)
+        # The synthetic mark replaces the month only: the day must still be one (1-31, +40).
+        marked = marker & synthetic & (day >= 1) & (day <= 31)
+        impossible = ~(month_ok & day_ok) & ~marked
         self.refuse(
             impossible,
             "nik",
@@ -458,7 +540,7 @@ class _Checker:
         self.refuse(
             unknown,
             "village_code",
-            lambda at: repr(codes_text[at]) if codes_text[at] else "an empty cell",
+            lambda at: repr(str(codes_text[at])) if codes_text[at] else "an empty cell",
             "is not a village code of the villages source",
             "Check the join key (BPS and Kemendagri codes differ in Kalimantan Tengah)",
         )
@@ -471,7 +553,10 @@ class _Checker:
             outside = ~np.isin(cells, list(years))
             listed = ", ".join(map(str, sorted(years)))
             self.refuse(
-                outside, "year", lambda at: str(cells[at]), f"is not a year of the poverty table ({listed})"
+                outside,
+                "year",
+                lambda at: repr(str(cells[at])),
+                f"is not a year of the poverty table ({listed})",
             )
         return values.astype("int64")
 
