@@ -62,6 +62,12 @@ async function start() {
   let options = { oidc: false, signed_in: false };
   try { options = await get('signin-options'); } catch { /* the password form is enough */ }
   $('oidc').hidden = !options.oidc;
+  const refused = new URLSearchParams(window.location.search).get('signin');
+  if (refused) {
+    $('signin-error').textContent = t(refused === 'refused' ? 'oidc_refused' : 'oidc_failed');
+    $('signin-error').hidden = false;
+    window.history.replaceState(null, '', window.location.pathname);
+  }
   if (!options.signed_in) { showSignIn(); return; }
   try {
     await signedIn(await get('me'));
