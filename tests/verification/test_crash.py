@@ -145,9 +145,7 @@ def _largest_village(db: Database) -> str:
     while time.monotonic() < deadline:
         with db.read() as conn:
             row = conn.execute(
-                text(
-                    "SELECT village_code, count(*) FROM families GROUP BY village_code ORDER BY 2 DESC LIMIT 1"
-                )
+                text("SELECT village_code FROM families GROUP BY village_code ORDER BY count(*) DESC LIMIT 1")
             ).first()
         if row is not None:
             return str(row[0])
