@@ -23,6 +23,7 @@ while locked, so guessing gains nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -71,8 +72,13 @@ _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 # argon2id with argon2-cffi's defaults (RFC 9106's low-memory profile: t=3, 64 MiB, p=4).
 _hasher = PasswordHasher()
-#: Verified against when the name is unknown, so that a wrong name costs what a wrong password does.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so that a wrong name costs what a wrong password
+    does (made on first use: importing this module costs no hash)."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 @dataclass(frozen=True)
@@ -513,7 +519,7 @@ def _password_matches(hashed: str | None, password: str) -> bool:
     if len(password) > MAX_PASSWORD_CHARS:
         return False
     try:
-        return _hasher.verify(hashed or _DUMMY_HASH, password) and hashed is not None
+        return _hasher.verify(hashed or _dummy_hash(), password) and hashed is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
