@@ -51,7 +51,7 @@ _ERRORS: dict[int, str] = {
     429: "Too many failed sign-ins for the account or the address; `Retry-After` says when to try again.",
 }
 #: Pages and assets of ``/verification`` that need no sign-in (they hold no data).
-_OPEN_VERIFICATION = ("/verification", "/verification/dashboard")
+_OPEN_VERIFICATION = ("/verification", "/verification/dashboard", "/verification/signin-options")
 
 
 def _ref(name: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,6 +21,9 @@ from layers.cli.rounds import backup_command, restore_command, rounds_app, snaps
 from layers.cli.target import changes_command, target_command
 from layers.cli.users import users_app
 from layers.errors import SasaranError
+
+if TYPE_CHECKING:
+    from layers.config import BuildConfig
 
 app = typer.Typer(
     name="sasaran",
@@ -135,6 +138,24 @@ def build_command(
             "--only", help="Rebuild one province (BPS code, e.g. 62) of an existing national store."
         ),
     ] = None,
+    verified: Annotated[
+        bool,
+        typer.Option(
+            "--verified",
+            help="Take the register's latest year from the verification database: a new snapshot of the "
+            "approved villages (docs/verification.md).",
+        ),
+    ] = False,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database", help="With --verified: the verification database (default: beside --store)."
+        ),
+    ] = None,
+    snapshot: Annotated[
+        int | None,
+        typer.Option("--snapshot", min=1, help="With --verified: use this snapshot rather than taking one."),
+    ] = None,
 ) -> None:
     """Build the layer store from the sources a config names.
 
@@ -149,16 +170,45 @@ def build_command(
     from layers.config import load_config
     from layers.pipeline.province import build
 
+    loaded = load_config(config)
     result = build(
-        load_config(config),
+        loaded,
         store,
         progress=not quiet,
         accept_changes=accept_changes,
         workers=workers,
         scheduler=scheduler,
         only=only,
+        verified=_verified_register(loaded, store, database, snapshot) if verified else None,
     )
     typer.echo(result.summary())
+
+
+def _verified_register(config: BuildConfig, store: Path, database: str | None, snapshot: int | None) -> Any:
+    """``--verified``: the verification database's register (a new snapshot, or ``--snapshot``)."""
+    from layers.errors import ConfigError
+    from layers.pipeline.households import register_key
+    from layers.verification.audit import cli_actor
+    from layers.verification.db import Database, database_url, redacted
+    from layers.verification.snapshots import verified_register
+
+    key = register_key(config)
+    if key is None:
+        raise ConfigError(
+            "--verified needs [sources.households] in the config (its key_file or SASARAN_REGISTER_KEY)"
+        )
+    db = Database.open(database_url(store=store, url=database))
+    try:
+        found = verified_register(db, key, cli_actor(), snapshot, database=redacted(db.url))
+    finally:
+        db.dispose()
+    entry = found.entry
+    typer.echo(
+        f"verified register: snapshot {entry['id']} of round {entry['round']} ({entry['year']}), "
+        f"{entry['families']} families, {entry['verified_villages']} approved villages, "
+        f"audit entry {entry['audit_seq']}"
+    )
+    return found
 
 
 @app.command("serve")

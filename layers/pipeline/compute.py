@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -26,12 +26,15 @@ from layers import sources
 from layers.config import POVERTY_COLUMNS, AccessConfig, BuildConfig
 from layers.geo import access, distance, grid, population
 from layers.geo.units import Hierarchy, dissolve, union_of
-from layers.pipeline.households import HouseholdResult, place_and_score
+from layers.pipeline.households import HouseholdResult, place_and_score, with_verified
 from layers.schema import AREA_LEVELS, LAYERS, FacilityKind, kinds_to_json
 from layers.scoring.households import HOUSEHOLD_COLUMNS
 from layers.scoring.indicators import add_yearly_indicators, available_columns, weighted_mean
 from layers.scoring.rescore import AF_COLUMNS, INHABITED_MIN_PEOPLE, ScoringFrame, score_flags
 from layers.scoring.spec import IndicatorSpec, default_spec, load_spec, restrict_to_columns, spec_to_dict
+
+if TYPE_CHECKING:
+    from layers.verification.snapshots import VerifiedRegister
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +137,11 @@ class Inputs:
         return points
 
 
-def read_inputs(config: BuildConfig) -> Inputs:
-    """Read and validate every source a config names (`SourceError` at the first problem)."""
+def read_inputs(config: BuildConfig, verified: VerifiedRegister | None = None) -> Inputs:
+    """Read and validate every source a config names (`SourceError` at the first problem).
+
+    ``verified``: the register's latest year from the verification database (``--verified``).
+    """
     src = config.sources
     villages = sources.read_villages(src.villages, config)
     poverty = sources.read_poverty(src.poverty, config, villages["village_code"])
@@ -143,6 +149,8 @@ def read_inputs(config: BuildConfig) -> Inputs:
     # The register right after the tables it is checked against: a refused family stops the build
     # before any facility file is read.
     households = sources.read_households(src.households, config, villages, years) if src.households else None
+    if verified is not None:
+        households = with_verified(households, verified, config, villages, years)
     area = sources.surroundings(villages)  # other sources outside it have a wrong CRS label
     schools = sources.read_schools(src.schools, config, area) if src.schools else None
     health = sources.read_health(src.health_facilities, config, area) if src.health_facilities else None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,11 @@ from layers.register import (
 from layers.scoring.households import HouseholdFrame, default_household_spec, totals, village_access
 from layers.scoring.rescore import ScoringFrame
 from layers.scoring.spec import IndicatorSpec, load_spec, restrict_to_columns, spec_to_dict
+from layers.sources.households import validate_families
 from layers.types import CellIds, FloatArray, IntArray
+
+if TYPE_CHECKING:
+    from layers.verification.snapshots import VerifiedRegister
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,60 @@ def register_key(config: BuildConfig) -> RegisterKey | None:
             "outside the store"
         )
     return key
+
+
+def with_verified(
+    register: pd.DataFrame | None,
+    verified: VerifiedRegister,
+    config: BuildConfig,
+    villages: pd.DataFrame,
+    years: list[int],
+) -> pd.DataFrame:
+    """The register a build uses with ``sasaran build --verified``: the verification snapshot's
+    families for its year (checked by the register's rules, like a file), the register file's for
+    the other years.
+
+    Parameters
+    ----------
+    register
+        The register file's families (`layers.sources.read_households`), if the config names one.
+    verified
+        The snapshot (`layers.verification.snapshots.verified_register`).
+    config
+        The build config (``synthetic``, ``nik_any_province``).
+    villages
+        The build's villages (codes and polygons).
+    years
+        The poverty table's years; the snapshot's year must be one of them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical columns, as `layers.sources.read_households` returns them.
+    """
+    source = config.sources.households
+    if verified.year not in years:
+        raise ConfigError(
+            f"--verified: the verification round is of {verified.year}, not a year of the poverty table "
+            f"({', '.join(map(str, years))})"
+        )
+    checked = validate_families(
+        verified.frame,
+        f"verification snapshot {verified.entry['id']}",
+        villages["village_code"].astype(str).tolist(),
+        synthetic=config.synthetic,
+        nik_any_province=bool(source and source.nik_any_province),
+        villages=villages[["village_code", "geometry"]],
+        years=years,
+    )
+    if register is None or register.empty:
+        return checked
+    others = register[register["year"] != verified.year]
+    combined = pd.concat([others, checked], ignore_index=True)
+    order = np.lexsort(
+        (np.arange(len(combined)), combined["village_code"].to_numpy(str), combined["year"].to_numpy())
+    )
+    return combined.iloc[order].reset_index(drop=True)
 
 
 def household_spec(config: BuildConfig) -> IndicatorSpec:

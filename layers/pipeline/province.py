@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from layers.config import BuildConfig
+from layers.errors import ConfigError
 from layers.geo.units import hierarchy
 from layers.pipeline import change_gate, households
 from layers.pipeline.change_gate import headline_of
@@ -28,6 +30,9 @@ from layers.pipeline.households import register_key
 from layers.register import CIPHER
 from layers.store import build_lock, writing_store
 
+if TYPE_CHECKING:
+    from layers.verification.snapshots import VerifiedRegister
+
 log = logging.getLogger(__name__)
 
 __all__ = ["BuildResult", "Computed", "Inputs", "build", "compute", "read_inputs"]
@@ -42,6 +47,7 @@ def build(
     workers: int | None = None,
     scheduler: str | None = None,
     only: str | None = None,
+    verified: VerifiedRegister | None = None,
 ) -> BuildResult:
     """Build the layer store a config describes.
 
@@ -62,6 +68,10 @@ def build(
         ``scheduler`` (``tcp://HOST:PORT``); ``only`` rebuilds one province of an existing
         partitioned store (`layers.pipeline.national`). Any of them makes even a one-province build
         partitioned.
+    verified
+        The register's families of the verification round's year from the verification database
+        (``sasaran build --verified``, `layers.verification.snapshots.verified_register`); the
+        manifest records the snapshot under ``households.verification``. Province builds only.
 
     Returns
     -------
@@ -76,6 +86,8 @@ def build(
     from layers.pipeline import national as partition
 
     if workers is not None or scheduler is not None or only is not None or partition.is_national(config):
+        if verified is not None:
+            raise ConfigError("--verified builds one province; a national build reads its register files")
         return partition.build_partitioned(
             config,
             Path(store_dir),
@@ -90,7 +102,7 @@ def build(
     # Locked from the start, so a second build of this store fails at once rather than at its commit.
     with build_lock(store_dir), stages.progress:
         with stages.stage("read"):
-            inputs = read_inputs(config)
+            inputs = read_inputs(config, verified)
             units = hierarchy(inputs.villages, config.sources.villages.file.name)
         computed = compute(config, inputs, units, stages)
         layers, scored, years = computed.layers, computed.scored, computed.years
@@ -105,6 +117,8 @@ def build(
                 if computed.households is not None and key is not None:
                     households.write(writer.tmp, computed.households, key)
                     manifest["households"] |= {"key_id": key.key_id, "cipher": CIPHER}
+                    if verified is not None:
+                        manifest["households"]["verification"] = verified.entry
             # The manifest records every stage, "write" included; the swap after it is a rename.
             writer.commit(manifest | {"rasters": rasters, "build_seconds": stages.seconds})
     counts = {name: len(table) for name, table in layers.items()}

@@ -23,6 +23,7 @@ while locked, so guessing gains nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -71,8 +72,13 @@ _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 # argon2id with argon2-cffi's defaults (RFC 9106's low-memory profile: t=3, 64 MiB, p=4).
 _hasher = PasswordHasher()
-#: Verified against when the name is unknown, so that a wrong name costs what a wrong password does.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so that a wrong name costs what a wrong password
+    does (made on first use: importing this module costs no hash)."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 @dataclass(frozen=True)
@@ -513,7 +519,7 @@ def _password_matches(hashed: str | None, password: str) -> bool:
     if len(password) > MAX_PASSWORD_CHARS:
         return False
     try:
-        return _hasher.verify(hashed or _DUMMY_HASH, password) and hashed is not None
+        return _hasher.verify(hashed or _dummy_hash(), password) and hashed is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -536,6 +542,55 @@ def _record_failure(db: Database, name_key: str, address: str, row: RowMapping |
             address=address,
         )
         audit.append(conn, event)
+
+
+def account_for_oidc(db: Database, subject: str, name: str, address: str | None = None) -> Account:
+    """The account an OpenID Connect identity signs in as: bound by its ``sub``, or found by name.
+
+    A Sasaran account decides the role and region, so the identity must match an existing account:
+    the one already bound to ``subject``, or else the account called ``name`` (the provider's
+    username claim), which is then bound to ``subject`` for good (audited as
+    ``account.bind_oidc``). An account bound to another identity, a disabled account, or no account
+    at all is `SignInFailed`.
+    """
+    cleaned = str(name or "").strip().lower()[:64]
+    with db.write() as conn:
+        row = conn.execute(select(accounts).where(accounts.c.oidc_subject == subject)).mappings().first()
+        if row is None and cleaned:
+            row = conn.execute(select(accounts).where(accounts.c.name == cleaned)).mappings().first()
+            if row is not None and row["oidc_subject"] not in (None, subject):
+                row = None
+            elif row is not None:
+                conn.execute(update(accounts).where(accounts.c.id == row["id"]).values(oidc_subject=subject))
+                event = Actor(row["name"], row["role"], row["region"], address).event(
+                    "account.bind_oidc", f"account:{row['name']}", reason="first OpenID Connect sign-in"
+                )
+                audit.append(conn, event)
+        if row is None or row["disabled"]:
+            who = row["name"] if row is not None else "(unknown)"
+            audit.append(
+                conn,
+                audit.Event(
+                    actor=who,
+                    role=row["role"] if row is not None else "-",
+                    action="signin.failed",
+                    record=f"account:{who}",
+                    reason="OpenID Connect identity without an enabled account",
+                    address=address,
+                ),
+            )
+            failed = True
+        else:
+            failed = False
+    if failed or row is None:
+        raise SignInFailed("this identity has no enabled Sasaran account: ask your kabupaten")
+    return get_account_by_id(db, int(row["id"]))
+
+
+def get_account_by_id(db: Database, account_id: int) -> Account:
+    """The account with this id."""
+    with db.read() as conn:
+        return _account(conn.execute(select(accounts).where(accounts.c.id == account_id)).mappings().one())
 
 
 def open_session_for(

@@ -75,6 +75,7 @@ MAX_ERRORS = 200
 #: Empty rows offered for proposals.
 PROPOSAL_ROWS = 50
 GREY = PatternFill("solid", fgColor="E7E6E6")
+UNLOCKED = Protection(locked=False)
 YELLOW = PatternFill("solid", fgColor="FFF2CC")
 HEAD = Font(bold=True)
 
@@ -333,7 +334,10 @@ def _layout(ws: Worksheet, columns: Sequence[Column], rows: int) -> None:
 
 def _families(ws: Worksheet, records: list[dict[str, Any]]) -> None:
     _layout(ws, FAMILY_COLUMNS, len(records))
-    for record in records:
+    text_columns = [
+        i for i, c in enumerate(FAMILY_COLUMNS, start=1) if c.kind in ("text", "status") or c.key == "nik"
+    ]
+    for number, record in enumerate(records, start=2):
         corrected = {f: record[f] for f in record["changes"] if f in FIXES}
         values = []
         for column in FAMILY_COLUMNS:
@@ -345,15 +349,16 @@ def _families(ws: Worksheet, records: list[dict[str, Any]]) -> None:
                 value = record.get(column.key)
             values.append(_cell(value, column))
         ws.append(values)
+        # Cells by their known row (``ws.max_row`` scans every cell: quadratic over a village).
         for i, column in enumerate(FAMILY_COLUMNS, start=1):
-            cell = ws.cell(ws.max_row, i)
-            if column.kind in ("text", "status") or column.key == "nik":
-                cell.number_format = "@"
+            cell = ws.cell(number, i)
             if column.editable:
-                cell.protection = Protection(locked=False)
+                cell.protection = UNLOCKED
                 cell.fill = YELLOW
             else:
                 cell.fill = GREY
+        for i in text_columns:
+            ws.cell(number, i).number_format = "@"
 
 
 def _proposals(ws: Worksheet) -> None:

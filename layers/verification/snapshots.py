@@ -298,3 +298,57 @@ def compare(db: Database, older: int, newer: int) -> pd.DataFrame:
     table = pd.DataFrame(counts).fillna(0).astype("int64")
     table.index.name = "village_code"
     return table.sort_index().reset_index()
+
+
+@dataclass(frozen=True)
+class VerifiedRegister:
+    """The register a build takes from the verification database: a snapshot's families, and what the
+    store's manifest records of it (``households.verification``: no personal data)."""
+
+    frame: pd.DataFrame
+    entry: dict[str, Any]
+
+    @property
+    def year(self) -> int:
+        """The year of the snapshot's round (the register's year it replaces)."""
+        return int(self.entry["year"])
+
+
+def verified_register(
+    db: Database, key: Any, by: Actor, snapshot_id: int | None = None, database: str = ""
+) -> VerifiedRegister:
+    """The register for a build: a new snapshot of the active round, or snapshot ``snapshot_id``.
+
+    Parameters
+    ----------
+    db
+        The verification database.
+    key
+        The register key (`layers.register.RegisterKey`) the round was sealed with.
+    by
+        Who builds (audited: ``snapshot.take``, or ``snapshot.read`` for an existing snapshot).
+    snapshot_id
+        Use this snapshot rather than taking a new one.
+    database
+        How the manifest names the database (a URL without its password).
+
+    Returns
+    -------
+    VerifiedRegister
+        The families in canonical columns and the manifest entry (snapshot number, time, audit
+        position, approved villages, families).
+    """
+    from layers.verification.seeding import cipher_for
+
+    with db.read() as conn:
+        round_ = require_active(conn)
+    cipher = cipher_for(round_, key)
+    if snapshot_id is None:
+        snapshot = take_snapshot(db, cipher, by, note="sasaran build --verified")
+    else:
+        snapshot = get_snapshot(db, snapshot_id)
+        event = by.event("snapshot.read", f"snapshot:{snapshot.id}", region=None, reason="sasaran build")
+        audit.record(db, event)
+    frame = snapshot_register(db, cipher, snapshot.id)
+    frame["year"] = snapshot.year
+    return VerifiedRegister(frame, snapshot.manifest_entry() | {"database": database})

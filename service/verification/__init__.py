@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from service.verification import api, errors, files, pages, session
+from service.verification import api, errors, files, oidc, pages, session
 from service.verification.state import close_verification, open_verification
 
 __all__ = ["close_verification", "install", "open_verification"]
@@ -17,6 +17,6 @@ __all__ = ["close_verification", "install", "open_verification"]
 
 def install(app: FastAPI) -> None:
     """Add verification's routers and error handlers to ``app``."""
-    for module in (session, api, files, pages):
+    for module in (session, oidc, api, files, pages):
         app.include_router(module.router)
     errors.add_handlers(app)

@@ -4,6 +4,8 @@ list for the decree (XLSX, PDF). Every download names people: each is audited, n
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -11,9 +13,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from layers.export import decree
-from layers.verification import sheets
-from layers.verification.errors import InvalidInput
+from layers.export.households import LIST_FORMATS, family_list, list_filename, write_family_list
+from layers.verification import audit, sheets
+from layers.verification.errors import InvalidInput, RecordNotFound
 from layers.verification.final_list import final_list
+from service.deps import ServedDep
 from service.verification import models
 from service.verification.answers import private_file, private_json
 from service.verification.auth import CallerDep, VerificationDep
@@ -93,3 +97,57 @@ def final_list_download(
     if f == "pdf":
         return private_file(decree.write_pdf(made, lang), PDF, decree.filename(made, "pdf"))
     return private_file(decree.write_xlsx(made, lang), sheets.MEDIA_TYPE, decree.filename(made, "xlsx"))
+
+
+LIST_MEDIA = {"xlsx": sheets.MEDIA_TYPE, "csv": "text/csv; charset=utf-8", "pdf": PDF}
+
+
+@router.post(
+    "/family-lists",
+    summary="The families of chosen villages by name, ranked by their own score (audited)",
+    responses={
+        200: {
+            "content": {
+                media.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+                for media in LIST_MEDIA.values()
+            }
+        }
+    },
+)
+def family_list_download(
+    body: models.FamilyListBody,
+    caller: CallerDep,
+    state: VerificationDep,
+    served: ServedDep,
+    f: Annotated[Literal["xlsx", "csv", "pdf"], Query(description="The file format")] = "xlsx",
+    lang: Annotated[Literal["id", "en"], Query(description="The list's language")] = "id",
+    year: Annotated[int | None, Query(ge=1990, le=2100, description="A year of the register")] = None,
+) -> Response:
+    """From a selection to families: the families of ``villages`` (a ``POST /targets`` answer's
+    ``selected[].village_code``), ranked by their own deprivation score, priority groups and deciles
+    flagged. Every village must lie in your region. Recorded in the audit trail before it is sent.
+    """
+    codes = list(dict.fromkeys(body.villages))
+    outside = [code for code in codes if not caller.account.covers(code)]
+    if outside:
+        raise RecordNotFound(f"no village {outside[0][:16]!r} in your region")
+    assert f in LIST_FORMATS
+    families = family_list(served.store, state.require_key(), codes, year, scoring=served.catalog.scoring)
+    region = _common_region(codes)
+    audit.record(
+        state.db,
+        caller.actor.event("download.family_list", "villages:" + ",".join(codes)[:240], region=region,
+                           reason=f"{f}; {families.summary()}"),
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="sasaran-list-") as directory:
+        path = write_family_list(families, FilePath(directory) / f"list.{f}", f, lang)
+        content = path.read_bytes()
+    return private_file(content, LIST_MEDIA[f], list_filename(families, f))
+
+
+def _common_region(codes: list[str]) -> str:
+    """The longest BPS region code (village, kecamatan, kabupaten, province) holding every village."""
+    for width in (10, 7, 4, 2):
+        if len({code[:width] for code in codes}) == 1:
+            return codes[0][:width]
+    return ""

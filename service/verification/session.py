@@ -72,6 +72,22 @@ def _revoke_presented(request: Request, state: VerificationDep) -> None:
         accounts.sign_out(state.db, caller)
 
 
+@router.get("/signin-options", summary="How one can sign in here (password; OpenID Connect if configured)")
+def sign_in_options(request: Request, state: VerificationDep) -> Response:
+    """How to sign in, and whether this browser's session is live (so a page asks for no more).
+
+    ``{"password": true, "oidc": true|false, "signed_in": true|false}``.
+    """
+    settings: Settings = request.app.state.settings
+    try:
+        session_of(request, state)
+        live = True
+    except NotSignedIn:
+        live = False
+    oidc = bool(settings.oidc_issuer and settings.oidc_client_id)
+    return private_json({"password": True, "oidc": oidc, "signed_in": live})
+
+
 @router.post(
     "/signout", summary="End the session", status_code=204, responses={204: {"description": "Signed out"}}
 )

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from starlette.requests import Request
 
 from layers.errors import SasaranError
-from layers.register import has_register
+from layers.register import RegisterKey, has_register
 from layers.store import LayerStore
 from layers.verification import rounds
 from layers.verification.audit import Actor
@@ -45,6 +45,7 @@ class Verification:
     db: Database
     cipher: FieldCipher | None
     key_problem: str | None
+    key: RegisterKey | None = None
     seeded: threading.Event = field(default_factory=threading.Event)
     seed_problem: str | None = None
     validators: dict[int, Validator] = field(default_factory=dict)
@@ -61,6 +62,12 @@ class Verification:
         if self.cipher is None:
             raise RegisterUnavailable(self.key_problem or "no register key")
         return self.cipher
+
+    def require_key(self) -> RegisterKey:
+        """The register key (by-name lists read the store's register with it); 503 without it."""
+        if self.key is None:
+            raise RegisterUnavailable(self.key_problem or "no register key")
+        return self.key
 
     def validator(self, round_: Round) -> Validator:
         """The register's rules for this round's families (made once per round)."""
@@ -100,7 +107,7 @@ def open_verification(settings: Settings, store: LayerStore) -> Verification | s
         log.warning("verification is not available: %s", exc)
         return f"the verification database cannot be opened: {exc}"
     key, key_problem = register_key()
-    state = Verification(db=db, cipher=None, key_problem=key_problem, store=store)
+    state = Verification(db=db, cipher=None, key_problem=key_problem, store=store, key=key)
     log.info("verification database %s (%s)", redacted(url), db.dialect)
 
     def seed() -> None:

@@ -168,7 +168,8 @@ def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     monkeypatch.setattr(accounts, "_hasher", cheap)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", cheap.hash("dummy"))
+    dummy = cheap.hash("dummy")
+    monkeypatch.setattr(accounts, "_dummy_hash", lambda: dummy)
 
 
 # ------------------------------------------------------------------ the service over the session store

@@ -415,3 +415,34 @@ def test_the_pages_are_public_and_hold_no_data(service: Service, path: str) -> N
     page = service.client.get(path)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "Content-Security-Policy" in page.headers
+
+
+def test_a_selection_becomes_a_list_of_families_for_authorised_users_only(service: Service) -> None:
+    villages = [service.codes["village"], service.codes["village_same_kecamatan"]]
+    answer = service.client.post(
+        "/verification/family-lists?f=xlsx", headers=service.auth("kabupaten"), json={"villages": villages}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["cache-control"] == "no-store" and answer.headers["content-type"] == XLSX
+    listing = pd.read_excel(io.BytesIO(answer.content), sheet_name="keluarga", header=1, dtype=str)
+    assert set(listing["Kode desa"]) == set(villages) and len(listing) > 100
+    assert service.family_in(service.codes["village"])["head_name"] in set(listing["Nama kepala keluarga"])
+    with service.db.read() as conn:
+        (entry,) = audit.entries(conn, actions=["download.family_list"], limit=1)
+    assert (
+        entry.actor == "kabupaten"
+        and entry.region == service.codes["kecamatan"]
+        and "families" in entry.reason
+    )
+    csv = service.client.post(
+        "/verification/family-lists?f=csv&lang=en",
+        headers=service.auth("desa"),
+        json={"villages": villages[:1]},
+    )
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    outside = service.client.post(
+        "/verification/family-lists", headers=service.auth("desa"), json={"villages": villages}
+    )
+    assert outside.status_code == 404
+    anonymous = service.client.post("/verification/family-lists", json={"villages": villages})
+    assert anonymous.status_code == 401

@@ -52,6 +52,7 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/verification/accounts/{name}/enable"): frozenset({"kabupaten"}),
     ("POST", "/verification/accounts/{name}/reset"): frozenset({"kabupaten"}),
     ("GET", "/verification/kabupaten/{code}/final-list"): frozenset({"kabupaten", "provinsi"}),
+    ("POST", "/verification/family-lists"): ALL,
 }
 #: Routes anyone may call: the pages (no data in them), their assets, the sign-in itself, and
 #: the OpenID Connect redirects (their own tests: test_oidc.py).
@@ -61,6 +62,7 @@ PUBLIC = {
     ("GET", "/verification/dashboard"),
     ("GET", "/verification/static/{path:path}"),
     ("POST", "/verification/signin"),
+    ("GET", "/verification/signin-options"),
     ("GET", "/verification/oidc/login"),
     ("GET", "/verification/oidc/callback"),
 }
@@ -163,6 +165,8 @@ def _request(
             }
         elif method == "PATCH":
             kwargs["json"] = {"status": "valid", "version": family["version"]}
+        elif url.endswith("/family-lists"):
+            kwargs["json"] = {"villages": [code]}
         elif url.endswith("/accounts"):
             kwargs["json"] = {
                 "name": f"made-{abs(hash(str(headers))) % 10**8}",
@@ -231,8 +235,8 @@ def test_outside_its_region_no_role_reads_or_writes_anything(
     before = service.family_in(service.codes["village"])
     for role in ROLES:
         answer = _request(service, method, path, _headers(service, f"{role}_other", path), family)
-        if "{" in path and "{name}" not in path:
-            # a record named in the path: outside the region it is not found, whatever the role
+        if ("{" in path and "{name}" not in path) or path.endswith("/family-lists"):
+            # a record named in the path (or the body): outside the region it is not found
             assert answer.status_code == 404, (role, answer.status_code, answer.text[:300])
         elif "{name}" in path:
             assert answer.status_code in (403, 404), (role, answer.status_code)
