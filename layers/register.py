@@ -483,8 +483,12 @@ def read_register(
 
     Examples
     --------
-    >>> families = read_register(store, load_key())  # doctest: +SKIP
-    >>> families[["family_id", "nik", "head_name", "village_code"]].head()  # doctest: +SKIP
+    Without the key the names stay locked; with another key too:
+
+    >>> read_register(store, write_key_file(tmp_path / "another.key"))
+    Traceback (most recent call last):
+    ...
+    layers.register.RegisterLocked: the register key (key_file ...) is not the one this store was built with ...
     """
     key = check_key(store, key if key is not None else load_key())
     frames = []

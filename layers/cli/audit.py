@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -50,7 +50,8 @@ def _store_anchor(db: object, store: Path) -> str | None:
         manifest = LayerStore.open(store).manifest
     except Exception:  # no store there: nothing anchored
         return None
-    snapshot = (manifest.get("households") or {}).get("verification") or {}
+    register = manifest.get("households")
+    snapshot: dict[str, Any] = dict(register.get("verification") or {}) if register else {}
     seq, digest = snapshot.get("audit_seq"), snapshot.get("audit_hash")
     if not seq:
         return None

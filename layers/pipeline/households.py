@@ -35,6 +35,7 @@ from layers.scoring.households import HouseholdFrame, default_household_spec, to
 from layers.scoring.rescore import ScoringFrame
 from layers.scoring.spec import IndicatorSpec, load_spec, restrict_to_columns, spec_to_dict
 from layers.sources.households import validate_families
+from layers.store import HouseholdsEntry
 from layers.types import CellIds, FloatArray, IntArray
 
 if TYPE_CHECKING:
@@ -145,10 +146,10 @@ class HouseholdResult:
     partitions; never published)."""
     frame: HouseholdFrame | None = field(default=None, repr=False)
 
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> HouseholdsEntry:
         """The manifest's ``households`` entry (no key, no personal value)."""
         counts = self.register.groupby("year").size()
-        province = {}
+        province: dict[str, dict[str, float | None]] = {}
         for year, levels in self.aggregates.items():
             whole = levels.get("all", levels["province"])
             province[str(year)] = {name: _num(values[0]) for name, values in whole.items()}
@@ -158,7 +159,7 @@ class HouseholdResult:
             "dated": bool(self.register.attrs.get("dated", True)),
             "placed_by_cell": self.placed,
             "min_families": MIN_FAMILIES,
-            "indicators": {**spec_to_dict(self.spec), "dropped": self.dropped},
+            "indicators": {**spec_to_dict(self.spec), "dropped": list(self.dropped)},
             "province": province,
         }
 

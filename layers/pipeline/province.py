@@ -83,12 +83,13 @@ def build(
     ChangeRefused
         When an existing store would change beyond tolerance; it is kept as it was.
     """
-    from layers.pipeline import national as partition
+    # Imported here: a province build never needs the national machinery (pyproj, Dask).
+    from layers.pipeline import national
 
-    if workers is not None or scheduler is not None or only is not None or partition.is_national(config):
+    if workers is not None or scheduler is not None or only is not None or national.is_national(config):
         if verified is not None:
             raise ConfigError("--verified builds one province; a national build reads its register files")
-        return partition.build_partitioned(
+        return national.build_partitioned(
             config,
             Path(store_dir),
             progress=progress,
@@ -113,23 +114,24 @@ def build(
                 for name, table in layers.items():
                     writer.write_layer(name, table)
                 rasters = write_rasters(writer.path_for, computed.surfaces, config)
-                manifest = manifest_of(config, computed, inputs.provenance)
+                manifest = manifest_of(config, computed, inputs.provenance, rasters, dict(stages.seconds))
                 if computed.households is not None and key is not None:
                     households.write(writer.tmp, computed.households, key)
                     manifest["households"] |= {"key_id": key.key_id, "cipher": CIPHER}
                     if verified is not None:
                         manifest["households"]["verification"] = verified.entry
             # The manifest records every stage, "write" included; the swap after it is a rename.
-            writer.commit(manifest | {"rasters": rasters, "build_seconds": stages.seconds})
+            manifest["build_seconds"] = dict(stages.seconds)  # with "write", which ended just now
+            writer.commit(manifest)
     counts = {name: len(table) for name, table in layers.items()}
     result = BuildResult(
         Path(store_dir),
         dict(stages.seconds),
         counts,
         config.synthetic,
-        {y: scored[y]["province"] for y in years},
+        {y: scored[y].whole for y in years},
         comparison,
-        {y: scored[y]["households"] for y in years if "households" in scored[y]},
+        {y: whole for y in years if (whole := scored[y].households) is not None},
     )
     log.info("built %s in %.1f s", store_dir, sum(stages.seconds.values()))
     return result

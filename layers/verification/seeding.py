@@ -52,7 +52,7 @@ def store_villages(store: LayerStore) -> pd.DataFrame:
 def store_source(store: LayerStore) -> dict[str, Any]:
     """What a round records of the store its register came from."""
     manifest = store.manifest
-    households = manifest.get("households") or {}
+    households: dict[str, Any] = dict(manifest.get("households") or {})
     return {
         "store": str(manifest.get("name", store.path)),
         "build_id": manifest.get("build_id"),
