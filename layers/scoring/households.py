@@ -63,7 +63,7 @@ ACCESS_PREFIXES = ("time_min_", "dist_km_")
 _CACHE_SIZE = 8
 
 
-def default_household_spec_dict() -> dict[str, Any]:
+def _household_spec_dict() -> dict[str, Any]:
     """The packaged household spec (``layers/data/household_indicators.toml``) as parsed TOML."""
     text = resources.files("layers").joinpath("data/household_indicators.toml").read_text(encoding="utf-8")
     return tomllib.loads(text)
@@ -79,7 +79,7 @@ def default_household_spec() -> IndicatorSpec:
     (['income', 'education', 'health', 'quality_of_life'], 0.3333)
     """
     return spec_from_dict(
-        default_household_spec_dict(), source=HOUSEHOLD_SPEC_SOURCE, require_provenance=True
+        _household_spec_dict(), source=HOUSEHOLD_SPEC_SOURCE, require_provenance=True
     )
 
 
