@@ -31,6 +31,7 @@ import hmac
 import io
 import os
 import secrets
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,18 +243,22 @@ class RegisterKey:
         return hmac.new(self.secret, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:16]
 
     def family_hash(self, family_ids: pd.Series) -> pd.Series:
-        """The anonymised family id: a keyed hash (HMAC-SHA256, 16 hex digits) of each family id.
+        """The anonymised family id: a keyed hash (16 hex digits) of each family id.
 
-        The same family gets the same hash in every export made with the same key, so analysts can
-        follow families across years; without the key nobody can find the id behind a hash.
+        SipHash-2-4 (pandas' vectorised ``hash_array``, a keyed pseudo-random function) under a
+        96-bit key derived from the register key: the same family gets the same hash in every export
+        made with the same key, so analysts can follow families across years; without the key nobody
+        can find the id behind a hash.
         """
-        salt = hmac.new(self.secret, _FAMILY_SALT_LABEL, hashlib.sha256).digest()
-        ids = family_ids.astype(str).tolist()
-        return pd.Series(
-            [hmac.new(salt, i.encode(), hashlib.sha256).hexdigest()[:16] for i in ids],
-            index=family_ids.index,
-            dtype="string",
-        )
+        salt = base64.b64encode(hmac.new(self.secret, _FAMILY_SALT_LABEL, hashlib.sha256).digest()[:12])
+        ids = family_ids.astype(str).to_numpy(object)
+        hashed = pd.util.hash_array(ids, hash_key=salt.decode("ascii"), categorize=False)
+        octets = hashed.astype(">u8").view(np.uint8).reshape(-1, 8)
+        digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+        text = np.empty((len(octets), 16), np.uint8)
+        text[:, 0::2], text[:, 1::2] = digits[octets >> 4], digits[octets & 15]
+        strings = pa.array(text.view("S16").ravel()).cast(pa.string())
+        return pd.Series(pd.array(strings, dtype=pd.StringDtype("pyarrow")), index=family_ids.index)
 
 
 def parse_key(text: str, origin: str) -> RegisterKey:
@@ -332,6 +337,12 @@ PERSONAL_FILE = "register.enc"
 #: How the personal part is encrypted (recorded in the manifest).
 CIPHER = "AES-256-GCM"
 _MAGIC = b"SASARAN-REGISTER\x01"
+#: A register file: its magic, the number of chunks, (first row, rows, bytes) of each, the chunks.
+_FILE_MAGIC = b"SASARAN-REGISTER-CHUNKED\x01"
+_CHUNKS = struct.Struct("<I")
+_CHUNK = struct.Struct("<QQQ")
+#: Families per encrypted chunk of a register file.
+CHUNK_ROWS = 16_384
 _NONCE_BYTES = 12
 
 
@@ -384,13 +395,61 @@ def write_register(
         raise StoreError(f"register parts differ in length ({len(values)} and {len(personal)} rows)")
     directory.mkdir(parents=True, exist_ok=True)
     values.to_parquet(directory / VALUES_FILE, index=False, compression="zstd")
-    sink = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(personal, preserve_index=False), sink, compression="zstd")
+    # Encrypted in chunks of rows, each its own Parquet and AES-GCM message: a list of one
+    # kabupaten's families decrypts the few chunks that hold them, not the province's register.
+    table = pa.Table.from_pandas(personal, preserve_index=False)
+    chunks = []
+    for index, start in enumerate(range(0, max(len(personal), 1), CHUNK_ROWS)):
+        sink = io.BytesIO()
+        pq.write_table(table.slice(start, CHUNK_ROWS), sink, compression="zstd")
+        chunks.append(
+            (
+                start,
+                min(CHUNK_ROWS, len(personal) - start),
+                encrypt(sink.getvalue(), key, _chunk(part, index)),
+            )
+        )
+    header = _CHUNKS.pack(len(chunks)) + b"".join(
+        _CHUNK.pack(first, rows, len(blob)) for first, rows, blob in chunks
+    )
     path = directory / PERSONAL_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
-        handle.write(encrypt(sink.getvalue(), key, part))
+        handle.write(_FILE_MAGIC + header)
+        for _, _, blob in chunks:
+            handle.write(blob)
     return {"values": VALUES_FILE, "personal": PERSONAL_FILE}
+
+
+def _chunk(part: str, index: int) -> str:
+    # A chunk's authenticated data names its partition and place: chunks cannot be swapped or moved.
+    return f"{part}#{index}"
+
+
+def read_personal(path: Path, key: RegisterKey, part: str, rows: np.ndarray) -> pd.DataFrame:
+    """The personal columns of the given rows (sorted positions) of one register file.
+
+    Only the chunks holding those rows are decrypted. `RegisterLocked` for another key or a file
+    altered in any way; `StoreError` for a file that is not a register.
+    """
+    with path.open("rb") as handle:
+        if handle.read(len(_FILE_MAGIC)) != _FILE_MAGIC:
+            raise StoreError(f"{path.name}: not a Sasaran register file; rebuild the store")
+        (count,) = _CHUNKS.unpack(handle.read(_CHUNKS.size))
+        table = [_CHUNK.unpack(handle.read(_CHUNK.size)) for _ in range(count)]
+        offset = handle.tell()
+        frames = []
+        for index, (first, size, length) in enumerate(table):
+            inside = rows[(rows >= first) & (rows < first + size)]
+            if len(inside):
+                handle.seek(offset)
+                plain = decrypt(handle.read(length), key, _chunk(part, index), path.name)
+                frame = pq.read_table(io.BytesIO(plain)).to_pandas()
+                frames.append(frame.iloc[inside - first])
+            offset += length
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
 
 
 def _entry(store: Any) -> dict[str, Any]:
@@ -488,7 +547,7 @@ def read_register(
     >>> read_register(store, write_key_file(tmp_path / "another.key"))
     Traceback (most recent call last):
     ...
-    layers.register.RegisterLocked: the register key (key_file ...) is not the one this store was built with ...
+    layers.register.RegisterLocked: the register key (key_file ...) is not the one ... built with ...
     """
     key = check_key(store, key if key is not None else load_key())
     frames = []
@@ -504,11 +563,8 @@ def read_register(
         )
         if not keep.any():
             continue
-        blob = (directory / PERSONAL_FILE).read_bytes()
-        personal = pq.read_table(io.BytesIO(decrypt(blob, key, part))).to_pandas()
-        frame = pd.concat(
-            [personal[keep].reset_index(drop=True), values[keep].reset_index(drop=True)], axis=1
-        )
+        personal = read_personal(directory / PERSONAL_FILE, key, part, np.flatnonzero(keep))
+        frame = pd.concat([personal, values[keep].reset_index(drop=True)], axis=1)
         if positions:
             frame["_row"] = offsets[part] + np.flatnonzero(keep)
         frames.append(frame)

@@ -78,9 +78,7 @@ def default_household_spec() -> IndicatorSpec:
     >>> spec.dimensions, round(spec.k, 4)
     (['income', 'education', 'health', 'quality_of_life'], 0.3333)
     """
-    return spec_from_dict(
-        _household_spec_dict(), source=HOUSEHOLD_SPEC_SOURCE, require_provenance=True
-    )
+    return spec_from_dict(_household_spec_dict(), source=HOUSEHOLD_SPEC_SOURCE, require_provenance=True)
 
 
 def village_access(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -481,9 +482,9 @@ class _Checker:
             lambda at: f"a NIK of {length[at]} characters" if length[at] else "an empty NIK",
             "is not 16 digits",
         )
-        serial = cells.str.slice(12, 16).to_numpy(str)
+        serial = _arrow_bool(cells, lambda a: pc.equal(pc.utf8_slice_codeunits(a, 12, 16), "0000"))
         self.refuse(
-            serial == "0000",
+            serial,
             "nik",
             lambda _: "a NIK with serial 0000",
             "cannot exist (serials start at 0001)",
@@ -494,24 +495,27 @@ class _Checker:
         self, nik: pd.Series, village: pd.Series, any_province: bool, synthetic: bool
     ) -> None:
         """The NIK's province (digits 1-2) and date of birth (digits 7-12, day + 40 for women)."""
-        prefix = nik.str.slice(0, 2).to_numpy(str)
+        prefix = nik.str.slice(0, 2)
         if any_province:
-            wrong = ~pd.Series(prefix).isin(PROVINCE_CODES).to_numpy()
+            wrong = ~prefix.isin(PROVINCE_CODES).fillna(False).to_numpy(bool)
             self.refuse(
-                wrong, "nik", lambda at: f"a NIK of province {prefix[at]}", "names no Indonesian province"
+                wrong,
+                "nik",
+                lambda at: f"a NIK of province {prefix.iloc[at]}",
+                "names no Indonesian province",
             )
         else:
-            own = village.str.slice(0, 2).to_numpy(str)
+            own = village.str.slice(0, 2)
             self.refuse(
-                prefix != own,
+                (prefix != own).fillna(True).to_numpy(bool),
                 "nik",
-                lambda at: f"a NIK of province {prefix[at]} for a family in province {own[at]}",
+                lambda at: f"a NIK of province {prefix.iloc[at]} for a family in province {own.iloc[at]}",
                 "does not match its village",
                 "A family that moved in keeps its NIK: declare nik_any_province = true in "
                 "[sources.households]",
             )
-        day = nik.str.slice(6, 8).astype(int).to_numpy()
-        month = nik.str.slice(8, 10).astype(int).to_numpy()
+        day = _digits(nik, 6, 8)
+        month = _digits(nik, 8, 10)
         day = np.where(day > 40, day - 40, day)
         marker = month == SYNTHETIC_NIK_MONTH
         month_ok = (month >= 1) & (month <= 12)
@@ -535,12 +539,11 @@ class _Checker:
 
     def village(self, column: pd.Series, known: pd.Series) -> pd.Series:
         codes = as_code(column.astype(TEXT)).astype(TEXT)
-        codes_text = codes.fillna("").to_numpy(str)
         unknown = ~codes.isin(pd.Index(known.astype(str))).fillna(False).to_numpy(bool)
         self.refuse(
             unknown,
             "village_code",
-            lambda at: repr(str(codes_text[at])) if codes_text[at] else "an empty cell",
+            lambda at: repr(str(codes.iloc[at])) if pd.notna(codes.iloc[at]) else "an empty cell",
             "is not a village code of the villages source",
             "Check the join key (BPS and Kemendagri codes differ in Kalimantan Tengah)",
         )
@@ -562,10 +565,9 @@ class _Checker:
 
     def numbers(self, column: pd.Series, name: str) -> np.ndarray:
         values, not_number = parse_numbers(column, self.number_format)
-        cells = column.astype(TEXT)
 
-        def quote(at: int) -> str:
-            return repr(str(cells.iloc[at]).strip())
+        def quote(at: int) -> str:  # only for a refused cell: never a column's worth of text
+            return repr(str(column.iloc[at]).strip())
 
         hint = "" if self.number_format else 'Declare how numbers are written (thousands = "." or ",")'
         self.refuse(not_number, name, quote, "is not a number", hint)
@@ -577,10 +579,9 @@ class _Checker:
     ) -> pd.Series:
         """Whole numbers in [low, high]; a blank cell is missing (refused when ``required``)."""
         values = self.numbers(column, name)
-        cells = column.astype(TEXT)
 
         def quote(at: int) -> str:
-            return repr(str(cells.iloc[at]).strip())
+            return repr(str(column.iloc[at]).strip())
 
         if required:
             self.refuse(
@@ -605,38 +606,43 @@ class _Checker:
                         "exceeds its family's members")  # fmt: skip
 
     def flag(self, column: pd.Series, declared: Mapping[str, str]) -> pd.Series:
-        words = _keys(column)
         table = {**{k.lower(): v for k, v in FLAG_VALUES.items()},
                  **{k.strip().lower(): FLAG_VALUES[v] for k, v in declared.items()}}  # fmt: skip
-        mapped = words.map(table)
-        unmapped = (words.notna() & mapped.isna()).to_numpy(bool)
-        self._unmapped(unmapped, words, "female_head", ["ya", "tidak"])
+        mapped = self._mapped(column, table, "female_head", ["ya", "tidak"])
         return mapped.astype("boolean")
 
     def category(
         self, column: pd.Series, name: str, names: tuple[str, ...], declared: Mapping[str, str]
     ) -> pd.Series:
-        words = _keys(column)
         number = {code: i + 1 for i, code in enumerate(names)}
         table = {code.lower(): n for code, n in number.items()}
         table |= {k.strip().lower(): number[v] for k, v in declared.items()}
-        mapped = words.map(table)
-        unmapped = (words.notna() & mapped.isna()).to_numpy(bool)
-        self._unmapped(unmapped, words, name, list(names))
-        return mapped.astype("Int8")
+        return self._mapped(column, table, name, list(names)).astype("Int8")
 
-    def _unmapped(self, bad: np.ndarray, words: pd.Series, name: str, names: list[str]) -> None:
-        if not bad.any():
-            return
-        distinct = list(dict.fromkeys(words[bad].tolist()))
-        self.refuse(
-            bad,
-            name,
-            lambda at: repr(words.iloc[at]),
-            "is not a mapped value",
-            f"Unmapped values: {excerpt_list(distinct, SHOWN)}. Map each to one of {names} in "
-            f'[sources.households.values.{name}], e.g. "{distinct[0]}" = "{names[0]}"',
-        )
+    def _mapped(self, column: pd.Series, table: Mapping[str, Any], name: str, names: list[str]) -> pd.Series:
+        """A categorical column through its map: text trimmed and lower-cased, integers by number
+        (a Parquet column of codes is looked up as numbers, no text made of it)."""
+        if pd.api.types.is_integer_dtype(column.dtype):
+            numeric = {int(k): v for k, v in table.items() if k.lstrip("-").isdigit()}
+            mapped = column.map(numeric)
+            given = column.notna()
+        else:
+            words = _keys(column)
+            mapped = words.map(dict(table))
+            given = words.notna()
+        unmapped = (given & mapped.isna()).to_numpy(bool)
+        if unmapped.any():
+            shown = _keys(column[unmapped]).reindex(column.index)
+            distinct = list(dict.fromkeys(shown[unmapped].tolist()))
+            self.refuse(
+                unmapped,
+                name,
+                lambda at: repr(shown.iloc[at]),
+                "is not a mapped value",
+                f"Unmapped values: {excerpt_list(distinct, SHOWN)}. Map each to one of {names} in "
+                f'[sources.households.values.{name}], e.g. "{distinct[0]}" = "{names[0]}"',
+            )
+        return mapped
 
     def coordinates(
         self,
@@ -666,9 +672,16 @@ class _Checker:
             index = pd.Index(villages["village_code"].astype(str))
             at = index.get_indexer(village.astype(str).to_numpy())
             rows = np.flatnonzero(given & (at >= 0))
-            points = shapely.points(lon[rows], lat[rows])
-            geoms = np.asarray(villages.geometry.values)[at[rows]]
-            near = shapely.dwithin(geoms, points, COORDINATE_TOLERANCE_KM / _KM_PER_DEG)
+            polygons = np.asarray(villages.geometry.values)
+            shapely.prepare(polygons)  # each village's polygon once, for every family in it
+            geoms = polygons[at[rows]]
+            near = shapely.contains_xy(geoms, lon[rows], lat[rows])
+            # Only the few points outside their polygon are measured against the tolerance.
+            outside = np.flatnonzero(~near)
+            near[outside] = shapely.dwithin(
+                geoms[outside], shapely.points(lon[rows][outside], lat[rows][outside]),
+                COORDINATE_TOLERANCE_KM / _KM_PER_DEG,
+            )  # fmt: skip
             far = np.zeros(len(lon), bool)
             far[rows[~near]] = True
             self.refuse(
@@ -707,6 +720,19 @@ def _as_text(column: pd.Series) -> pd.Series:
 def _keys(column: pd.Series) -> pd.Series:
     """Categorical cells as lookup keys: trimmed, lower case, numbers without '.0'; NA for blank."""
     return _arrow(_as_text(column), lambda a: pc.utf8_lower(pc.replace_substring_regex(a, r"\.0$", "")))
+
+
+def _arrow_bool(text: pd.Series, function: Callable[[pa.Array], pa.Array]) -> np.ndarray:
+    """An Arrow predicate over a text column, as a numpy bool array (null: False)."""
+    array = pa.array(text.array, type=pa.string(), from_pandas=True)
+    return pc.fill_null(function(array), False).to_numpy(zero_copy_only=False)
+
+
+def _digits(text: pd.Series, start: int, stop: int) -> np.ndarray:
+    """The number the characters ``start:stop`` of each (16-digit) text make, by Arrow."""
+    array = pa.array(text.array, type=pa.string(), from_pandas=True)
+    part = pc.utf8_slice_codeunits(array, start, stop)
+    return pc.fill_null(pc.cast(part, pa.int64()), 0).to_numpy(zero_copy_only=False)
 
 
 def _arrow(text: pd.Series, function: Callable[[pa.Array], pa.Array]) -> pd.Series:
