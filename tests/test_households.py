@@ -328,3 +328,20 @@ def test_a_store_without_a_register_refuses_the_household_basis(frame: ScoringFr
     bare = replace(frame, households=None)
     with pytest.raises(InvalidQuery, match="no register"):
         select_targets(bare, store.layer("villages"), TargetRequest(basis="household", scenarios=0))
+
+
+def test_an_altered_register_file_is_refused(store_dir: Path, key_file: Path, tmp_path: Path):
+    import shutil
+
+    store = tmp_path / "store"
+    shutil.copytree(store_dir, store)
+    path = store / "households" / "register.enc"
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 1  # one bit of the last chunk
+    path.write_bytes(bytes(data))
+    opened = LayerStore.open(store)
+    key = load_key(key_file, environ={})
+    first = opened.layer("villages")["village_code"].astype(str).iloc[0]
+    assert len(read_register(opened, key, villages=[first])) > 0  # the first chunk is intact
+    with pytest.raises(RegisterLocked, match="another key, or a damaged file"):
+        read_register(opened, key)
