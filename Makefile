@@ -30,7 +30,7 @@ demo: install
 	@$(BIN)/sasaran demo --out demo-data >/dev/null
 	@echo "Synthetic province written to demo-data/; building the store (about a minute)..."
 	@$(BIN)/sasaran build demo-data/sasaran.toml --store store --quiet
-	@$(BIN)/sasaran serve --store store --host 127.0.0.1 --port $(PORT)
+	@$(BIN)/sasaran serve --store store --host 127.0.0.1 --port $(PORT) --register-key-file demo-data/register.key
 
 test: install $(NODE_CLIENT)/node_modules
 	$(BIN)/ruff check .

@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from layers.errors import ConfigError
+from layers.register import CODES, REGISTER_COLUMNS
 from layers.schema import BUILTIN_FACILITY_KINDS, KIND_NAME, FacilityKind, custom_kind
 
 #: Canonical poverty-table columns (README, "Bring your own data"). Only ``population`` is required; a missing
@@ -94,8 +95,16 @@ class VillageSource(VectorSource):
     kabupaten_name: str = "nama_kab"
 
 
-class PovertySource(_Model):
-    """The poverty table (CSV, XLSX or Parquet), one row per village and year.
+def _known_columns(value: dict[str, str], known: tuple[str, ...], what: str) -> dict[str, str]:
+    """A ``columns`` mapping whose canonical names are all ``known`` (ValueError naming the others)."""
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {what} column(s) {unknown}; known: {list(known)}")
+    return value
+
+
+class TableSource(_Model):
+    """A table file (CSV, XLSX or Parquet) read as written: the poverty table and the register.
 
     How numbers are written is declared, never guessed: ``decimal`` is the decimal mark (``"."`` or
     ``","``) and ``thousands`` the digit-group separator (``"."``, ``","``, ``" "`` or ``""`` for
@@ -106,11 +115,11 @@ class PovertySource(_Model):
     from the header line (``,`` ``;`` tab ``|``) and the text must be UTF-8.
     """
 
+    #: The config section messages point to (``[sources.poverty]``).
+    section: ClassVar[str] = "sources"
+
     file: Path
     sheet: str | None = None
-    code: str = "kode_desa"
-    year: str = "tahun"
-    columns: dict[str, str] = Field(default_factory=dict, description="canonical name -> column in the file")
     decimal: Literal[".", ","] | None = None
     thousands: Literal[".", ",", " ", ""] | None = None
     delimiter: str | None = Field(None, min_length=1, max_length=1)
@@ -119,7 +128,7 @@ class PovertySource(_Model):
     _check_encoding = field_validator("encoding")(_known_encoding)
 
     @model_validator(mode="after")
-    def _distinct_marks(self) -> PovertySource:
+    def _distinct_marks(self) -> Self:
         if self.decimal is not None and self.decimal == self.thousands:
             raise ValueError(f"decimal and thousands are both '{self.decimal}'; they must differ")
         return self
@@ -133,12 +142,69 @@ class PovertySource(_Model):
         thousands = self.thousands if self.thousands is not None else ("." if decimal == "," else "")
         return decimal, thousands
 
+
+class PovertySource(TableSource):
+    """The poverty table (CSV, XLSX or Parquet), one row per village and year."""
+
+    section: ClassVar[str] = "sources.poverty"
+
+    code: str = "kode_desa"
+    year: str = "tahun"
+    columns: dict[str, str] = Field(default_factory=dict, description="canonical name -> column in the file")
+
     @field_validator("columns")
     @classmethod
     def _known_canonical_names(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(POVERTY_COLUMNS))
-        if unknown:
-            raise ValueError(f"unknown poverty column(s) {unknown}; known: {list(POVERTY_COLUMNS)}")
+        return _known_columns(value, POVERTY_COLUMNS, "poverty")
+
+
+class HouseholdSource(TableSource):
+    """The register of families (P3KE, DTSEN): one row per family (and year), by name and address.
+
+    ``columns`` maps each canonical register column (`layers.register.REGISTER_COLUMNS`) to the
+    file's header; a canonical column not listed is looked for under its own name. ``values`` maps,
+    per categorical column, the file's values (BPS/BKKBN codes or words, compared trimmed and
+    case-insensitively) to the canonical code names (`layers.register.CODES`); the canonical names
+    themselves are always understood. ``key_file`` names the file holding the register key (base64,
+    outside the store) when neither ``SASARAN_REGISTER_KEY`` nor ``SASARAN_REGISTER_KEY_FILE`` is
+    set. ``indicators`` is the household indicator spec (default
+    ``layers/data/household_indicators.toml``). A NIK must carry the province of its family's
+    village in its first two digits unless ``nik_any_province`` (families who moved in keep theirs;
+    any Indonesian province code is then accepted).
+    """
+
+    section: ClassVar[str] = "sources.households"
+
+    columns: dict[str, str] = Field(default_factory=dict, description="canonical name -> column in the file")
+    values: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="categorical column -> {value in the file: canonical code name}"
+    )
+    key_file: Path | None = None
+    indicators: Path | None = None
+    nik_any_province: bool = False
+
+    @field_validator("columns")
+    @classmethod
+    def _known_register_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        return _known_columns(value, tuple(REGISTER_COLUMNS), "register")
+
+    @field_validator("values")
+    @classmethod
+    def _known_codes(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for column, mapping in value.items():
+            if column == "female_head":
+                known: tuple[str, ...] = ("ya", "tidak")
+            elif column in CODES:
+                known = CODES[column].names
+            else:
+                raise ValueError(
+                    f"values.{column}: not a categorical register column; those are {[*CODES, 'female_head']}"
+                )
+            wrong = sorted({code for code in mapping.values() if code not in known})
+            if wrong:
+                raise ValueError(
+                    f"values.{column}: unknown code name(s) {wrong}; the codes are {list(known)}"
+                )
         return value
 
 
@@ -182,6 +248,9 @@ class RasterSource(_Model):
 class Sources(_Model):
     """Every source file of a build; only villages and poverty are required.
 
+    ``households`` is the register of families by name and address (P3KE/DTSEN): its names, NIK
+    and addresses are stored encrypted and never published (docs/households.md).
+
     ``barriers`` are polygons or lines that block walking (lakes, wide swamps, a fenced estate);
     roads and rivers still cross them.
     """
@@ -194,6 +263,7 @@ class Sources(_Model):
     rivers: LineSource | None = None
     population: RasterSource | None = None
     barriers: VectorSource | None = None
+    households: HouseholdSource | None = None
 
 
 DEFAULT_ROAD_SPEEDS_KMH: dict[str, float] = {

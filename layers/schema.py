@@ -439,6 +439,57 @@ FIELDS: dict[str, Field] = {
     ),
     "vulnerable_share": _f("Vulnerable share", "Proporsi rentan", "fraction"),
     "severe_share": _f("Severely poor share", "Proporsi miskin parah", "fraction"),
+    # The household basis: families of the register (docs/method.md, "Household and area basis").
+    # Suppressed (null) in a unit of fewer than 3 families; never mistaken for the area H, A, M0.
+    "families": _f(
+        "Registered families", "Keluarga terdaftar", "households",
+        "Families in the register (P3KE/DTSEN) in the unit that year",
+    ),
+    "hh_people": _f(
+        "People in scored families", "Anggota keluarga berskor", "people",
+        "Members of the register's families with every household indicator (the household basis' people)",
+    ),
+    "families_mpi_poor": _f(
+        "MPI-poor families (household basis)", "Keluarga miskin multidimensi (basis rumah tangga)",
+        "households", "Registered families whose own score c >= k",
+    ),
+    "people_mpi_poor": _f(
+        "People in MPI-poor families (household basis)",
+        "Anggota keluarga miskin multidimensi (basis rumah tangga)", "people",
+        "Members of the families whose own score c >= k: hh_H x hh_people",
+    ),
+    "hh_H": _f(
+        "Headcount ratio H, household basis", "Rasio jumlah H, basis rumah tangga", "fraction",
+        "Share of the register's people living in MPI-poor families; not the area H",
+    ),
+    "hh_A": _f(
+        "Intensity A, household basis", "Intensitas A, basis rumah tangga", "index",
+        "Mean score of the MPI-poor families, weighted by members; not the area A",
+    ),
+    "hh_M0": _f(
+        "Adjusted headcount M0, household basis", "Indeks M0, basis rumah tangga", "index",
+        "hh_H x hh_A over the register's families; not the area M0",
+    ),
+    "hh_vulnerable_share": _f(
+        "Vulnerable share, household basis", "Proporsi rentan, basis rumah tangga", "fraction",
+        "Share of the register's people in families with 0.2 <= c < 1/3",
+    ),
+    "hh_severe_share": _f(
+        "Severely poor share, household basis", "Proporsi miskin parah, basis rumah tangga", "fraction",
+        "Share of the register's people in families with c >= 0.5",
+    ),
+    "hh_elderly": _f(
+        "Elderly members (register)", "Anggota lansia (register)", "people",
+        "Elderly members of the registered families (a priority group)",
+    ),
+    "hh_disabled": _f(
+        "Members with disabilities (register)", "Anggota penyandang disabilitas (register)", "people",
+        "Members with a disability in the registered families (a priority group)",
+    ),
+    "hh_female_headed": _f(
+        "Female-headed families (register)", "Keluarga dikepalai perempuan (register)", "households",
+        "Registered families headed by a woman (a priority group)",
+    ),
     "c": _f("Deprivation score c", "Skor deprivasi c", "index", "As score, in /scores hexagon rows"),
     "deprivations": _f(
         "Deprivations", "Deprivasi", "fraction",

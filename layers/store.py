@@ -48,6 +48,7 @@ __all__ = [
     "SPATIAL_LAYERS",
     "TABLES",
     "BuildEntries",
+    "HouseholdsEntry",
     "LayerStore",
     "Manifest",
     "PartitionEntry",
@@ -72,6 +73,28 @@ class SourceEntry(TypedDict):
     rows: int | None
 
 
+class HouseholdsEntry(TypedDict):
+    """The register of families a build stored (docs/schema.md, "The register of families")."""
+
+    families: dict[str, int]
+    """Year (as text) → families registered."""
+    years: list[int]
+    dated: bool
+    """Whether the register file dates its records (else they are of the latest year)."""
+    placed_by_cell: int
+    min_families: int
+    indicators: StoredSpec
+    """The household indicator spec of the stored figures, and what was ``dropped``."""
+    province: dict[str, dict[str, float | None]]
+    """Year (as text) → the whole store's household figures (suppressed below ``min_families``)."""
+    key_id: NotRequired[str]
+    cipher: NotRequired[str]
+    totals: NotRequired[dict[str, Figures]]
+    """A partition's unsuppressed sums, which the nation's figures are combined from."""
+    verification: NotRequired[dict[str, object]]
+    """The verification snapshot the register came from (``sasaran build --verified``)."""
+
+
 class PartitionEntry(TypedDict):
     """One province of a national store (docs/schema.md, "National (partitioned) stores")."""
 
@@ -83,6 +106,7 @@ class PartitionEntry(TypedDict):
     rasters: dict[str, str]
     border_uncertain_cells: dict[str, int]
     build_seconds: dict[str, float]
+    households: NotRequired[HouseholdsEntry]
 
 
 class Partitioning(TypedDict):
@@ -118,6 +142,8 @@ class BuildEntries(TypedDict):
     """Year (as text) → the whole store's figures."""
     rasters: dict[str, str]
     build_seconds: dict[str, float]
+    households: NotRequired[HouseholdsEntry]
+    """The register of families, when the build had one."""
 
 
 class Manifest(BuildEntries):

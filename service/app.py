@@ -16,8 +16,8 @@ from threadpoolctl import threadpool_limits
 
 from layers.errors import StoreError
 from layers.store import LayerStore
-from service import docs, exports, ogc, openapi, planner, scores, targets, tiles
-from service.catalog import Served, prepare_served, start_preparing
+from service import docs, exports, ogc, openapi, planner, scores, targets, tiles, verification
+from service.catalog import Served, prepare_served, register_status, start_preparing
 from service.deps import ServedDep
 from service.errors import add_exception_handlers, problem
 from service.head import HeadMiddleware
@@ -48,6 +48,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.opened = LayerStore.open(settings.store_dir)
     app.state.served = None
     app.state.watcher = None
+    # The verification database needs only the opened store (its register is seeded in a thread).
+    app.state.verification = verification.open_verification(settings, app.state.opened)
     app.state.preparing = asyncio.create_task(_prepare(app, app.state.opened))
     try:
         yield
@@ -57,6 +59,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 task.cancel()
                 with suppress(asyncio.CancelledError, Exception):
                     await task
+        verification.close_verification(app.state.verification)
 
 
 async def _prepare(app: FastAPI, store: LayerStore) -> Served:
@@ -124,6 +127,7 @@ async def _prepare_again(app: FastAPI, interval_s: float) -> None:
 def _include_routers(app: FastAPI) -> None:
     for module in (ogc, scores, tiles, exports, targets, planner, docs):
         app.include_router(module.router)
+    verification.install(app)
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
@@ -227,4 +231,5 @@ async def healthz(request: Request) -> dict[str, Any] | Response:
         "layers": len(store.names),
         "build_id": store.build_id,
         "built": store.created,
+        "households": register_status(store),
     }

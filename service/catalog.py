@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -22,7 +23,9 @@ from layers.errors import ConfigError, InvalidQuery, LayerNotFound, excerpt
 from layers.maps.tiles import VectorTiles
 from layers.query import table as query
 from layers.query.table import Table
+from layers.register import RegisterLocked, check_key, has_register, load_key
 from layers.schema import LAYERS, TABLES, YEAR_LAYERS
+from layers.scoring.households import HouseholdFrame
 from layers.scoring.rescore import ScoringFrame, check_year, store_spec
 from layers.store import LayerStore
 from service.responses import LazyGeometryJSON, features_bytes, geometry_json, prepare_features
@@ -117,6 +120,16 @@ class Catalog:
             raise LayerNotFound(
                 f"no collection '{excerpt(collection_id)}'; collections are: {', '.join(self.collections)}"
             ) from None
+
+    def require_households(self) -> HouseholdFrame:
+        """The register's families (values only); `InvalidQuery` for a store without a register."""
+        households = self.scoring.households if self.scoring is not None else None
+        if households is None or households.spec is None:
+            raise InvalidQuery(
+                "basis=household: this store has no register of families ([sources.households]); "
+                "use basis=area"
+            )
+        return households
 
     def require_scoring(self) -> ScoringFrame:
         """The scoring arrays; `ConfigError` when the store lacks the layers they come from."""
@@ -215,6 +228,30 @@ class Catalog:
         if DATE in table.columns:
             values[DATE] = year_dates(np.full(len(table), year))
         return table.with_columns(values)
+
+
+def register_status(store: LayerStore) -> dict[str, Any] | None:
+    """The register's status for ``/healthz`` (None for a store without a register)."""
+    if not has_register(store):
+        return None
+    entry = store.manifest["households"]
+    families = entry.get("families", {})
+    years = [int(y) for y in entry.get("years", [])]
+    try:
+        check_key(store, load_key())
+        available, note = True, "The register key is here: authorised users can list families by name."
+    except (RegisterLocked, ConfigError):
+        available = False
+        note = (
+            "No register key (or another one): names, NIKs and addresses stay encrypted; the service "
+            "serves aggregates only."
+        )
+    return {
+        "families": int(families.get(str(years[-1]), 0)) if years else 0,
+        "years": years,
+        "personal_data": "available" if available else "locked",
+        "note": note,
+    }
 
 
 @dataclass(frozen=True)

@@ -145,12 +145,12 @@ def parse_bbox(text: str | None) -> BBox | None:
     return (minx, miny, maxx, maxy)
 
 
-def parse_format(text: str | None, allowed: tuple[str, ...]) -> str:
-    """The ``f`` parameter (first allowed value when absent; an empty ``f=`` is no format)."""
+def parse_format(text: str | None, allowed: tuple[str, ...], name: str = "f") -> str:
+    """The ``f`` parameter, or another choice ``name`` (first allowed value when absent)."""
     if text is None:
         return allowed[0]
     if text not in allowed:
-        raise InvalidQuery(f"f must be one of {', '.join(allowed)}; got '{excerpt(text)}'")
+        raise InvalidQuery(f"{name} must be one of {', '.join(allowed)}; got '{excerpt(text)}'")
     return text
 
 
@@ -582,7 +582,9 @@ ItemsDep = Annotated[ItemsQuery, Depends(get_items_query)]
 
 
 ScoreFormat = Literal["json", "geojson", "csv"]
-SCORE_PARAMETERS = ("year", "datetime", "k", "f", "limit", "offset")
+SCORE_PARAMETERS = ("year", "datetime", "k", "f", "limit", "offset", "basis")
+#: ``basis`` of /scores: the area index of cells (default) or the register's families.
+BASES = ("area", "household")
 
 
 @dataclass(frozen=True)
@@ -597,6 +599,7 @@ class ScoreQuery:
     k: str | None
     weights: dict[str, str]
     cutoffs: dict[str, str]
+    basis: str = "area"
 
 
 def score_query(level: str, request: Request, catalog: CatalogDep, settings: SettingsDep) -> ScoreQuery:
@@ -606,7 +609,12 @@ def score_query(level: str, request: Request, catalog: CatalogDep, settings: Set
     params = request.query_params
     overrides = {k for k in params if k.startswith(("w_", "cutoff_"))}
     check_known(params, set(SCORE_PARAMETERS) | overrides, f"/scores/{level} (plus w_<name>, cutoff_<name>)")
-    year, _ = catalog.require_scoring().year_rows(requested_year(params, catalog.store.years))
+    basis = parse_format(params.get("basis"), BASES, "basis")
+    asked = requested_year(params, catalog.store.years)
+    if basis == "household":
+        year, _ = catalog.require_households().rows_of(asked)
+    else:
+        year, _ = catalog.require_scoring().year_rows(asked)
     return ScoreQuery(
         level=level,
         year=year,
@@ -616,6 +624,7 @@ def score_query(level: str, request: Request, catalog: CatalogDep, settings: Set
         k=params.get("k"),
         weights={k[2:]: v for k, v in params.items() if k.startswith("w_")},
         cutoffs={k[7:]: v for k, v in params.items() if k.startswith("cutoff_")},
+        basis=basis,
     )
 
 

@@ -115,6 +115,18 @@ class Problem(_Open):
     detail: str
 
 
+class RegisterHealth(_Open):
+    """Whether the register's names and addresses can be read here (never what they are)."""
+
+    families: int = Field(description="Families in the register's latest year.")
+    years: list[int]
+    personal_data: Literal["available", "locked"] = Field(
+        description="available: the service holds the register key (by-name lists for authorised users); "
+        "locked: no key or another key, so the service serves aggregates only."
+    )
+    note: str
+
+
 class Health(_Open):
     """Liveness and what the service is serving."""
 
@@ -128,6 +140,10 @@ class Health(_Open):
     layers: int
     build_id: str = Field(description="Id of the build served; it changes when a rebuilt store is picked up.")
     built: str | None = Field(None, description="When that build was written (ISO 8601, UTC).")
+    register: RegisterHealth | None = Field(
+        None,
+        description="The register of families, when the store has one (aggregates only without the key).",
+    )
 
 
 class ScoreUnit(_Open):
@@ -149,6 +165,13 @@ class ScoreUnit(_Open):
     mpi_poor_population: float | None = None
     vulnerable_share: float | None = None
     severe_share: float | None = None
+    families: float | None = Field(None, description="basis=household: families in the register.")
+    hh_people: float | None = Field(None, description="basis=household: members of the scored families.")
+    families_mpi_poor: float | None = Field(None, description="basis=household: families with c >= k.")
+    people_mpi_poor: float | None = Field(None, description="basis=household: members of those families.")
+    hh_H: float | None = Field(None, description="basis=household: H over families (not the area H).")
+    hh_A: float | None = Field(None, description="basis=household: A over families (not the area A).")
+    hh_M0: float | None = Field(None, description="basis=household: M0 over families (not the area M0).")
     deprivations: dict[str, float | None]
     """Hexagons: indicator → 1 deprived / 0 not; areas: censored headcount ratio per indicator."""
     dimension_share: dict[str, float | None]
@@ -159,6 +182,9 @@ class ScoreResponse(_Open):
     """Scores at one level under the spec actually used."""
 
     level: str
+    basis: Literal["area", "household"] = Field(
+        "area", description="area: cells weighted by people; household: the register's families by members."
+    )
     year: int
     spec: dict[str, Any]
     summary: dict[str, Any]

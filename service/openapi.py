@@ -46,9 +46,16 @@ _ERRORS: dict[int, str] = {
     413: "Request body larger than the service accepts (SASARAN_MAX_BODY_BYTES).",
     415: "The body's media type is not one this operation reads; `detail` names those it does.",
     503: "The store cannot be read right now; try again.",
+    401: "Sign in first: no session or bearer token, or one expired, revoked or of a disabled account.",
+    403: "Your role may not do this (or the page's CSRF token or origin is wrong).",
+    409: "The record changed since you saw it (`current` holds it as it is now), or its state forbids this.",
+    422: "An uploaded sheet with errors; nothing was written (`errors` names each row and column).",
+    429: "Too many failed sign-ins for the account or the address; `Retry-After` says when to try again.",
 }
 #: Errors every operation can answer.
 EVERYWHERE = (400, 405, 413, 503)
+#: Pages and assets of ``/verification`` that need no sign-in (they hold no data).
+_OPEN_VERIFICATION = ("/verification", "/verification/dashboard", "/verification/signin-options")
 
 TEXT: dict[str, Any] = {"type": "string"}
 BINARY: dict[str, Any] = {"type": "string", "format": "binary"}
@@ -125,12 +132,15 @@ def document(
     if catalog is not None:
         _store_domains(doc, catalog)
         doc = add_collections(doc)
-    for item in doc["paths"].values():
+    for path, item in doc["paths"].items():
         for op in item.values():
             responses = op.setdefault("responses", {})
             responses.pop("422", None)  # validation errors are answered 400 (service.errors)
             for code, answer in problem_responses(EVERYWHERE).items():
                 responses.setdefault(code, answer)
+        for method, op in item.items():
+            for code, answer in problem_responses(_verification_codes(path, method)).items():
+                op["responses"].setdefault(code, answer)
     return to_oas30(doc)
 
 
@@ -146,6 +156,20 @@ def problem_responses(codes: Iterable[int]) -> dict[str, Any]:
         str(code): {"description": _ERRORS[code], "content": {PROBLEM_JSON: {"schema": ref("Problem")}}}
         for code in codes
     }
+
+
+def _verification_codes(path: str, method: str) -> list[int]:
+    """The errors of a ``/verification`` operation: sign-in, role, region, conflicts, limits."""
+    if not path.startswith("/verification") or path in _OPEN_VERIFICATION:
+        return []
+    if path == "/verification/signin":
+        return [401, 403, 429]
+    codes = [401, 403, 404]
+    if method in ("post", "patch"):
+        codes.append(409)
+    if path.endswith("/sheet") and method == "post":
+        codes.append(422)
+    return codes
 
 
 # ------------------------------------------------------------------------------------------------
@@ -185,6 +209,29 @@ def _store_domains(doc: dict[str, Any], catalog: Catalog) -> None:
                 if name == "k":
                     param["schema"] = {"type": "string", "pattern": K_PATTERN}
     _score_body(doc, catalog)
+    _score_basis(doc, catalog)
+
+
+def _score_basis(doc: dict[str, Any], catalog: Catalog) -> None:
+    """``basis`` of ``/scores/{level}``: area (cells), or household where the store has a register."""
+    register = catalog.scoring is not None and catalog.scoring.households is not None
+    parameter = {
+        "name": "basis",
+        "in": "query",
+        "required": False,
+        "description": "area (default): H3 cells weighted by people; household: the register's families "
+        "weighted by members, scored with the store's household indicator set (units carry hh_H, hh_A, "
+        "hh_M0, families ..., null in units of fewer than 3 families; no hexagon level).",
+        "schema": {
+            "type": "string",
+            "enum": ["area", "household"] if register else ["area"],
+            "default": "area",
+        },
+    }
+    for method in ("get", "post"):
+        op = doc["paths"].get("/scores/{level}", {}).get(method)
+        if op is not None and not any(p.get("name") == "basis" for p in op.get("parameters", [])):
+            op.setdefault("parameters", []).append(copy.deepcopy(parameter))
 
 
 def _score_body(doc: dict[str, Any], catalog: Catalog) -> None:

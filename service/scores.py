@@ -19,9 +19,12 @@ import orjson
 from fastapi import APIRouter, Body, Request
 from starlette.responses import Response
 
+from layers.errors import InvalidQuery
 from layers.rounding import round_list, round_record
 from layers.schema import level as level_schema
 from layers.scoring.af import dimension_share, summary_to_json
+from layers.scoring.households import HOUSEHOLD_COLUMNS, suppressed
+from layers.scoring.rescore import WHOLE
 from layers.scoring.spec import IndicatorSpec, spec_from_dict, spec_to_dict, with_named_overrides
 from layers.types import SpecDict
 from service.catalog import Catalog
@@ -93,19 +96,23 @@ def _hexagon_rows(
     return [dict(zip(base, vals, strict=True)) for vals in zip(*base.values(), strict=True)]
 
 
-def _area_rows(
-    catalog: Catalog, level: str, summary: Any, people: np.ndarray, spec: IndicatorSpec, rows: np.ndarray
-) -> list[dict]:
+def _unit_names(catalog: Catalog, level: str, rows: np.ndarray) -> tuple[list[Any], list[Any]]:
+    """Ids and names of a level's units at ``rows``."""
     if level == "province" and catalog.require_scoring().provinces > 1:
         keys = [entry["key"] for entry in catalog.store.partitions]
         ids = [keys[i] for i in rows.tolist()]
-        names = [f"Provinsi {key}" for key in ids]
-    elif level == "province":
-        ids, names = ["province"], [catalog.store.name]
-    else:
-        unit = level_schema(level)
-        table = catalog.collection(unit.layer or "").table
-        ids, names = table.ids[rows].tolist(), table.columns[unit.name_column or ""][rows].tolist()
+        return ids, [f"Provinsi {key}" for key in ids]
+    if level == "province":
+        return ["province"], [catalog.store.name]
+    unit = level_schema(level)
+    table = catalog.collection(unit.layer or "").table
+    return table.ids[rows].tolist(), table.columns[unit.name_column or ""][rows].tolist()
+
+
+def _area_rows(
+    catalog: Catalog, level: str, summary: Any, people: np.ndarray, spec: IndicatorSpec, rows: np.ndarray
+) -> list[dict]:
+    ids, names = _unit_names(catalog, level, rows)
     base = {
         "id": ids,
         "name": names,
@@ -123,8 +130,39 @@ def _area_rows(
     return [dict(zip(base, vals, strict=True)) for vals in zip(*base.values(), strict=True)]
 
 
+def _household_level(catalog: Catalog, spec: IndicatorSpec, q: ScoreQuery) -> tuple[LevelScores, int]:
+    """Rescore the register's families for ``q.year`` and page the level's units (household basis)."""
+    if q.level == "hexagon":
+        raise InvalidQuery("basis=household has no hexagon level (families are not published by cell)")
+    households = catalog.require_households()
+    scores = households.score(spec, q.year)
+    whole = WHOLE if WHOLE in households.area.group_pos else "province"
+    columns, _ = households.level_values(scores, spec, whole)
+    overall_summary = households.summarize(scores, spec, whole)
+    overall = (
+        round_record(summary_to_json(overall_summary, spec)) if not suppressed(columns["families"])[0] else {}
+    )
+    overall["families"] = int(columns["families"][0])
+    values, summary = households.level_values(scores, spec, q.level)
+    n = len(values["families"])
+    rows = np.arange(n)[q.offset : q.offset + q.limit]
+    hidden = suppressed(values["families"])
+    deprivations = np.where(hidden[:, None], np.nan, summary.censored_headcount)
+    shares = np.where(hidden[:, None], np.nan, summary.contribution_dimension)
+    ids, names = _unit_names(catalog, q.level, rows)
+    base: dict[str, list[Any]] = {"id": ids, "name": names}
+    base |= {column: round_list(column, values[column][rows]) for column in HOUSEHOLD_COLUMNS}
+    base["deprivations"] = _named(deprivations[rows], spec.names, "deprivations")
+    base["dimension_share"] = _named(shares[rows], spec.dimensions, "dimension_share")
+    units = [dict(zip(base, vals, strict=True)) for vals in zip(*base.values(), strict=True)]
+    positions = rows if q.level != "province" or n > 1 else np.array([], dtype=np.int64)
+    return LevelScores(units, overall, positions), n
+
+
 def score_level(catalog: Catalog, spec: IndicatorSpec, q: ScoreQuery) -> tuple[LevelScores, int]:
     """Rescore every cell for ``q.year`` and return the page ``q.offset``/``q.limit`` of the level's units."""
+    if q.basis == "household":
+        return _household_level(catalog, spec, q)
     scoring = catalog.require_scoring()
     cells = scoring.score_cells(spec, q.year)
     units, pop = cells.scores, cells.weights
@@ -175,11 +213,13 @@ def render_scores(request: Request, catalog: Catalog, spec: IndicatorSpec, q: Sc
     if q.fmt == "csv":
         flat = [_flat(r) for r in scores.rows]
         header = list(flat[0]) if flat else ["id"]
-        headers = {"Content-Disposition": f'attachment; filename="scores_{q.level}_{q.year}.csv"'}
+        suffix = "_household" if q.basis == "household" else ""
+        headers = {"Content-Disposition": f'attachment; filename="scores_{q.level}_{q.year}{suffix}.csv"'}
         headers["Sasaran-Spec-Digest"] = spec_digest(spec_dict)
         return CSVResponse(csv_bytes(header, ([r.get(h) for h in header] for r in flat)), headers=headers)
     body = {
         "level": q.level,
+        "basis": q.basis,
         "year": q.year,
         "spec": spec_dict,
         "summary": scores.summary,
@@ -211,10 +251,24 @@ _RESPONSES = answers(
 )
 
 
+def base_spec(catalog: Catalog, q: ScoreQuery) -> IndicatorSpec:
+    """The spec a request starts from: the store's area spec, or its household spec (``basis``)."""
+    if q.basis == "household":
+        spec = catalog.require_households().spec
+        assert spec is not None  # require_households refuses a register without one
+        return spec
+    return catalog.spec
+
+
 @router.get("/scores/{level}", response_model=ScoreResponse, responses=_RESPONSES)
 def scores(request: Request, q: ScoreQueryDep, catalog: CatalogDep) -> Response:
-    """Scores of every unit of a level under the default spec with the caller's k, weights, cutoffs."""
-    return render_scores(request, catalog, request_spec(catalog.spec, q), q)
+    """Scores of every unit of a level under the store's spec with the caller's k, weights, cutoffs.
+
+    ``basis=household`` scores the register's families (weighted by members) with the store's
+    household spec instead of the cells: units carry ``hh_H``, ``hh_A``, ``hh_M0``, ``families`` ...,
+    null in units of fewer than 3 families.
+    """
+    return render_scores(request, catalog, request_spec(base_spec(catalog, q), q), q)
 
 
 @router.post("/scores/{level}", response_model=ScoreResponse, responses=_RESPONSES)

@@ -47,6 +47,24 @@ class Settings(BaseSettings):
         description="Host header values (host or host:port) the service answers; none: any well-formed host.",
     )
 
+    # Verification (docs/verification.md). The register key comes from SASARAN_REGISTER_KEY or
+    # SASARAN_REGISTER_KEY_FILE (`layers.register.load_key`), never from a settings file.
+    database_url: str | None = Field(
+        None,
+        description="The verification database (postgresql://user@host/db); unset: SQLite "
+        "verification.db beside the store directory.",
+    )
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="How long a sign-in session lives.")
+    oidc_issuer: str | None = Field(
+        None, description="OpenID Connect provider (https://sso.example.go.id/realms/prov); unset: no OIDC."
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = Field(None, repr=False)
+    oidc_scopes: str = "openid profile email"
+    oidc_username_claim: str = Field(
+        "preferred_username", description="The ID token claim matched with a Sasaran account's name."
+    )
+
     @field_validator("public_url")
     @classmethod
     def _absolute_http_url(cls, value: str | None) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -61,6 +62,29 @@ def default_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def store(store_dir: Path) -> LayerStore:
     """The session's demo store, opened."""
     return LayerStore.open(store_dir)
+
+
+@pytest.fixture
+def sources(demo_sources: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo source files, to break."""
+    copy = tmp_path / "src"
+    shutil.copytree(demo_sources.parent, copy)
+    return copy
+
+
+@pytest.fixture
+def old_store(store_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the session's demo store (built once), to be wrongly replaced."""
+    store = tmp_path / "store"
+    shutil.copytree(store_dir, store)
+    return store
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file of a directory tree, by relative path, with its bytes."""
+    return {
+        str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()
+    }
 
 
 def _free_port() -> int:

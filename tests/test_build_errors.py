@@ -17,6 +17,8 @@ import pytest
 import rasterio
 import shapely
 
+from tests.conftest import snapshot
+
 
 def run_build(config: Path, store: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -26,14 +28,6 @@ def run_build(config: Path, store: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=300,
     )
-
-
-@pytest.fixture
-def sources(demo_sources: Path, tmp_path: Path) -> Path:
-    """A private copy of the demo source files, to break."""
-    copy = tmp_path / "src"
-    shutil.copytree(demo_sources.parent, copy)
-    return copy
 
 
 def edit_villages(sources: Path, change) -> None:
@@ -162,21 +156,6 @@ def test_missing_config_is_exit_2(tmp_path):
 
 
 # --- wrong data on a good store (issue 10): refused at read time, the old store untouched ---------
-
-
-def snapshot(directory: Path) -> dict[str, bytes]:
-    """Every file of a directory tree, by relative path, with its bytes."""
-    return {
-        str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()
-    }
-
-
-@pytest.fixture
-def old_store(store_dir: Path, tmp_path: Path) -> Path:
-    """A copy of the session's demo store (built once), to be wrongly replaced."""
-    store = tmp_path / "store"
-    shutil.copytree(store_dir, store)
-    return store
 
 
 def edit_config(sources: Path, old: str, new: str) -> None:

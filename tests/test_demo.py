@@ -7,6 +7,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pyogrio
 import pytest
 import rasterio
@@ -22,6 +23,8 @@ HH_COLUMNS = [c for c in COUNT_COLUMNS if c.startswith("kk_")]
 FILES = (
     "villages.gpkg",
     "poverty.csv",
+    "keluarga.parquet",
+    "register.key",
     "schools.gpkg",
     "health_facilities.gpkg",
     "roads.gpkg",
@@ -101,6 +104,8 @@ def test_every_file_says_it_is_synthetic(out: Path) -> None:
         assert "SYNTHETIC" in info["layer_metadata"]["DESCRIPTION"]
     with rasterio.open(out / "population.tif") as src:
         assert src.tags()["SYNTHETIC"] == "true"
+    metadata = pq.read_schema(out / "keluarga.parquet").metadata
+    assert metadata[b"SYNTHETIC"] == b"true" and b"SYNTHETIC" in metadata[b"DESCRIPTION"]
 
 
 # --- determinism and atomic replacement --------------------------------------------------------

@@ -344,3 +344,49 @@ def test_the_service_scores_each_province_of_a_national_store_and_the_nation_as_
     assert len(shapes["features"]) == 3
     assert {f["geometry"]["type"] for f in shapes["features"]} <= {"Polygon", "MultiPolygon"}
     assert [f["id"] for f in shapes["features"]] == sorted(PROVINCES)
+
+
+def test_the_register_is_stored_per_province_and_the_nation_combines_it(national, country):
+    from layers.register import load_key, read_register
+
+    store = LayerStore.open(national)
+    entry = store.manifest["households"]
+    assert entry["cipher"] == "AES-256-GCM" and entry["years"] == [2023, 2024]
+    for part in store.partitions:
+        directory = national / "households" / part["path"]
+        assert (directory / "values.parquet").exists() and (directory / "register.enc").exists()
+        assert part["households"]["totals"]["2024"]["families"] > 0
+    frame = ScoringFrame.from_store(store)
+    households = frame.households
+    assert households is not None and households.spec is not None
+    for year in entry["years"]:
+        scores = households.score(households.spec, year)
+        whole, _ = households.level_values(scores, households.spec, "all")
+        provinces, _ = households.level_values(scores, households.spec, "province")
+        for name in ("hh_H", "hh_M0", "families", "people_mpi_poor"):
+            assert entry["province"][str(year)][name] == pytest.approx(float(whole[name][0]), rel=1e-12), name
+        for i, part in enumerate(store.partitions):
+            assert part["households"]["province"][str(year)]["hh_H"] == pytest.approx(provinces["hh_H"][i])
+    key = load_key(country.parent / "register.key", environ={})
+    village = store.layer("villages")["village_code"].astype(str)
+    one = village[village.str.startswith("63")].iloc[0]
+    register = read_register(store, key, villages=[one])
+    assert set(register["village_code"]) <= {one} and register["nik"].str.startswith("63").all()
+
+
+def test_a_family_registered_in_two_provinces_is_refused_before_any_partition(country, tmp_path):
+    import shutil
+
+    source = tmp_path / "src"
+    shutil.copytree(country.parent, source)
+    path = source / "keluarga.parquet"
+    register = pd.read_parquet(path)
+    in_62 = register.index[(register["kode_desa"].str[:2] == "62") & (register["tahun"] == 2024)][0]
+    in_63 = register.index[(register["kode_desa"].str[:2] == "63") & (register["tahun"] == 2024)][0]
+    register.loc[in_63, "nik_kepala"] = register.loc[in_62, "nik_kepala"]
+    register.to_parquet(path, index=False)
+    with pytest.raises(SourceError, match=r"already given in row \d+ appears twice in 2024") as refused:
+        build(load_config(source / "sasaran.toml"), tmp_path / "store", progress=False, workers=1)
+    assert str(register.loc[in_62, "nik_kepala"]) not in str(refused.value)
+    assert refused.value.row == int(max(in_62, in_63)) + 1
+    assert not (tmp_path / "store").exists()

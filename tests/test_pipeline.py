@@ -35,6 +35,7 @@ def test_manifest_says_synthetic_and_lists_everything(store: LayerStore, demo_bu
         "distance",
         "access",
         "scores",
+        "households",
         "layers",
         "write",
     }

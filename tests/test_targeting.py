@@ -518,7 +518,7 @@ def test_replacing_a_village_by_the_next_one_would_not_pay(frame, store):
 
 
 def test_priority_effect_lists_gained_and_lost_villages_of_a_second_solve(frame, store):
-    kwargs = {"budget": 3e9, "scenarios": 0}
+    kwargs = {"budget": 3e9, "scenarios": 0, "basis": "area"}
     plain = {x["village_code"] for x in _select(frame, store, **kwargs).selected}
     result = _select(frame, store, priority={"female_headed_hh": 5.0, "elderly": 5.0}, **kwargs)
     chosen = {x["village_code"] for x in result.selected}

@@ -9,14 +9,21 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from layers.cli.audit import audit_app
 from layers.cli.export import export_command
+from layers.cli.households import households_app
 from layers.cli.mpi import mpi_command
+from layers.cli.rounds import backup_command, restore_command, rounds_app, snapshots_app
 from layers.cli.target import changes_command, target_command
+from layers.cli.users import users_app
 from layers.errors import SasaranError
+
+if TYPE_CHECKING:
+    from layers.config import BuildConfig
 
 app = typer.Typer(
     name="sasaran",
@@ -48,6 +55,8 @@ def _root(
     )
     # pyogrio logs every layer it writes at INFO; our own logs say what a command did.
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
+    # Alembic says each migration it runs at INFO; the verification database migrates on every open.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @app.command("demo")
@@ -131,6 +140,24 @@ def build_command(
             "--only", help="Rebuild one province (BPS code, e.g. 62) of an existing national store."
         ),
     ] = None,
+    verified: Annotated[
+        bool,
+        typer.Option(
+            "--verified",
+            help="Take the register's latest year from the verification database: a new snapshot of the "
+            "approved villages (docs/verification.md).",
+        ),
+    ] = False,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database", help="With --verified: the verification database (default: beside --store)."
+        ),
+    ] = None,
+    snapshot: Annotated[
+        int | None,
+        typer.Option("--snapshot", min=1, help="With --verified: use this snapshot rather than taking one."),
+    ] = None,
 ) -> None:
     """Build the layer store from the sources a config names.
 
@@ -145,16 +172,45 @@ def build_command(
     from layers.config import load_config
     from layers.pipeline.province import build
 
+    loaded = load_config(config)
     result = build(
-        load_config(config),
+        loaded,
         store,
         progress=not quiet,
         accept_changes=accept_changes,
         workers=workers,
         scheduler=scheduler,
         only=only,
+        verified=_verified_register(loaded, store, database, snapshot) if verified else None,
     )
     typer.echo(result.summary())
+
+
+def _verified_register(config: BuildConfig, store: Path, database: str | None, snapshot: int | None) -> Any:
+    """``--verified``: the verification database's register (a new snapshot, or ``--snapshot``)."""
+    from layers.errors import ConfigError
+    from layers.pipeline.households import register_key
+    from layers.verification.audit import cli_actor
+    from layers.verification.db import Database, database_url, redacted
+    from layers.verification.snapshots import verified_register
+
+    key = register_key(config)
+    if key is None:
+        raise ConfigError(
+            "--verified needs [sources.households] in the config (its key_file or SASARAN_REGISTER_KEY)"
+        )
+    db = Database.open(database_url(store=store, url=database))
+    try:
+        found = verified_register(db, key, cli_actor(), snapshot, database=redacted(db.url))
+    finally:
+        db.dispose()
+    entry = found.entry
+    typer.echo(
+        f"verified register: snapshot {entry['id']} of round {entry['round']} ({entry['year']}), "
+        f"{entry['families']} families, {entry['verified_villages']} approved villages, "
+        f"audit entry {entry['audit_seq']}"
+    )
+    return found
 
 
 @app.command("serve")
@@ -170,6 +226,14 @@ def serve_command(
         int,
         typer.Option("--shutdown-timeout", min=0, help="Seconds open requests get to finish on SIGTERM."),
     ] = 10,
+    register_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--register-key-file",
+            help="The register key (kept outside the store); default SASARAN_REGISTER_KEY(_FILE). Without "
+            "it the service serves aggregates only.",
+        ),
+    ] = None,
 ) -> None:
     """Serve a layer store over HTTP (OGC API - Features, scores, tiles, exports).
 
@@ -193,6 +257,8 @@ def serve_command(
     # The app is named by import string, as the Docker image does: the library never imports the
     # service, and the settings reach it the way they reach any deployment, through the environment.
     os.environ["SASARAN_STORE_DIR"] = str(store.resolve())
+    if register_key_file is not None:  # the workers read it from their environment, as in a container
+        os.environ["SASARAN_REGISTER_KEY_FILE"] = str(register_key_file.resolve())
     uvicorn.run(
         SERVICE_APP,
         factory=True,
@@ -248,6 +314,13 @@ app.command("mpi")(mpi_command)
 app.command("export")(export_command)
 app.command("target")(target_command)
 app.command("changes")(changes_command)
+app.add_typer(households_app)
+app.add_typer(users_app)
+app.add_typer(audit_app)
+app.add_typer(rounds_app)
+app.add_typer(snapshots_app)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 def main() -> None:

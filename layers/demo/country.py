@@ -23,14 +23,17 @@ from xml.sax.saxutils import escape
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 import rasterio
 import shapely
 
 from layers.atomic import writing_directory
 from layers.demo import _country_geo as cg
+from layers.demo import households
 from layers.demo import province as demo
 from layers.demo._province_geo import Geography, generate_geography
+from layers.register import write_key_file
 
 __all__ = ["PIXEL_DEG", "PROVINCES", "CountryReport", "build_country", "calibrated_rates", "write_country"]
 
@@ -108,6 +111,10 @@ PROVINCES: tuple[Province, ...] = tuple(
     )
 )
 _BY_CODE = {p.code: p for p in PROVINCES}
+#: The kabupaten (position) of each province whose families are in the country's register, and
+#: the deciles it lists: P3KE's 1-4.
+PILOT_KABUPATEN = 0
+P3KE_DECILES = 4
 #: National P0 (percent) published by BPS for March 2023 and March 2024. The provincial figures
 #: above are scaled by one factor per year so that, weighted by the table's populations, they give
 #: exactly these (the factor stays within a few percent of 1, absorbing the table's inaccuracy).
@@ -308,11 +315,14 @@ def _write_all(out: Path, villages: int, seed: int, codes: list[str]) -> dict:
     settlements: dict[str, np.ndarray] = {}
     tiles = []
     totals = {"kabupaten": 0, "kecamatan": 0, "people": 0, "area_km2": 0.0}
+    registers = []
     for code in codes:
         geo, people = _province(seed, code, outlines[code], per_province[code])
         rng = np.random.default_rng([seed, int(code), 1])
         year_rates = {year: rates[year][code] for year in rates}
-        frames["poverty"].append(demo._poverty_table(rng, geo, people, rates=year_rates))
+        table = demo._poverty_table(rng, geo, people, rates=year_rates)
+        frames["poverty"].append(table)
+        registers.append(_register(seed, code, geo, table))
         frames["schools"].append(_schools(rng, geo, people, code))
         frames["health"].append(_health(rng, geo, people, code))
         frames["villages"].append(demo._villages_frame(geo))
@@ -333,6 +343,8 @@ def _write_all(out: Path, villages: int, seed: int, codes: list[str]) -> dict:
         ["kode_desa", "tahun"], kind="stable"
     )
     poverty.to_csv(out / "poverty.csv", index=False, lineterminator="\n")
+    households.write_register(out / demo.REGISTER_FILE, pa.concat_tables(registers))
+    write_key_file(out / demo.KEY_FILE)
     layers = (
         ("villages", "villages", "village polygons"),
         ("rivers", "rivers", "rivers"),
@@ -356,6 +368,19 @@ def _write_all(out: Path, villages: int, seed: int, codes: list[str]) -> dict:
     (out / "README.txt").write_text(_readme(counts, codes, island_of, seed), encoding="utf-8")
     (out / "sasaran.toml").write_text(_config_toml(villages, seed, codes), encoding="utf-8")
     return counts
+
+
+def _register(seed: int, code: str, geo: Geography, table: pd.DataFrame) -> pa.Table:
+    """The P3KE-like register of a province's pilot kabupaten: its families in deciles 1-4.
+
+    A whole country's register (every family of 84,000 villages) would be ~75 million rows; the
+    pilot kabupaten (the province's first) with P3KE's deciles 1-4 keeps the national demo near a
+    million families, the size the benchmarks of docs/benchmarks.md use.
+    """
+    pilot = np.flatnonzero(geo.kab_index == PILOT_KABUPATEN)
+    return households.register_frame(
+        [seed, int(code)], geo, table, demo._remoteness(geo), villages=pilot, max_decile=P3KE_DECILES
+    )
 
 
 def _trunk_roads(
@@ -542,6 +567,8 @@ def _readme(counts: dict, codes: list[str], island_of: dict[str, str], seed: int
         "Files: villages.gpkg, poverty.csv (2023 and 2024), schools.gpkg, health_facilities.gpkg,\n"
         "roads.gpkg, rivers.gpkg, population/<province>.tif (Cloud-Optimised GeoTIFFs, people per\n"
         f"{PIXEL_DEG} degree pixel, 2024), population.vrt (their mosaic) and sasaran.toml.\n"
+        f"{demo.REGISTER_FILE}: a SYNTHETIC P3KE-like register (deciles 1-4 of each province's pilot\n"
+        f"kabupaten, 2023 and 2024); {demo.KEY_FILE}: the key its names and addresses are encrypted with.\n"
         "Build the layers with: sasaran build sasaran.toml\n"
     )
 

@@ -29,12 +29,14 @@ from rasterio.features import rasterize
 from scipy.spatial import cKDTree
 
 from layers.atomic import writing_directory
+from layers.demo import households
 from layers.demo._province_geo import (
     DEMO_BBOX,
     Geography,
     generate_geography,
     km_to_lonlat,
 )
+from layers.register import write_key_file
 
 __all__ = ["DEMO_BBOX", "write_demo"]
 
@@ -87,6 +89,11 @@ PUSTU_SHARE = 0.5
 #: A kecamatan centre farther than this (straight line, km) from every kabupaten hospital gets an
 #: RS Pratama. An assumption of the demo.
 PRATAMA_FROM_KM = 60.0
+#: The synthetic register of families, and the key its names and addresses are encrypted with in a
+#: store (outside any store: `sasaran serve` and the build find it through the config's key_file
+#: or SASARAN_REGISTER_KEY_FILE).
+REGISTER_FILE = "keluarga.parquet"
+KEY_FILE = "register.key"
 #: Date written into GeoPackage metadata instead of "now", so reruns give the same bytes.
 _FIXED_DATE = "2000-01-01T00:00:00.000Z"
 _NOTICE = (
@@ -156,7 +163,8 @@ def _write_all(out: Path, villages: int, seed: int) -> None:
     geo = generate_geography(rng, villages)
     population = _village_population(rng, geo)
     _write_population_raster(out / "population.tif", geo, population)
-    _poverty_table(rng, geo, population).to_csv(out / "poverty.csv", index=False, lineterminator="\n")
+    table = _poverty_table(rng, geo, population)
+    table.to_csv(out / "poverty.csv", index=False, lineterminator="\n")
     schools = _schools(rng, geo, population)
     health = _health_facilities(rng, geo, population)
     with _fixed_gpkg_date():
@@ -165,6 +173,10 @@ def _write_all(out: Path, villages: int, seed: int) -> None:
         _write_gpkg(out / "roads.gpkg", "roads", _lines_frame(geo.roads, "highway"), "roads")
         _write_gpkg(out / "schools.gpkg", "schools", schools, "schools")
         _write_gpkg(out / "health_facilities.gpkg", "health_facilities", health, "health facilities")
+    # The register draws from its own generator: every file above is the same with or without it.
+    register = households.register_frame(seed, geo, table, _remoteness(geo))
+    households.write_register(out / REGISTER_FILE, register)
+    write_key_file(out / KEY_FILE)
     (out / "README.txt").write_text(_readme(geo, population, seed), encoding="utf-8")
     (out / "sasaran.toml").write_text(_config_toml(villages, seed), encoding="utf-8")
 
@@ -582,6 +594,9 @@ def _readme(geo: Geography, population: np.ndarray, seed: int) -> str:
         f"{len(geo.kab_codes)} kabupaten/kota; {area:,.0f} km2; {int(population.sum()):,} people (2024).\n\n"
         "Files: villages.gpkg, poverty.csv (2023 and 2024), schools.gpkg, health_facilities.gpkg,\n"
         "roads.gpkg, rivers.gpkg, population.tif (people per ~100 m pixel, 2024) and sasaran.toml.\n"
+        f"{REGISTER_FILE}: a SYNTHETIC register of families by name and address (2023 and 2024);\n"
+        f"{KEY_FILE}: the key its names and addresses are encrypted with in a store (keep it out of\n"
+        "the store; SASARAN_REGISTER_KEY_FILE points `sasaran serve` to it).\n"
         "Build the layers with: sasaran build sasaran.toml\n"
     )
 
@@ -632,4 +647,4 @@ kind = "waterway"
 
 [sources.population]
 file = "population.tif"
-"""
+""" + households.config_section(REGISTER_FILE)

@@ -140,7 +140,8 @@ def style_for(
 
 def _aliases(root: ET.Element, columns: Sequence[str], kinds: Sequence[FacilityKind]) -> None:
     """Each column's title, Bahasa Indonesia / English, as its QGIS alias (attribute table, forms,
-    identify results), from the field dictionary (`layers.schema.FIELDS`)."""
+    identify results), from the field dictionary (`layers.schema.FIELDS`): ``hh_H`` reads "Rasio
+    jumlah H, basis rumah tangga" beside the area's "Rasio jumlah H" and nobody takes one for the other."""
     aliases = ET.SubElement(root, "aliases")
     for index, column in enumerate(dict.fromkeys(columns)):
         entry = field_for(column, tuple(kinds))

@@ -12,8 +12,9 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -25,13 +26,18 @@ from layers import sources
 from layers.config import POVERTY_COLUMNS, AccessConfig, BuildConfig
 from layers.geo import access, distance, grid, population
 from layers.geo.units import Hierarchy, dissolve, union_of
-from layers.schema import LAYERS, FacilityKind, kinds_to_json
+from layers.pipeline.households import HouseholdResult, place_and_score, with_verified
+from layers.schema import AREA_LEVELS, LAYERS, FacilityKind, kinds_to_json
 from layers.scoring.af import UnitScores
+from layers.scoring.households import HOUSEHOLD_COLUMNS
 from layers.scoring.indicators import add_yearly_indicators, available_columns, weighted_mean
 from layers.scoring.rescore import AF_COLUMNS, INHABITED_MIN_PEOPLE, ScoringFrame, score_flags
 from layers.scoring.spec import IndicatorSpec, default_spec, load_spec, restrict_to_columns, spec_to_dict
 from layers.store import BuildEntries, Figures, SourceEntry, StoredSpec
 from layers.types import FloatArray
+
+if TYPE_CHECKING:
+    from layers.verification.snapshots import VerifiedRegister
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,8 @@ class BuildResult:
     province: dict[int, Figures] = field(default_factory=dict)
     comparison: str | None = None
     """Headline figures beside those of the store replaced (None: there was none)."""
+    households: dict[int, dict[str, float]] = field(default_factory=dict)
+    """The register's figures for the whole store, per year (none without a register)."""
 
     def summary(self) -> str:
         """A short human summary for the end of ``sasaran build``."""
@@ -60,6 +68,12 @@ class BuildResult:
             lines.append(
                 f"  {year}: H {stats['H']:.3f}, A {stats['A']:.3f}, M0 {stats['M0']:.3f} "
                 f"({stats['mpi_poor_population']:,.0f} MPI-poor people of {stats['population']:,.0f})"
+            )
+        for year, stats in sorted(self.households.items()):
+            lines.append(
+                f"  {year} families: hh_H {stats['hh_H']:.3f}, hh_A {stats['hh_A']:.3f}, "
+                f"hh_M0 {stats['hh_M0']:.3f} ({stats['families_mpi_poor']:,.0f} MPI-poor families of "
+                f"{stats['families']:,.0f}, {stats['people_mpi_poor']:,.0f} people)"
             )
         if self.comparison:
             lines.append(self.comparison)
@@ -108,6 +122,8 @@ class Inputs:
     #: travel-time surface spans; None: the villages themselves) and the surface's extent.
     land: np.ndarray | None = None
     extent: tuple[float, float, float, float] | None = None
+    #: The register of families in canonical columns (`layers.sources.households`), if configured.
+    households: pd.DataFrame | None = None
 
     def facility_points(self, kinds: tuple[FacilityKind, ...]) -> dict[str, np.ndarray]:
         """Lon/lat of each kind's points; a kind whose source was not given is absent."""
@@ -121,11 +137,20 @@ class Inputs:
         return points
 
 
-def read_inputs(config: BuildConfig) -> Inputs:
-    """Read and validate every source a config names (`SourceError` at the first problem)."""
+def read_inputs(config: BuildConfig, verified: VerifiedRegister | None = None) -> Inputs:
+    """Read and validate every source a config names (`SourceError` at the first problem).
+
+    ``verified``: the register's latest year from the verification database (``--verified``).
+    """
     src = config.sources
     villages = sources.read_villages(src.villages, config)
     poverty = sources.read_poverty(src.poverty, config, villages["village_code"])
+    years = sorted(poverty["year"].unique().tolist())
+    # The register right after the tables it is checked against: a refused family stops the build
+    # before any facility file is read.
+    households = sources.read_households(src.households, config, villages, years) if src.households else None
+    if verified is not None:
+        households = with_verified(households, verified, config, villages, years)
     area = sources.surroundings(villages)  # other sources outside it have a wrong CRS label
     schools = sources.read_schools(src.schools, config, area) if src.schools else None
     health = sources.read_health(src.health_facilities, config, area) if src.health_facilities else None
@@ -144,6 +169,7 @@ def read_inputs(config: BuildConfig) -> Inputs:
         "roads": roads,
         "rivers": rivers,
         "barriers": barriers,
+        "households": households,
     }
     provenance: list[SourceEntry] = []
     for name, source in src:
@@ -159,7 +185,18 @@ def read_inputs(config: BuildConfig) -> Inputs:
             {"name": f"facilities.{kind}", "file": path.name, "sha256": sources.sha256(path),
              "rows": len(declared[kind])}
         )  # fmt: skip
-    return Inputs(villages, poverty, schools, health, roads, rivers, barriers, declared, provenance)
+    return Inputs(
+        villages,
+        poverty,
+        schools,
+        health,
+        roads,
+        rivers,
+        barriers,
+        declared,
+        provenance,
+        households=households,
+    )
 
 
 @dataclass(frozen=True)
@@ -174,6 +211,8 @@ class YearScores:
     """Level (``village``, ``kecamatan``, ``kabupaten``) → `AF_COLUMNS` and ``population`` per unit."""
     whole: Figures
     """The whole province's figures (the manifest's ``province`` of the year)."""
+    households: Figures | None = None
+    """The register's figures of the whole province that year (None: no register, or not that year)."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +237,7 @@ class Computed:
     dropped: list[str]
     surfaces: AccessSurfaces | None
     """None when no facility of any kind was given (no travel time to solve)."""
+    households: HouseholdResult | None = None
 
 
 def compute(config: BuildConfig, inputs: Inputs, units: Hierarchy, stages: Stages) -> Computed:
@@ -228,11 +268,29 @@ def compute(config: BuildConfig, inputs: Inputs, units: Hierarchy, stages: Stage
             village_years,
         )  # fmt: skip
         scored = _score_years(frame, spec, years)
+    households = None
+    if inputs.households is not None:
+        with stages.stage("households"):
+            households = place_and_score(config, inputs.households, frame, cells, cell_people, village_pos)
+            _add_households(scored, households, years)
     with stages.stage("layers"):
         layers = _assemble_layers(
             inputs, units, cells, village_pos, cell_people, cell_columns, scored, years, config.access
         )
-    return Computed(layers, scored, years, spec, dropped, surfaces)
+    return Computed(layers, scored, years, spec, dropped, surfaces, households)
+
+
+def _add_households(scored: dict[int, YearScores], households: HouseholdResult, years: list[int]) -> None:
+    """Each year's household aggregates beside the area ones (NaN in a year the register lacks)."""
+    for year in years:
+        found = households.aggregates.get(year)
+        for level in AREA_LEVELS:
+            n = len(scored[year].areas[level]["H"])
+            values = found[level] if found else {c: np.full(n, np.nan) for c in HOUSEHOLD_COLUMNS}
+            scored[year].areas[level] |= values
+        if found:
+            whole = {c: float(v[0]) for c, v in found["province"].items()}
+            scored[year] = replace(scored[year], households=whole)
 
 
 def indicators_entry(computed: Computed) -> StoredSpec:
@@ -249,9 +307,12 @@ def manifest_of(
 ) -> BuildEntries:
     """The manifest entries of a province build (the store adds ids, layers, files and packages)."""
     province = {str(y): computed.scored[y].whole for y in computed.years}
-    return manifest_entries(
+    entries = manifest_entries(
         config, computed.years, provenance, indicators_entry(computed), province, rasters, build_seconds
     )
+    if computed.households is not None:
+        entries["households"] = computed.households.manifest()
+    return entries
 
 
 def manifest_entries(
@@ -502,6 +563,9 @@ def _area_layers(
             table[column] = weighted_mean(values, cell_people, cell_groups, n)
         for column in AF_COLUMNS:
             table[column] = latest.areas[level][column]
+        for column in HOUSEHOLD_COLUMNS:
+            if column in latest.areas[level]:
+                table[column] = latest.areas[level][column]
     village_geoms = villages.geometry.values
     return (
         gpd.GeoDataFrame(base, geometry=village_geoms, crs=4326),
@@ -525,8 +589,9 @@ def _village_years(scored: dict[int, YearScores], years: list[int]) -> pd.DataFr
     frames = []
     for year in years:
         rows = scored[year].rows.copy()
-        for column in AF_COLUMNS:
-            rows[column] = scored[year].areas["village"][column]
+        for column in (*AF_COLUMNS, *HOUSEHOLD_COLUMNS):
+            if column in scored[year].areas["village"]:
+                rows[column] = scored[year].areas["village"][column]
         frames.append(rows)
     return pd.concat(frames, ignore_index=True)
 

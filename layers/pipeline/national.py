@@ -51,7 +51,7 @@ from layers.atomic import atomic_path
 from layers.config import HEALTH_TYPE_KINDS, SCHOOL_LEVEL_KINDS, BuildConfig
 from layers.errors import ConfigError, SasaranError, SourceError, StoreError
 from layers.geo.units import hierarchy
-from layers.pipeline import change_gate
+from layers.pipeline import change_gate, households
 from layers.pipeline.compute import (
     AccessSurfaces,
     BuildResult,
@@ -62,11 +62,15 @@ from layers.pipeline.compute import (
     manifest_entries,
     write_rasters,
 )
+from layers.pipeline.households import register_key
+from layers.register import CIPHER, RegisterKey
+from layers.scoring.households import from_totals
 from layers.store import (
     PART_FILE,
     PARTITION_KEY,
     BuildEntries,
     Figures,
+    HouseholdsEntry,
     PartitionEntry,
     Partitioning,
     SourceEntry,
@@ -118,10 +122,13 @@ class PartResult:
     seconds: dict[str, float]
     bounds: BBox
     border_uncertain_cells: dict[str, int] = field(default_factory=dict)
+    households: HouseholdsEntry | None = None
+    """The partition's register entry (`layers.pipeline.households.HouseholdResult.manifest`) with its
+    unsuppressed ``totals`` per year (to combine the nation's figures, also after ``--only``)."""
 
     def to_manifest(self) -> PartitionEntry:
         """The partition's entry in the manifest's ``partitions`` list."""
-        return {
+        entry: PartitionEntry = {
             "key": self.key,
             "path": f"{PARTITION_KEY}={self.key}",
             "rows": self.rows,
@@ -131,6 +138,9 @@ class PartResult:
             "border_uncertain_cells": self.border_uncertain_cells,
             "build_seconds": self.seconds,
         }
+        if self.households is not None:
+            entry["households"] = self.households
+        return entry
 
 
 # --- planning -------------------------------------------------------------------------------------
@@ -353,6 +363,13 @@ def build_partition(config: BuildConfig, part: Partition, poverty: pd.DataFrame,
 def _build_partition(config: BuildConfig, part: Partition, poverty: pd.DataFrame, root: str) -> PartResult:
     start = time.perf_counter()
     inputs, land_province = read_partition(config, part, poverty)
+    key = register_key(config)  # the worker's own environment or key file: the key never travels
+    if config.sources.households is not None:
+        # This province's families only, read batch by batch: never the country's register whole.
+        years = sorted(poverty["year"].unique().tolist())
+        inputs.households = sources.read_households(
+            config.sources.households, config, inputs.villages, years, province=part.key
+        )
     read_seconds = time.perf_counter() - start
     units = hierarchy(inputs.villages, config.sources.villages.file.name)
     stages = Stages(show=False)
@@ -373,6 +390,11 @@ def _build_partition(config: BuildConfig, part: Partition, poverty: pd.DataFrame
             return path
 
         rasters = write_rasters(path_for, computed.surfaces, config, prefix=f"rasters/{directory}/")
+        register = None
+        if computed.households is not None and key is not None:
+            households.write(base, computed.households, key, part.key)
+            register = computed.households.manifest()
+            register["totals"] = {str(y): t for y, t in computed.households.totals.items()}
     uncertain = _border_uncertain(layers["hexagons"], computed.surfaces)
     return PartResult(
         key=part.key,
@@ -384,6 +406,7 @@ def _build_partition(config: BuildConfig, part: Partition, poverty: pd.DataFrame
         seconds={"read": round(read_seconds, 3), **stages.seconds},
         bounds=part.bounds,
         border_uncertain_cells=uncertain,
+        households=register,
     )
 
 
@@ -479,13 +502,17 @@ def build_partitioned(
     start = time.perf_counter()
     if workers is not None and scheduler is not None:
         raise ConfigError("--workers starts a local cluster and --scheduler names another: give one")
+    key = register_key(config)  # a register without a key is refused before any work
     codes = _village_codes(config)
     parts = plan(config, codes)
     keep: list[PartitionEntry] = []
     with build_lock(store_dir):
         if only is not None:
-            parts, keep = _only(parts, only, store_dir)
+            parts, keep = _only(parts, only, store_dir, key)
         check_whole_files(config)
+        if config.sources.households is not None:
+            every = sorted({p.key for p in parts} | {e["key"] for e in keep})
+            sources.check_register_file(config.sources.households, config, every)
         poverty = sources.read_poverty(config.sources.poverty, config, codes.reset_index(drop=True))
         by_province = poverty.groupby(poverty["village_code"].str[:PROVINCE_DIGITS])
         seconds = {"plan": round(time.perf_counter() - start, 3)}
@@ -499,6 +526,9 @@ def build_partitioned(
             _warn_uncertain(results, config.partitions.buffer_km)
             partitions = sorted([r.to_manifest() for r in results] + keep, key=lambda e: e["key"])
             entries = _national_entries(config, results, partitions, codes)
+            register = _national_households(partitions)
+            if key is not None and register is not None:
+                entries["households"] = register | {"key_id": key.key_id, "cipher": CIPHER}
             headline = _headline(writer.tmp, entries["default_year"])
             comparison = change_gate.check(store_dir, headline, config.change_gate, accept_changes)
             for name in dict.fromkeys(name for e in partitions for name in e["rows"]):
@@ -509,12 +539,16 @@ def build_partitioned(
             partitioning = Partitioning(by=PARTITION_KEY, buffer_km=config.partitions.buffer_km)
             writer.commit(entries, partitioning, partitions)
     province = {int(y): stats for y, stats in entries["province"].items()}
+    register = entries.get("households")
+    families = {int(y): _figures(stats) for y, stats in (register["province"] if register else {}).items()}
     counts = dict(writer.rows)
     log.info("built %s: %d partition(s) in %.1f s", store_dir, len(results), seconds["total"])
-    return BuildResult(store_dir, seconds, counts, config.synthetic, province, comparison)
+    return BuildResult(store_dir, seconds, counts, config.synthetic, province, comparison, families)
 
 
-def _only(parts: list[Partition], only: str, store_dir: Path) -> tuple[list[Partition], list[PartitionEntry]]:
+def _only(
+    parts: list[Partition], only: str, store_dir: Path, key: RegisterKey | None = None
+) -> tuple[list[Partition], list[PartitionEntry]]:
     """The partition to rebuild, and the manifest entries of those kept from the existing store."""
     chosen = [p for p in parts if p.key == only]
     if not chosen:
@@ -528,6 +562,13 @@ def _only(parts: list[Partition], only: str, store_dir: Path) -> tuple[list[Part
     entries = old.get("partitions")
     if not entries:
         raise StoreError(f"--only {only}: {store_dir} is not partitioned; build it whole first")
+    held = old["households"].get("key_id") if "households" in old else None
+    if (held or key is not None) and held != (key.key_id if key is not None else None):
+        raise StoreError(
+            f"--only {only}: the store's register is encrypted with key {held}, this build's is "
+            f"{key.key_id if key is not None else 'none'}: the provinces would need two keys; rebuild the "
+            "whole store (without --only)"
+        )
     keys = {p.key for p in parts}
     gone = sorted({e["key"] for e in entries} - keys)
     if gone:
@@ -661,6 +702,38 @@ def _national_entries(
     province = {str(y): _combine([e["province"][str(y)] for e in entries]) for y in years}
     provenance = _provenance(config, len(codes))
     return manifest_entries(config, years, provenance, indicators, province, rasters={}, build_seconds={})
+
+
+def _national_households(entries: list[PartitionEntry]) -> HouseholdsEntry | None:
+    """The manifest's ``households`` entry of a nation: its provinces' families and figures combined."""
+    parts = [e["households"] for e in entries if "households" in e]
+    if not parts:
+        return None
+    years = sorted({int(y) for p in parts for y in p["years"]})
+    families = {str(y): sum(int(p["families"].get(str(y), 0)) for p in parts) for y in years}
+    sums = [p.get("totals", {}) for p in parts]
+    province = {str(y): _json_figures(from_totals([t[str(y)] for t in sums if str(y) in t])) for y in years}
+    first = parts[0]
+    entry: HouseholdsEntry = {
+        "families": families,
+        "years": years,
+        "dated": all(p.get("dated", True) for p in parts),
+        "placed_by_cell": sum(int(p.get("placed_by_cell", 0)) for p in parts),
+        "min_families": first["min_families"],
+        "indicators": first["indicators"],
+        "province": province,
+    }
+    return entry
+
+
+def _json_figures(figures: Figures) -> dict[str, float | None]:
+    """Figures as the manifest keeps them: a suppressed (NaN) one is null."""
+    return {name: value if math.isfinite(value) else None for name, value in figures.items()}
+
+
+def _figures(stats: dict[str, float | None]) -> Figures:
+    """Household figures as numbers (a suppressed one, None in JSON, as NaN)."""
+    return {name: math.nan if value is None else float(value) for name, value in stats.items()}
 
 
 def _provenance(config: BuildConfig, villages: int) -> list[SourceEntry]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from layers.config import BuildConfig
+from layers.errors import ConfigError
 from layers.geo.units import hierarchy
-from layers.pipeline import change_gate
+from layers.pipeline import change_gate, households
 from layers.pipeline.change_gate import headline_of
 from layers.pipeline.compute import (
     BuildResult,
@@ -24,7 +26,12 @@ from layers.pipeline.compute import (
     read_inputs,
     write_rasters,
 )
+from layers.pipeline.households import register_key
+from layers.register import CIPHER
 from layers.store import build_lock, writing_store
+
+if TYPE_CHECKING:
+    from layers.verification.snapshots import VerifiedRegister
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,7 @@ def build(
     workers: int | None = None,
     scheduler: str | None = None,
     only: str | None = None,
+    verified: VerifiedRegister | None = None,
 ) -> BuildResult:
     """Build the layer store a config describes.
 
@@ -60,6 +68,10 @@ def build(
         ``scheduler`` (``tcp://HOST:PORT``); ``only`` rebuilds one province of an existing
         partitioned store (`layers.pipeline.national`). Any of them makes even a one-province build
         partitioned.
+    verified
+        The register's families of the verification round's year from the verification database
+        (``sasaran build --verified``, `layers.verification.snapshots.verified_register`); the
+        manifest records the snapshot under ``households.verification``. Province builds only.
 
     Returns
     -------
@@ -75,6 +87,8 @@ def build(
     from layers.pipeline import national
 
     if workers is not None or scheduler is not None or only is not None or national.is_national(config):
+        if verified is not None:
+            raise ConfigError("--verified builds one province; a national build reads its register files")
         return national.build_partitioned(
             config,
             Path(store_dir),
@@ -85,10 +99,11 @@ def build(
             only=only,
         )
     stages = Stages(progress)
+    key = register_key(config)  # before any work: a register without a key is refused at once
     # Locked from the start, so a second build of this store fails at once rather than at its commit.
     with build_lock(store_dir), stages.progress:
         with stages.stage("read"):
-            inputs = read_inputs(config)
+            inputs = read_inputs(config, verified)
             units = hierarchy(inputs.villages, config.sources.villages.file.name)
         computed = compute(config, inputs, units, stages)
         layers, scored, years = computed.layers, computed.scored, computed.years
@@ -99,8 +114,15 @@ def build(
                 for name, table in layers.items():
                     writer.write_layer(name, table)
                 rasters = write_rasters(writer.path_for, computed.surfaces, config)
+                manifest = manifest_of(config, computed, inputs.provenance, rasters, dict(stages.seconds))
+                if computed.households is not None and key is not None:
+                    households.write(writer.tmp, computed.households, key)
+                    manifest["households"] |= {"key_id": key.key_id, "cipher": CIPHER}
+                    if verified is not None:
+                        manifest["households"]["verification"] = verified.entry
             # The manifest records every stage, "write" included; the swap after it is a rename.
-            writer.commit(manifest_of(config, computed, inputs.provenance, rasters, dict(stages.seconds)))
+            manifest["build_seconds"] = dict(stages.seconds)  # with "write", which ended just now
+            writer.commit(manifest)
     counts = {name: len(table) for name, table in layers.items()}
     result = BuildResult(
         Path(store_dir),
@@ -109,6 +131,7 @@ def build(
         config.synthetic,
         {y: scored[y].whole for y in years},
         comparison,
+        {y: whole for y in years if (whole := scored[y].households) is not None},
     )
     log.info("built %s in %.1f s", store_dir, sum(stages.seconds.values()))
     return result

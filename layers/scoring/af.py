@@ -18,7 +18,7 @@ Conventions (OPHI practice):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -410,6 +410,19 @@ class GroupTable:
     def sums(self, columns: FloatArray) -> FloatArray:
         """``people @ columns``: per-group sums of per-profile values (profiles × k)."""
         return np.asarray(self.people @ columns, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class WeightedScores:
+    """One year's scores of units, with the weight each unit carries (a cell's people, a family's
+    members): what the levels aggregate (`layers.scoring.rescore.CellScores`,
+    `layers.scoring.households.FamilyScores`)."""
+
+    year: int
+    scores: UnitScores
+    weights: FloatArray
+    # The tables by level of the cache entry these scores came from, reused by the frame that made them.
+    _tables: dict[str, GroupTable] | None = field(default=None, compare=False, repr=False)
 
 
 def group_table(

@@ -9,24 +9,27 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from layers.errors import InvalidQuery, StoreError
+from layers.register import has_register, read_values
 from layers.schema import AREA_LEVELS, YEAR_LAYERS, level
 from layers.scoring.af import (
     GroupTable,
     Summary,
     UnitScores,
+    WeightedScores,
     deprivation_profiles,
     group_table,
     scores_from_profiles,
     summarize,
     summarize_table,
 )
+from layers.scoring.households import HOUSEHOLD_COLUMNS, HouseholdFrame
 from layers.scoring.indicators import YEARLY_SHARES, add_yearly_indicators, indicator_matrix, share_in_village
 from layers.scoring.spec import IndicatorSpec, default_spec, spec_from_dict
 from layers.store import LayerStore
@@ -65,14 +68,8 @@ AF_COLUMNS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class CellScores:
+class CellScores(WeightedScores):
     """One rescoring of every cell: the scores, the people each cell weighs, and the year."""
-
-    year: int
-    scores: UnitScores
-    weights: FloatArray
-    # The tables of the frame entry these scores came from (`ScoringFrame.summarize` reuses them).
-    _tables: dict[str, GroupTable] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -86,6 +83,8 @@ class ScoringFrame:
     share_in_village: FloatArray
     village_codes: np.ndarray
     years: dict[int, pd.DataFrame]
+    households: HouseholdFrame | None = field(default=None, compare=False, repr=False)
+    """The register's families, when the store has a register (`layers.scoring.households`)."""
     # Deprivations per (year, columns, cutoffs), least recently used first. Handlers run in threads,
     # so every read and eviction holds the lock.
     _profiles: OrderedDict[tuple[Any, ...], _Profiles] = field(
@@ -161,9 +160,12 @@ class ScoringFrame:
         if len(keys) > 1:  # a national store: its provinces are the partitions, in code order
             of_village = pd.Index(keys).get_indexer(pd.Series(village_codes).astype(str).str[: len(keys[0])])
             province_pos = (of_village[village_pos].astype(np.int64), len(keys))
-        return cls.from_arrays(
+        frame = cls.from_arrays(
             static, village_pos, area_pos, people, village_codes, store.layer("village_years"), province_pos
         )
+        if not has_register(store):
+            return frame
+        return replace(frame, households=_households(store, frame, hexes["h3"]))
 
     @property
     def provinces(self) -> int:
@@ -348,7 +350,7 @@ class ScoringFrame:
         """
         _, rows = self.year_rows(year)
         groups, n = self.village_groups(level), self.n_groups[level]
-        skip = {"village_code", "year", "poverty_rate", *YEARLY_SHARES, *AF_COLUMNS}
+        skip = {"village_code", "year", "poverty_rate", *YEARLY_SHARES, *AF_COLUMNS, *HOUSEHOLD_COLUMNS}
         counts = [c for c in columns if c in rows.columns and c not in skip]
         sums = pd.DataFrame(
             {c: np.bincount(groups, weights=rows[c].to_numpy(np.float64), minlength=n) for c in counts}
@@ -359,6 +361,8 @@ class ScoringFrame:
             out["year"] = np.full(n, year, np.int64)
         aggregates = self.area_aggregates(self.score_cells(spec, year), spec)[level]
         out |= {c: aggregates[c] for c in AF_COLUMNS if c in columns}
+        if self.households is not None:
+            out |= self.households.year_values(year, level, columns)
         return out
 
     def layer_values(
@@ -391,6 +395,26 @@ class ScoringFrame:
         if layer in ("kecamatan", "kabupaten"):
             return self.area_values(year, level(layer).name, columns, spec or default_spec())
         raise InvalidQuery(f"'{layer}' does not vary by year")
+
+
+def _households(store: LayerStore, frame: ScoringFrame, h3: pd.Series) -> HouseholdFrame:
+    """The register's families on a store's cells and villages (the values only: no key needed)."""
+    villages = store.layer("villages")
+    means = {
+        c: np.where(np.isnan(v := villages[c].to_numpy(np.float64)), np.inf, v)
+        for c in frame.cell_columns
+        if c in villages.columns
+    }
+    # In the villages layer's order; the frame's villages are in the same (code) order.
+    at = pd.Index(villages["village_code"].astype(str)).get_indexer(frame.village_codes.astype(str))
+    means = {c: v[at] for c, v in means.items()}
+    raw = store.manifest["households"].get("indicators") or {}
+    spec = (
+        spec_from_dict({key: raw[key] for key in ("k", "indicator") if key in raw}, "store manifest")
+        if raw
+        else None
+    )
+    return HouseholdFrame.build(read_values(store), frame, pd.Index(h3.astype(str)), means, spec)
 
 
 def score_flags(units: UnitScores) -> dict[str, pd.arrays.BooleanArray]:

@@ -1,7 +1,8 @@
 """Reading and validating source files into Sasaran's canonical schema (level 1: reads user files).
 
 One module per kind of source: `common` (how a refused value is reported), `vector` (layers, CRS,
-villages), `tables` (CSV/XLSX/Parquet and numbers as written), `poverty`, `facilities` (points,
+villages), `tables` (CSV/XLSX/Parquet and numbers as written), `poverty`, `households` (the register of
+families), `facilities` (points,
 roads, rivers, barriers) and `osm`. The readers a build calls are re-exported here.
 """
 
@@ -16,6 +17,7 @@ from layers.sources.facilities import (
     read_lines,
     read_schools,
 )
+from layers.sources.households import check_register_file, read_households, validate_families
 from layers.sources.poverty import read_poverty
 from layers.sources.tables import TABLE_KINDS, csv_text, parse_numbers, sniff_delimiter, table_kind
 from layers.sources.vector import (
@@ -36,6 +38,7 @@ __all__ = [
     "bbox_in_file_crs",
     "check_facility_kind",
     "check_line_classes",
+    "check_register_file",
     "csv_text",
     "is_osm_extract",
     "parse_numbers",
@@ -43,6 +46,7 @@ __all__ = [
     "read_declared_facility",
     "read_facilities",
     "read_health",
+    "read_households",
     "read_lines",
     "read_poverty",
     "read_schools",
@@ -52,4 +56,5 @@ __all__ = [
     "sniff_delimiter",
     "surroundings",
     "table_kind",
+    "validate_families",
 ]

@@ -102,7 +102,8 @@ def as_code(series: pd.Series) -> pd.Series:
     safe as a feature id and URL segment (OGC API feature ids must not contain dots) and the two
     spellings of one code join.
     """
-    text = series.astype("string").str.strip().str.replace(r"\.0$", "", regex=True)
+    # Arrow strings: their string functions run in C++ (a national register has millions of codes).
+    text = series.astype(pd.StringDtype("pyarrow")).str.strip().str.replace(r"\.0$", "", regex=True)
     return text.str.replace(".", "", regex=False)
 
 

@@ -13,9 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from layers.config import (
-    PovertySource,
-)
+from layers.config import TableSource
 from layers.errors import SourceError
 
 #: Field separators tried on a CSV header when none is declared.
@@ -43,9 +41,14 @@ def table_kind(path: Path) -> str:
     return kind
 
 
-def csv_text(path: Path, encoding: str | None = None, delimiter: str | None = None) -> tuple[str, str, str]:
-    """A CSV file's text, its field separator (declared or detected) and how it was read."""
-    text, used = _decode(path.read_bytes(), path.name, encoding, delimiter)
+def csv_text(
+    path: Path, encoding: str | None = None, delimiter: str | None = None, section: str = "sources.poverty"
+) -> tuple[str, str, str]:
+    """A CSV file's text, its field separator (declared or detected) and how it was read.
+
+    ``section`` is the config section that declares the file's encoding, for the hint of an error.
+    """
+    text, used = _decode(path.read_bytes(), path.name, encoding, delimiter, section)
     separator = delimiter or sniff_delimiter(text.split("\n", 1)[0])
     how = f"read as {used} CSV with delimiter {separator!r}" + (
         "" if delimiter else ' (detected from the header; declare delimiter = "..." if wrong)'
@@ -53,7 +56,7 @@ def csv_text(path: Path, encoding: str | None = None, delimiter: str | None = No
     return text, separator, how
 
 
-def read_table(path: Path, source: PovertySource) -> tuple[pd.DataFrame, str]:
+def read_table(path: Path, source: TableSource) -> tuple[pd.DataFrame, str]:
     """The table, every cell as the user wrote it, and how it was read (for messages)."""
     if not path.exists():
         raise SourceError(path.name, None, None, f"file not found ({path})")
@@ -70,8 +73,8 @@ def read_table(path: Path, source: PovertySource) -> tuple[pd.DataFrame, str]:
         raise SourceError(path.name, None, None, f"cannot read ({exc})") from None
 
 
-def _read_csv(path: Path, source: PovertySource) -> tuple[pd.DataFrame, str]:
-    text, delimiter, how = csv_text(path, source.encoding, source.delimiter)
+def _read_csv(path: Path, source: TableSource) -> tuple[pd.DataFrame, str]:
+    text, delimiter, how = csv_text(path, source.encoding, source.delimiter, source.section)
     try:
         frame = pd.read_csv(
             io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, na_values=[""]
@@ -95,7 +98,9 @@ def sniff_delimiter(header: str) -> str:
     return max(DELIMITERS, key=lambda d: fields[d])
 
 
-def _decode(data: bytes, file: str, declared: str | None, delimiter: str | None) -> tuple[str, str]:
+def _decode(
+    data: bytes, file: str, declared: str | None, delimiter: str | None, section: str
+) -> tuple[str, str]:
     """Text of a CSV: the declared encoding, else UTF-8 (a BOM, UTF-16's too, is honoured)."""
     if declared:
         encoding = declared
@@ -118,11 +123,11 @@ def _decode(data: bytes, file: str, declared: str | None, delimiter: str | None)
         byte = data[exc.start : exc.end].hex(" ").upper()
         if declared:
             problem = f"byte(s) {byte} at character {len(before) + 1} are not {declared} text"
-            hint = "Check the encoding declared in [sources.poverty]"
+            hint = f"Check the encoding declared in [{section}]"
         else:
             problem = f"byte(s) {byte} at character {len(before) + 1} are not UTF-8 text"
             hint = (
-                "Save the file as UTF-8, or declare its encoding in [sources.poverty], e.g. "
+                f"Save the file as UTF-8, or declare its encoding in [{section}], e.g. "
                 'encoding = "cp1252" (Excel on Windows) or encoding = "latin-1"'
             )
         place = f"row {line - 1} (line {line})" if line > 1 else "line 1 (header)"

@@ -43,8 +43,9 @@ from scipy import sparse
 
 from layers.errors import InfeasibleTargeting, InvalidQuery, excerpt
 from layers.rounding import finite_or_none
-from layers.scoring.af import K_TOLERANCE, Summary
-from layers.scoring.rescore import CellScores, ScoringFrame
+from layers.scoring.af import K_TOLERANCE, Summary, WeightedScores
+from layers.scoring.households import HouseholdYear
+from layers.scoring.rescore import ScoringFrame
 from layers.scoring.spec import IndicatorSpec, default_spec, spec_from_dict, spec_to_dict, with_overrides
 from layers.targeting.knapsack import Problem, Solution, greedy, make_problem, quote_labels, solve
 from layers.types import BoolArray, FloatArray, IntArray
@@ -118,6 +119,11 @@ class TargetRequest(BaseModel):
     )
     dimension_weights: dict[str, StrictFloat] | None = Field(None, description="Dimension -> total weight.")
     objective: Objective = Field("mpi_poor", description="Whose people the programme reaches.")
+    basis: Literal["household", "area"] | None = Field(
+        None,
+        description="Who is scored: household (the register's families, weighted by members) or area "
+        "(H3 cells, weighted by people); none: household where the store has a register for the year.",
+    )
     dimension: str | None = Field(None, description="The dimension, when objective is 'dimension'.")
     budget: StrictFloat | None = Field(
         None, ge=0, le=MAX_RUPIAH, description="Total budget in Rupiah; none: unlimited."
@@ -244,8 +250,8 @@ class VillageProfiles:
     """People of complete cells per village."""
 
     @classmethod
-    def from_cells(cls, cells: CellScores, village_pos: IntArray, n_villages: int) -> VillageProfiles:
-        """Group a rescoring's cells by village and profile (one sparse matrix build)."""
+    def from_cells(cls, cells: WeightedScores, village_pos: IntArray, n_villages: int) -> VillageProfiles:
+        """Group a rescoring's cells (or families) by village and profile (one sparse matrix build)."""
         s = cells.scores
         weight = np.where(s.complete, cells.weights, 0.0)
         shape = (n_villages, len(s.profiles))
@@ -295,13 +301,25 @@ def _objective_people(
     return (poor if objective == "mpi_poor" else intensity)[:, 0]
 
 
+#: The same shares from the register of families (docs/households.md): used for every village whose
+#: register figures are published (3 families or more), the poverty table's elsewhere.
+REGISTER_SHARES: dict[str, tuple[str, str]] = {
+    "elderly": ("hh_elderly", "hh_people"),
+    "disabled": ("hh_disabled", "hh_people"),
+    "female_headed_hh": ("hh_female_headed", "families"),
+}
+
+
 def priority_shares(rows: pd.DataFrame) -> dict[str, FloatArray]:
     """Each priority group's share per village (count over population or households, in [0, 1]).
+
+    Where the store has a register of families, a village's shares come from its families
+    (`REGISTER_SHARES`); a village without published register figures keeps the poverty table's.
 
     Parameters
     ----------
     rows
-        Village rows with the count columns of `PRIORITY_SHARES`.
+        Village rows with the count columns of `PRIORITY_SHARES` (and of `REGISTER_SHARES`).
 
     Returns
     -------
@@ -310,13 +328,19 @@ def priority_shares(rows: pd.DataFrame) -> dict[str, FloatArray]:
     """
     out = {}
     for group, (count, base) in PRIORITY_SHARES.items():
-        if count not in rows or base not in rows:
-            out[group] = np.zeros(len(rows))
-            continue
-        num, den = rows[count].to_numpy(np.float64), rows[base].to_numpy(np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[group] = np.clip(np.nan_to_num(np.where(den > 0, num / den, 0.0)), 0.0, 1.0)
+        share = _share(rows, count, base)
+        register = _share(rows, *REGISTER_SHARES[group])
+        out[group] = np.clip(np.nan_to_num(np.where(np.isnan(register), share, register)), 0.0, 1.0)
     return out
+
+
+def _share(rows: pd.DataFrame, count: str, base: str) -> FloatArray:
+    """count / base per village; NaN where either is missing or the base is 0."""
+    if count not in rows or base not in rows:
+        return np.full(len(rows), np.nan)
+    num, den = rows[count].to_numpy(np.float64), rows[base].to_numpy(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / den, np.nan)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -380,11 +404,14 @@ def select_targets(
     True
     """
     request.check()
-    spec = resolve_spec(request, base_spec)
     year, rows = frame.year_rows(request.year)
-    cells = frame.score_cells(spec, year)
-    vp = VillageProfiles.from_cells(cells, frame.village_pos, len(frame.village_codes))
-    vil = _prepare(frame, villages, rows, cells, spec, vp, request)
+    # On the household basis the units are the register's families (members as weights), scored with
+    # the store's household spec: people reached are the members of MPI-poor families.
+    units, basis_spec, basis = _units(frame, request, year)
+    spec = resolve_spec(request, basis_spec if basis == "household" else base_spec)
+    cells = units.score_cells(spec, year)
+    vp = VillageProfiles.from_cells(cells, units.village_pos, len(frame.village_codes))
+    vil = _prepare(units, villages, rows, cells, spec, vp, request)
     problem = _problem(vil, request, vil.people * vil.factor, vil.summary.M0)
     solution = solve(problem)
     # The effect of the priority: the same request solved again on people alone (work-limited
@@ -401,7 +428,22 @@ def select_targets(
         "k_range": [max(spec.k - K_JITTER, 0.0), min(spec.k + K_JITTER, 1.0)],
         "seconds": time.perf_counter() - scenarios_started,
     }
-    return _result(year, spec, request, vil, problem, solution, confidence, scenario_info, plain)
+    result = _result(year, spec, request, vil, problem, solution, confidence, scenario_info, plain)
+    return replace(result, parameters={**(result.parameters or {}), "basis": basis})
+
+
+def _units(
+    frame: ScoringFrame, request: TargetRequest, year: int
+) -> tuple[ScoringFrame | HouseholdYear, IndicatorSpec | None, str]:
+    """The units a selection scores (cells, or one register year's families), their spec, the basis."""
+    households = frame.households
+    registered = households is not None and households.spec is not None and year in households.years
+    basis = request.basis or ("household" if registered else "area")
+    if basis == "area":
+        return frame, None, basis
+    if households is None or not registered:
+        raise InvalidQuery(f"basis: the store has no register of families for {year}; use basis 'area'")
+    return households.for_year(year), households.spec, basis
 
 
 def _has_priority(request: TargetRequest) -> bool:
@@ -409,10 +451,10 @@ def _has_priority(request: TargetRequest) -> bool:
 
 
 def _prepare(
-    frame: ScoringFrame,
+    frame: ScoringFrame | HouseholdYear,
     villages: pd.DataFrame,
     rows: pd.DataFrame,
-    cells: CellScores,
+    cells: Any,
     spec: IndicatorSpec,
     vp: VillageProfiles,
     request: TargetRequest,

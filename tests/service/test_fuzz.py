@@ -67,6 +67,8 @@ def run(live_server: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory)
     config.write_text(CONFIG)
     cmd = [str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(config)]
     cmd += ["run", f"{base}/openapi", "--checks", "all"]
+    # /verification needs an account: tests/verification/test_fuzz_verification.py fuzzes it signed in.
+    cmd += ["--exclude-path-regex", "^/verification"]
     cmd += ["--max-examples", str(MAX_EXAMPLES), "--seed", "20260101", "--workers", "1"]
     cmd += ["--request-timeout", "20", "--generation-database", "none", "--no-color"]
     cmd += ["--report", "json", "--report-json-path", str(report)]
@@ -88,7 +90,7 @@ def run(live_server: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory)
 def test_every_operation_is_tested_with_thousands_of_cases(run: dict) -> None:
     assert run["complete"], run["stop_reason"]
     ops = run["operations"]
-    assert ops["tested"] == ops["total"] >= 25 and ops["errored"] == 0
+    assert ops["tested"] == ops["selected"] >= 25 and ops["errored"] == 0
     assert run["test_cases"]["generated"] >= MIN_CASES, run["test_cases"]
 
 

@@ -1,0 +1,1 @@
+"""Alembic migrations of the verification database (`layers.verification.db.upgrade` runs them)."""
