@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import StaticPool
 
 from layers.verification.errors import DatabaseError
 
@@ -199,8 +199,15 @@ def _sqlite_engine(url: str) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    # NullPool: a connection per transaction is cheap for a file and never outlives a fork.
-    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    # Pooled (opening a connection and setting its pragmas costs more than most transactions here).
+    # Service workers are spawned, not forked, so no connection is shared between processes;
+    # ``:memory:`` databases keep one connection (each new one would be another database).
+    memory = not database or database == ":memory:"
+    engine = create_engine(
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+        **({"poolclass": StaticPool} if memory else {"pool_size": 10, "max_overflow": 30}),
+    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -7,9 +7,11 @@ read: the round's ``round.start`` audit entry records it.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pandas as pd
+from sqlalchemy.exc import OperationalError
 
 from layers.errors import ConfigError
 from layers.register import KEY_ENV, KEY_FILE_ENV, RegisterKey, has_register, load_key, read_register
@@ -98,14 +100,31 @@ def start_new_round(db: Database, store: LayerStore, key: RegisterKey | None, by
     return _seed(db, store, key, by, new_round=True)
 
 
+#: How long a process waits for another one (a second service worker) that is seeding.
+SEED_WAIT_S = 3600
+
+
 def _seed(db: Database, store: LayerStore, key: RegisterKey | None, by: Actor, *, new_round: bool) -> Round:
     if key is None:
         _, problem = register_key()
         raise DatabaseError(f"cannot copy the register into the verification database: {problem}")
     register = read_register(store, key)
-    return seed_round(
-        db, FieldCipher(key), register, store_villages(store), store_source(store), by, new_round=new_round
-    )
+    villages_table, source = store_villages(store), store_source(store)
+    deadline = time.monotonic() + SEED_WAIT_S
+    while True:
+        try:
+            return seed_round(db, FieldCipher(key), register, villages_table, source, by, new_round=new_round)
+        except OperationalError as exc:
+            # SQLite: another process (the service's other worker) holds the write lock longer than
+            # the busy timeout while it seeds. Its round is the round: wait for it, never fail.
+            if "locked" not in str(exc.orig) or time.monotonic() > deadline:
+                raise
+            if not new_round:
+                with db.read() as conn:
+                    found = active_round(conn)
+                if found is not None:
+                    return found
+            time.sleep(1.0)
 
 
 def _register_sha256(store: LayerStore) -> str | None:

@@ -18,7 +18,6 @@ from layers.verification.errors import Forbidden
 from service.verification import models
 from service.verification.answers import private_json
 from service.verification.auth import CallerDep, VerificationDep
-from service.verification.state import active_round
 
 router = APIRouter(prefix="/verification", tags=["verification"])
 
@@ -79,7 +78,7 @@ def propose(code: VillageCode, body: models.Proposal, caller: CallerDep, state: 
     """Add a family the register lacks; it is checked by the register's own rules (desa only)."""
     cipher = state.require_cipher()
     fields = body.model_dump(exclude_none=True, exclude={"reason"})
-    validate = state.validator(active_round(state))
+    validate = state.active_validator()
     made = workflow.propose_family(
         state.db, cipher, caller, code, fields, reason=body.reason, validate=validate
     )
@@ -180,7 +179,7 @@ def change(
     ``current``: nothing is overwritten.
     """
     cipher = state.require_cipher()
-    validate = state.validator(active_round(state))
+    validate = state.active_validator()
     changed = workflow.change_family(
         state.db, cipher, caller, family_id, status=body.status, version=body.version, reason=body.reason,
         changes=body.changes, validate=validate,

@@ -21,7 +21,6 @@ from service.deps import ServedDep
 from service.verification import models
 from service.verification.answers import private_file, private_json
 from service.verification.auth import CallerDep, VerificationDep
-from service.verification.state import active_round
 
 router = APIRouter(prefix="/verification", tags=["verification: files"])
 
@@ -64,7 +63,7 @@ async def sheet_upload(
         raise InvalidInput(f"send the sheet as the request body with Content-Type: {sheets.MEDIA_TYPE}")
     content = await request.body()
     cipher = state.require_cipher()
-    validate = state.validator(await run_in_threadpool(active_round, state))
+    validate = state.active_validator()
     result = await run_in_threadpool(sheets.apply_sheet, state.db, cipher, caller, code, content, validate)
     return private_json(result.as_dict())
 

@@ -13,6 +13,8 @@ from starlette.responses import Response
 from layers.verification import accounts, rounds
 from layers.verification.accounts import SESSION
 from layers.verification.errors import InvalidInput, NotSignedIn
+from layers.verification.seeding import register_changed
+from service.deps import ServedDep
 from service.settings import Settings
 from service.verification import models
 from service.verification.answers import private_json
@@ -102,16 +104,18 @@ def sign_out(request: Request, caller: CallerDep, state: VerificationDep) -> Res
 @router.get(
     "/me", summary="Who is signed in, and the page's CSRF token", responses={200: {"model": models.Me}}
 )
-def me(request: Request, caller: CallerDep, state: VerificationDep) -> Response:
+def me(request: Request, caller: CallerDep, state: VerificationDep, served: ServedDep) -> Response:
     """The signed-in account, the CSRF token for the page's changes, and the active round."""
     csrf = accounts.csrf_token(session_of(request, state)[0]) if caller.kind == SESSION else None
     with state.db.read() as conn:
         active = rounds.active_round(conn)
+    # A rebuilt store with a new register never touches the round: say so, for `sasaran rounds new`.
+    changed = active is not None and register_changed(active, served.store)
     return private_json(
         {
             "account": caller.account.public(),
             "csrf": csrf,
-            "verification": state.describe(),
+            "verification": state.describe() | {"register_changed": changed},
             "round": active.public() if active else None,
         }
     )

@@ -75,6 +75,15 @@ class Verification:
             self.validators[round_.id] = validator_for(self.db, round_, self.store)
         return self.validators[round_.id]
 
+    def active_validator(self) -> Validator:
+        """The register's rules for the active round, looked up only when a family needs them (a
+        correction, a proposal): a plain status change costs no extra query."""
+
+        def validate(frame: Any, place: Any = None) -> Any:
+            return self.validator(active_round(self))(frame, place)
+
+        return validate
+
     def describe(self) -> dict[str, Any]:
         """For ``GET /verification/me``: the database kind and whether names can be shown."""
         return {

@@ -43,6 +43,7 @@ def test_sign_in_sets_a_strict_http_only_secure_cookie_and_gives_the_csrf_token(
     )
     me = browser.get("/verification/me")
     assert me.status_code == 200 and me.json()["csrf"] == body["csrf"] and me.json()["verification"]["names"]
+    assert me.json()["verification"]["register_changed"] is False and me.json()["round"]["number"] == 1
     assert browser.get("/healthz").request.headers.get("cookie") is None  # only /verification gets it
 
 

@@ -111,3 +111,27 @@ def test_comparing_two_snapshots_counts_added_removed_moved_and_decile_changes(d
     assert table.loc[A, "removed"] == 2 and table.loc[A, "moved_in"] == 1 and table.loc[B, "moved_out"] == 1
     assert table.loc[B, "added"] == 1 and table.loc[A, "decile_up"] == 1
     assert table["families_before"].sum() == 24 and table["families_after"].sum() == 23
+
+
+def test_snapshots_from_the_command_line(database_url: str, tmp_path) -> None:
+    from tests.verification.test_cli import sasaran
+
+    db = Database.open(database_url)
+    try:
+        cipher = FieldCipher(Key())
+        seed_round(db, cipher, make_register(), VILLAGES, {}, cli_actor())
+        first = snapshots.take_snapshot(db, cipher, cli_actor())
+        second = snapshots.take_snapshot(db, cipher, cli_actor())
+    finally:
+        db.dispose()
+    listed = sasaran("snapshots", "list", "--database", database_url)
+    assert listed.returncode == 0 and f"snapshot {second.id} (round 1, 2024)" in listed.stdout
+    table = sasaran("snapshots", "compare", str(first.id), str(second.id), "--database", database_url)
+    assert table.returncode == 0 and "total: families_before 24, families_after 24, added 0" in table.stdout
+    out = tmp_path / "compare.csv"
+    written = sasaran(
+        "snapshots", "compare", str(first.id), str(second.id), "--database", database_url, "--out", str(out)
+    )
+    assert written.returncode == 0 and out.read_text().startswith("village_code,families_before")
+    missing = sasaran("snapshots", "compare", "1", "99", "--database", database_url)
+    assert missing.returncode == 2 and "no snapshot 99" in missing.stderr

@@ -281,3 +281,26 @@ def test_progress_sums_villages_kecamatan_and_kabupaten_within_the_region(seeded
     assert province["total"]["families"] == 24 and len(province["kabupaten"]) == 2
     assert province["total"]["share"] == round(3 / 24, 4)
     assert "head_name" not in str(province)
+
+
+def test_a_store_with_another_register_file_is_noticed_not_applied(seeded) -> None:
+    from types import SimpleNamespace
+
+    from layers.verification.seeding import register_changed
+
+    db, _, round_ = seeded
+    same = SimpleNamespace(manifest={"sources": [{"name": "households", "sha256": None}]})
+    assert not register_changed(round_, same)  # a round without a recorded file: nothing to compare
+    with db.write() as conn:
+        conn.execute(text("UPDATE rounds SET source = :s"), {"s": '{"register_sha256": "aaa"}'})
+    with db.read() as conn:
+        from layers.verification.rounds import active_round
+
+        recorded = active_round(conn)
+    assert recorded is not None
+    assert not register_changed(
+        recorded, SimpleNamespace(manifest={"sources": [{"name": "households", "sha256": "aaa"}]})
+    )
+    assert register_changed(
+        recorded, SimpleNamespace(manifest={"sources": [{"name": "households", "sha256": "bbb"}]})
+    )
