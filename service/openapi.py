@@ -81,7 +81,7 @@ CONTENT: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         for f in FORMATS
     },
     ("/targets", "post"): {
-        JSON: _ref("TargetResponse"),
+        JSON: _ref("TargetResult"),  # the route's response_model (layers.targeting.result)
         **{MEDIA_TYPES[f].split(";")[0]: _BINARY for f in TARGET_FORMATS if f != "json"},
     },
     ("/changes", "get"): {JSON: _ref("ChangesResponse"), CSV: _TEXT},
@@ -100,7 +100,6 @@ MODELS: tuple[type[BaseModel], ...] = (
     models.Feature,
     models.FeatureCollection,
     models.ScoreResponse,
-    models.TargetResponse,
     models.ChangesResponse,
     models.Exports,
     models.Health,
