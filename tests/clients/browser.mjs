@@ -84,6 +84,6 @@ export async function reportRun(report, watchdog, body, cleanup) {
     await cleanup();
     clearTimeout(watchdog);
   }
-  console.log(JSON.stringify(report, null, 1));
-  process.exit(report.ok ? 0 : 1);
+  // Written, then exit once the pipe took it all (a large report is longer than the pipe's buffer).
+  process.stdout.write(`${JSON.stringify(report, null, 1)}\n`, () => process.exit(report.ok ? 0 : 1));
 }

@@ -64,7 +64,7 @@ async function oneRun(viewportName, language) {
   page.on('request', (q) => { if (q.method() === 'POST' && /\/targets(\?|$)/.test(q.url())) r.bodies.push({ url: q.url(), body: JSON.parse(q.postData() ?? '{}') }); });
   const responses = [];
   page.on('response', async (q) => {
-    if (q.request().method() === 'POST' && /\/targets$/.test(q.url()) && q.ok()) responses.push(await q.json().catch(() => null));
+    if (q.request().method() === 'POST' && /\/targets(\?lang=\w+)?$/.test(q.url()) && q.ok()) responses.push(await q.json().catch(() => null));
   });
   try {
     await page.goto(`${base}/planner#lang=${language}`);
@@ -182,13 +182,13 @@ async function oneRun(viewportName, language) {
     await openSettings(page);
     await page.fill('#budget', '4000000000');
     await page.click('#kab-none');
-    const kab = await page.$$eval('#kabupaten-list input', (els) => els.map((e) => e.value));
+    const kab = await page.$$eval('#kabupaten-list input[type="checkbox"]', (els) => els.map((e) => e.value));
     for (const code of kab.slice(0, 2)) await page.check(`#kabupaten-list input[value="${code}"]`);
     await clickRun(page);
     await idle(page);
     const restricted = responses.at(-1);
     r.allowedKab = kab.slice(0, 2);
-    r.kabRows = await page.$$eval('#by-kabupaten tbody tr', (trs) => trs.map((tr) => tr.dataset.code));
+    r.kabRows = await page.$$eval('#breakdown tbody tr', (trs) => trs.map((tr) => tr.dataset.code));
     r.belowKab = (restricted?.below_line ?? []).map((b) => b.kabupaten_code);
     r.belowReasons = await page.$$eval('#below-line tbody tr', (trs) => trs.map((tr) => tr.dataset.reason));
     r.excludedNote = (await page.isVisible('#excluded-note')) ? (await page.textContent('#excluded-note')).trim() : '';
