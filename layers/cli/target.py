@@ -26,7 +26,7 @@ from layers.errors import InvalidQuery, excerpt
 from layers.export.formats import TARGET_FORMATS as FILE_FORMATS
 from layers.export.wording import LANGS
 from layers.targeting.amounts import parse_amount, say_amount
-from layers.targeting.selection import TargetRequest
+from layers.targeting.request import TargetRequest
 
 #: ``--format`` values: the file formats plus ``table`` (for people, on standard output).
 TARGET_FORMATS: tuple[str, ...] = (*FILE_FORMATS, "table")
@@ -222,10 +222,10 @@ def _run_target(
     opened = LayerStore.open(store)
     with _quiet_stdout():
         frame = ScoringFrame.from_store(opened)
-        villages = opened.layer("villages")
-        result = select_targets(frame, villages, request, store_spec(opened))
+        result = select_targets(frame, opened.attributes("villages"), request, store_spec(opened))
     if fmt in ("xlsx", "gpkg", "pdf") or (out is not None and fmt != "table"):
         target = out or Path(target_filename(result, fmt, opened.synthetic))
+        villages = opened.layer("villages") if fmt in ("gpkg", "pdf") else None  # geometry for the map
         write_targets(result, target, fmt, villages, opened.synthetic, lang, opened.manifest, slide=slide)
         note = " (SYNTHETIC demo data)" if opened.synthetic else ""
         typer.echo(f"Wrote {target}: {result.summary.n_selected} villages{note}", err=out is None)
@@ -255,51 +255,23 @@ def _target_command() -> Callable[..., None]:
             fixed["slide"], kwargs,
         )  # fmt: skip
 
+    def option(name: str, kind: Any, default: Any, flag: str, text: str) -> inspect.Parameter:
+        annotation = Annotated[kind, typer.Option(flag, help=text)]
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
     fixed = [
-        inspect.Parameter(
-            "store", inspect.Parameter.KEYWORD_ONLY, default=Path("store"),
-            annotation=Annotated[Path, typer.Option("--store", help="Layer store directory.")],
+        option("store", Path, Path("store"), "--store", "Layer store directory."),
+        option(
+            "request", Path | None, None, "--request", "A whole request as JSON (the POST /targets body)."
         ),
-        inspect.Parameter(
-            "request", inspect.Parameter.KEYWORD_ONLY, default=None,
-            annotation=Annotated[
-                Path | None,
-                typer.Option("--request", help="A whole request as JSON (the POST /targets body)."),
-            ],
+        option(
+            "indicators", Path | None, None, "--indicators", "Indicator spec TOML (default: the store's)."
         ),
-        inspect.Parameter(
-            "indicators", inspect.Parameter.KEYWORD_ONLY, default=None,
-            annotation=Annotated[
-                Path | None, typer.Option("--indicators", help="Indicator spec TOML (default: the store's).")
-            ],
-        ),
-        inspect.Parameter(
-            "fmt", inspect.Parameter.KEYWORD_ONLY, default="json",
-            annotation=Annotated[
-                str,
-                typer.Option("--format", help="json (default), csv, table, xlsx, gpkg or pdf (a briefing)."),
-            ],
-        ),
-        inspect.Parameter(
-            "lang", inspect.Parameter.KEYWORD_ONLY, default="id",
-            annotation=Annotated[
-                str,
-                typer.Option("--lang", help="id (default) or en: headers and words of csv, xlsx and pdf."),
-            ],
-        ),
-        inspect.Parameter(
-            "out", inspect.Parameter.KEYWORD_ONLY, default=None,
-            annotation=Annotated[
-                Path | None, typer.Option("--out", help="Output file (default: stdout, or a name here).")
-            ],
-        ),
-        inspect.Parameter(
-            "slide", inspect.Parameter.KEYWORD_ONLY, default=False,
-            annotation=Annotated[
-                bool, typer.Option("--slide", help="PDF: add a slide-sized (16:9) summary page first.")
-            ],
-        ),
-    ]  # fmt: skip
+        option("fmt", str, "json", "--format", "json (default), csv, table, xlsx, gpkg or pdf (a briefing)."),
+        option("lang", str, "id", "--lang", "id (default) or en: headers and words of csv, xlsx and pdf."),
+        option("out", Path | None, None, "--out", "Output file (default: stdout, or a name here)."),
+        option("slide", bool, False, "--slide", "PDF: add a slide-sized (16:9) summary page first."),
+    ]
     parameters = [*fixed, *request_parameters()]
     target_command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     target_command.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}

@@ -50,7 +50,6 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from layers.errors import InfeasibleTargeting, excerpt
 from layers.types import BoolArray, FloatArray, IntArray
@@ -563,6 +562,8 @@ class _Counts:
         One count (``lo == hi``) is first reduced by `fixings` at ``lam``. Selections HiGHS
         returns over the budget by its tolerance are dropped; the bound holds.
         """
+        from scipy.optimize import Bounds, LinearConstraint, milp  # HiGHS: imported when first needed
+
         lo, hi = counts
         if lo == hi:
             fixed_in, fixed_out = self.fixings(lo, lam, threshold)

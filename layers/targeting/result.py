@@ -188,14 +188,19 @@ class BelowLine(_Model):
     budget_left: RupiahOrNone
 
 
-class Guarded(_Model):
-    """A village a guard (minimum people, maximum cost per person) left out."""
+class _VillageLine(_Model):
+    """A village named in a list beside the ranked one: who it is, whom it reaches, what it costs."""
 
     village_code: str
     village_name: str
     kabupaten_name: str
     people_reached: Whole
     cost: Rupiah
+
+
+class Guarded(_VillageLine):
+    """A village a guard (minimum people, maximum cost per person) left out."""
+
     cost_per_person_reached: RupiahOrNone
     reason: Reason
 
@@ -274,14 +279,9 @@ class Summary(_Model):
     by_kecamatan: list[AreaRow]
 
 
-class EffectVillage(_Model):
+class EffectVillage(_VillageLine):
     """A village the priority brought in or pushed out, with the numbers that did it."""
 
-    village_code: str
-    village_name: str
-    kabupaten_name: str
-    people_reached: Whole
-    cost: Rupiah
     value_without: Score = Field(description="Its value without the priority (people, or the score).")
     value_with: Score = Field(description="Its value with the priority.")
     priority_shares: PriorityShares

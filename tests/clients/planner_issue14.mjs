@@ -7,11 +7,10 @@
 // Prints one JSON report: {ok, runs: {"desktop-id": {...}, "desktop-en": ..., "phone-id": ..., "phone-en": ...}}.
 // Screenshots go to OUT_DIR/<run>-<step>.png. Env: CHROMIUM, E2E_TIMEOUT_MS.
 import { join } from 'node:path';
-import { CHROMIUM_ARGS, EXECUTABLE, WEBGL_ARGS, blockOtherOrigins, chromium, reportRun, startRun } from './browser.mjs';
+import { CHROMIUM_ARGS, EXECUTABLE, VIEWPORTS, WEBGL_ARGS, chromium, forEachRun, reportRun, startRun, viewportPage } from './browser.mjs';
 
 const { base, outDir, origin, watchdog } = startRun('planner issue 14 e2e', 'planner_issue14.mjs BASE_URL OUT_DIR', 300000);
 
-const VIEWPORTS = { desktop: { width: 1366, height: 768 }, phone: { width: 390, height: 844 } };
 // Words that must not appear in the other language's page (item 12).
 const FOREIGN = {
   id: ['File ready', 'villages ·', 'Selection rank', 'Run selection', 'Budget used', 'Why chosen', 'Most improved'],
@@ -52,13 +51,7 @@ async function shot(page, r, name, full = false) {
 
 async function oneRun(viewportName, language) {
   const r = { name: `${viewportName}-${language}`, screenshots: {}, consoleErrors: [], pageErrors: [], externalRequests: [], downloads: {}, bodies: [] };
-  const context = await browser.newContext({
-    viewport: VIEWPORTS[viewportName], locale: language === 'id' ? 'id-ID' : 'en-US', acceptDownloads: true,
-    isMobile: viewportName === 'phone', hasTouch: viewportName === 'phone',
-  });
-  await blockOtherOrigins(context, origin, r.externalRequests);
-  const page = await context.newPage();
-  page.setDefaultTimeout(30000);
+  const { context, page } = await viewportPage(browser, viewportName, language, origin, r);
   page.on('console', (m) => { if (m.type() === 'error') r.consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => r.pageErrors.push(String(e)));
   page.on('request', (q) => { if (q.method() === 'POST' && /\/targets(\?|$)/.test(q.url())) r.bodies.push({ url: q.url(), body: JSON.parse(q.postData() ?? '{}') }); });
@@ -279,12 +272,6 @@ function step(name) {
 }
 
 await reportRun(report, watchdog, async () => {
-  const only = process.env.E2E_ONLY ? process.env.E2E_ONLY.split(',') : null;
-  for (const viewport of Object.keys(VIEWPORTS)) {
-    for (const language of ['id', 'en']) {
-      if (only && !only.includes(`${viewport}-${language}`)) continue;
-      await oneRun(viewport, language);
-    }
-  }
+  await forEachRun(oneRun);
   report.ok = Object.values(report.runs).every((r) => r.ok);
 }, () => browser.close());

@@ -7,11 +7,10 @@
 // Prints one JSON report: {ok, runs: {"desktop-id": {...}, ...}}. Screenshots and downloads go to
 // OUT_DIR/<run>-*. Env: CHROMIUM, E2E_TIMEOUT_MS, E2E_ONLY (e.g. "desktop-id").
 import { join } from 'node:path';
-import { CHROMIUM_ARGS, EXECUTABLE, WEBGL_ARGS, blockOtherOrigins, chromium, reportRun, startRun } from './browser.mjs';
+import { CHROMIUM_ARGS, EXECUTABLE, WEBGL_ARGS, chromium, forEachRun, reportRun, startRun, viewportPage } from './browser.mjs';
 
 const { base, outDir, origin, watchdog } = startRun('planner issue 20 e2e', 'planner_issue20.mjs BASE_URL OUT_DIR', 600000);
 
-const VIEWPORTS = { desktop: { width: 1366, height: 768 }, phone: { width: 390, height: 844 } };
 const report = { steps: [], runs: {} };
 const browser = await chromium.launch({ executablePath: EXECUTABLE, headless: true, args: [...CHROMIUM_ARGS, ...WEBGL_ARGS] });
 
@@ -61,13 +60,7 @@ async function popupOf(page, selector) {
 
 async function oneRun(viewportName, language) {
   const r = { name: `${viewportName}-${language}`, lang: language, screenshots: {}, consoleErrors: [], pageErrors: [], externalRequests: [], bodies: [], answers: [] };
-  const context = await browser.newContext({
-    viewport: VIEWPORTS[viewportName], locale: language === 'id' ? 'id-ID' : 'en-US', acceptDownloads: true,
-    isMobile: viewportName === 'phone', hasTouch: viewportName === 'phone',
-  });
-  await blockOtherOrigins(context, origin, r.externalRequests);
-  const page = await context.newPage();
-  page.setDefaultTimeout(30000);
+  const { context, page } = await viewportPage(browser, viewportName, language, origin, r);
   let expectErrors = false;
   page.on('console', (m) => { if (m.type() === 'error' && !expectErrors) r.consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => r.pageErrors.push(String(e)));
@@ -281,13 +274,9 @@ async function oneRun(viewportName, language) {
 }
 
 await reportRun(report, watchdog, async () => {
-  const only = process.env.E2E_ONLY ? process.env.E2E_ONLY.split(',') : null;
-  for (const viewport of Object.keys(VIEWPORTS)) {
-    for (const language of ['id', 'en']) {
-      if (only && !only.includes(`${viewport}-${language}`)) continue;
-      await oneRun(viewport, language);
-      report.steps.push(`${viewport}-${language}`);
-    }
-  }
+  await forEachRun(async (viewport, language) => {
+    await oneRun(viewport, language);
+    report.steps.push(`${viewport}-${language}`);
+  });
   report.ok = Object.values(report.runs).every((r) => r.ok);
 }, () => browser.close());
