@@ -332,6 +332,10 @@ ERRORS_ID: dict[str, str] = {
         "satunya, atau kosongkan anggaran."
     ),
     "dimension_objective": "Dimensi hanya dipilih bila tujuannya satu dimensi.",
+    "cost_too_large": (
+        "Biaya per orang terlalu besar: semua desa bersama-sama akan berbiaya {total}; tulis biaya per "
+        "orang dalam rupiah (mis. 250.000)."
+    ),
     "unknown_dimension": "Dimensi '{dimension}' tidak ada; dimensi yang ada: {dimensions}.",
 }
 

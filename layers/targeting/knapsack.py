@@ -446,11 +446,13 @@ class _Counts:
                 under = (v, w)
         return _Bound(self.base_value + best, best_lam, feasible, self.inner(best_lam, n))
 
-    def improve(self, x: BoolArray, limit: int = SWAP_WORK) -> tuple[BoolArray, int]:
+    def improve(self, x: BoolArray, limit: int = SWAP_WORK, strict: bool = False) -> tuple[BoolArray, int]:
         """Best-improvement swaps (one free item out, one in, within quotas and budget).
 
         Each swap strictly raises the value, so the search ends; ``limit`` (`SWAP_WORK`) caps the
-        pairs it examines. Returns the selection and the number of swaps.
+        pairs it examines (``strict``: never exceeded, not even by the first step; without it the
+        first step always runs, as the solves were pinned with). Returns the selection and the
+        number of swaps.
         """
         x = x.copy()
         count = np.bincount(self.g[x], minlength=len(self.need))
@@ -460,7 +462,7 @@ class _Counts:
             if not len(inside):
                 break
             outside = np.flatnonzero(~x & (self.v > self.v[inside].min()))
-            if not len(outside):
+            if not len(outside) or (strict and work + len(inside) * len(outside) > limit):
                 break
             work += len(inside) * len(outside)
             slack = self.room - float(self.w[x].sum())
@@ -1046,7 +1048,7 @@ def reoptimise(problem: Problem, start: BoolArray, margin: float = REL_GAP) -> B
     chosen = _fill(p, chosen, by_ratio)
     counts = _Counts.of(p)
     base = float(p.value[chosen].sum())
-    x, _ = counts.improve(chosen[counts.free], RESOLVE_SWAP_WORK)
+    x, _ = counts.improve(chosen[counts.free], RESOLVE_SWAP_WORK, strict=True)
     improved = counts.full(x)
     if float(p.value[improved].sum()) > base + margin * abs(base):
         return improved

@@ -64,6 +64,7 @@ from layers.targeting.request import (
     DEFAULT_MIN_PEOPLE,
     DEFAULT_SCENARIOS,
     DEFAULT_SEED,
+    MAX_RUPIAH,
     MAX_SCENARIOS,
     InvalidTargeting,
     TargetRequest,
@@ -440,8 +441,16 @@ def _prepare(
 
 
 def _costs(request: TargetRequest, people: FloatArray) -> FloatArray:
-    """The cost model on whole persons, in whole rupiah."""
-    return np.rint(request.cost_fixed + request.cost_per_person * people)
+    """The cost model on whole persons, in whole rupiah (`InvalidQuery` past `MAX_RUPIAH` in all)."""
+    cost = np.rint(request.cost_fixed + request.cost_per_person * people)
+    if float(cost.sum()) > MAX_RUPIAH:  # sums stay exact integers (and int64 in JSON) below this
+        raise InvalidTargeting(
+            "cost_too_large",
+            f"cost_per_person: the villages would cost {float(cost.sum()):.3g} rupiah together, more than "
+            f"{MAX_RUPIAH:.0e}; give the cost per person in rupiah (e.g. 250000)",
+            total=float(cost.sum()),
+        )
+    return cost
 
 
 def _positions_of(codes: Sequence[str], known: Sequence[str], field: str) -> IntArray:

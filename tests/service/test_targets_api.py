@@ -279,3 +279,12 @@ def test_changes_name_cut_off_crossings_and_count_poor_people(client, store, lev
             assert unit["rank"] is None  # a cliff is not an improvement
         if level == "kecamatan":
             assert unit["crossings"] >= 0
+
+
+def test_costs_past_ten_to_the_eighteen_are_a_400_not_a_500(client):
+    """A schema-valid cost per person of 10^18 rupiah (the fuzzer's) would overflow the answer's
+    integers: the request is refused, naming the field."""
+    r = client.post("/targets", json={"budget": 0.0, "cost_fixed": 1e8, "cost_per_person": 1e18})
+    assert r.status_code == 400 and r.json()["detail"].startswith("cost_per_person:")
+    said = client.post("/targets", params={"lang": "id"}, json={"cost_per_person": 1e18})
+    assert said.status_code == 400 and "Biaya per orang terlalu besar" in said.json()["detail"]

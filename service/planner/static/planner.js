@@ -1282,6 +1282,19 @@ function mapToImage() {
   }
 }
 
+/** Print the results as a document: the map first shows the whole selection, then becomes an image. */
+async function printPage() {
+  if (state.map) {
+    fitSelection();
+    await new Promise((done) => {
+      state.map.once('idle', done);
+      setTimeout(done, 3000); // a map that never settles still prints as it is
+    });
+  }
+  mapToImage();
+  window.print();
+}
+
 function switchLanguage() {
   const next = lang() === 'id' ? 'en' : 'id';
   setLang(next);
@@ -1320,7 +1333,7 @@ function wire() {
   $('#kab-all').addEventListener('click', () => { $$('#kabupaten-list input[type="checkbox"]').forEach((el) => { el.checked = true; }); markStale(); });
   $('#kab-none').addEventListener('click', () => { $$('#kabupaten-list input[type="checkbox"]').forEach((el) => { el.checked = false; }); markStale(); });
   $$('.downloads button[data-format]').forEach((b) => b.addEventListener('click', () => download(b.dataset.format, b)));
-  $('#print').addEventListener('click', () => { mapToImage(); window.print(); });
+  $('#print').addEventListener('click', printPage);
   window.addEventListener('beforeprint', mapToImage);
   $('#save-a').addEventListener('click', () => {
     if (!state.result) return;
