@@ -56,8 +56,25 @@ def decimals_for(name: str) -> int | None:
     return DECIMALS.get(field.unit, -1)
 
 
+def finite_or_none(value: Any) -> float | None:
+    """A number as JSON holds it, unrounded: a float, or None for NaN and infinities.
+
+    For figures whose precision is the caller's (solver gaps, shares a test compares exactly);
+    what a person reads goes through `round_value` instead.
+
+    Examples
+    --------
+    >>> finite_or_none(np.float32(0.5)), finite_or_none(float("nan")), finite_or_none(np.inf)
+    (0.5, None, None)
+    """
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
 def round_value(name: str, value: Any) -> Any:
-    """One value of field ``name`` as shown to a person (None for NaN and infinities)."""
+    """One value of field ``name`` as shown to a person (None for NaN, infinities and pandas' NA)."""
+    if value is pd.NA:
+        return None
     if isinstance(value, bool | np.bool_) or value is None or isinstance(value, str):
         return value
     if not isinstance(value, int | float | np.integer | np.floating):
@@ -103,6 +120,20 @@ def round_array(name: str, values: np.ndarray) -> np.ndarray:
     if places < 0:
         return np.array([_significant(v) if ok else v for v, ok in zip(values.tolist(), finite, strict=True)])
     return np.round(values, places)
+
+
+def round_list(name: str, values: np.ndarray) -> list[Any]:
+    """A column of field ``name`` as a JSON list: rounded as shown, None for NaN and infinities.
+
+    Examples
+    --------
+    >>> round_list("population", np.array([676.9999999, np.nan]))
+    [677, None]
+    >>> round_list("M0", np.array([0.123456, np.inf]))
+    [0.1235, None]
+    """
+    shown = round_array(name, np.asarray(values, dtype=np.float64)).tolist()
+    return [None if isinstance(v, float) and not math.isfinite(v) else v for v in shown]
 
 
 def round_record(record: Mapping[str, Any]) -> dict[str, Any]:

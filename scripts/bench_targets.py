@@ -284,7 +284,7 @@ def briefing(store_dir: Path, out: Path) -> None:
         ScoringFrame.from_store(store), villages, TargetRequest(budget=10e9, scenarios=0), store_spec(store)
     )
     started, cpu = time.perf_counter(), time.process_time()
-    write_targets(result, out, "pdf", villages, store.synthetic, "id", store.manifest)
+    write_targets(result, out, "pdf", villages, store.synthetic, "id", store.provenance)
     print(f"{time.perf_counter() - started:.3f} {time.process_time() - cpu:.3f}")
 
 

@@ -17,10 +17,12 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadpoolctl import threadpool_limits
 
+from layers.errors import StoreError
+from layers.store import LayerStore
 from service import docs, exports, ogc, openapi, planner, scores, targets, tiles
-from service.catalog import open_served
+from service.catalog import Served, prepare_served
 from service.deps import ServedDep
-from service.errors import add_exception_handlers
+from service.errors import add_exception_handlers, problem
 from service.middleware import BodySizeLimitMiddleware, HostGuardMiddleware, SecurityHeadersMiddleware
 from service.models import Health
 from service.reload import watch_store
@@ -32,13 +34,43 @@ log = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Open the store once, prepare every collection and the scoring arrays, and watch for rebuilds."""
+    """Open the store, prepare its catalog in the background, and watch for rebuilds.
+
+    The store's manifest and files are checked before the server accepts a connection (a missing
+    or broken store stops the start). Preparing the collections and scoring arrays takes seconds
+    (more for a nation): it runs in a thread while ``/healthz`` already answers, and every other
+    request waits for it (`service.deps.get_served`).
+    """
     settings: Settings = app.state.settings
-    started = time.perf_counter()
     # Requests run in parallel threads and workers already; BLAS threads on top of them spin against
     # each other (measured: /scores at 64 connections fell from 50 to 5 req/s on 2 cores).
     threadpool_limits(limits=settings.blas_threads, user_api="blas")
-    served = open_served(settings.store_dir)
+    app.state.opened = LayerStore.open(settings.store_dir)
+    app.state.served = None
+    app.state.watcher = None
+    app.state.preparing = asyncio.create_task(_prepare(app, app.state.opened))
+    try:
+        yield
+    finally:
+        for task in (app.state.preparing, app.state.watcher):
+            if task is not None and not task.done():
+                task.cancel()
+                with suppress(asyncio.CancelledError, Exception):
+                    await task
+
+
+async def _prepare(app: FastAPI, store: LayerStore) -> Served:
+    """Prepare the opened store's catalog off the event loop; then serve it and watch for rebuilds."""
+    settings: Settings = app.state.settings
+    started = time.perf_counter()
+    try:
+        served = await asyncio.to_thread(prepare_served, store)
+    except Exception as exc:
+        log.error("store %s could not be prepared", settings.store_dir, exc_info=exc)
+        raise StoreError(
+            f"the store at {settings.store_dir} could not be prepared ({type(exc).__name__}); "
+            "see the service log, fix or rebuild the store"
+        ) from None
     app.state.served = served
     log.info(
         "serving %s build %s (%d collections, synthetic=%s), prepared in %.2f s",
@@ -48,16 +80,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         served.store.synthetic,
         time.perf_counter() - started,
     )
-    watcher = None
     if settings.reload_interval_s > 0:
-        watcher = asyncio.create_task(watch_store(app, settings.reload_interval_s))
-    try:
-        yield
-    finally:
-        if watcher is not None:
-            watcher.cancel()
-            with suppress(asyncio.CancelledError):
-                await watcher
+        app.state.watcher = asyncio.create_task(watch_store(app, settings.reload_interval_s))
+    return served
 
 
 def _include_routers(app: FastAPI) -> None:
@@ -85,8 +110,8 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return document
 
 
-def openapi_answer(request: Request) -> Response:
-    """The OpenAPI 3.0.3 document (``/openapi`` and ``/openapi.json``)."""
+def openapi_answer(request: Request, _served: ServedDep) -> Response:
+    """The OpenAPI 3.0.3 document (``/openapi`` and ``/openapi.json``), once the store is prepared."""
     return ORJSONResponse(request.app.openapi(), media_type=openapi.MEDIA_TYPE)
 
 
@@ -160,17 +185,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def healthz(served: ServedDep) -> dict[str, Any]:
-    """Liveness, and which build of which store is served (synthetic or not).
+async def healthz(request: Request) -> dict[str, Any] | Response:
+    """Liveness, and which build of which store is served (synthetic or not), prepared or not.
 
-    Async, so it runs on the event loop and answers even while every worker thread is busy.
+    Async, so it runs on the event loop and answers even while every worker thread is busy, and
+    from the start: it does not wait for the store's catalog to be prepared.
     """
-    store = served.store
+    state = request.app.state
+    served: Served | None = state.served
+    preparing: asyncio.Task[Served] = state.preparing
+    if served is None and preparing.done() and not preparing.cancelled() and preparing.exception():
+        return problem(503, str(preparing.exception()))
+    store: LayerStore = served.store if served is not None else state.opened
     return {
         "status": "ok",
-        "store": str(store.manifest.get("name", store.path)),
+        "ready": served is not None,
+        "store": store.name,
         "synthetic": store.synthetic,
         "layers": len(store.names),
-        "build_id": served.build_id,
-        "built": store.manifest.get("created"),
+        "build_id": store.build_id,
+        "built": store.created,
     }

@@ -23,7 +23,7 @@ from layers.errors import ConfigError, InvalidQuery, LayerNotFound, SasaranError
 from layers.maps.tiles import VectorTiles
 from layers.query.table import Table
 from layers.schema import LAYERS, TABLES, YEAR_LAYERS
-from layers.scoring.rescore import ScoringFrame, check_year, store_spec, stored_year
+from layers.scoring.rescore import ScoringFrame, check_year, store_spec
 from layers.store import LayerStore
 from layers.targeting.selection import TargetingBase, warm_up
 from service.responses import LazyGeometryJSON, geometry_json
@@ -60,7 +60,7 @@ class Catalog:
 
     def __init__(self, store: LayerStore):
         self.store = store
-        self.year = stored_year(store)
+        self.year = store.default_year
         self.collections: dict[str, Collection] = {}
         for name in store.names:
             if name in TABLES:
@@ -158,16 +158,15 @@ class Served:
 
     @property
     def build_id(self) -> str:
-        """The served build's id (manifest ``build_id``; ``created`` for stores written before it)."""
-        return build_id(self.store.manifest)
-
-
-def build_id(manifest: dict) -> str:
-    """A build's identity: its ``build_id``, else its creation time."""
-    return str(manifest.get("build_id") or manifest.get("created", "unknown"))
+        """The served build's id (`LayerStore.build_id`)."""
+        return self.store.build_id
 
 
 def open_served(path: str | Path) -> Served:
     """Open a store and prepare its catalog (seconds for a province; run it off the event loop)."""
-    store = LayerStore.open(path)
+    return prepare_served(LayerStore.open(path))
+
+
+def prepare_served(store: LayerStore) -> Served:
+    """Prepare an opened store's catalog (seconds for a province; run it off the event loop)."""
     return Served(store, Catalog(store))

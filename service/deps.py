@@ -5,6 +5,7 @@ HTTP exceptions; `service.errors` maps them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
@@ -42,9 +43,17 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_served(request: Request) -> Served:
-    """The build being served, read once per request (a rebuild swapped in meanwhile waits)."""
-    return request.app.state.served
+async def get_served(request: Request) -> Served:
+    """The build being served, read once per request (a rebuild swapped in meanwhile waits).
+
+    Right after a start the first build is still being prepared (`service.app.lifespan`): the
+    request waits for it. Shielded: a client that goes away cancels its own wait, not the work.
+    """
+    served: Served | None = request.app.state.served
+    if served is not None:
+        return served
+    prepared: Served = await asyncio.shield(request.app.state.preparing)
+    return prepared
 
 
 ServedDep = Annotated[Served, Depends(get_served)]

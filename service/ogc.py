@@ -102,7 +102,7 @@ def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str
 def landing_page(request: Request, title: str, catalog: Catalog) -> dict[str, Any]:
     """The landing page document."""
     root = base_url(request)
-    name = catalog.store.manifest.get("name", "a province")
+    name = catalog.store.name
     synthetic = " Built from the SYNTHETIC demo province." if catalog.store.synthetic else ""
     return {
         "title": title,

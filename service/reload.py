@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import gc
-import json
 import logging
 import signal
 import time
@@ -23,8 +22,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from layers.errors import SasaranError
-from layers.store import MANIFEST
-from service.catalog import Served, build_id, open_served
+from layers.store import manifest_build_id, read_manifest
+from service.catalog import Served, open_served
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ def release_memory() -> None:
 
 def _manifest_build_id(store_dir: Path) -> str | None:
     try:
-        return build_id(json.loads((store_dir / MANIFEST).read_text()))
+        return manifest_build_id(read_manifest(store_dir))
     except (OSError, ValueError):
         return None  # mid-swap or gone: look again next time
 

@@ -118,7 +118,7 @@ def _download(result: TargetResult, store: LayerStore, fmt: str, lang: str, slid
     villages = store.layer("villages") if fmt in ("gpkg", "pdf") else None
     with tempfile.TemporaryDirectory(prefix="sasaran-targets-") as tmp:
         path = write_targets(
-            result, Path(tmp) / name, fmt, villages, store.synthetic, lang, store.manifest, slide=slide
+            result, Path(tmp) / name, fmt, villages, store.synthetic, lang, store.provenance, slide=slide
         )
         content = path.read_bytes()
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}

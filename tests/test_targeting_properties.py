@@ -146,7 +146,7 @@ def test_the_briefing_breakdown_adds_up(budget, frame, store, tmp_path: Path):
     result = _select(frame, store, {"budget": budget, "scenarios": 0})
     assert result is not None
     pdf = tmp_path / "b.pdf"
-    write_targets(result, pdf, "pdf", store.layer("villages"), True, "en", store.manifest)
+    write_targets(result, pdf, "pdf", store.layer("villages"), True, "en", store.provenance)
     text = subprocess.run(
         ["pdftotext", "-layout", "-f", "1", "-l", "1", str(pdf), "-"],
         capture_output=True,

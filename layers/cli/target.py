@@ -226,7 +226,7 @@ def _run_target(
     if fmt in ("xlsx", "gpkg", "pdf") or (out is not None and fmt != "table"):
         target = out or Path(target_filename(result, fmt, opened.synthetic))
         villages = opened.layer("villages") if fmt in ("gpkg", "pdf") else None  # geometry for the map
-        write_targets(result, target, fmt, villages, opened.synthetic, lang, opened.manifest, slide=slide)
+        write_targets(result, target, fmt, villages, opened.synthetic, lang, opened.provenance, slide=slide)
         note = " (SYNTHETIC demo data)" if opened.synthetic else ""
         typer.echo(f"Wrote {target}: {result.summary.n_selected} villages{note}", err=out is None)
     elif fmt == "json":

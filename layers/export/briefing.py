@@ -26,7 +26,7 @@ import datetime
 import io
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,7 @@ from layers.export.wording import (
     word,
 )
 from layers.maps.classes import M0 as M0_CLASSES
+from layers.store import Provenance
 from layers.targeting.result import TargetResult
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
@@ -664,7 +665,7 @@ def write_briefing(
     path: Path,
     villages: pd.DataFrame | None,
     lang: str = "id",
-    manifest: Mapping[str, Any] | None = None,
+    provenance: Provenance | None = None,
     slide: bool = False,
     today: datetime.date | None = None,
 ) -> None:
@@ -680,8 +681,8 @@ def write_briefing(
         The store's villages layer (geometry for the map; without it the map is left out).
     lang
         ``id`` (default) or ``en``.
-    manifest
-        The store's manifest (provenance).
+    provenance
+        The store's name, build and sources (`LayerStore.provenance`).
     slide
         Add a slide-sized (16:9) summary page first.
     today
@@ -690,9 +691,8 @@ def write_briefing(
     # fpdf2 subsets the font with fontTools, which logs every table it touches at INFO.
     logging.getLogger("fontTools").setLevel(logging.WARNING)
     text = TEXT[lang]
-    manifest = manifest or {}
-    synthetic = bool(manifest.get("synthetic"))
-    name = str(manifest.get("name", ""))
+    synthetic = provenance is not None and provenance.synthetic
+    name = provenance.name if provenance is not None else ""
     day = long_date(today or datetime.date.today(), lang)
     title_text = result.parameters.title or text["title"]
     footer = f"Sasaran · {name} · {result.year}" + (" · SYNTHETIC" if synthetic else "")
@@ -734,7 +734,7 @@ def write_briefing(
     _priority(pdf, result, lang)
     _guarded(pdf, result, lang)
     pdf.add_page(orientation="P", format="A4")
-    _parameters(pdf, result, lang, manifest)
+    _parameters(pdf, result, lang, provenance)
     _signatures(pdf, lang)
     pdf.output(str(path))
 
@@ -868,12 +868,12 @@ def _items(pdf: _Briefing, items: list[Item], lang: str) -> None:
     pdf.grid(header, [[i.label, i.text(lang)] for i in items], set())
 
 
-def _parameters(pdf: _Briefing, result: TargetResult, lang: str, manifest: Mapping[str, Any]) -> None:
+def _parameters(pdf: _Briefing, result: TargetResult, lang: str, provenance: Provenance | None) -> None:
     text = TEXT[lang]
     pdf.heading(text["parameters"], 12)
     _items(pdf, about_items(result, lang), lang)
     pdf.heading(text["provenance"], 12)
-    _items(pdf, provenance_items(result, lang, manifest), lang)
+    _items(pdf, provenance_items(result, lang, provenance), lang)
     pdf.heading(text["method"], 12)
     pdf.paragraph(text["method_text"].format(n=result.scenarios.n))
     pdf.heading(text["terms"], 12)

@@ -15,9 +15,8 @@ reasons in sentences (`layers.export.wording`); the JSON and the GeoPackage keep
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -39,6 +38,7 @@ from layers.export.wording import (
     summary_items,
     word,
 )
+from layers.store import Provenance
 from layers.targeting.result import TargetResult
 
 #: CSV field separator and decimal mark by language.
@@ -82,7 +82,7 @@ def write_targets(
     villages: pd.DataFrame | None = None,
     synthetic: bool = False,
     lang: str = "id",
-    manifest: Mapping[str, Any] | None = None,
+    provenance: Provenance | None = None,
     slide: bool = False,
 ) -> Path:
     """Write a selection to ``path`` atomically as json, csv, xlsx, gpkg or pdf.
@@ -101,8 +101,9 @@ def write_targets(
         Whether the store is the synthetic demo (said in the XLSX, the GeoPackage and the PDF).
     lang
         ``id`` (default) or ``en``: the headers and words of the CSV, XLSX and PDF.
-    manifest
-        The store's manifest: build id and date, sources (the XLSX about sheet and the PDF).
+    provenance
+        The store's name, build id and date and sources (`LayerStore.provenance`: the XLSX about
+        sheet and the PDF); its ``synthetic`` counts as ``synthetic``.
     slide
         PDF only: add a slide-sized (16:9) summary page first.
 
@@ -114,7 +115,9 @@ def write_targets(
     if fmt not in TARGET_FORMATS:
         raise InvalidQuery(f"format must be one of {', '.join(TARGET_FORMATS)} for a file, got '{fmt}'")
     check_lang(lang)
-    manifest = {**(manifest or {}), "synthetic": synthetic or bool((manifest or {}).get("synthetic"))}
+    synthetic = synthetic or (provenance is not None and provenance.synthetic)
+    if provenance is not None and synthetic != provenance.synthetic:
+        provenance = replace(provenance, synthetic=synthetic)
     path = Path(path)
     with atomic_path(path) as tmp:
         if fmt == "json":
@@ -123,17 +126,17 @@ def write_targets(
             # utf-8-sig: Excel, which planners open a CSV with, reads the names' accents right
             tmp.write_text(targets_csv(result, lang), encoding="utf-8-sig")
         elif fmt == "xlsx":
-            write_xlsx(result, tmp, lang, manifest)
+            write_xlsx(result, tmp, lang, provenance)
         elif fmt == "pdf":
             from layers.export.briefing import write_briefing  # matplotlib and fpdf2: only for a PDF
 
-            write_briefing(result, tmp, villages, lang, manifest, slide=slide)
+            write_briefing(result, tmp, villages, lang, provenance, slide=slide)
         else:
             _write_gpkg(result, villages, tmp, synthetic)
     return path
 
 
-def write_xlsx(result: TargetResult, path: Path, lang: str, manifest: Mapping[str, Any]) -> None:
+def write_xlsx(result: TargetResult, path: Path, lang: str, provenance: Provenance | None) -> None:
     """The workbook: the ranked list, below the line, left out by the guards, per kabupaten/kota and
     kecamatan (each with its total row), and the "about" sheet (parameters, totals, provenance)."""
     tables = [
@@ -146,7 +149,7 @@ def write_xlsx(result: TargetResult, path: Path, lang: str, manifest: Mapping[st
     items = [
         *about_items(result, lang),
         *summary_items(result, lang),
-        *provenance_items(result, lang, manifest),
+        *provenance_items(result, lang, provenance),
     ]
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for table in tables:

@@ -20,6 +20,7 @@ import pandas as pd
 from layers.errors import InvalidQuery
 from layers.rounding import decimals_for
 from layers.schema import field_for
+from layers.store import Provenance
 from layers.targeting.result import AreaRow, BelowLine, Guarded, SelectedVillage, TargetResult
 
 #: Languages of the downloads; Bahasa Indonesia first (the default).
@@ -737,12 +738,11 @@ class Item:
         return number(self.value, lang, digits=places)
 
 
-def provenance_items(result: TargetResult, lang: str, manifest: Mapping[str, Any] | None) -> list[Item]:
+def provenance_items(result: TargetResult, lang: str, provenance: Provenance | None) -> list[Item]:
     """Where the data come from, in words a reader understands (technical ids last)."""
     w = WORDS[lang]
-    manifest = manifest or {}
-    synthetic = bool(manifest.get("synthetic"))
-    sources = manifest.get("sources", [])
+    synthetic = provenance is not None and provenance.synthetic
+    sources = provenance.sources if provenance is not None else ()
     names = {
         "villages": {"id": "batas desa", "en": "village boundaries"},
         "poverty": {"id": "tabel kemiskinan per desa dan tahun", "en": "poverty table per village and year"},
@@ -755,14 +755,14 @@ def provenance_items(result: TargetResult, lang: str, manifest: Mapping[str, Any
     listed = ", ".join(
         f"{names.get(str(s.get('name')), {}).get(lang, s.get('name'))} ({s.get('file')})" for s in sources
     )
-    built = str(manifest.get("created", "—"))[:10]
+    built = (provenance.created if provenance is not None else "")[:10] or "—"
     return [
         Item(w["data"], w["synthetic"] if synthetic else w["real"]),
-        Item(w["store"], str(manifest.get("name", "—"))),
+        Item(w["store"], provenance.name if provenance is not None else "—"),
         Item(w["year"], result.year),
         Item(w["built"], built),
         Item(w["sources"], listed or w["none"]),
-        Item(w["build_id"], str(manifest.get("build_id", "—"))),
+        Item(w["build_id"], provenance.build_id if provenance is not None else "—"),
     ]
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from layers.config import ChangeGate
 from layers.errors import SasaranError
-from layers.store import MANIFEST
+from layers.store import LayerStore, read_manifest
 
 
 class ChangeRefused(SasaranError, ValueError):
@@ -80,10 +80,8 @@ def headline_of(kabupaten: pd.DataFrame, villages: pd.DataFrame, year: int) -> H
 
 def headline_of_store(store_dir: Path) -> Headline | None:
     """The headline of the store at ``store_dir``, or None when there is no readable store there."""
-    import json
-
     try:
-        manifest = json.loads((store_dir / MANIFEST).read_text())
+        manifest = read_manifest(store_dir)
         files = manifest["files"]
         kabupaten = pd.read_parquet(
             store_dir / files["kabupaten"],
@@ -92,7 +90,7 @@ def headline_of_store(store_dir: Path) -> Headline | None:
         villages = pd.read_parquet(store_dir / files["villages"], columns=["n_cells"])
     except (OSError, ValueError, KeyError):
         return None
-    return headline_of(kabupaten, villages, int(manifest.get("default_year") or 0))
+    return headline_of(kabupaten, villages, LayerStore(store_dir, manifest).default_year or 0)
 
 
 def compare(old: Headline, new: Headline, gate: ChangeGate) -> list[Shift]:
@@ -125,16 +123,16 @@ def render(shifts: list[Shift], old_year: int, new_year: int) -> str:
             change = f"{100 * shift.change:+.1f} %" if shift.relative else f"{shift.change:+.3f}"
             limit = f"{100 * shift.limit:.0f} %" if shift.relative else f"{shift.limit:.3f}"
             mark = "  REFUSED" if shift.exceeded else ""
-            lines.append(
-                f"  {shift.what}: {_num(shift.old)} → {_num(shift.new)} ({change}, limit ±{limit}){mark}"
-            )
+            figures = f"{_as_text(shift.old)} → {_as_text(shift.new)}"
+            lines.append(f"  {shift.what}: {figures} ({change}, limit ±{limit}){mark}")
     within = [s for s in shifts if not s.exceeded and not s.relative and not s.what.startswith("province")]
     if within:
         lines.append(f"  {len(within)} kabupaten figure(s) within tolerance")
     return "\n".join(lines)
 
 
-def _num(value: float) -> str:
+def _as_text(value: float) -> str:
+    """A headline figure as the comparison prints it: people whole, shares to 3 decimals."""
     if not math.isfinite(value):
         return "none"
     return f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:.3f}"

@@ -564,8 +564,6 @@ class _Counts:
         One count (``lo == hi``) is first reduced by `fixings` at ``lam``. Selections HiGHS
         returns over the budget by its tolerance are dropped; the bound holds.
         """
-        from scipy.optimize import Bounds, LinearConstraint, milp  # HiGHS: imported when first needed
-
         lo, hi = counts
         if lo == hi:
             fixed_in, fixed_out = self.fixings(lo, lam, threshold)
@@ -597,6 +595,9 @@ class _Counts:
             rows.append(member[quota])
             lower += self.need[quota].astype(float).tolist()
             upper += self.cap[quota].astype(float).tolist()
+        # HiGHS (scipy.optimize, ~0.3 s to import) loads with the first exact solve, not with the service.
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
         res = milp(
             -self.v[keep],
             integrality=np.ones(k),
