@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -48,8 +49,12 @@ DECIMALS: dict[str, int | None] = {
 SIGNIFICANT = 12
 
 
+@lru_cache(maxsize=4096)
 def decimals_for(name: str) -> int | None:
-    """Decimal places of a field (None: whole number); unknown fields get `SIGNIFICANT` digits."""
+    """Decimal places of a field (None: whole number); unknown fields get `SIGNIFICANT` digits.
+
+    Cached: every answer asks it of every column, and ``dist_km_<kind>`` fields are built per call.
+    """
     field = field_for(name)
     if field is None:
         return -1

@@ -11,19 +11,16 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.middleware.gzip import GZipMiddleware
-from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadpoolctl import threadpool_limits
 
 from layers.errors import StoreError
 from layers.store import LayerStore
 from service import docs, exports, ogc, openapi, planner, scores, targets, tiles
-from service.catalog import Served, prepare_served
+from service.catalog import Served, prepare_served, start_preparing
 from service.deps import ServedDep
 from service.errors import add_exception_handlers, problem
-from service.middleware import BodySizeLimitMiddleware, HostGuardMiddleware, SecurityHeadersMiddleware
+from service.middleware import ServiceMiddleware
 from service.models import Health
 from service.reload import watch_store
 from service.responses import ORJSONResponse
@@ -72,6 +69,7 @@ async def _prepare(app: FastAPI, store: LayerStore) -> Served:
             "see the service log, fix or rebuild the store"
         ) from None
     app.state.served = served
+    start_preparing(served)
     log.info(
         "serving %s build %s (%d collections, synthetic=%s), prepared in %.2f s",
         settings.store_dir,
@@ -115,34 +113,6 @@ def openapi_answer(request: Request, _served: ServedDep) -> Response:
     return ORJSONResponse(request.app.openapi(), media_type=openapi.MEDIA_TYPE)
 
 
-class CacheControlMiddleware:
-    """Add ``Cache-Control`` to answers that set none: public for successful GETs, no-store otherwise.
-
-    Pure ASGI (it only edits the start message), so responses stay unbuffered and GZip still sees
-    their true size.
-    """
-
-    def __init__(self, app: ASGIApp, max_age: int):
-        self.app = app
-        self.public = f"public, max-age={max_age}".encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request on; set the header on the way out."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_cache_control(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if "cache-control" not in headers:
-                    ok = scope["method"] == "GET" and message["status"] < 400
-                    headers["Cache-Control"] = self.public.decode() if ok else "no-store"
-            await send(message)
-
-        await self.app(scope, receive, send_with_cache_control)
-
-
 def _log_to_stderr() -> None:
     """Make the service's own INFO logs visible under uvicorn, which configures only its loggers."""
     ours = logging.getLogger("service")
@@ -172,13 +142,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for path in ("/openapi", "/openapi.json"):
         app.add_api_route(path, openapi_answer, methods=["GET"], include_in_schema=False)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
-    # add_middleware wraps: the last added runs first. Host and body checks run inside the header
-    # middleware so that their 400/413 answers carry no-store and nosniff like every other answer.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(HostGuardMiddleware, allowed_hosts=settings.allowed_hosts)
-    app.add_middleware(CacheControlMiddleware, max_age=settings.cache_max_age)
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
+    # One pure-ASGI layer: Host and body checks, then headers and compression on every answer,
+    # their own 400/413 included (service.middleware).
+    app.add_middleware(
+        ServiceMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        allowed_hosts=settings.allowed_hosts,
+        cache_max_age=settings.cache_max_age,
+        gzip_min_bytes=settings.gzip_min_bytes,
+    )
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"])
     add_exception_handlers(app)

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 
 from layers.errors import SasaranError
 from layers.store import manifest_build_id, read_manifest
-from service.catalog import Served, open_served
+from service.catalog import Served, open_served, start_preparing
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ async def reload_if_changed(app: FastAPI) -> bool:
                     store_dir, exc, served.build_id)  # fmt: skip
         return False
     app.state.served = fresh
+    start_preparing(fresh)
     app.openapi_schema = None  # collections may differ: describe them again on the next request
     old_build = served.build_id
     del served  # the old catalog must have no reference left here when memory is released

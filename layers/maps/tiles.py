@@ -234,6 +234,20 @@ class VectorTiles:
                 self._tiles.popitem(last=False)
         return body
 
+    def cached(self, name: str, z: int, x: int, y: int, year: int | None = None) -> bytes | None:
+        """The tile `tile` would return when it is in the cache (None: it must be rendered).
+
+        The same checks as `tile` (unknown layer, tile outside the grid, a year the layer lacks).
+        """
+        self._check_layer(name)
+        check_tile(z, x, y)
+        key = (name, z, x, y, self._year(name, year))
+        with self._lock:
+            body = self._tiles.get(key)
+            if body is not None:
+                self._tiles.move_to_end(key)
+        return body
+
     def bounds(self, name: str) -> BBox:
         """Lon/lat bounds of a layer (whole world for an empty layer)."""
         self._check_layer(name)
