@@ -255,6 +255,9 @@ def bench_outputs(store_dir: Path, repeat: int) -> tuple[list[str], bool]:
             lines.append(f"| {label} | {wall:.2f} | {cpu:.2f} | ≤ {goal:g} s |")
     started = time.perf_counter()
     with TestClient(create_app(Settings(store_dir=store_dir))) as client:
+        # the catalog (and targeting, warmed up) is prepared in the background: wait for "ready"
+        while not client.get("/healthz").json().get("ready", True):
+            time.sleep(0.05)
         startup = time.perf_counter() - started
         seconds = []
         for _ in range(5):
@@ -263,7 +266,7 @@ def bench_outputs(store_dir: Path, repeat: int) -> tuple[list[str], bool]:
             seconds.append(time.perf_counter() - t0)
     ok &= seconds[0] <= 1.5 * seconds[4] + 0.05
     lines += [
-        f"| service start (`create_app` lifespan, targeting prepared) | {startup:.2f} | | |",
+        f"| service start to `/healthz` ready (catalog and targeting prepared) | {startup:.2f} | | |",
         f"| `POST /targets` Rp 10 bn after the start: 1st / 2nd / 5th | "
         f"{seconds[0]:.2f} / {seconds[1]:.2f} / {seconds[4]:.2f} | | first ≈ fifth |",
         "",
