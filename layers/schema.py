@@ -512,7 +512,9 @@ FIELDS: dict[str, Field] = {
     "rank": _f("Rank", "Peringkat", "count", "Order of the selected villages by value"),
     "n_selected": _f("Villages selected", "Desa terpilih", "count"),
     "objective": _f("Objective", "Tujuan", "text", "Whose people the programme reaches"),
-    "objective_total": _f("People under the objective", "Penduduk sasaran provinsi", "people"),
+    "objective_total": _f(
+        "People under the objective", "Penduduk sasaran", "people", "In the whole area (province, kabupaten)"
+    ),
     "budget_used_share": _f("Budget used", "Anggaran terpakai", "fraction"),
     "budget_left": _f("Budget left", "Sisa anggaran", "rupiah"),
     "status": _f("Solver status", "Status pemecah", "text", "optimal, work_limit or budget_too_small"),
@@ -535,6 +537,30 @@ FIELDS: dict[str, Field] = {
         "Female-headed share", "Proporsi KRT perempuan", "fraction", "female_headed_hh / households"
     ),
     "reason": _f("Reason not chosen", "Alasan tidak terpilih", "text"),
+    "why": _f("Why chosen", "Mengapa terpilih", "text", "The village's reason, in a sentence"),
+    "objective_score": _f(
+        "Objective score", "Skor tujuan", "ratio",
+        "What the selection maximises when it weighs people (M0 x people, a priority); not people",
+    ),
+    "cost_per_person_reached": _f(
+        "Cost per person reached", "Biaya per orang terjangkau", "rupiah", "cost / people_reached"
+    ),
+    "min_people": _f(
+        "Minimum people reached per village", "Minimum penduduk terjangkau per desa", "people",
+        "Guard: villages reaching fewer are not chosen",
+    ),
+    "max_cost_per_person": _f(
+        "Maximum cost per person reached", "Biaya maksimum per orang terjangkau", "rupiah",
+        "Guard: villages costing more per person reached are not chosen",
+    ),
+    "poor_population_change": _f(
+        "Change in income-poor people", "Perubahan penduduk miskin", "people",
+        "poor_population_to - poor_population_from",
+    ),
+    "crossing": _f(
+        "Cut-off crossing", "Melintasi batas", "text",
+        "The indicator(s) whose village value crossed its cutoff between the two years",
+    ),
     "people_needed": _f("People needed to replace", "Penduduk yang diperlukan", "people"),
     "cost_allowed": _f("Cost allowed to replace", "Biaya maksimum pengganti", "rupiah"),
     "kind": _f("Facility kind", "Jenis fasilitas", "text"),

@@ -511,6 +511,22 @@ class LayerStore:
                 self._cache[name] = frame
         return self._cache[name]
 
+    def attributes(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """A layer's attribute columns without its geometry (a plain DataFrame; ``columns``: those
+        that exist, default all). Read straight from the file when the layer is not loaded: the
+        geometry of 200,000 hexagons is not decoded to score them (`layers.scoring.rescore`)."""
+        self._check(name)
+        if name in self._cache:
+            frame = self._cache[name]
+            keep = [c for c in (columns or frame.columns) if c in frame.columns and c != "geometry"]
+            return pd.DataFrame(frame[keep])
+        import pyarrow.parquet as pq
+
+        parts = self.parts(name)
+        names = pq.read_schema(parts[0]).names
+        keep = [c for c in (columns or names) if c in names and c not in ("geometry", "bbox")]
+        return pd.concat([pq.read_table(part, columns=keep).to_pandas() for part in parts], ignore_index=True)
+
     @property
     def partitions(self) -> list[PartitionEntry]:
         """The partitions of a national store, as its manifest lists them (none for a province)."""

@@ -136,6 +136,7 @@ def wait_seeded(db: Database, timeout_s: float = 900) -> None:
 
 
 def database_for(args: argparse.Namespace) -> str:
+    """The database URL to measure: --database, or a fresh SQLite file in the work directory."""
     if args.database:
         return str(args.database)
     return f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-verification-')) / 'verification.db'}"
@@ -193,6 +194,7 @@ async def verifier(
 
 
 def bench_load(args: argparse.Namespace) -> dict[str, Any]:
+    """Concurrent operators' reads and status changes against one database."""
     url = database_for(args)
     db = Database.open(url)
     with server(args.store, url, args.key_file) as base:
@@ -201,7 +203,8 @@ def bench_load(args: argparse.Namespace) -> dict[str, Any]:
             codes = [
                 r[0]
                 for r in conn.exec_driver_sql(
-                    "SELECT village_code FROM families GROUP BY village_code HAVING count(*) >= 100 ORDER BY village_code"
+                    "SELECT village_code FROM families GROUP BY village_code"
+                    " HAVING count(*) >= 100 ORDER BY village_code"
                 )
             ]
         villages = codes[: (args.verifiers + 1) // 2]
@@ -277,6 +280,7 @@ def lost_updates(db: Database, done: dict[int, list[tuple[int, str]]]) -> int:
 
 
 def bench_sheet(args: argparse.Namespace) -> dict[str, Any]:
+    """An offline sheet written, filled and uploaded for the largest villages."""
     url = database_for(args)
     db = Database.open(url)
     timings = []
@@ -284,7 +288,8 @@ def bench_sheet(args: argparse.Namespace) -> dict[str, Any]:
         wait_seeded(db)
         with db.read() as conn:
             code = conn.exec_driver_sql(
-                "SELECT village_code FROM families GROUP BY village_code HAVING count(*) >= 500 ORDER BY count(*) LIMIT 1"
+                "SELECT village_code FROM families GROUP BY village_code"
+                " HAVING count(*) >= 500 ORDER BY count(*) LIMIT 1"
             ).scalar()
         if code is None:
             raise SystemExit("no village of the store has 500 families")
@@ -365,6 +370,7 @@ def synthetic_register(families: int, villages: int, seed: int = 1) -> tuple[pd.
 
 
 def bench_page(args: argparse.Namespace) -> dict[str, Any]:
+    """The desa page's families of one large village, signed in."""
     from layers.verification.crypto import FieldCipher
     from layers.verification.rounds import seed_round
 
@@ -418,6 +424,7 @@ def bench_page(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
+    """Run one measurement and print its figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("what", choices=["load", "sheet", "page"])
     parser.add_argument("--store", type=Path, required=True)

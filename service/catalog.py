@@ -1,9 +1,11 @@
 """Everything the lifespan prepares once per store, for fast answers.
 
 `Catalog` turns each served layer into a `layers.query.table.Table` (numpy columns, per-row bounds)
-plus its features' GeoJSON geometry bytes, keeps the `layers.scoring.rescore.ScoringFrame` that rescoring
-needs, the vector tiles and the province outline. Requests then only index arrays. Nothing here
-changes after the lifespan except bounded caches, each behind a lock.
+plus its features' GeoJSON geometry bytes, keeps the `layers.scoring.rescore.ScoringFrame` that
+rescoring needs, the villages prepared for targeting (one small selection runs at start, so the
+first ``POST /targets`` is as fast as the next), the vector tiles and the province outline.
+Requests then only index arrays. Nothing here changes after the lifespan except bounded caches,
+each behind a lock.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from layers.errors import ConfigError, InvalidQuery, LayerNotFound, excerpt
+from layers.errors import ConfigError, InvalidQuery, LayerNotFound, SasaranError, excerpt
 from layers.maps.tiles import VectorTiles
 from layers.query import table as query
 from layers.query.table import Table
@@ -28,6 +30,7 @@ from layers.schema import LAYERS, TABLES, YEAR_LAYERS
 from layers.scoring.households import HouseholdFrame
 from layers.scoring.rescore import ScoringFrame, check_year, store_spec
 from layers.store import LayerStore
+from layers.targeting.selection import TargetingBase, warm_up
 from service.responses import LazyGeometryJSON, features_bytes, geometry_json, prepare_features
 
 log = logging.getLogger(__name__)
@@ -107,6 +110,13 @@ class Catalog:
         has_scoring = all(name in store.names for name in (*YEAR_LAYERS, "village_years"))
         self.scoring = ScoringFrame.from_store(store) if has_scoring else None
         self.spec = store_spec(store)
+        self._targeting: TargetingBase | None = None
+        if self.scoring is not None:
+            self._targeting = TargetingBase.of(self.scoring, store.layer("villages"))
+            try:
+                warm_up(self.scoring, self._targeting, self.spec)
+            except SasaranError as exc:  # a store no selection can be made on: say so, serve the rest
+                log.warning("targeting not warmed up: %s", exc)
         self.tiles = VectorTiles(store, scoring=self.scoring)
         self._views: dict[tuple[str, int], Table] = {}
         self._view_features: dict[tuple[str, int], np.ndarray | None] = {}
@@ -130,6 +140,12 @@ class Catalog:
                 "use basis=area"
             )
         return households
+
+    def targeting(self) -> TargetingBase:
+        """The villages in scoring order for targeting (`ConfigError` without scoring layers)."""
+        if self._targeting is None:
+            raise ConfigError("this store lacks hexagons, villages, kecamatan or kabupaten: no targeting")
+        return self._targeting
 
     def require_scoring(self) -> ScoringFrame:
         """The scoring arrays; `ConfigError` when the store lacks the layers they come from."""

@@ -194,23 +194,6 @@ class ScoreResponse(_Open):
     units: list[ScoreUnit]
 
 
-class TargetResponse(_Open):
-    """``POST /targets`` (JSON): the selection, its summary and the villages just below the line."""
-
-    year: int
-    objective: str
-    spec: dict[str, Any]
-    status: str
-    reason: str | None = None
-    gap: float | None = None
-    solve_seconds: float | None = None
-    solver: dict[str, Any] | None = None
-    summary: dict[str, Any]
-    selected: list[dict[str, Any]]
-    below_line: list[dict[str, Any]]
-    scenarios: dict[str, Any] | None = None
-
-
 class ChangesResponse(_Open):
     """``GET /changes`` (JSON): change per unit between two years, in rank order (1: largest fall)."""
 

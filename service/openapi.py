@@ -105,7 +105,6 @@ MODELS: tuple[type[BaseModel], ...] = (
     models.Feature,
     models.FeatureCollection,
     models.ScoreResponse,
-    models.TargetResponse,
     models.ChangesResponse,
     models.Exports,
     models.Health,

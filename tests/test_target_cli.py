@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -11,10 +12,12 @@ import pandas as pd
 import pyogrio
 import pytest
 import typer
+from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from layers.cli.target import changes_command, target_command
 from layers.errors import InfeasibleTargeting, InvalidQuery
+from layers.targeting.request import TargetRequest
 
 runner = CliRunner()
 
@@ -41,6 +44,18 @@ def test_target_json(app, store_dir):
     assert out["summary"]["total_cost"] <= 4e9
     assert out["status"] == "optimal" and out["objective"] == "mpi_poor"
     assert out["selected"][0]["confidence"] is not None
+    assert isinstance(out["summary"]["people_reached"], int)
+
+
+def test_every_request_field_is_an_option(app):
+    """Issue 21, point 3: the options are the model's fields, not a copy that can drift."""
+    r = _run(app, "target", "--help")
+    assert r.exit_code == 0
+    text = " ".join(r.stdout.split())
+    for name in TargetRequest.model_fields:
+        if name not in ("spec", "time_limit_s"):
+            assert f"--{name.replace('_', '-')}" in text, name
+    assert "--request" in text and "(default 100.000.000)" in text
 
 
 def test_target_every_option(app, store, store_dir):
@@ -53,6 +68,7 @@ def test_target_every_option(app, store, store_dir):
         "--max-villages", "6", "--kabupaten-min", f"{kab}=1", "--kabupaten-max", f"{kab}=2",
         "--include", first, "--exclude", last, "--min-score", "0", "--priority", "elderly=0.5",
         "--priority", "female_headed_hh=1", "--scenarios", "10", "--seed", "3", "--k", "1/3",
+        "--min-people", "0", "--max-cost-per-person", "none", "--title", "Program uji",
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
@@ -60,6 +76,70 @@ def test_target_every_option(app, store, store_dir):
     assert first in codes and last not in codes and len(codes) <= 6
     assert 1 <= sum(x["kabupaten_code"] == kab for x in out["selected"]) <= 2
     assert out["objective"] == "dimension"
+    assert out["parameters"]["max_cost_per_person"] is None and out["parameters"]["title"] == "Program uji"
+
+
+def test_one_kabupaten_is_one_option(app, store, store_dir):
+    """Issue 20, item 11: ``--kabupaten 6204`` instead of a ``--kabupaten-max CODE=0`` per other one."""
+    kabs = sorted(store.layer("kabupaten")["kabupaten_code"].astype(str))
+    one = _run(
+        app, "target", "--store", store_dir, "--budget", "3e9", "--kabupaten", kabs[1], "--scenarios", "0"
+    )
+    caps = [a for k in kabs if k != kabs[1] for a in ("--kabupaten-max", f"{k}=0")]
+    many = _run(app, "target", "--store", store_dir, "--budget", "3e9", *caps, "--scenarios", "0")
+    assert one.exit_code == 0 and many.exit_code == 0, one.output + many.output
+    chosen = [x["village_code"] for x in json.loads(one.stdout)["selected"]]
+    assert chosen and chosen == [x["village_code"] for x in json.loads(many.stdout)["selected"]]
+    assert {x["kabupaten_code"] for x in json.loads(one.stdout)["selected"]} == {kabs[1]}
+    out = _run(
+        app, "target", "--store", store_dir, "--budget", "3e9", "--exclude-kabupaten", f"{kabs[1]},{kabs[2]}"
+    )
+    assert {x["kabupaten_code"] for x in json.loads(out.stdout)["selected"]}.isdisjoint({kabs[1], kabs[2]})
+
+
+@pytest.mark.parametrize(
+    ("typed", "amount"),
+    [
+        ("2.000.000.000", 2e9),
+        ("2 miliar", 2e9),
+        ("2M", 2e9),
+        ("2,5 M", 2.5e9),
+        ("2500 juta", 2.5e9),
+        ("2e9", 2e9),
+    ],
+)
+def test_budgets_are_read_as_planners_type_them_and_echoed(app, store_dir, typed, amount):
+    """Issue 20, item 8: ``--budget 2.000.000.000`` is two billion rupiah, and the echo says so."""
+    r = _run(app, "target", "--store", store_dir, "--budget", typed, "--scenarios", "0")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["parameters"]["budget"] == amount
+    assert f"Rp {amount:,.0f}".replace(",", ".") in r.stderr
+
+
+def test_an_ambiguous_amount_is_refused_with_a_hint(app, store_dir):
+    r = _run(app, "target", "--store", store_dir, "--budget", "2m")
+    assert isinstance(r.exception, InvalidQuery) and "2M or 2 miliar" in str(r.exception)
+    r = _run(app, "target", "--store", store_dir, "--budget", "dua miliar")
+    assert isinstance(r.exception, InvalidQuery) and "--budget" in str(r.exception)
+
+
+def test_a_request_file_and_options_over_it(app, store_dir, tmp_path):
+    body = {"budget": 3e9, "priority": {"elderly": 0.5}, "scenarios": 0}
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(body))
+    r = _run(app, "target", "--store", store_dir, "--request", path)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["parameters"]["priority"] == {"elderly": 0.5}
+    r = _run(app, "target", "--store", store_dir, "--request", path, "--budget", "1 miliar")
+    assert json.loads(r.stdout)["parameters"]["budget"] == 1e9
+    path.write_text("[1, 2]")
+    r = _run(app, "target", "--store", store_dir, "--request", path)
+    assert isinstance(r.exception, InvalidQuery) and "JSON object" in str(r.exception)
+
+
+def _xlsx_rows(path: Path, sheet: str) -> pd.DataFrame:
+    frame = pd.read_excel(path, sheet_name=sheet)
+    return frame.iloc[:-1]  # the last row is the total
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "gpkg", "json"])
@@ -69,14 +149,17 @@ def test_target_files(app, store_dir, tmp_path, fmt):
     assert r.exit_code == 0, r.output
     assert path.exists() and not list(tmp_path.glob(".*"))  # no temporary file left behind
     rank = "rank"
-    if fmt == "csv":  # meeting-ready: Indonesian headers by default
-        frame = pd.read_csv(path, dtype={"Kode desa": str}, encoding="utf-8-sig")
+    if fmt == "csv":  # meeting-ready: Indonesian headers and the Indonesian Excel dialect by default
+        frame = pd.read_csv(path, sep=";", decimal=",", dtype={"Kode desa": str}, encoding="utf-8-sig")
         rank = "Peringkat"
+        frame = frame.iloc[:-1] if str(frame[rank].iloc[-1]) == "Jumlah" else frame
     elif fmt == "xlsx":
-        frame = pd.read_excel(path, sheet_name="terpilih")
         sheets = pd.read_excel(path, sheet_name=None)
-        assert set(sheets) == {"terpilih", "di_bawah_garis", "per_kabupaten", "tentang"}
+        assert set(sheets) == {
+            "terpilih", "di_bawah_garis", "dikecualikan_penjaga", "per_kabupaten", "per_kecamatan", "tentang"
+        }  # fmt: skip
         assert "SINTETIS" in sheets["tentang"].to_string()
+        frame = _xlsx_rows(path, "terpilih")
         rank = "Peringkat"
     elif fmt == "gpkg":
         frame = pyogrio.read_dataframe(path, layer="targets")
@@ -88,50 +171,64 @@ def test_target_files(app, store_dir, tmp_path, fmt):
     else:
         frame = pd.DataFrame(json.loads(path.read_text())["selected"])
     assert len(frame) == 4
-    assert list(frame[rank]) == [1, 2, 3, 4]
+    assert [int(x) for x in frame[rank]] == [1, 2, 3, 4]
 
 
-def test_downloads_are_meeting_ready_in_both_languages(app, store_dir, tmp_path):
-    """Issue 14, item 8: titled headers, whole people and rupiah, stated precision, every parameter."""
+def test_csv_is_the_indonesian_excel_dialect_or_the_english_one(app, store_dir):
+    """Issue 20, item 8: ``;`` and ``,`` for Bahasa Indonesia (what Indonesian Excel reads), ``,`` and
+    ``.`` for English; whole people and rupiah; the rows add up to the total row."""
+    r = _run(app, "target", "--store", store_dir, "--budget", "3e9", "--format", "csv", "--scenarios", "5")
+    assert r.exit_code == 0 and r.stdout.startswith("Peringkat;Kode desa")
+    frame = pd.read_csv(io.StringIO(r.stdout), sep=";", decimal=",", dtype=str)
+    rows, total = frame.iloc[:-1], frame.iloc[-1]
+    assert total["Peringkat"] == "Jumlah"
+    people = rows["Penduduk terjangkau"].astype(int)
+    assert people.sum() == int(total["Penduduk terjangkau"]) and rows["Biaya"].str.isdigit().all()
+    assert rows["Indeks M0"].str.match(r"^0,\d{1,4}$").all()  # a decimal comma, 4 places at most
+    en = _run(app, "target", "--store", store_dir, "--budget", "3e9", "--format", "csv", "--lang", "en")
+    assert en.exit_code == 0 and en.stdout.startswith("Rank,Village code")
+    assert pd.read_csv(io.StringIO(en.stdout))["Adjusted headcount M0"].iloc[0] < 1
+
+
+def test_xlsx_stores_numbers_with_formats_totals_and_a_filter(app, store_dir, tmp_path):
+    """Issue 20, item 8: numbers as numbers (never text), thousands and percentage formats, a total
+    row that adds up, an autofilter; the about sheet's amounts are numbers too."""
+    path = tmp_path / "t.xlsx"
     args = ["--budget", "3e9", "--priority", "elderly=2", "--kabupaten-max", "6201=1", "--k", "0.4"]
-    for lang, people, cost, m0, about in (
-        ("id", "Penduduk terjangkau", "Biaya", "Indeks M0", "tentang"),
-        ("en", "People reached", "Cost", "Adjusted headcount M0", "about"),
-    ):
-        path = tmp_path / f"targets-{lang}.xlsx"
-        r = _run(
-            app, "target", "--store", store_dir, *args, "--format", "xlsx", "--lang", lang, "--out", path
-        )
-        assert r.exit_code == 0, r.output
-        sheets = pd.read_excel(path, sheet_name=None, dtype=object)
-        selected = next(iter(sheets.values()))
-        assert {people, cost, m0} <= set(selected.columns)
-        assert all(isinstance(v, int) for v in selected[people]) and all(
-            isinstance(v, int) for v in selected[cost]
-        )
-        assert all(len(str(v).split(".")[-1]) <= 4 for v in selected[m0])
-        items = dict(zip(*(sheets[about][c] for c in sheets[about].columns), strict=True))
-        text = " ".join(f"{k}={v}" for k, v in items.items())
-        for needle in (
-            "6201",
-            "3.000.000.000" if lang == "id" else "3,000,000,000",
-            "100.000.000" if lang == "id" else "100,000,000",
-        ):
-            assert needle in text, (lang, needle, text)
-        assert "0,4000" in text if lang == "id" else "0.4000" in text
-        assert ("lansia = 2,00" if lang == "id" else "elderly = 2.00") in text
-        assert ("optimal" in text) and ("SINTETIS" in text if lang == "id" else "SYNTHETIC" in text)
+    r = _run(app, "target", "--store", store_dir, *args, "--format", "xlsx", "--out", path)
+    assert r.exit_code == 0, r.output
+    book = load_workbook(path)
+    sheet = book["terpilih"]
+    header = [c.value for c in sheet[1]]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    body, total = rows[:-1], rows[-1]
+    people = header.index("Penduduk terjangkau")
+    cost, m0, conf = header.index("Biaya"), header.index("Indeks M0"), header.index("Keyakinan seleksi")
+    assert all(isinstance(r[people], int) and isinstance(r[cost], int) for r in body)
+    assert total[people] == sum(r[people] for r in body) and total[cost] == sum(r[cost] for r in body)
+    assert sheet.cell(2, people + 1).number_format == "#,##0"
+    assert sheet.cell(2, m0 + 1).number_format == "0.0000"
+    assert sheet.cell(2, conf + 1).number_format == "0%"
+    assert sheet.auto_filter.ref.startswith("A1:")
+    about = book["tentang"]
+    values = {row[0]: row[1] for row in about.iter_rows(min_row=2, values_only=True)}
+    assert values["Anggaran (Rp)"] == 3_000_000_000 and values["Batas miskin k"] == pytest.approx(0.4)
+    assert values["Penjaga: minimum orang terjangkau per desa"] == 10
+    assert "lansia = 2,00" in values["Prioritas"]
+    kab = book["per_kabupaten"]
+    kab_rows = list(kab.iter_rows(min_row=2, values_only=True))
+    kab_header = [c.value for c in kab[1]]
+    j = kab_header.index("Penduduk terjangkau")
+    assert kab_rows[-1][j] == sum(r[j] for r in kab_rows[:-1]) == total[people]
 
 
-def test_target_table_and_csv_on_stdout(app, store_dir):
+def test_target_table_on_stdout_counts_whole_people(app, store_dir):
     r = _run(
         app, "target", "--store", store_dir, "--max-villages", "3", "--format", "table", "--scenarios", "0"
     )
     assert r.exit_code == 0 and "3 villages" in r.stdout
-    r = _run(app, "target", "--store", store_dir, "--max-villages", "3", "--format", "csv")
-    assert r.exit_code == 0 and r.stdout.startswith("Peringkat,Kode desa")
-    r = _run(app, "target", "--store", store_dir, "--max-villages", "3", "--format", "csv", "--lang", "en")
-    assert r.exit_code == 0 and r.stdout.startswith("Rank,Village code")
+    people = [line.split()[-4] for line in r.stdout.splitlines()[2:]]
+    assert people and all(p.replace(",", "").isdigit() for p in people)  # never 968.863 people
 
 
 @pytest.mark.parametrize(
@@ -143,8 +240,10 @@ def test_target_table_and_csv_on_stdout(app, store_dir):
         (["--format", "docx"], InvalidQuery, "--format"),
         (["--lang", "fr"], InvalidQuery, "--lang"),
         (["--objective", "dimension"], InvalidQuery, "dimension"),
+        (["--max-villages", "0"], InvalidQuery, "max_villages"),
         (["--include", "nope"], InfeasibleTargeting, "include: unknown village"),
         (["--kabupaten-min", "9999=1"], InfeasibleTargeting, "kabupaten_min: unknown kabupaten"),
+        (["--kabupaten", "9999"], InfeasibleTargeting, "kabupaten: unknown kabupaten"),
     ],
 )
 def test_target_bad_input_raises_a_domain_error(app, store_dir, args, error, match):
@@ -162,6 +261,9 @@ def test_changes(app, store, store_dir, level):
     out = json.loads(r.stdout)
     assert out["level"] == level and out["from"] == years[0]
     assert out["units"][0]["rank"] == 1
+    unit = out["units"][0]
+    assert isinstance(unit["poor_population_change"], int)
+    assert ("crossing" in unit) if level == "village" else ("crossings" in unit)
     r = _run(app, "changes", "--store", store_dir, "--level", level, "--format", "csv")
     assert r.exit_code == 0 and "M0_change" in r.stdout.splitlines()[0]
 
@@ -179,21 +281,36 @@ def _registered() -> bool:
     return {"target", "changes"} <= {c.name for c in app.registered_commands}
 
 
+def _sasaran(*args: str) -> subprocess.CompletedProcess[bytes]:
+    command = [sys.executable, "-m", "layers.cli", *args]
+    return subprocess.run(command, check=False, capture_output=True)
+
+
 @pytest.mark.skipif(not _registered(), reason="target/changes not registered in layers/cli/main.py yet")
 def test_sasaran_target_exit_codes(store_dir: Path):
-    def run(*args: str) -> subprocess.CompletedProcess[bytes]:
-        command = [sys.executable, "-m", "layers.cli", *args]
-        return subprocess.run(command, check=False, capture_output=True)
-
-    ok = run("target", "--store", str(store_dir), "--max-villages", "3")
+    ok = _sasaran("target", "--store", str(store_dir), "--max-villages", "3")
     assert ok.returncode == 0, ok.stderr
     assert len(json.loads(ok.stdout)["selected"]) == 3  # stdout holds the answer only
-    bad = run("target", "--store", str(store_dir), "--budget", "-1")
+    bad = _sasaran("target", "--store", str(store_dir), "--budget", "-1")
     assert bad.returncode == 2 and b"budget" in bad.stderr
-    assert run("target", "--store", str(store_dir), "--include", "nope").returncode == 2
-    free = run(
+    assert _sasaran("target", "--store", str(store_dir), "--include", "nope").returncode == 2
+    free = _sasaran(
         "target", "--store", str(store_dir), "--budget", "1e11", "--cost-fixed", "0", "--cost-per-person", "0"
     )
     assert free.returncode == 2 and b"a budget needs a cost" in free.stderr
-    changes = run("changes", "--store", str(store_dir), "--format", "table")
+    changes = _sasaran("changes", "--store", str(store_dir), "--format", "table")
     assert changes.returncode == 0 and b"M0_change" in changes.stdout
+
+
+@pytest.mark.skipif(not _registered(), reason="target/changes not registered in layers/cli/main.py yet")
+def test_a_pdf_is_written_quietly(store_dir: Path, tmp_path: Path):
+    """Issue 20, item 11: no font-subsetting log; one line saying what was written."""
+    out = tmp_path / "b.pdf"
+    run = _sasaran(
+        "target", "--store", str(store_dir), "--budget", "2 miliar", "--format", "pdf", "--out", str(out)
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.decode().strip().splitlines()
+    assert lines == ["budget: Rp 2.000.000.000 (2 miliar)"], lines  # the echo of the amount, nothing else
+    assert run.stdout.decode().startswith(f"Wrote {out}")
+    assert out.read_bytes()[:5] == b"%PDF-"

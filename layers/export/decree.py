@@ -263,9 +263,7 @@ def write_pdf(final: FinalList, lang: str = "id") -> bytes:
         _banner(pdf, words["incomplete"], (253, 226, 226))
     pdf.heading(words["counts"], size=11)
     header, rows = _counts_table(final, lang)
-    statuses = len(header) - 3
-    widths = (34, 40, *([16.0] * statuses), 20)
-    pdf.table_of(header, [[str(v) for v in row] for row in rows], widths, set(range(2, len(header))))
+    pdf.grid(header, [[str(v) for v in row] for row in rows], set(range(2, len(header))))
     pdf.heading(words["families"].format(n=len(final.families)), size=11)
     _families(pdf, final, lang)
     if not final.complete:
@@ -274,12 +272,7 @@ def write_pdf(final: FinalList, lang: str = "id") -> bytes:
             [i["code"], i["name"], i["kecamatan_name"], getattr(VILLAGE_STATES[i["state"]], lang)]
             for i in final.waiting.to_dict("records")
         ]
-        pdf.table_of(
-            [words["code"], words["village"], words["kecamatan"], words["state"]],
-            waiting,
-            (30, 60, 60, 70),
-            set(),
-        )
+        pdf.grid([words["code"], words["village"], words["kecamatan"], words["state"]], waiting, set())
     _signature(pdf, words)
     return bytes(pdf.output())
 

@@ -1,9 +1,18 @@
-"""Change between two years per village, kecamatan or kabupaten: poverty rate, H and M0.
+"""Change between two years per village, kecamatan or kabupaten: poverty rate, H, M0, poor people.
 
 Both years are scored with the same indicator spec (the cells' access values are static, the
 village values come from each year's poverty table), so a change reflects the villages' poverty
 figures, not a change of method. Units are ranked by their fall in one measure, largest fall
 first: the kabupaten planners commend.
+
+**Cut-off crossings.** Without a household register a village's H and M0 move only when one of its
+village-level indicators (the poverty rate, the share without electricity, ...) crosses its cutoff:
+a rate going from 9.68 % to 8.68 % across 9.03 % takes a village's H from 1 to 0, a cliff rather
+than an improvement of that size. Each village therefore names the indicators that crossed
+(``crossing``, with the value before and after and the cutoff when only one did), and at village
+level a village whose H or M0 changed with a crossing is **not ranked** by H or M0 (``rank`` null);
+kecamatan and kabupaten count their crossing villages (``crossings``). Poor people are summed from
+the poverty table (``poor_population_*``), never recomputed from a rounded rate.
 """
 
 from __future__ import annotations
@@ -19,8 +28,9 @@ from layers.schema import AREA_LEVELS
 from layers.schema import level as level_schema
 from layers.scoring.rescore import ScoringFrame, store_spec
 from layers.scoring.spec import IndicatorSpec, spec_to_dict
+from layers.scoring.titles import indicator_titles
 from layers.store import LayerStore
-from layers.types import FloatArray, IntArray
+from layers.types import BoolArray, FloatArray, IntArray
 
 #: Measures compared: the income poverty rate (percent of people below the BPS line) and the
 #: Alkire-Foster headcount ratio H and adjusted headcount M0.
@@ -85,11 +95,63 @@ def changes(
         out[f"{name}_change"] = after - before
         with np.errstate(divide="ignore", invalid="ignore"):
             out[f"{name}_change_rel"] = np.where(before > 0, (after - before) / before, np.nan)
-    out["rank"] = out[f"{rank_by}_change"].rank(method="min", na_option="keep").astype("Int64")
+    out["poor_population_change"] = out["poor_population_to"] - out["poor_population_from"]
+    crossed = _crossings(frame, spec, year_from, year_to)
+    if level == "village":
+        out = pd.concat([out, crossed.drop(columns="n")], axis=1)
+        jumped = (crossed["n"].to_numpy() > 0) & (np.abs(out[f"{rank_by}_change"].to_numpy()) > 0)
+        cliff = jumped if rank_by in ("H", "M0") else np.zeros(len(out), bool)
+        crossing_columns = list(crossed.columns.drop("n"))
+    else:
+        pos = _village_to_level(store, frame, level)
+        out["crossings"] = np.bincount(pos, weights=crossed["n"].to_numpy() > 0, minlength=len(out)).astype(
+            np.int64
+        )
+        cliff = np.zeros(len(out), bool)
+        crossing_columns = ["crossings"]
+    ranked = out[f"{rank_by}_change"].where(~cliff)
+    out["rank"] = ranked.rank(method="min", na_option="keep").astype("Int64")
     order = [*units.columns, "population_from", "population_to"]
     order += [f"{name}_{part}" for name in MEASURES for part in ("from", "to", "change", "change_rel")]
+    order += ["poor_population_from", "poor_population_to", "poor_population_change", *crossing_columns]
     out = out[[*order, "rank"]]
     return out.sort_values(["rank", units.columns[0]], na_position="last").reset_index(drop=True)
+
+
+def _crossings(frame: ScoringFrame, spec: IndicatorSpec, year_from: int, year_to: int) -> pd.DataFrame:
+    """Per village (in the frame's order): the village-level indicators whose deprivation flipped
+    between the years (``crossing``: their names), and for a single one its values and cutoff."""
+    _, before = frame.year_rows(year_from)
+    _, after = frame.year_rows(year_to)
+    n = len(before)
+    flipped: list[tuple[str, FloatArray, FloatArray, float, BoolArray]] = []
+    for indicator in spec.indicators:
+        column = indicator.column
+        if column in frame.cell_columns or column not in before or column not in after:
+            continue  # a cell value (travel time, distance) does not change between years
+        a, b = before[column].to_numpy(np.float64), after[column].to_numpy(np.float64)
+        above = indicator.deprived_when == "above"
+        was = a > indicator.cutoff if above else a < indicator.cutoff
+        now = b > indicator.cutoff if above else b < indicator.cutoff
+        moved = (was != now) & np.isfinite(a) & np.isfinite(b)
+        flipped.append((indicator.name, a, b, indicator.cutoff, moved))
+    count = np.zeros(n, np.int64)
+    names = np.full(n, "", dtype=object)
+    value_from, value_to, cutoff = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    for name, a, b, cut, moved in flipped:
+        count += moved
+        names[moved] = [f"{x}, {name}" if x else name for x in names[moved]]
+        value_from[moved], value_to[moved], cutoff[moved] = a[moved], b[moved], cut
+    single = count == 1
+    return pd.DataFrame(
+        {
+            "crossing": [x or None for x in names],
+            "crossing_from": np.where(single, value_from, np.nan),
+            "crossing_to": np.where(single, value_to, np.nan),
+            "crossing_cutoff": np.where(single, cutoff, np.nan),
+            "n": count,
+        }
+    )
 
 
 def _units(store: LayerStore, level: str) -> pd.DataFrame:
@@ -115,13 +177,18 @@ def _measures(
     poor = np.nan_to_num(rows["poor_population"].to_numpy(np.float64)) if "poor_population" in rows else None
     population = np.bincount(pos, weights=people, minlength=n)
     if poor is None:
-        rate = np.full(n, np.nan)
+        rate = poor_people = np.full(n, np.nan)
     else:
+        poor_people = np.bincount(pos, weights=poor, minlength=n)
         with np.errstate(divide="ignore", invalid="ignore"):
-            rate = np.where(
-                population > 0, 100 * np.bincount(pos, weights=poor, minlength=n) / population, np.nan
-            )
-    return {"population": population, "poverty_rate": rate, "H": summary.H, "M0": summary.M0}
+            rate = np.where(population > 0, 100 * poor_people / population, np.nan)
+    return {
+        "population": population,
+        "poverty_rate": rate,
+        "H": summary.H,
+        "M0": summary.M0,
+        "poor_population": poor_people,
+    }
 
 
 def _village_to_level(store: LayerStore, frame: ScoringFrame, level: str) -> IntArray:
@@ -143,6 +210,8 @@ def _field(key: str) -> str:
     """The field a change column is read as: ``H_change`` as ``H``, ``*_change_rel`` as a fraction."""
     if key.endswith("_change_rel"):
         return "coverage"  # a fraction, 4 decimals
+    if key in ("crossing_from", "crossing_to", "crossing_cutoff"):
+        return "crossing_value"  # the indicator's own unit: as many digits as it has (up to 12)
     for suffix in ("_from", "_to", "_change"):
         if key.endswith(suffix):
             return key.removesuffix(suffix)
@@ -186,5 +255,6 @@ def changes_to_json(
         "level": level,
         "rank_by": rank_by,
         "spec": spec_to_dict(spec),
+        "indicator_titles": indicator_titles(spec),
         "units": records,
     }

@@ -143,13 +143,15 @@ class ScoringFrame:
     @classmethod
     def from_store(cls, store: LayerStore) -> ScoringFrame:
         """Prepare a store's cells for rescoring (positions by `searchsorted`, never a join)."""
-        hexes = store.layer("hexagons")
-        village_codes = store.layer("villages")["village_code"].to_numpy()
+        # attributes only: the cells' geometry is not needed to score them, and decoding it was
+        # most of the time `sasaran target` took before its first answer
+        hexes = store.attributes("hexagons")
+        village_codes = store.attributes("villages", ["village_code"])["village_code"].to_numpy()
         village_pos = _positions(village_codes, hexes["village_code"].to_numpy())
         area_pos = {}
         for name in AREA_LEVELS[1:]:
             unit = level(name)
-            codes = store.layer(unit.layer or "")[unit.id_column].to_numpy()
+            codes = store.attributes(unit.layer or "", [unit.id_column or ""])[unit.id_column].to_numpy()
             area_pos[name] = (_positions(codes, hexes[unit.id_column].to_numpy()), len(codes))
         static = {
             c: hexes[c].to_numpy(np.float64) for c in hexes.columns if c.startswith(("time_min_", "dist_km_"))

@@ -205,15 +205,21 @@ def check_feasible(problem: Problem) -> None:
     p = problem
     both = np.flatnonzero(p.forced & p.banned)
     if len(both):
-        raise InfeasibleTargeting(
-            f"include: village(s) {quote_labels(p.item_labels, both)} are also excluded"
+        villages = quote_labels(p.item_labels, both)
+        raise Infeasible(
+            "include_excluded", f"include: village(s) {villages} are also excluded", villages=villages
         )
     forced_n = np.bincount(p.group[p.forced], minlength=len(p.group_min))
     _check_groups(p, forced_n)
     needed = int(np.maximum(p.group_min, forced_n).sum())
     if p.max_count is not None and needed > p.max_count:
         what = "include lists" if needed == p.forced.sum() else "include and kabupaten_min need"
-        raise InfeasibleTargeting(f"max_villages: {what} {needed} villages, max_villages is {p.max_count}")
+        raise Infeasible(
+            "max_villages_needed",
+            f"max_villages: {what} {needed} villages, max_villages is {p.max_count}",
+            needed=needed,
+            max_villages=p.max_count,
+        )
     _check_budget(p, forced_n)
 
 
@@ -221,19 +227,31 @@ def _check_groups(p: Problem, forced_n: IntArray) -> None:
     selectable = np.bincount(p.group[~p.banned], minlength=len(p.group_min))
     capped = p.group_max < p.group_size
     for g in np.flatnonzero((p.group_min > p.group_max) & capped).tolist():
-        raise InfeasibleTargeting(
+        raise Infeasible(
+            "kabupaten_min_above_max",
             f"kabupaten_min: {p.group_labels[g]} needs {p.group_min[g]} villages "
-            f"but kabupaten_max allows {p.group_max[g]}"
+            f"but kabupaten_max allows {p.group_max[g]}",
+            kabupaten=p.group_labels[g],
+            minimum=int(p.group_min[g]),
+            maximum=int(p.group_max[g]),
         )
     for g in np.flatnonzero(p.group_min > selectable).tolist():
-        raise InfeasibleTargeting(
+        raise Infeasible(
+            "kabupaten_min_selectable",
             f"kabupaten_min: {p.group_labels[g]} needs {p.group_min[g]} villages but has only "
-            f"{selectable[g]} that may be selected (after exclude and min_score)"
+            f"{selectable[g]} that may be selected (after exclude, min_score and the guards)",
+            kabupaten=p.group_labels[g],
+            minimum=int(p.group_min[g]),
+            selectable=int(selectable[g]),
         )
     for g in np.flatnonzero(forced_n > p.group_max).tolist():
-        raise InfeasibleTargeting(
+        raise Infeasible(
+            "kabupaten_max_include",
             f"kabupaten_max: {p.group_labels[g]} allows {p.group_max[g]} villages "
-            f"but include lists {forced_n[g]} there"
+            f"but include lists {forced_n[g]} there",
+            kabupaten=p.group_labels[g],
+            maximum=int(p.group_max[g]),
+            included=int(forced_n[g]),
         )
 
 
@@ -242,18 +260,33 @@ def _check_budget(p: Problem, forced_n: IntArray) -> None:
         return
     forced_cost = float(p.cost[p.forced].sum())
     if forced_cost > p.budget:
-        raise InfeasibleTargeting(
-            f"include: the listed villages cost {forced_cost:,.0f}, budget is {p.budget:,.0f}"
+        raise Infeasible(
+            "include_budget",
+            f"include: the listed villages cost {forced_cost:,.0f}, budget is {p.budget:,.0f}",
+            cost=forced_cost,
+            budget=p.budget,
         )
     extra = 0.0
     for g in np.flatnonzero(p.group_min > forced_n):
         costs = np.sort(p.cost[(p.group == g) & ~p.banned & ~p.forced])
         extra += float(costs[: p.group_min[g] - forced_n[g]].sum())
     if forced_cost + extra > p.budget:
-        raise InfeasibleTargeting(
+        raise Infeasible(
+            "kabupaten_min_budget",
             f"kabupaten_min: the cheapest villages meeting the minimums (with the include list) cost "
-            f"{forced_cost + extra:,.0f}, budget is {p.budget:,.0f}"
+            f"{forced_cost + extra:,.0f}, budget is {p.budget:,.0f}",
+            cost=forced_cost + extra,
+            budget=p.budget,
         )
+
+
+class Infeasible(InfeasibleTargeting):
+    """`InfeasibleTargeting` with a ``key`` and its ``params``: what `layers.export.wording` needs to
+    say the same in Bahasa Indonesia (the planner page shows the service's errors in its language)."""
+
+    def __init__(self, key: str, message: str, **params: Any) -> None:
+        super().__init__(message)
+        self.key, self.params = key, params
 
 
 def quote_labels(labels: Sequence[str], positions: Sequence[int] | np.ndarray, limit: int = 5) -> str:
@@ -413,21 +446,23 @@ class _Counts:
                 under = (v, w)
         return _Bound(self.base_value + best, best_lam, feasible, self.inner(best_lam, n))
 
-    def improve(self, x: BoolArray) -> tuple[BoolArray, int]:
+    def improve(self, x: BoolArray, limit: int = SWAP_WORK, strict: bool = False) -> tuple[BoolArray, int]:
         """Best-improvement swaps (one free item out, one in, within quotas and budget).
 
-        Each swap strictly raises the value, so the search ends; `SWAP_WORK` caps the pairs it
-        examines. Returns the selection and the number of swaps.
+        Each swap strictly raises the value, so the search ends; ``limit`` (`SWAP_WORK`) caps the
+        pairs it examines (``strict``: never exceeded, not even by the first step; without it the
+        first step always runs, as the solves were pinned with). Returns the selection and the
+        number of swaps.
         """
         x = x.copy()
         count = np.bincount(self.g[x], minlength=len(self.need))
         work = swaps = 0
-        while work < SWAP_WORK:
+        while work < limit:
             inside = np.flatnonzero(x)
             if not len(inside):
                 break
             outside = np.flatnonzero(~x & (self.v > self.v[inside].min()))
-            if not len(outside):
+            if not len(outside) or (strict and work + len(inside) * len(outside) > limit):
                 break
             work += len(inside) * len(outside)
             slack = self.room - float(self.w[x].sum())
@@ -630,7 +665,9 @@ class _Frontier:
             yield self.pop()
 
 
-def solve(problem: Problem, rel_gap: float = REL_GAP) -> Solution:
+def solve(
+    problem: Problem, rel_gap: float = REL_GAP, start: BoolArray | None = None, margin: float = 0.0
+) -> Solution:
     """Choose the items of greatest total value, with a proven gap (module docstring).
 
     Parameters
@@ -639,6 +676,13 @@ def solve(problem: Problem, rel_gap: float = REL_GAP) -> Solution:
         The problem (checked with `check_feasible` first).
     rel_gap
         Stop once no selection can be worth more than ``(1 + rel_gap)`` times the one found.
+    start
+        A selection to start from (ignored unless it meets every constraint). With ``margin`` it is
+        the deterministic tie-break between two solves: it is kept unless a selection worth more
+        than ``(1 + margin)`` times it is found (`layers.targeting.selection` compares a priority
+        with no priority this way).
+    margin
+        Relative improvement a selection needs to replace ``start``.
 
     Returns
     -------
@@ -655,6 +699,8 @@ def solve(problem: Problem, rel_gap: float = REL_GAP) -> Solution:
     started = time.perf_counter()
     check_feasible(problem)
     search = _Search(problem, rel_gap)
+    if start is not None:
+        search.keep(start, margin)
     search.search_frontier()
     search.exact_wide()
     search.exact_counts()
@@ -686,6 +732,24 @@ class _Search:
         self.proven: dict[int, float] = {}
         self.searched: set[int] = set()
         self.work = {"counts_searched": 0, "counts_exact": 0, "nodes": 0, "swaps": 0}
+        #: While the incumbent is the caller's start (`keep`), a selection must beat this to replace it.
+        self.floor = -math.inf
+
+    def keep(self, start: BoolArray, margin: float) -> None:
+        """Make a feasible ``start`` the incumbent, replaced only by a selection worth more than
+        ``(1 + margin)`` times it (the tie-break of `solve`'s ``start``)."""
+        p = self.problem
+        chosen = np.asarray(start, dtype=bool) & ~p.banned | p.forced
+        count = np.bincount(p.group[chosen], minlength=len(p.group_min))
+        fits = (
+            _within_budget(p, chosen)
+            and (p.max_count is None or int(chosen.sum()) <= p.max_count)
+            and bool(((count >= p.group_min) & (count <= p.group_max)).all())
+        )
+        value = float(p.value[chosen].sum())
+        if fits and value >= self.best_value:
+            self.best, self.best_value = chosen, value
+            self.floor = value + margin * abs(value)
 
     def bound(self, n: int) -> _Bound | None:
         """U(n) and its multiplier, computed once per count."""
@@ -729,8 +793,9 @@ class _Search:
         """Keep a choice of free items when it is worth more than the incumbent and fits."""
         chosen = self.counts.full(x)
         value = float(self.problem.value[chosen].sum())
-        if value > self.best_value and _within_budget(self.problem, chosen):
+        if value > max(self.best_value, self.floor) and _within_budget(self.problem, chosen):
             self.best, self.best_value = chosen, value
+            self.floor = -math.inf
 
     def closed(self, u: float, rel_gap: float | None = None) -> bool:
         """Whether a bound u is within ``rel_gap`` of the incumbent (nothing to gain there)."""
@@ -929,3 +994,99 @@ def _fill(p: Problem, chosen: BoolArray, order: IntArray) -> BoolArray:
             count += 1
             room[groups[j]] -= 1
     return chosen
+
+
+#: Pairs the swap search of one re-solve (`reoptimise`) may examine: the confidence scenarios run
+#: 200 of them per request.
+RESOLVE_SWAP_WORK = 200_000
+
+
+def reoptimise(problem: Problem, start: BoolArray, margin: float = REL_GAP) -> BoolArray | None:
+    """Re-solve a problem near a known selection: `solve`'s search, warm-started, with a work limit.
+
+    The confidence scenarios (`layers.targeting.selection`) change values and costs a little; each
+    is re-solved from the chosen list rather than from scratch:
+
+    1. ``start`` is made feasible: banned items out, forced in; while a quota, the count or the
+       budget is exceeded, the free item of least value per cost that may leave leaves; groups
+       short of their minimum take their best items by value per cost;
+    2. the budget left is filled by value per cost (`greedy`'s fill);
+    3. best-improvement swaps (`_Counts.improve`, at most `RESOLVE_SWAP_WORK` pairs examined) are
+       kept only when they raise the value by more than ``margin`` (relative): a list within the
+       solver's tolerance of the best is not replaced by an equivalent one.
+
+    No bound is proven here (no counts are bounded, HiGHS is not called); the work is fixed, so the
+    same problem and start always give the same selection.
+
+    Parameters
+    ----------
+    problem
+        The problem.
+    start
+        The selection to start from (bool per item).
+    margin
+        Relative gain the swaps must bring to replace the repaired start.
+
+    Returns
+    -------
+    ndarray or None
+        The selection, or None when no selection meets a minimum within the budget.
+
+    Examples
+    --------
+    >>> p = make_problem([5, 4, 3], [5, 4, 3], budget=8)
+    >>> reoptimise(p, np.array([True, False, True])).tolist()
+    [True, False, True]
+    """
+    p = problem
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(p.cost > 0, p.value / p.cost, np.inf)
+    ratio[p.value <= 0] = -np.inf
+    by_ratio = np.lexsort((p.cost, -p.value, -ratio))
+    chosen = _trim(p, (np.asarray(start, dtype=bool) & ~p.banned) | p.forced, by_ratio[::-1])
+    if chosen is None:
+        return None
+    chosen = _fill(p, chosen, by_ratio)
+    counts = _Counts.of(p)
+    base = float(p.value[chosen].sum())
+    x, _ = counts.improve(chosen[counts.free], RESOLVE_SWAP_WORK, strict=True)
+    improved = counts.full(x)
+    if float(p.value[improved].sum()) > base + margin * abs(base):
+        return improved
+    return chosen
+
+
+def _trim(p: Problem, chosen: BoolArray, worst_first: IntArray) -> BoolArray | None:
+    """Drop free items (least value per cost first) until quotas, the count and the budget hold;
+    then meet the group minimums by value per cost. None when a minimum cannot be met."""
+    chosen = chosen.copy()
+    count = np.bincount(p.group[chosen], minlength=len(p.group_min))
+    total = int(chosen.sum())
+    spent = float(p.cost[chosen].sum())
+    limit = p.budget * (1 + BUDGET_TOLERANCE) if p.budget is not None else math.inf
+    max_count = total if p.max_count is None else p.max_count
+    for i in worst_first[chosen[worst_first] & ~p.forced[worst_first]].tolist():
+        g = p.group[i]
+        over_all = total > max_count or spent > limit
+        if not over_all and not (count > p.group_max).any():
+            break
+        over_group = count[g] > p.group_max[g]
+        if not (over_all or over_group) or (count[g] <= p.group_min[g] and not over_group):
+            continue
+        chosen[i] = False
+        count[g] -= 1
+        total -= 1
+        spent -= float(p.cost[i])
+    if (count > p.group_max).any() or total > max_count or spent > limit:
+        return None
+    best_first = worst_first[::-1]
+    for g in np.flatnonzero(count < p.group_min):
+        candidates = best_first[(p.group[best_first] == g) & ~chosen[best_first] & ~p.banned[best_first]]
+        need = int(p.group_min[g] - count[g])
+        if len(candidates) < need:
+            return None
+        chosen[candidates[:need]] = True
+    count = np.bincount(p.group[chosen], minlength=len(p.group_min))
+    if (count > p.group_max).any() or not _within_budget(p, chosen):
+        return None
+    return None if p.max_count is not None and chosen.sum() > p.max_count else chosen

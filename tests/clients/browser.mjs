@@ -37,6 +37,34 @@ export function startRun(name, usage, defaultTimeoutMs, minExtra = 0) {
   return { base, outDir, rest, origin: new URL(base).origin, watchdog };
 }
 
+/** The two screens the planner drivers try: a 1366×768 laptop and a 390×844 phone. */
+export const VIEWPORTS = { desktop: { width: 1366, height: 768 }, phone: { width: 390, height: 844 } };
+
+/**
+ * A page in a new context of `browser` for one run: the viewport (a touch phone or a desktop), the
+ * language's locale, downloads allowed, other origins blocked into `run.externalRequests`.
+ */
+export async function viewportPage(browser, viewportName, language, origin, run) {
+  const context = await browser.newContext({
+    viewport: VIEWPORTS[viewportName], locale: language === 'id' ? 'id-ID' : 'en-US', acceptDownloads: true,
+    isMobile: viewportName === 'phone', hasTouch: viewportName === 'phone',
+  });
+  await blockOtherOrigins(context, origin, run.externalRequests);
+  const page = await context.newPage();
+  page.setDefaultTimeout(30000);
+  return { context, page };
+}
+
+/** `oneRun(viewport, language)` for each screen and language (E2E_ONLY="desktop-id,..." to pick some). */
+export async function forEachRun(oneRun) {
+  const only = process.env.E2E_ONLY ? process.env.E2E_ONLY.split(',') : null;
+  for (const viewport of Object.keys(VIEWPORTS)) {
+    for (const language of ['id', 'en']) {
+      if (!only || only.includes(`${viewport}-${language}`)) await oneRun(viewport, language);
+    }
+  }
+}
+
 /** A browser context on a fresh temporary profile, and `close` that closes it and removes the profile. */
 export async function launchContext(options) {
   const profile = mkdtempSync(join(tmpdir(), 'sasaran-chromium-'));
@@ -84,6 +112,6 @@ export async function reportRun(report, watchdog, body, cleanup) {
     await cleanup();
     clearTimeout(watchdog);
   }
-  console.log(JSON.stringify(report, null, 1));
-  process.exit(report.ok ? 0 : 1);
+  // Written, then exit once the pipe took it all (a large report is longer than the pipe's buffer).
+  process.stdout.write(`${JSON.stringify(report, null, 1)}\n`, () => process.exit(report.ok ? 0 : 1));
 }

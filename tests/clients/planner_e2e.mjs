@@ -116,8 +116,9 @@ await reportRun(report, watchdog, async () => {
   await page.click('#run');
   report.clientError = (await page.textContent('#error')).trim();
   await page.fill('#budget', '4000000000');
-  await page.click('details.advanced > summary');
-  await page.fill('#min_score', '5'); // the service answers 400 problem+json naming min_score
+  // a quota no kabupaten can meet: the service answers 400 problem+json, in the page's language
+  const kab = await page.$eval('#kabupaten-list .quota-row', (row) => row.dataset.code);
+  await page.fill(`#kabupaten-list .quota-row[data-code="${kab}"] input[data-quota="min"]`, '999');
   await page.click('#run');
   await page.waitForSelector('body[data-state="error"]');
   report.problemError = (await page.textContent('#error')).trim();

@@ -7,11 +7,10 @@
 // Prints one JSON report: {ok, runs: {"desktop-id": {...}, "desktop-en": ..., "phone-id": ..., "phone-en": ...}}.
 // Screenshots go to OUT_DIR/<run>-<step>.png. Env: CHROMIUM, E2E_TIMEOUT_MS.
 import { join } from 'node:path';
-import { CHROMIUM_ARGS, EXECUTABLE, WEBGL_ARGS, blockOtherOrigins, chromium, reportRun, startRun } from './browser.mjs';
+import { CHROMIUM_ARGS, EXECUTABLE, VIEWPORTS, WEBGL_ARGS, chromium, forEachRun, reportRun, startRun, viewportPage } from './browser.mjs';
 
 const { base, outDir, origin, watchdog } = startRun('planner issue 14 e2e', 'planner_issue14.mjs BASE_URL OUT_DIR', 300000);
 
-const VIEWPORTS = { desktop: { width: 1366, height: 768 }, phone: { width: 390, height: 844 } };
 // Words that must not appear in the other language's page (item 12).
 const FOREIGN = {
   id: ['File ready', 'villages ·', 'Selection rank', 'Run selection', 'Budget used', 'Why chosen', 'Most improved'],
@@ -52,19 +51,13 @@ async function shot(page, r, name, full = false) {
 
 async function oneRun(viewportName, language) {
   const r = { name: `${viewportName}-${language}`, screenshots: {}, consoleErrors: [], pageErrors: [], externalRequests: [], downloads: {}, bodies: [] };
-  const context = await browser.newContext({
-    viewport: VIEWPORTS[viewportName], locale: language === 'id' ? 'id-ID' : 'en-US', acceptDownloads: true,
-    isMobile: viewportName === 'phone', hasTouch: viewportName === 'phone',
-  });
-  await blockOtherOrigins(context, origin, r.externalRequests);
-  const page = await context.newPage();
-  page.setDefaultTimeout(30000);
+  const { context, page } = await viewportPage(browser, viewportName, language, origin, r);
   page.on('console', (m) => { if (m.type() === 'error') r.consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => r.pageErrors.push(String(e)));
   page.on('request', (q) => { if (q.method() === 'POST' && /\/targets(\?|$)/.test(q.url())) r.bodies.push({ url: q.url(), body: JSON.parse(q.postData() ?? '{}') }); });
   const responses = [];
   page.on('response', async (q) => {
-    if (q.request().method() === 'POST' && /\/targets$/.test(q.url()) && q.ok()) responses.push(await q.json().catch(() => null));
+    if (q.request().method() === 'POST' && /\/targets(\?lang=\w+)?$/.test(q.url()) && q.ok()) responses.push(await q.json().catch(() => null));
   });
   try {
     await page.goto(`${base}/planner#lang=${language}`);
@@ -182,13 +175,13 @@ async function oneRun(viewportName, language) {
     await openSettings(page);
     await page.fill('#budget', '4000000000');
     await page.click('#kab-none');
-    const kab = await page.$$eval('#kabupaten-list input', (els) => els.map((e) => e.value));
+    const kab = await page.$$eval('#kabupaten-list input[type="checkbox"]', (els) => els.map((e) => e.value));
     for (const code of kab.slice(0, 2)) await page.check(`#kabupaten-list input[value="${code}"]`);
     await clickRun(page);
     await idle(page);
     const restricted = responses.at(-1);
     r.allowedKab = kab.slice(0, 2);
-    r.kabRows = await page.$$eval('#by-kabupaten tbody tr', (trs) => trs.map((tr) => tr.dataset.code));
+    r.kabRows = await page.$$eval('#breakdown tbody tr', (trs) => trs.map((tr) => tr.dataset.code));
     r.belowKab = (restricted?.below_line ?? []).map((b) => b.kabupaten_code);
     r.belowReasons = await page.$$eval('#below-line tbody tr', (trs) => trs.map((tr) => tr.dataset.reason));
     r.excludedNote = (await page.isVisible('#excluded-note')) ? (await page.textContent('#excluded-note')).trim() : '';
@@ -279,12 +272,6 @@ function step(name) {
 }
 
 await reportRun(report, watchdog, async () => {
-  const only = process.env.E2E_ONLY ? process.env.E2E_ONLY.split(',') : null;
-  for (const viewport of Object.keys(VIEWPORTS)) {
-    for (const language of ['id', 'en']) {
-      if (only && !only.includes(`${viewport}-${language}`)) continue;
-      await oneRun(viewport, language);
-    }
-  }
+  await forEachRun(oneRun);
   report.ok = Object.values(report.runs).every((r) => r.ok);
 }, () => browser.close());

@@ -72,8 +72,8 @@ def test_each_objective(client, body):
     assert out["objective"] == body["objective"]
     assert 0 < out["summary"]["total_cost"] <= 5e9
     for item in out["selected"]:
-        # people_reached is shown in whole persons: the cost agrees within half a person's cost
-        assert item["cost"] == pytest.approx(2e8 + 3e5 * item["people_reached"], abs=1.5e5 + 1)
+        # whole persons, and the cost model applied to them exactly (issue 20, item 3)
+        assert isinstance(item["people_reached"], int) and item["cost"] == 2e8 + 3e5 * item["people_reached"]
 
 
 def test_every_constraint(client, codes):
@@ -154,10 +154,10 @@ def test_downloads(client, store, tmp_path, fmt, media_type):
     assert ("synthetic" in disposition) == store.synthetic
     path = tmp_path / f"t.{fmt}"
     path.write_bytes(r.content)
-    if fmt == "csv":
-        frame = pd.read_csv(path)
+    if fmt == "csv":  # the Indonesian Excel dialect (lang=id): ";" between fields, a total row last
+        frame = pd.read_csv(path, sep=";", decimal=",", encoding="utf-8-sig").iloc[:-1]
     elif fmt == "xlsx":
-        frame = pd.read_excel(path, sheet_name="terpilih")  # Bahasa Indonesia by default (lang=id)
+        frame = pd.read_excel(path, sheet_name="terpilih").iloc[:-1]  # lang=id; the last row is the total
     else:
         frame = pyogrio.read_dataframe(path, layer="targets")
         assert frame.crs.to_epsg() == 4326 and set(frame.geom_type) == {"MultiPolygon"}
@@ -172,8 +172,10 @@ def test_changes(client, store, level):
     assert r.headers["content-type"].startswith("application/json")
     out = r.json()
     assert (out["from"], out["to"], out["level"]) == (years[0], years[-1], level)
-    changes = [u["M0_change"] for u in out["units"] if u["M0_change"] is not None]
+    ranked = [u for u in out["units"] if u["rank"] is not None]
+    changes = [u["M0_change"] for u in ranked]
     assert changes == sorted(changes)  # largest fall first
+    assert out["units"][: len(ranked)] == ranked  # units not ranked (cut-off crossings) come last
     assert out["units"][0]["rank"] == 1
     assert len(out["units"]) == store.rows({"village": "villages"}.get(level, level))
 
@@ -205,13 +207,11 @@ def test_the_page_reads_the_default_cost_model_from_the_openapi_schema(client):
     assert fields["scenarios"]["default"] == targeting.DEFAULT_SCENARIOS
     assert fields["seed"]["default"] == targeting.DEFAULT_SEED
     # and a request that leaves them out is costed with them
+    assert fields["min_people"]["default"] == targeting.DEFAULT_MIN_PEOPLE
+    assert fields["max_cost_per_person"]["default"] == targeting.DEFAULT_MAX_COST_PER_PERSON
     out = _post(client, {"budget": 5e9}).json()
     assert out["selected"] and all(
-        s["cost"]
-        == pytest.approx(
-            targeting.DEFAULT_COST_FIXED + targeting.DEFAULT_COST_PER_PERSON * s["people_reached"],
-            abs=targeting.DEFAULT_COST_PER_PERSON / 2 + 1,  # people are shown whole
-        )
+        s["cost"] == targeting.DEFAULT_COST_FIXED + targeting.DEFAULT_COST_PER_PERSON * s["people_reached"]
         for s in out["selected"]
     )
 
@@ -220,3 +220,71 @@ def test_a_budget_below_the_cheapest_village_is_reported(client):
     out = _post(client, {"budget": 1e6}).json()
     assert out["status"] == "budget_too_small" and out["summary"]["n_selected"] == 0
     assert out["reason"] and out["summary"]["cheapest_cost"] > 1e6
+
+
+def test_the_answer_is_its_openapi_schema(client):
+    """Issue 21, point 2: one declaration for the answer, the page and the OpenAPI document."""
+    from layers.targeting.result import TargetResult
+
+    doc = client.get("/openapi").json()
+    schemas = doc["components"]["schemas"]
+    content = doc["paths"]["/targets"]["post"]["responses"]["200"]["content"]
+    assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/TargetResult"}
+    assert "application/pdf" in content and "TargetResponse" not in schemas
+    declared = schemas["TargetResult"]["properties"]
+    out = _post(client, {"budget": 3e9, "priority": {"elderly": 0.5}}).json()
+    assert set(out) == set(declared) == set(TargetResult.model_fields)
+    assert TargetResult.model_validate(out).to_json() == out
+    summary = schemas["Summary"]["properties"]
+    assert summary["n_selected"]["type"] == "integer" and summary["people_reached"]["type"] == "integer"
+    assert isinstance(out["scenarios"]["n"], int) and isinstance(out["summary"]["n_selected"], int)
+
+
+def test_errors_are_in_the_language_asked(client, codes):
+    """Issue 20, item 8: the page in Bahasa Indonesia shows the service's errors in Bahasa Indonesia."""
+    body = {"kabupaten_min": {codes["kab"]: 10_000}, "scenarios": 0}
+    said = client.post("/targets", json=body, params={"lang": "id"})
+    assert said.status_code == 400 and "memerlukan" in said.json()["detail"]
+    english = client.post("/targets", json=body, params={"lang": "en"})
+    assert english.status_code == 400 and english.json()["detail"].startswith("kabupaten_min:")
+    money = client.post(
+        "/targets", json={"budget": 1e11, "cost_fixed": 0, "cost_per_person": 0}, params={"lang": "id"}
+    )
+    assert money.status_code == 400 and "Anggaran memerlukan biaya" in money.json()["detail"]
+
+
+def test_targeting_is_prepared_at_start(client):
+    """The first POST /targets finds the villages and the default scores prepared (a count, not a clock)."""
+    catalog = client.app.state.served.catalog
+    base = catalog.targeting()
+    assert len(base.codes) == len(catalog.scoring.village_codes)
+    assert len(catalog.scoring._profiles) >= 1  # the default spec's deprivations, computed at start
+
+
+@pytest.mark.parametrize("level", ["village", "kecamatan"])
+def test_changes_name_cut_off_crossings_and_count_poor_people(client, store, level):
+    """Issue 20, item 10: villages moved by one indicator crossing its cutoff say so and are not
+    ranked as improvements; poor people are summed, not recomputed from a rounded rate."""
+    years = store.years
+    out = client.get("/changes", params={"from": years[0], "to": years[-1], "level": level}).json()
+    assert set(out["indicator_titles"]) == {i["name"] for i in out["spec"]["indicator"]}
+    rows = store.layer("village_years")
+    poor = rows.groupby("year")["poor_population"].sum()
+    assert sum(u["poor_population_to"] for u in out["units"]) == pytest.approx(
+        poor[years[-1]], abs=len(out["units"])
+    )
+    for unit in out["units"]:
+        assert isinstance(unit["poor_population_change"], int)
+        if level == "village" and unit["crossing"] and unit["M0_change"]:
+            assert unit["rank"] is None  # a cliff is not an improvement
+        if level == "kecamatan":
+            assert unit["crossings"] >= 0
+
+
+def test_costs_past_ten_to_the_eighteen_are_a_400_not_a_500(client):
+    """A schema-valid cost per person of 10^18 rupiah (the fuzzer's) would overflow the answer's
+    integers: the request is refused, naming the field."""
+    r = client.post("/targets", json={"budget": 0.0, "cost_fixed": 1e8, "cost_per_person": 1e18})
+    assert r.status_code == 400 and r.json()["detail"].startswith("cost_per_person:")
+    said = client.post("/targets", params={"lang": "id"}, json={"cost_per_person": 1e18})
+    assert said.status_code == 400 and "Biaya per orang terlalu besar" in said.json()["detail"]
