@@ -17,9 +17,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadpoolctl import threadpool_limits
 
-from service import docs, exports, ogc, openapi, planner, scores, targets, tiles
+from service import docs, exports, heavy, ogc, openapi, planner, scores, targets, tiles
 from service.catalog import open_served
-from service.deps import ServedDep
 from service.errors import add_exception_handlers
 from service.middleware import BodySizeLimitMiddleware, HostGuardMiddleware, SecurityHeadersMiddleware
 from service.models import Health
@@ -40,6 +39,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     threadpool_limits(limits=settings.blas_threads, user_api="blas")
     served = open_served(settings.store_dir)
     app.state.served = served
+    # Made here, in the worker's own event loop: the bound on heavy work is per worker.
+    app.state.heavy = heavy.limiters(settings.heavy_requests, settings.renders, settings.heavy_wait_s)
     log.info(
         "serving %s build %s (%d collections, synthetic=%s), prepared in %.2f s",
         settings.store_dir,
@@ -160,11 +161,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def healthz(served: ServedDep) -> dict[str, Any]:
+async def healthz(request: Request) -> dict[str, Any]:
     """Liveness, and which build of which store is served (synthetic or not).
 
-    Async, so it runs on the event loop and answers even while every worker thread is busy.
+    Async and without dependencies, so it runs on the event loop alone: no worker thread is needed
+    to answer it, whatever heavy work the threads are doing (`service.heavy`).
     """
+    served = request.app.state.served
     store = served.store
     return {
         "status": "ok",

@@ -14,6 +14,7 @@ from layers.errors import InvalidQuery, LayerNotFound, excerpt
 from layers.export import FORMATS, MEDIA_TYPES, cached_export, export_filename, formats_for
 from layers.store import LayerStore
 from service.deps import CatalogDep, SettingsDep, StoreDep, check_known, known_parameters, requested_year
+from service.heavy import run_heavy
 from service.links import href
 from service.settings import Settings
 
@@ -35,16 +36,19 @@ def exports(store: StoreDep, settings: SettingsDep, request: Request) -> dict[st
 
 
 @router.get("/exports/sasaran.gpkg", response_class=FileResponse, dependencies=[Depends(known_parameters())])
-def export_all(catalog: CatalogDep, settings: SettingsDep) -> FileResponse:
+async def export_all(request: Request, catalog: CatalogDep, settings: SettingsDep) -> FileResponse:
     """Every layer in one GeoPackage, each with a default QGIS style, plus the area layers for every
     year (``villages_by_year`` ...) styled for QGIS's temporal controller."""
     store = catalog.store
-    path = cached_export(store, "all", "gpkg", settings.export_dir, scoring=catalog.scoring)
+    # Written once per build: heavy work the first time (`service.heavy`), a file lookup after.
+    path = await run_heavy(
+        request, cached_export, store, "all", "gpkg", settings.export_dir, scoring=catalog.scoring
+    )
     return _file(path, export_filename(store, "all", "gpkg"), "gpkg")
 
 
 @router.get("/exports/{layer}.{ext}", response_class=FileResponse)
-def export_one(
+async def export_one(
     layer: str, ext: str, request: Request, catalog: CatalogDep, settings: SettingsDep
 ) -> FileResponse:
     """One layer in the format its extension names (gpkg, fgb, parquet, geojson, csv, xlsx).
@@ -70,8 +74,17 @@ def export_one(
     year = requested_year(params, store.years)
     if all_years and year is not None:
         raise InvalidQuery("ask either one year (year, datetime) or years=all, not both")
-    path = cached_export(
-        store, layer, ext, settings.export_dir, settings.max_xlsx_rows, year, all_years, catalog.scoring
+    path = await run_heavy(
+        request,
+        cached_export,
+        store,
+        layer,
+        ext,
+        settings.export_dir,
+        settings.max_xlsx_rows,
+        year,
+        all_years,
+        catalog.scoring,
     )
     return _file(path, export_filename(store, layer, ext, "all" if all_years else year), ext)
 

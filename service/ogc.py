@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from layers.errors import InvalidQuery
@@ -38,6 +39,7 @@ from service.deps import (
     known_parameters,
     requested_year,
 )
+from service.heavy import run_heavy
 from service.models import Collection as CollectionModel
 from service.models import Collections, Conformance, Landing
 from service.responses import (
@@ -292,9 +294,17 @@ def queryables(request: Request, collection: CollectionDep) -> Response:
 
 
 @router.get("/collections/{collection_id}/items", response_class=GeoJSONResponse)
-def items(request: Request, collection: CollectionDep, query: ItemsDep, settings: SettingsDep) -> Response:
+async def items(
+    request: Request, collection: CollectionDep, query: ItemsDep, settings: SettingsDep
+) -> Response:
     """Features of a collection, filtered and paged (GeoJSON, or an HTML page with a map)."""
-    body = items_page(request, collection, query, settings.max_limit)
+    if query.where is not None:  # a filter may visit every row: heavy work (`service.heavy`)
+        return await run_heavy(request, _items_answer, request, collection, query, settings.max_limit)
+    return await run_in_threadpool(_items_answer, request, collection, query, settings.max_limit)
+
+
+def _items_answer(request: Request, collection: Collection, query: ItemsQuery, max_limit: int) -> Response:
+    body = items_page(request, collection, query, max_limit)
     if html.wants_html(request, request.query_params.get("f")):
         return html.items(request, f"{collection.id}: features", orjson.loads(body))
     return GeoJSONResponse(body, headers=VARY)

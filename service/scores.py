@@ -20,12 +20,14 @@ import orjson
 from fastapi import APIRouter, Body, Request
 from starlette.responses import Response
 
+from layers.cancel import checkpoint
 from layers.rounding import round_array, round_record
 from layers.schema import level as level_schema
 from layers.scoring.af import dimension_share, summary_to_json
 from layers.scoring.spec import IndicatorSpec, spec_from_dict, spec_to_dict, with_named_overrides
 from service.catalog import Catalog
 from service.deps import CatalogDep, ScoreQuery, ScoreQueryDep
+from service.heavy import run_heavy
 from service.links import request_href
 from service.models import ScoreResponse
 from service.responses import (
@@ -69,7 +71,10 @@ def _flags(values: np.ndarray, scored: np.ndarray, rows: np.ndarray) -> list[boo
 
 
 def _named(matrix: np.ndarray, names: list[str], field: str) -> list[dict[str, float | None]]:
-    columns = [_num(matrix[:, j], field) for j in range(len(names))]
+    columns = []
+    for j in range(len(names)):
+        checkpoint()  # up to 64 columns of 10,000 rows as Python values: stop if the client left
+        columns.append(_num(matrix[:, j], field))
     return [dict(zip(names, vals, strict=True)) for vals in zip(*columns, strict=True)] if names else []
 
 
@@ -129,6 +134,7 @@ def score_level(catalog: Catalog, spec: IndicatorSpec, q: ScoreQuery) -> tuple[L
     """Rescore every cell for ``q.year`` and return the page ``q.offset``/``q.limit`` of the level's units."""
     scoring = catalog.require_scoring()
     cells = scoring.score_cells(spec, q.year)
+    checkpoint()
     units, pop = cells.scores, cells.weights
     # The whole store (a province's, or a nation's): its table is prepared once, like every level's.
     overall = round_record(summary_to_json(scoring.summarize_whole(cells, spec), spec))
@@ -215,13 +221,14 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/scores/{level}", response_model=ScoreResponse, responses=_RESPONSES)
-def scores(request: Request, q: ScoreQueryDep, catalog: CatalogDep) -> Response:
+async def scores(request: Request, q: ScoreQueryDep, catalog: CatalogDep) -> Response:
     """Scores of every unit of a level under the default spec with the caller's k, weights, cutoffs."""
-    return render_scores(request, catalog, request_spec(catalog.spec, q), q)
+    spec = request_spec(catalog.spec, q)
+    return await run_heavy(request, render_scores, request, catalog, spec, q)
 
 
 @router.post("/scores/{level}", response_model=ScoreResponse, responses=_RESPONSES)
-def scores_with_spec(
+async def scores_with_spec(
     request: Request,
     q: ScoreQueryDep,
     catalog: CatalogDep,
@@ -229,4 +236,4 @@ def scores_with_spec(
 ) -> Response:
     """Scores under a full indicator spec given in the body (the TOML spec structure, as JSON)."""
     base = spec_from_dict(spec, source="request body")
-    return render_scores(request, catalog, request_spec(base, q), q)
+    return await run_heavy(request, render_scores, request, catalog, request_spec(base, q), q)

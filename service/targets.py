@@ -11,9 +11,10 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from layers.cancel import checkpoint
 from layers.export import MEDIA_TYPES, target_filename, write_targets
 from layers.rounding import round_record
 from layers.scoring.change import changes, changes_to_csv, changes_to_json
@@ -21,6 +22,7 @@ from layers.scoring.rescore import ScoringFrame, store_spec
 from layers.store import LayerStore
 from layers.targeting.selection import TargetRequest, TargetResult, select_targets
 from service.deps import CatalogDep, StoreDep
+from service.heavy import RENDER, WORK, run_heavy
 from service.responses import CSVResponse, ORJSONResponse
 
 router = APIRouter(tags=["targets"])
@@ -35,7 +37,8 @@ FrameDep = Annotated[ScoringFrame, Depends(scoring_frame)]
 
 
 @router.post("/targets")
-def targets(
+async def targets(
+    request: Request,
     body: TargetRequest,
     frame: FrameDep,
     store: StoreDep,
@@ -48,15 +51,23 @@ def targets(
     ] = "id",
 ) -> Response:
     """Choose villages for a programme: the most people reached within budget and quotas."""
+    # Heavy work (`service.heavy`): bounded per worker, off the event loop, stopped if the client
+    # leaves; a PDF briefing takes a render slot.
+    return await run_heavy(request, _answer, frame, store, body, f, lang, kind=RENDER if f == "pdf" else WORK)
+
+
+def _answer(frame: ScoringFrame, store: LayerStore, body: TargetRequest, f: str, lang: str) -> Response:
     villages = store.layer("villages")
     result = select_targets(frame, villages, body, store_spec(store))
     if f == "json":
         return ORJSONResponse(round_record(result.to_json()))  # as a person reads it
+    checkpoint()
     return _download(result, store, f, lang)
 
 
 @router.get("/changes")
-def changes_between(
+async def changes_between(
+    request: Request,
     frame: FrameDep,
     store: StoreDep,
     year_from: Annotated[int, Query(alias="from", description="First year.")],
@@ -66,6 +77,12 @@ def changes_between(
     f: Literal["json", "csv"] = "json",
 ) -> Response:
     """Change in poverty rate, H and M0 per unit between two years, largest fall first."""
+    return await run_heavy(request, _changes, frame, store, year_from, year_to, level, rank_by, f)
+
+
+def _changes(
+    frame: ScoringFrame, store: LayerStore, year_from: int, year_to: int, level: str, rank_by: str, f: str
+) -> Response:
     spec = store_spec(store)
     table = changes(frame, store, year_from, year_to, spec, level, rank_by)
     if f == "csv":

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from layers.cancel import checkpoint
 from layers.errors import InvalidQuery, StoreError
 from layers.schema import AREA_LEVELS, YEAR_LAYERS, level
 from layers.scoring.af import (
@@ -232,9 +233,10 @@ class ScoringFrame:
                 self._profiles.move_to_end(key)
         if entry is None:
             # Computed outside the lock: two threads may both compute one key; both results are equal.
-            deprived, complete, profile, distinct = deprivation_profiles(
-                self.matrix(list(spec.columns), year), spec
-            )
+            values = self.matrix(list(spec.columns), year)
+            checkpoint()
+            deprived, complete, profile, distinct = deprivation_profiles(values, spec)
+            checkpoint()
             entry = _Profiles(deprived, complete & (people >= INHABITED_MIN_PEOPLE), profile, distinct)
             with self._lock:
                 self._profiles[key] = entry
@@ -263,6 +265,7 @@ class ScoringFrame:
         with self._lock:
             table = tables.get(level)
         if table is None:
+            checkpoint()
             table = group_table(cells.scores, cells.weights, groups, n)
             with self._lock:
                 tables[level] = table
