@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from starlette.datastructures import MutableHeaders
@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadpoolctl import threadpool_limits
 
 from service import docs, exports, heavy, ogc, openapi, planner, scores, targets, tiles
+from service.bodies import check_body
 from service.catalog import open_served
 from service.errors import add_exception_handlers
 from service.middleware import BodySizeLimitMiddleware, HostGuardMiddleware, SecurityHeadersMiddleware
@@ -141,6 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,  # served below, as OpenAPI 3.0 with its own media type
         docs_url=None,  # service.docs serves /docs from vendored assets (no CDN)
         redoc_url=None,
+        # Every JSON body: sent as JSON (else 415) and valid Unicode (else 400 naming the field).
+        dependencies=[Depends(check_body)],
     )
     app.state.settings = settings
     _include_routers(app)

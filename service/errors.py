@@ -43,7 +43,8 @@ STATUS_CODES: dict[type[Exception], int] = {
 MAX_DETAIL_CHARS = 2_000
 
 TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 422: "Unprocessable input"}
-TITLES |= {413: "Content too large", 500: "Internal server error", 503: "Service unavailable"}
+TITLES |= {413: "Content too large", 415: "Unsupported media type", 500: "Internal server error"}
+TITLES |= {503: "Service unavailable"}
 
 
 def status_for(exc: Exception) -> int:

@@ -6,10 +6,13 @@ response's start message only, so answers stay streamed and nothing is buffered 
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from layers.errors import excerpt_list
 from service.errors import problem
 from service.links import host_is_allowed, host_is_valid
 
@@ -97,11 +100,42 @@ class BodySizeLimitMiddleware:
         await response(scope, receive, send)
 
 
-class HostGuardMiddleware:
-    """Answer 400 to a ``Host`` header that is not a well-formed ``host[:port]`` or not allowed.
+def repeated_parameters(query_string: bytes) -> list[str]:
+    """Names given more than once in a query string (``limit=1&limit=2``), in order of appearance."""
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for name, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    return repeated
 
-    RFC 9112 §3.2 asks servers to refuse a malformed Host with 400; doing it here means no link,
-    redirect or message can ever carry one (`service.links`).
+
+def refusal(scope: Scope, allowed_hosts: list[str]) -> str | None:
+    """Why a request is refused before any route sees it (400), or None.
+
+    A ``Host`` that is not a well-formed ``host[:port]`` or not in ``allowed_hosts`` (RFC 9112 §3.2:
+    refuse a malformed Host with 400), and a query parameter given twice: every route reads one
+    value, and silently taking the first or the last of ``limit=1&limit=2`` answers a question
+    the client may not have asked.
+    """
+    host = Headers(scope=scope).get("host")
+    if host is not None:
+        if not host_is_valid(host):
+            return "the Host header is not a valid host[:port]"
+        if not host_is_allowed(host, allowed_hosts):
+            return "this service does not answer to that Host (allowed_hosts)"
+    repeated = repeated_parameters(scope.get("query_string", b""))
+    if repeated:
+        return f"query parameter(s) {excerpt_list(repeated)} given more than once; give each once"
+    return None
+
+
+class HostGuardMiddleware:
+    """Answer 400 to a request `refusal` refuses: a bad or unlisted ``Host``, a repeated parameter.
+
+    Doing it here means no link, redirect or message can ever carry a malformed Host
+    (`service.links`), and no route ever has to choose between two values of one parameter.
     """
 
     def __init__(self, app: ASGIApp, allowed_hosts: list[str]):
@@ -109,18 +143,12 @@ class HostGuardMiddleware:
         self.allowed_hosts = allowed_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check the Host header (a request without one, HTTP/1.0, falls back to the server address)."""
+        """Check the request (one without a Host, HTTP/1.0, falls back to the server address)."""
         if scope["type"] == "http":
-            host = Headers(scope=scope).get("host")
-            if host is not None:
-                detail = None
-                if not host_is_valid(host):
-                    detail = "the Host header is not a valid host[:port]"
-                elif not host_is_allowed(host, self.allowed_hosts):
-                    detail = "this service does not answer to that Host (allowed_hosts)"
-                if detail:
-                    await problem(400, detail)(scope, receive, send)
-                    return
+            detail = refusal(scope, self.allowed_hosts)
+            if detail:
+                await problem(400, detail)(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 

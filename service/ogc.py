@@ -381,7 +381,8 @@ def items_parameters(default_limit: int, max_limit: int, years: list[int]) -> di
         "bbox": query(
             "bbox",
             "minlon,minlat,maxlon,maxlat (CRS84): features whose geometry intersects the box. "
-            "minlon > maxlon crosses the antimeridian; minlat > maxlat is an empty box.",
+            "minlon > maxlon crosses the antimeridian; minlat > maxlat (swapped corners) is a 400, as "
+            "are numbers that are not finite.",
             {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}},
         ),
         "bbox-crs": query("bbox-crs", "CRS of bbox: only CRS84.", crs),

@@ -43,7 +43,9 @@ _ERRORS: dict[int, str] = {
     404: "Not found: no such collection, feature, level, layer, download or tile.",
     405: "Method not allowed on this path; the `Allow` header lists the methods there are.",
     413: "Request body larger than the service accepts (SASARAN_MAX_BODY_BYTES).",
-    503: "The store cannot be read right now; try again.",
+    415: "The body was not sent as JSON (Content-Type: application/json).",
+    503: "This worker is busy with heavy requests (`Retry-After` says when to try again), or the store "
+    "cannot be read right now.",
 }
 
 
@@ -141,10 +143,20 @@ def _model_schemas(model: type[BaseModel]) -> dict[str, Any]:
 
 def problem_responses(codes: Iterable[int]) -> dict[str, Any]:
     """The problem+json responses ``codes`` (RFC 9457 bodies, `models.Problem`)."""
-    return {
-        str(code): {"description": _ERRORS[code], "content": {PROBLEM_JSON: {"schema": _ref("Problem")}}}
-        for code in codes
-    }
+    out: dict[str, Any] = {}
+    for code in codes:
+        content = {PROBLEM_JSON: {"schema": _ref("Problem")}}
+        out[str(code)] = {"description": _ERRORS[code], "content": content}
+        if code in _HEADERS:
+            out[str(code)]["headers"] = copy.deepcopy(_HEADERS[code])
+    return out
+
+
+#: Headers of some errors: when to retry a busy worker (`service.heavy`), what a body must be.
+_HEADERS: dict[int, dict[str, Any]] = {
+    503: {"Retry-After": {"description": "Seconds after which to try again.", "schema": {"type": "integer"}}},
+    415: {"Accept-Post": {"description": "The media type a body must have.", "schema": {"type": "string"}}},
+}
 
 
 def _answers(path: str, method: str, op: dict[str, Any]) -> None:
@@ -161,6 +173,8 @@ def _answers(path: str, method: str, op: dict[str, Any]) -> None:
     codes = [400, 405, 413, 503]
     if "{" in path or template != path:  # the path names a resource that may not exist
         codes.append(404)
+    if "requestBody" in op:  # a JSON body (`service.bodies`)
+        codes.append(415)
     responses.update(problem_responses(sorted(codes)))
 
 

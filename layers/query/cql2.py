@@ -199,7 +199,7 @@ Node = Compare | Between | In | IsNull | Like | Spatial | And | Or | Not | Truth
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<string>'(?:[^']|'')*')
-      | (?P<number>-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+      | (?P<number>-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
       | (?P<quoted>"(?:[^"]|"")+")
       | (?P<word>[A-Za-z_][A-Za-z0-9_.:]*)
       | (?P<op><=|>=|<>|!=|=|<|>|\(|\)|,)
@@ -394,7 +394,7 @@ class _Parser:
         if tok.kind == "number":
             # Whole numbers beyond int64 are read as floats: no column could equal them exactly, and
             # Python refuses to read an int of more than 4,300 digits.
-            if re.fullmatch(r"-?\d{1,18}", tok.text):
+            if re.fullmatch(r"-?[0-9]{1,18}", tok.text):
                 return Literal_(int(tok.text))
             value = float(tok.text)
             if not math.isfinite(value):
@@ -446,6 +446,14 @@ class _Parser:
             self.expect(")")
             if len(nums) != 4:
                 raise self.error(f"BBOX takes 4 numbers (minlon, minlat, maxlon, maxlat), got {len(nums)}")
+            west, south, east, north = nums
+            if south > north or west > east:
+                # shapely.box would quietly sort the corners; a filter has no antimeridian crossing.
+                raise self.error(
+                    f"BBOX({west:g}, {south:g}, {east:g}, {north:g}) has its corners swapped: it is "
+                    "BBOX(minlon, minlat, maxlon, maxlat); across the antimeridian, OR two boxes",
+                    tok.start,
+                )
             return Geometry(shapely.box(*nums))
         if tok.kind == "word" and tok.upper in _WKT:
             return Geometry(self.wkt())
@@ -473,6 +481,8 @@ class _Parser:
             geom = shapely.from_wkt(self.text[start:i])
         except shapely.errors.GEOSException as exc:
             raise self.error(f"invalid geometry ({excerpt(exc)})", start) from None
+        if not np.isfinite(shapely.get_coordinates(geom)).all():
+            raise self.error("the geometry has a coordinate that is not a finite number (nan, inf)", start)
         vertices = int(shapely.get_num_coordinates(geom))
         is_collection = shapely.get_type_id(geom) == 7
         limit = MAX_COLLECTION_VERTICES if is_collection else MAX_GEOMETRY_VERTICES

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from layers import numbers
 from layers.errors import InvalidQuery, LayerNotFound, close_match, excerpt
 from layers.query import cql2
 from layers.query.cql2 import Kind
@@ -190,12 +191,12 @@ def parse_value(table: Table, name: str, text: str) -> Any:
     kind = table.column(name)[2]
     try:
         if kind == "integer":
-            return int(text)
+            return numbers.whole(text)
         if kind == "number":
-            return float(text)
+            return numbers.decimal(text)
     except ValueError:
-        expected = "an integer" if kind == "integer" else "a number"
-        raise InvalidQuery(f"'{name}' expects {expected}, got '{excerpt(text)}'") from None
+        expected = "an integer" if kind == "integer" else "a finite number"
+        raise InvalidQuery(f"'{name}' expects {expected} in ASCII digits, got '{excerpt(text)}'") from None
     if kind == "boolean":
         low = text.strip().lower()
         if low not in _TRUE | _FALSE:

@@ -45,7 +45,7 @@ MAX_INDICATORS = 64
 #: Longest number text `parse_fraction` reads, and the form it must have (exponents of at most
 #: 3 digits: `Fraction("1e100000000")` builds a 100-million-digit integer before anything else).
 MAX_NUMBER_CHARS = 64
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")  # ASCII: not "٠.٥"
 
 #: Tolerance on "weights sum to 1". Decimal weights written to 9+ places pass; 0.33 * 3 does not.
 WEIGHT_SUM_TOLERANCE = 1e-9
@@ -529,7 +529,7 @@ def with_overrides(
     if weights:
         _check_known("indicator", weights, spec.names, src)
         inds = [
-            replace(ind, weight=parse_fraction(weights[ind.name], f"{src}, indicator '{ind.name}', weight"))
+            replace(ind, weight=_positive(weights[ind.name], f"{src}, indicator '{ind.name}', weight"))
             if ind.name in weights
             else ind
             for ind in inds
@@ -544,7 +544,7 @@ def with_overrides(
                     "shared among them; give its indicators weights > 0"
                 )
         scale = {
-            dim: parse_fraction(value, f"{src}, dimension '{dim}', weight") / current[dim]
+            dim: _positive(value, f"{src}, dimension '{dim}', weight") / current[dim]
             for dim, value in dimension_weights.items()
         }
         inds = [
@@ -560,7 +560,18 @@ def with_overrides(
             for ind in inds
         ]
     new_k = spec.k if k is None else parse_fraction(k, f"{src}, k")
-    return IndicatorSpec(indicators=tuple(inds), k=new_k, source=spec.source)
+    # Validated under the overrides' name: a k or weights that break a rule are the caller's, not
+    # the base spec's ("store manifest: k must be in (0, 1]" blamed the store for a query's k=2).
+    checked = IndicatorSpec(indicators=tuple(inds), k=new_k, source=src)
+    return replace(checked, source=spec.source)
+
+
+def _positive(value: Any, where: str) -> float:
+    """A weight given as an override: a finite number > 0 (`ConfigError` naming ``where``)."""
+    weight = parse_fraction(value, where)
+    if not weight > 0:
+        raise ConfigError(f"{where}: must be positive, got {weight:g}")
+    return weight
 
 
 def restrict_to_columns(spec: IndicatorSpec, available: set[str]) -> tuple[IndicatorSpec, list[str]]:
