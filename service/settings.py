@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         None,
         description="The service root as clients reach it (https://example.org/sasaran); links are built "
-        "from it. Unset: from the request's validated Host header.",
+        "from it. Unset: from the Host when allowed_hosts lists it, else from the server's own address; "
+        "never from an unchecked Host header.",
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,

@@ -87,3 +87,11 @@ def test_tolerances_come_from_the_config() -> None:
     assert not shifts["province H"].exceeded
     strict = {s.what: s for s in compare(old, new, ChangeGate(population_rel=0.05))}
     assert strict["population"].exceeded
+
+
+def test_build_help_shows_the_config_section() -> None:
+    """Issue 23, finding 10: rich markup read ``[change_gate]`` as a style tag and dropped it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "layers.cli", "build", "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and "[change_gate]" in done.stdout

@@ -10,6 +10,7 @@ import logging
 import sys
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
@@ -24,6 +25,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help text is plain text: rich markup read "[change_gate]" as a style tag and dropped it.
+    rich_markup_mode=None,
 )
 log = logging.getLogger("sasaran")
 #: The service's app factory, for uvicorn (an import string: `layers` never imports `service`).
@@ -168,11 +171,20 @@ def serve_command(
         int,
         typer.Option("--shutdown-timeout", min=0, help="Seconds open requests get to finish on SIGTERM."),
     ] = 10,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="The root URL clients use (https://peta.example.go.id/sasaran): every link starts with "
+            "it. Default: SASARAN_PUBLIC_URL, else http://HOST:PORT as served.",
+        ),
+    ] = None,
 ) -> None:
     """Serve a layer store over HTTP (OGC API - Features, scores, tiles, exports).
 
     A rebuilt store (``sasaran build`` into the same directory) is picked up by every worker within
-    seconds, or at once on SIGHUP, without a failed request.
+    seconds, or at once on SIGHUP, without a failed request. Links in answers start at the public
+    URL, never at a request's Host header (docs/security.md).
     """
     import os
 
@@ -181,14 +193,22 @@ def serve_command(
     from layers.store import LayerStore
 
     LayerStore.open(store)  # fail here, with exit 2, rather than inside the server
-    base = f"http://{host}:{port}"
+    public = _public_url(public_url or os.environ.get("SASARAN_PUBLIC_URL"), host, port)
+    base = public or f"http://{_url_host(host)}:{port}"
     typer.echo(
         f"Sasaran serving {store} at {base}/ ({workers or os.cpu_count() or 1} workers)\n"
         f"  planner page: {base}/planner\n  API docs:     {base}/docs\n  health:       {base}/healthz"
     )
+    if public is None:
+        typer.echo(
+            f"  links: the address each request came in on ({host} listens on every interface); "
+            "give --public-url for the name clients use"
+        )
     # The app is named by import string, as the Docker image does: the library never imports the
     # service, and the settings reach it the way they reach any deployment, through the environment.
     os.environ["SASARAN_STORE_DIR"] = str(store.resolve())
+    if public is not None:
+        os.environ["SASARAN_PUBLIC_URL"] = public
     uvicorn.run(
         SERVICE_APP,
         factory=True,
@@ -199,6 +219,29 @@ def serve_command(
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         log_level="info",
     )
+
+
+#: Addresses that listen on every interface: no one URL clients use can be read off them.
+_EVERY_INTERFACE = ("0.0.0.0", "::", "")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _public_url(given: str | None, host: str, port: int) -> str | None:
+    """The service's public URL: ``given`` (checked), else ``http://HOST:PORT`` unless HOST is a wildcard."""
+    if given:
+        parts = urlsplit(given)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise typer.BadParameter(
+                f"must be an absolute http(s) URL without query or fragment, got {given!r}",
+                param_hint="--public-url",
+            )
+        return given.rstrip("/")
+    if host in _EVERY_INTERFACE:
+        return None
+    return f"http://{_url_host(host)}:{port}"
 
 
 app.command("mpi")(mpi_command)

@@ -15,8 +15,6 @@ from fastapi.responses import FileResponse, RedirectResponse
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
-from service.links import href
-
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 #: Media types by suffix, fixed here because `mimetypes` varies between systems (``.js`` especially).
@@ -50,8 +48,13 @@ def planner() -> FileResponse:
 
 @router.get("/planner/", include_in_schema=False)
 def planner_slash(request: Request) -> RedirectResponse:
-    """Redirect to ``/planner``: the page's relative asset URLs assume no trailing slash."""
-    return RedirectResponse(href(request, "/planner"), status_code=308)
+    """Redirect to ``/planner``: the page's relative asset URLs assume no trailing slash.
+
+    The ``Location`` is relative (``../planner`` from ``…/planner/``), so it holds behind any path
+    prefix and can carry no host at all: an absolute one was built from the request's ``Host``.
+    """
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"../planner{query}", status_code=308)
 
 
 @router.get("/planner/static/{path:path}", include_in_schema=False)
