@@ -376,6 +376,8 @@ def items_query(
     table = catalog.table(collection, year)
     limit = min(parse_int("limit", params.get("limit"), settings.default_limit, 1), settings.max_limit)
     parse_format(params.get("f"), ("json", "geojson", "html"))
+    if params.get("sortby") == "":  # the document's sortby is one or more names, never none
+        raise InvalidQuery("sortby is empty: name the properties (sortby=-M0,population) or leave it out")
     sortby = query.parse_sortby(table, params.get("sortby"))
     equals = {k: v for k, v in params.items() if k in table.columns and k not in ITEMS_PARAMETERS}
     return ItemsQuery(

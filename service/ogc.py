@@ -434,6 +434,7 @@ def items_parameters(default_limit: int, max_limit: int, years: list[int]) -> di
             "(the per-collection paths list the properties).",
             {
                 "type": "array",
+                "minItems": 1,  # sortby= (no name) is a 400
                 "maxItems": MAX_SORT_KEYS,
                 "items": {"type": "string", "pattern": r"^[+-]?\w+$"},
             },
@@ -458,7 +459,12 @@ def _sortby_parameter(table: Table) -> dict[str, Any]:
         "in": "query",
         "required": False,
         "description": "Comma-separated properties, `-name` descending, `name` or `+name` ascending.",
-        "schema": {"type": "array", "maxItems": MAX_SORT_KEYS, "items": {"type": "string", "enum": keys}},
+        "schema": {
+            "type": "array",
+            "minItems": 1,  # sortby= (no name) is a 400
+            "maxItems": MAX_SORT_KEYS,
+            "items": {"type": "string", "enum": keys},
+        },
         "style": "form",
         "explode": False,
     }

@@ -313,7 +313,7 @@ def test_dimension_with_all_zero_weights(client: TestClient, spec):
     params = {f"w_{n}": "0" for n in names} | {f"w_{dim}": "0.25"}
     detail = problem(client.get("/scores/kabupaten", params=params))
     # The first zero named is the caller's own parameter (issue 23: not "store manifest").
-    assert f"query, indicator '{names[0]}', weight: must be positive, got 0" in detail
+    assert f"query, indicator '{names[0]}', weight must be positive, got 0" in detail
     assert "positive" in problem(client.get("/scores/kabupaten", params={f"w_{dim}": "0"}))
 
 

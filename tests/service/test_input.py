@@ -214,7 +214,7 @@ def test_errors_blame_the_parameter_not_the_store(client: TestClient) -> None:
         detail = problem(client.get(url))
         assert detail.startswith("query") and "store manifest" not in detail, detail
     detail = problem(client.get("/scores/kabupaten?w_income=0"))
-    assert "query, dimension 'income', weight: must be positive" in detail
+    assert "query, dimension 'income', weight must be positive" in detail
     detail = problem(client.post("/targets", json={"budget": 1e9, "k": 2}))
     assert detail.startswith("request") and "store manifest" not in detail, detail
 
