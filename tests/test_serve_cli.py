@@ -80,6 +80,7 @@ def test_serve_gives_busy_workers_time_before_killing_them(store_dir: Path, monk
     done = CliRunner().invoke(app, ["serve", "--store", str(store_dir), "--workers", "2"])
     assert done.exit_code == 0, done.output
     assert seen["workers"] == 2 and seen["timeout_worker_healthcheck"] >= 30
+    assert seen["http"] == "service.protocol:ProblemHTTPProtocol"  # uvicorn's errors as problem+json
 
 
 @pytest.mark.parametrize(

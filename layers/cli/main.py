@@ -35,6 +35,8 @@ log = logging.getLogger("sasaran")
 #: for longer than that without being hung; killing it dropped the download (issue 12).
 WORKER_HEALTHCHECK_S = 60
 SERVICE_APP = "service.app:create_app"
+#: uvicorn's HTTP protocol with its own parse errors as problem+json (an import string, as above).
+SERVICE_PROTOCOL = "service.protocol:ProblemHTTPProtocol"
 
 
 @app.callback()
@@ -217,6 +219,7 @@ def serve_command(
         workers=workers or os.cpu_count() or 1,
         timeout_graceful_shutdown=shutdown_timeout or None,
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        http=SERVICE_PROTOCOL,
         log_level="info",
     )
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -239,3 +241,37 @@ def test_filter_work_stops_when_its_token_is_set() -> None:
     node = cql2.parse("village_name LIKE 'D%'")
     with cancellable(token), pytest.raises(Cancelled):
         cql2.evaluate(node, None, 0)  # type: ignore[arg-type]
+
+
+def _raw(port: int, request: bytes) -> tuple[bytes, bytes]:
+    """Send raw bytes, read the whole answer: (head, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head, body
+
+
+def test_uvicorns_own_errors_are_problem_json(live_server) -> None:
+    """Finding 9: a URL over 64 KiB got uvicorn's plain-text "Invalid HTTP request received."."""
+    port = int(live_server[0].rsplit(":", 1)[1])
+    long_filter = urllib.parse.quote("population > 0 AND " * 3000 + "TRUE")  # 87 KB as a URL
+    head, body = _raw(
+        port,
+        f"GET /collections/villages/items?filter={long_filter} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode(),
+    )
+    assert head.startswith(b"HTTP/1.1 400 ") and b"content-type: application/problem+json" in head.lower()
+    detail = orjson.loads(body)["detail"]
+    assert "bytes; this server reads at most 65,535" in detail and "POST" in detail
+    head, body = _raw(port, b"GET /a b c HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and orjson.loads(body)["status"] == 400
+    # Just under the limit, a long filter is read and answered.
+    fits = urllib.parse.quote("population > 0 AND " * 2000 + "TRUE")
+    head, body = _raw(
+        port,
+        f"GET /collections/villages/items?limit=1&filter={fits} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Connection: close\r\n\r\n".encode(),
+    )
+    assert head.startswith(b"HTTP/1.1 200 "), head
