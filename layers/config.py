@@ -142,21 +142,44 @@ class PovertySource(_Model):
         return value
 
 
-class SchoolSource(VectorSource):
+#: The checks of facility points as places (`layers.sources.facilities.check_places`): points at
+#: (0, 0), a large share at one point, duplicated points, most points far from the villages.
+PlaceCheck = Literal["at_zero", "one_point", "duplicated", "far"]
+
+
+class PointSource(VectorSource):
+    """Facility points. ``accept`` declares a check of the points as places that a real file fails,
+    with the reason (docs/sources.md): ``accept = { far = "national file: every school of Indonesia" }``.
+    """
+
+    accept: dict[PlaceCheck, str] = Field(default_factory=dict)
+
+    @field_validator("accept")
+    @classmethod
+    def _reasons_given(cls, value: dict[str, str]) -> dict[str, str]:
+        for check, reason in value.items():
+            if not reason.strip():
+                raise ValueError(
+                    f"accept.{check} needs the reason the check does not apply, not an empty text"
+                )
+        return value
+
+
+class SchoolSource(PointSource):
     """School points; ``level`` holds SD/SMP/SMA/SMK/... (Kemendikbud's ``bentuk``)."""
 
     level: str = "bentuk"
     name: str | None = None
 
 
-class HealthSource(VectorSource):
+class HealthSource(PointSource):
     """Health facility points; ``type`` holds hospital/puskesmas/clinic/... (or OSM amenity values)."""
 
     type: str = "type"
     name: str | None = None
 
 
-class FacilitySource(VectorSource):
+class FacilitySource(PointSource):
     """Points of one facility kind declared in the build config (``[facilities.<kind>]``).
 
     The kind's name becomes the columns ``dist_km_<kind>`` and ``time_min_<kind>``.

@@ -153,14 +153,21 @@ def read_inputs(config: BuildConfig) -> Inputs:
         path = config.resolve(source.file)
         frame = frames.get(name)  # the population raster has pixels, not rows
         rows = None if frame is None else len(frame)
-        provenance.append({"name": name, "file": path.name, "sha256": sources.sha256(path), "rows": rows})
+        record = {"name": name, "file": path.name, "sha256": sources.sha256(path), "rows": rows}
+        provenance.append(record | _accepted(source))
     for kind, source in config.facilities.items():
         path = config.resolve(source.file)
         provenance.append(
             {"name": f"facilities.{kind}", "file": path.name, "sha256": sources.sha256(path),
-             "rows": len(declared[kind])}
+             "rows": len(declared[kind])} | _accepted(source)
         )  # fmt: skip
     return Inputs(villages, poverty, schools, health, roads, rivers, barriers, declared, provenance)
+
+
+def _accepted(source: object) -> dict[str, Any]:
+    """The place checks a facility source declares do not apply, with their reasons (for the manifest)."""
+    accept = getattr(source, "accept", None)
+    return {"accepted": dict(accept)} if accept else {}
 
 
 @dataclass

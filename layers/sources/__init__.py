@@ -9,6 +9,7 @@ from layers.sources.common import SHOWN, as_code, refuse, sha256
 from layers.sources.facilities import (
     check_facility_kind,
     check_line_classes,
+    check_places,
     read_barriers,
     read_declared_facility,
     read_facilities,
@@ -36,6 +37,7 @@ __all__ = [
     "bbox_in_file_crs",
     "check_facility_kind",
     "check_line_classes",
+    "check_places",
     "csv_text",
     "is_osm_extract",
     "parse_numbers",
