@@ -278,6 +278,16 @@ class ChangeGate(_Model):
     province_m0_abs: float = Field(0.03, ge=0, description="Province M0, absolute change")
     kabupaten_h_abs: float = Field(0.10, ge=0, description="Each kabupaten's H, absolute change")
     kabupaten_m0_abs: float = Field(0.06, ge=0, description="Each kabupaten's M0, absolute change")
+    village_rel: float = Field(
+        0.05,
+        ge=0,
+        description="A village's population or poor count in a year both builds hold, relative change",
+    )
+    villages_moved: float = Field(
+        0.10,
+        ge=0,
+        description="Share of villages whose figures for a year both builds hold may move that much",
+    )
 
 
 class PartitionConfig(_Model):

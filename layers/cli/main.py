@@ -137,9 +137,10 @@ def build_command(
 ) -> None:
     """Build the layer store from the sources a config names.
 
-    An existing store is replaced only when the build succeeds and its headline figures
-    (population, villages with cells, H and M0 per kabupaten) stay within the tolerances of the
-    config's ``[change_gate]``, or with ``--accept-changes``.
+    An existing store is replaced only when the build succeeds and, in every year it holds, its
+    headline figures (population, villages with cells, H and M0 per kabupaten, each village's
+    people and poor people) stay within the tolerances of the config's ``[change_gate]``, or
+    with ``--accept-changes``.
 
     Villages of more than one province make a national build: one partition per province, run
     on a local Dask cluster (``--workers``) or an existing one (``--scheduler``); ``--only 62``

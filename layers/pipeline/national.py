@@ -534,8 +534,8 @@ def build_partitioned(
             _warn_uncertain(results, config.partitions.buffer_km)
             entries = sorted([r.to_manifest() for r in results] + keep, key=lambda e: e["key"])
             manifest = _national_manifest(config, results, entries, codes)
-            headline = _headline(writer.tmp, manifest["default_year"])
-            comparison = change_gate.check(store_dir, headline, config.change_gate, accept_changes)
+            headlines = _headlines(writer.tmp)
+            comparison = change_gate.check(store_dir, headlines, config.change_gate, accept_changes)
             for name in manifest.pop("layer_rows"):
                 writer.rows[name] = sum(int(e["rows"].get(name, 0)) for e in entries)
                 writer.files[name] = name
@@ -715,12 +715,11 @@ def _provenance(config: BuildConfig, villages: int) -> list[dict[str, Any]]:
     return out
 
 
-def _headline(root: Path, year: int) -> change_gate.Headline:
-    kabupaten = pd.read_parquet(
-        root / "kabupaten", columns=["kabupaten_code", "kabupaten_name", "population", "H", "M0"]
+def _headlines(root: Path) -> dict[int, change_gate.Headline]:
+    villages = pd.read_parquet(
+        root / "villages", columns=["village_code", "kabupaten_code", "kabupaten_name", "n_cells"]
     )
-    villages = pd.read_parquet(root / "villages", columns=["n_cells"])
-    return change_gate.headline_of(kabupaten, villages, year)
+    return change_gate.headlines_of(villages, pd.read_parquet(root / "village_years"))
 
 
 __all__ = ["Partition", "build_partitioned", "is_national", "plan"]
