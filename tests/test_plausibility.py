@@ -193,3 +193,37 @@ def test_real_schools_pass_as_places() -> None:
     # The same file with its points swapped to (lat, lon) is far from Kalimantan Tengah.
     with pytest.raises(SourceError, match="beyond the villages' extent"):
         check_places(lonlat[:, ::-1], None, path.name, "sources.schools", {}, (109.7, -4.6, 116.9, 1.8))
+
+
+# ------------------------------------------------------------------------- smaller findings (10)
+
+
+def test_villages_with_swapped_axes_are_called_swapped(sources: Path, tmp_path: Path) -> None:
+    """A GeoJSON written (lat, lon) was refused as "not degrees: a projected CRS?"."""
+    frame = pyogrio.read_dataframe(sources / "villages.gpkg", layer="villages")
+    frame = frame.set_geometry(shapely.transform(frame.geometry.values, lambda xy: xy[:, ::-1]))
+    pyogrio.write_dataframe(frame, sources / "villages.geojson")
+    config = sources / "sasaran.toml"
+    config.write_text(
+        config.read_text().replace('file = "villages.gpkg"\nlayer = "villages"', 'file = "villages.geojson"')
+    )
+    refused(build(config, tmp_path / "s"), "villages.geojson", "The axes are swapped")
+
+
+def test_codes_excel_wrote_in_scientific_notation_get_the_hint(sources: Path, tmp_path: Path) -> None:
+    edit_poverty(sources, lambda f: f.assign(kode_desa=f["kode_desa"].where(f.index != 4, "6.20101E+09")))
+    refused(
+        build(sources / "sasaran.toml", tmp_path / "s"),
+        "row 5, field 'kode_desa'",
+        "scientific notation",
+        "as Text",
+    )
+
+
+def test_raster_errors_name_the_file_not_its_directories(sources: Path, tmp_path: Path) -> None:
+    (sources / "population.tif").write_text("not a raster")
+    err = refused(build(sources / "sasaran.toml", tmp_path / "s"), "population.tif", "cannot read raster")
+    assert str(sources) not in err
+    (sources / "population.tif").unlink()
+    err = refused(build(sources / "sasaran.toml", tmp_path / "s"), "population.tif", "file not found")
+    assert str(sources) not in err

@@ -51,6 +51,8 @@ def _root(
     )
     # pyogrio logs every layer it writes at INFO; our own logs say what a command did.
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
+    # rasterio logs GDAL's messages at INFO, with the absolute path of the file it failed to open.
+    logging.getLogger("rasterio").setLevel(logging.WARNING)
 
 
 @app.command("demo")

@@ -151,6 +151,8 @@ def read_inputs(config: BuildConfig) -> Inputs:
         if source is None:
             continue
         path = config.resolve(source.file)
+        if not path.exists():  # the population raster is read later: its absence is a source error here
+            raise sources.not_found(path)
         frame = frames.get(name)  # the population raster has pixels, not rows
         rows = None if frame is None else len(frame)
         record = {"name": name, "file": path.name, "sha256": sources.sha256(path), "rows": rows}

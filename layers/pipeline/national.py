@@ -291,7 +291,7 @@ def _check_whole_places(config: BuildConfig) -> None:
                 where=getattr(source, "where", None),
             )
         except Exception as exc:
-            raise SourceError(path.name, None, None, f"cannot read ({exc})") from None
+            raise sources.unreadable(path, "", exc) from None
         if frame.crs is None or frame.empty:
             continue  # refused where the file is read as a whole (no CRS, no feature)
         points = shapely.point_on_surface(frame.to_crs(4326).geometry.values)

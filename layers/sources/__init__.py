@@ -5,7 +5,7 @@ villages), `tables` (CSV/XLSX/Parquet and numbers as written), `poverty`, `facil
 roads, rivers, barriers) and `osm`. The readers a build calls are re-exported here.
 """
 
-from layers.sources.common import SHOWN, as_code, refuse, sha256
+from layers.sources.common import SHOWN, as_code, not_found, refuse, sha256, unreadable
 from layers.sources.facilities import (
     check_facility_kind,
     check_line_classes,
@@ -40,6 +40,7 @@ __all__ = [
     "check_places",
     "csv_text",
     "is_osm_extract",
+    "not_found",
     "parse_numbers",
     "read_barriers",
     "read_declared_facility",
@@ -54,4 +55,5 @@ __all__ = [
     "sniff_delimiter",
     "surroundings",
     "table_kind",
+    "unreadable",
 ]

@@ -10,7 +10,7 @@ from layers.config import (
     PovertySource,
 )
 from layers.errors import SourceError
-from layers.sources.common import as_code, refuse, row_place
+from layers.sources.common import as_code, refuse, refuse_scientific_codes, row_place
 from layers.sources.tables import DELIMITERS, DOT_GROUPED, parse_numbers, read_table
 
 FORMAT_HINT = (
@@ -70,6 +70,7 @@ def read_poverty(source: PovertySource, config: BuildConfig, village_codes: pd.S
         raise SourceError(path.name, None, missing[0], f"column not found; the file has {found}{note}")
     if "population" not in source.columns:
         raise SourceError(path.name, None, None, "config maps no 'population' column (required)")
+    refuse_scientific_codes(raw[source.code], path.name, source.code, row_place)
     out = pd.DataFrame({"village_code": as_code(raw[source.code])})
     fields = {"year": source.year, **source.columns}
     values = {

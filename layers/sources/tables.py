@@ -17,6 +17,7 @@ from layers.config import (
     PovertySource,
 )
 from layers.errors import SourceError
+from layers.sources.common import not_found
 
 #: Field separators tried on a CSV header when none is declared.
 DELIMITERS = (",", ";", "\t", "|")
@@ -56,7 +57,7 @@ def csv_text(path: Path, encoding: str | None = None, delimiter: str | None = No
 def read_table(path: Path, source: PovertySource) -> tuple[pd.DataFrame, str]:
     """The table, every cell as the user wrote it, and how it was read (for messages)."""
     if not path.exists():
-        raise SourceError(path.name, None, None, f"file not found ({path})")
+        raise not_found(path)
     kind = table_kind(path)
     if kind == "csv":
         return _read_csv(path, source)
