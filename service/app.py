@@ -179,4 +179,5 @@ async def healthz(request: Request) -> dict[str, Any]:
         "layers": len(store.names),
         "build_id": served.build_id,
         "built": store.manifest.get("created"),
+        "heavy": heavy.status(request.app),
     }

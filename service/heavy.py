@@ -128,6 +128,15 @@ def limiter(app: ASGIApp, kind: str = WORK) -> Limiter:
     return found[kind]
 
 
+def status(app: ASGIApp) -> dict[str, dict[str, int]]:
+    """This worker's heavy work by kind: slots, running now, refused with 503 since it started."""
+    found: dict[str, Limiter] = getattr(app.state, "heavy", None) or {}  # type: ignore[attr-defined]
+    return {
+        kind: {"slots": one.slots, "running": one.running, "refused": one.refused}
+        for kind, one in found.items()
+    }
+
+
 async def _watch_disconnect(request: Request, token: threading.Event) -> None:
     """Set ``token`` when the client disconnects (the ASGI server says so through ``receive``)."""
     while True:

@@ -124,6 +124,11 @@ class Health(_Open):
     layers: int
     build_id: str = Field(description="Id of the build served; it changes when a rebuilt store is picked up.")
     built: str | None = Field(None, description="When that build was written (ISO 8601, UTC).")
+    heavy: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="This worker's heavy work by kind (work, render): slots, running now, and refused "
+        "with 503 since the worker started.",
+    )
 
 
 class ScoreUnit(_Open):

@@ -181,6 +181,7 @@ def test_beyond_the_bound_a_heavy_request_gets_503_with_retry_after(one_slot: tu
         thread.join(HANG_GUARD_S)
     codes = sorted(r.status_code for r in answers)
     assert codes[0] == 200 and codes[-1] == 503, codes
+    assert httpx.get(f"{base}/healthz").json()["heavy"]["work"]["refused"] >= codes.count(503)
     busy = next(r for r in answers if r.status_code == 503)
     assert busy.headers["content-type"] == "application/problem+json"
     assert int(busy.headers["retry-after"]) >= 1
@@ -199,10 +200,14 @@ def test_a_client_that_hangs_up_stops_its_work(one_slot: tuple[str, Path]) -> No
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
     stopped_before = log.read_text().count("client went away; work stopped")
+    deadline = time.monotonic() + HANG_GUARD_S
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(request)
-        time.sleep(0.5)  # the work is under way (it takes ~2 s)
-    deadline = time.monotonic() + HANG_GUARD_S
+        # Hang up only once the work holds the worker's slot (/healthz says so): a client gone
+        # before its body is read never starts any work.
+        while httpx.get(f"{base}/healthz", timeout=60).json()["heavy"]["work"]["running"] == 0:
+            assert time.monotonic() < deadline, "the request never took its slot"
+            time.sleep(0.05)
     while log.read_text().count("client went away; work stopped") == stopped_before:
         assert time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.1)
