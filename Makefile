@@ -6,11 +6,15 @@ PORT   ?= 8000
 
 .PHONY: install demo test test-all container-test lint bench clean
 
+# pip's output goes to $(VENV)/install.log, shown only when the install fails.
+INSTALL_LOG := $(VENV)/install.log
+
 $(BIN)/sasaran: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 2; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@echo "Installing Sasaran and its dependencies into $(VENV) (a few minutes the first time)..."
+	@$(PYTHON) -m venv $(VENV)
+	@{ $(BIN)/python -m pip install --upgrade pip && $(BIN)/python -m pip install -e '.[test]'; } \
+		> $(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); echo "error: the install failed (log: $(INSTALL_LOG))"; exit 1; }
 	@touch $@
 
 # The browser test drives Chromium with playwright-core (pinned in its package-lock.json).
@@ -21,10 +25,12 @@ $(NODE_CLIENT)/node_modules: $(NODE_CLIENT)/package-lock.json
 
 install: $(BIN)/sasaran
 
+# Quiet unless something fails; `sasaran serve` prints the URLs once they answer.
 demo: install
-	$(BIN)/sasaran demo --out demo-data
-	$(BIN)/sasaran build demo-data/sasaran.toml --store store
-	$(BIN)/sasaran serve --store store --host 127.0.0.1 --port $(PORT)
+	@$(BIN)/sasaran demo --out demo-data >/dev/null
+	@echo "Synthetic province written to demo-data/; building the store (about a minute)..."
+	@$(BIN)/sasaran build demo-data/sasaran.toml --store store --quiet
+	@$(BIN)/sasaran serve --store store --host 127.0.0.1 --port $(PORT)
 
 test: install $(NODE_CLIENT)/node_modules
 	$(BIN)/ruff check .

@@ -25,7 +25,7 @@ from pydantic import (
 from layers.errors import ConfigError
 from layers.schema import BUILTIN_FACILITY_KINDS, KIND_NAME, FacilityKind, custom_kind
 
-#: Canonical poverty-table columns (DESIGN §3). Only ``population`` is required; a missing
+#: Canonical poverty-table columns (README, "Bring your own data"). Only ``population`` is required; a missing
 #: optional column drops the indicators that need it (weights renormalised, reported in the manifest).
 POVERTY_COLUMNS: tuple[str, ...] = (
     "population",
@@ -44,7 +44,7 @@ POVERTY_COLUMNS: tuple[str, ...] = (
     "hh_no_sanitation",
 )
 
-#: The built-in facility kinds with their own distance and travel-time columns (DESIGN §9); a
+#: The built-in facility kinds with their own distance and travel-time columns (docs/contracts.md); a
 #: config adds more under ``[facilities.<kind>]``.
 FACILITY_KINDS: tuple[str, ...] = tuple(kind.name for kind in BUILTIN_FACILITY_KINDS)
 #: Names a declared kind may not take: they would clash with other columns or layers.
@@ -234,7 +234,7 @@ DEFAULT_RIVER_SPEEDS_KMH: dict[str, float] = {"river": 15.0, "canal": 10.0, "str
 
 
 class AccessConfig(_Model):
-    """Travel speeds and the friction-surface resolution (DESIGN §4)."""
+    """Travel speeds and the friction-surface resolution (the method: `layers.geo.access`)."""
 
     resolution_m: float = Field(250.0, gt=0)
     walking_kmh: float = Field(4.0, gt=0)

@@ -62,7 +62,7 @@ class InfeasibleTargeting(InvalidQuery):
     """Targeting constraints that no selection can satisfy (the message names the constraint)."""
 
 
-#: Longest piece of a caller's input that an error message quotes (STYLE §4: messages are for people,
+#: Longest piece of a caller's input that an error message quotes (messages are for people,
 #: and a 10 MB name must not come back as a 10 MB error body or log line).
 EXCERPT_CHARS = 80
 #: Most items of a caller-given list (unknown parameters, codes) that one message names.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -48,16 +49,37 @@ DECIMALS: dict[str, int | None] = {
 SIGNIFICANT = 12
 
 
+@lru_cache(maxsize=4096)
 def decimals_for(name: str) -> int | None:
-    """Decimal places of a field (None: whole number); unknown fields get `SIGNIFICANT` digits."""
+    """Decimal places of a field (None: whole number); unknown fields get `SIGNIFICANT` digits.
+
+    Cached: every answer asks it of every column, and ``dist_km_<kind>`` fields are built per call.
+    """
     field = field_for(name)
     if field is None:
         return -1
     return DECIMALS.get(field.unit, -1)
 
 
+def finite_or_none(value: Any) -> float | None:
+    """A number as JSON holds it, unrounded: a float, or None for NaN and infinities.
+
+    For figures whose precision is the caller's (solver gaps, shares a test compares exactly);
+    what a person reads goes through `round_value` instead.
+
+    Examples
+    --------
+    >>> finite_or_none(np.float32(0.5)), finite_or_none(float("nan")), finite_or_none(np.inf)
+    (0.5, None, None)
+    """
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
 def round_value(name: str, value: Any) -> Any:
-    """One value of field ``name`` as shown to a person (None for NaN and infinities)."""
+    """One value of field ``name`` as shown to a person (None for NaN, infinities and pandas' NA)."""
+    if value is pd.NA:
+        return None
     if isinstance(value, bool | np.bool_) or value is None or isinstance(value, str):
         return value
     if not isinstance(value, int | float | np.integer | np.floating):
@@ -103,6 +125,20 @@ def round_array(name: str, values: np.ndarray) -> np.ndarray:
     if places < 0:
         return np.array([_significant(v) if ok else v for v, ok in zip(values.tolist(), finite, strict=True)])
     return np.round(values, places)
+
+
+def round_list(name: str, values: np.ndarray) -> list[Any]:
+    """A column of field ``name`` as a JSON list: rounded as shown, None for NaN and infinities.
+
+    Examples
+    --------
+    >>> round_list("population", np.array([676.9999999, np.nan]))
+    [677, None]
+    >>> round_list("M0", np.array([0.123456, np.inf]))
+    [0.1235, None]
+    """
+    shown = round_array(name, np.asarray(values, dtype=np.float64)).tolist()
+    return [None if isinstance(v, float) and not math.isfinite(v) else v for v in shown]
 
 
 def round_record(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -237,7 +237,7 @@ LAYERS: dict[str, LayerSchema] = {
     )
 }  # fmt: skip
 
-#: Spatial layers every complete store holds (DESIGN §9).
+#: Spatial layers every complete store holds (docs/contracts.md).
 SPATIAL_LAYERS: tuple[str, ...] = tuple(n for n, s in LAYERS.items() if s.spatial and s.required)
 #: Non-spatial tables.
 TABLES: tuple[str, ...] = tuple(n for n, s in LAYERS.items() if not s.spatial)
@@ -274,8 +274,8 @@ class FacilityKind:
     size_mm: float = 2.6
 
 
-#: The five kinds of DESIGN §9, read from the schools and health-facility sources. Kinds declared
-#: under ``[facilities.<name>]`` in a build config join them through the same mechanism.
+#: The five built-in kinds (docs/contracts.md), read from the schools and health-facility sources.
+#: Kinds declared under ``[facilities.<name>]`` in a build config join them through the same mechanism.
 BUILTIN_FACILITY_KINDS: tuple[FacilityKind, ...] = (
     FacilityKind("school_sd", Text("primary school", "SD"), "schools", "circle", "#1f78b4"),
     FacilityKind("school_smp", Text("junior secondary school", "SMP"), "schools", "square", "#33a02c"),

@@ -1,4 +1,4 @@
-"""The layer store: one GeoParquet file per layer plus ``manifest.json`` (DESIGN §9).
+"""The layer store: one GeoParquet file per layer plus ``manifest.json`` (docs/schema.md).
 
 A store is written into a temporary sibling directory and moved into place only when complete, so
 a failed or interrupted build leaves the previous store readable. Readers load a layer once and
@@ -15,23 +15,25 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from layers.atomic import sibling_directory, swap_directory
 from layers.errors import LayerNotFound, StoreError, StoreLocked
 from layers.schema import SPATIAL_LAYERS, TABLES, FacilityKind, kinds_from_json
+from layers.types import SpecDict
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,127 @@ MANIFEST = "manifest.json"
 PARTITION_KEY = "province"
 PART_FILE = "part.parquet"
 
-__all__ = ["SPATIAL_LAYERS", "TABLES", "LayerStore", "StoreWriter", "writing_store"]
+__all__ = [
+    "SPATIAL_LAYERS",
+    "TABLES",
+    "BuildEntries",
+    "LayerStore",
+    "Manifest",
+    "PartitionEntry",
+    "Provenance",
+    "SourceEntry",
+    "StoreWriter",
+    "writing_store",
+]
+
+#: A year's headline figures of a whole store or partition: ``H``, ``A``, ``M0``,
+#: ``mpi_poor_population``, ``vulnerable_share``, ``severe_share``, ``scored_population``,
+#: ``population`` (`layers.scoring.rescore.AF_COLUMNS` plus everybody).
+Figures = dict[str, float]
+
+
+class SourceEntry(TypedDict):
+    """One source file of a build: config name, file name, SHA-256 and rows (None: a raster)."""
+
+    name: str
+    file: str
+    sha256: str
+    rows: int | None
+    accepted: NotRequired[dict[str, str]]
+    """A facility source's place checks declared not to apply, with the reasons (docs/sources.md)."""
+
+
+class PartitionEntry(TypedDict):
+    """One province of a national store (docs/schema.md, "National (partitioned) stores")."""
+
+    key: str
+    path: str
+    rows: dict[str, int]
+    bounds: list[float]
+    province: dict[str, Figures]
+    rasters: dict[str, str]
+    border_uncertain_cells: dict[str, int]
+    build_seconds: dict[str, float]
+
+
+class Partitioning(TypedDict):
+    """How a national store is split: ``by`` (``province``) and the border buffer in km."""
+
+    by: str
+    buffer_km: float
+
+
+class StoredSpec(SpecDict):
+    """The manifest's ``indicators``: the spec of the stored scores (`layers.scoring.spec.spec_to_dict`)
+    and the indicators ``dropped`` for lack of a source column."""
+
+    dropped: list[str]
+
+
+class BuildEntries(TypedDict):
+    """What every build writes into its manifest (`layers.pipeline.compute.manifest_entries`)."""
+
+    name: str
+    synthetic: bool
+    h3_resolution: int
+    inhabited_min_people: float
+    years: list[int]
+    default_year: int
+    sources: list[SourceEntry]
+    indicators: StoredSpec
+    """The indicator spec of the stored scores, and the indicators ``dropped`` for lack of a column."""
+    facility_kinds: list[dict[str, object]]
+    access: dict[str, Any]
+    """The build's ``[access]`` config as JSON."""
+    province: dict[str, Figures]
+    """Year (as text) → the whole store's figures."""
+    rasters: dict[str, str]
+    build_seconds: dict[str, float]
+
+
+class Manifest(BuildEntries):
+    """``manifest.json``: every key a store's manifest has (docs/schema.md lists each)."""
+
+    format_version: int
+    build_id: NotRequired[str]
+    """Absent in stores written before it existed: `manifest_build_id` falls back to ``created``."""
+    created: str
+    layers: dict[str, int]
+    files: dict[str, str]
+    packages: dict[str, str]
+    partitioning: NotRequired[Partitioning]
+    partitions: NotRequired[list[PartitionEntry]]
+
+
+def manifest_build_id(manifest: Manifest) -> str:
+    """A build's identity: its ``build_id``, else (older stores) its creation time."""
+    return str(manifest.get("build_id") or manifest.get("created", "unknown"))
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a file's figures come from, as a download states it: the store, its build and sources."""
+
+    name: str
+    build_id: str
+    created: str
+    synthetic: bool
+    sources: tuple[SourceEntry, ...] = ()
+
+
+def read_manifest(store_dir: str | Path) -> Manifest:
+    """The manifest of the store at ``store_dir``, unchecked (`LayerStore.open` checks it).
+
+    Raises
+    ------
+    OSError
+        No readable manifest there.
+    ValueError
+        The manifest is not JSON.
+    """
+    manifest: Manifest = json.loads((Path(store_dir) / MANIFEST).read_text())
+    return manifest
+
 
 _VERSIONED_PACKAGES = ("sasaran", "numpy", "pandas", "geopandas", "shapely", "h3", "h3ronpy", "pyarrow")
 
@@ -63,8 +185,7 @@ class StoreWriter:
 
     def __init__(self, target: Path):
         self.target = Path(target)
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.building-", dir=self.target.parent))
+        self.tmp = sibling_directory(self.target, "building")
         self.rows: dict[str, int] = {}
         self.files: dict[str, str] = {}
 
@@ -75,27 +196,34 @@ class StoreWriter:
     def write_layer(self, name: str, frame: pd.DataFrame) -> None:
         """Write one layer (GeoDataFrame → GeoParquet, DataFrame → Parquet)."""
         path = self.tmp / f"{name}.parquet"
-        if isinstance(frame, gpd.GeoDataFrame):
-            frame.to_parquet(path, index=False, compression="zstd", write_covering_bbox=True)
-        else:
-            frame.to_parquet(path, index=False, compression="zstd")
+        write_parquet(frame, path)
         self.rows[name] = len(frame)
         self.files[name] = path.name
 
-    def commit(self, manifest: Mapping[str, Any]) -> Path:
-        """Write the manifest and swap the finished directory into place."""
-        body = {
+    def commit(
+        self,
+        entries: BuildEntries,
+        partitioning: Partitioning | None = None,
+        partitions: list[PartitionEntry] | None = None,
+    ) -> Path:
+        """Write the manifest (a national store's with its partitions) and swap the directory into place."""
+        body: Manifest = {
             "format_version": FORMAT_VERSION,
             # Two builds in one second must still differ: services reload when the id changes.
             "build_id": uuid.uuid4().hex,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            **manifest,
+            **entries,
             "layers": dict(self.rows),
             "files": dict(self.files),
             "packages": package_versions(),
         }
+        if partitioning is not None and partitions is not None:
+            body["partitioning"] = partitioning
+            body["partitions"] = partitions
         (self.tmp / MANIFEST).write_text(json.dumps(body, indent=2, default=_json_default))
-        _swap_into_place(self.tmp, self.target)
+        if self.target.exists() and not (self.target / MANIFEST).exists() and any(self.target.iterdir()):
+            raise StoreError(f"{self.target}: exists and is not a Sasaran store; refusing to replace it")
+        swap_directory(self.tmp, self.target)
         log.info("store written to %s (%d layers)", self.target, len(self.rows))
         return self.target
 
@@ -211,7 +339,9 @@ def _lock_file(path: Path, store: Path) -> int:
 
 
 def _remove_stale_temporaries(target: Path) -> None:
-    # Only called with the build lock held: any such directory belongs to a build that is gone.
+    # Only called with the build lock held: any such directory belongs to a build that is gone
+    # (``.<name>.building-*.old`` is a replaced store a killed build had not yet removed; ``.old-*``
+    # the same from earlier versions).
     stale = [*target.parent.glob(f".{target.name}.building-*"), *target.parent.glob(f".{target.name}.old-*")]
     for directory in stale:
         if directory.is_dir() and not directory.is_symlink():
@@ -219,19 +349,12 @@ def _remove_stale_temporaries(target: Path) -> None:
             log.info("removed %s, left by an interrupted build", directory)
 
 
-def _swap_into_place(new: Path, target: Path) -> None:
-    # Two renames on one filesystem: the old store is moved aside only once the new one is complete,
-    # and deleted only after the new one is in place. A reader never sees a half-written store.
-    old = None
-    if target.exists():
-        if not (target / MANIFEST).exists() and any(target.iterdir()):
-            raise StoreError(f"{target}: exists and is not a Sasaran store; refusing to replace it")
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-    os.replace(new, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write a layer as a store holds it: GeoParquet (with bbox covering) or plain Parquet, zstd."""
+    if isinstance(frame, gpd.GeoDataFrame):
+        frame.to_parquet(path, index=False, compression="zstd", write_covering_bbox=True)
+    else:
+        frame.to_parquet(path, index=False, compression="zstd")
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -254,12 +377,12 @@ class LayerStore:
 
     Examples
     --------
-    >>> store = LayerStore.open(demo_store)  # doctest: +SKIP
-    >>> store.layer("villages").crs.to_epsg()  # doctest: +SKIP
+    >>> store = LayerStore.open(store_dir)
+    >>> store.layer("villages").crs.to_epsg()
     4326
     """
 
-    def __init__(self, path: Path, manifest: dict[str, Any]):
+    def __init__(self, path: Path, manifest: Manifest):
         self.path = path
         self.manifest = manifest
         self._cache: dict[str, pd.DataFrame] = {}
@@ -274,7 +397,7 @@ class LayerStore:
                 f"{path}: no layer store here (no {MANIFEST}); build one with 'sasaran build CONFIG'"
             )
         try:
-            manifest = json.loads(manifest_path.read_text())
+            manifest = read_manifest(path)
         except json.JSONDecodeError as exc:
             raise StoreError(f"{manifest_path}: unreadable manifest ({exc})") from None
         if manifest.get("format_version") != FORMAT_VERSION:
@@ -299,6 +422,40 @@ class LayerStore:
     def synthetic(self) -> bool:
         """Whether the store was built from the synthetic demo province."""
         return bool(self.manifest.get("synthetic", False))
+
+    @property
+    def name(self) -> str:
+        """The build config's ``name`` (the province or country), else the directory's name."""
+        return str(self.manifest.get("name") or self.path.name)
+
+    @property
+    def build_id(self) -> str:
+        """The build's identity: it changes with every build (`manifest_build_id`)."""
+        return manifest_build_id(self.manifest)
+
+    @property
+    def created(self) -> str | None:
+        """When the store was written (ISO 8601, UTC)."""
+        return self.manifest.get("created")
+
+    @property
+    def provenance(self) -> Provenance:
+        """The store's name, build and sources, for the files made from it."""
+        sources = tuple(self.manifest.get("sources", []))
+        return Provenance(self.name, self.build_id, self.created or "", self.synthetic, sources)
+
+    @property
+    def h3_resolution(self) -> int:
+        """The H3 resolution of the hexagons layer."""
+        return int(self.manifest.get("h3_resolution", 8))
+
+    @property
+    def default_year(self) -> int | None:
+        """The year the year-bearing layers hold (the latest of the poverty table); None: no years."""
+        year = self.manifest.get("default_year")
+        if year is None and self.years:
+            year = self.years[-1]
+        return None if year is None else int(year)
 
     @cached_property
     def facility_kinds(self) -> tuple[FacilityKind, ...]:
@@ -331,7 +488,7 @@ class LayerStore:
         return self._cache[name]
 
     @property
-    def partitions(self) -> list[dict[str, Any]]:
+    def partitions(self) -> list[PartitionEntry]:
         """The partitions of a national store, as its manifest lists them (none for a province)."""
         return list(self.manifest.get("partitions", []))
 

@@ -29,8 +29,8 @@ def tiny_province(directory: str | Path, villages: int = TINY_VILLAGES, seed: in
 
     Examples
     --------
-    >>> store = tiny_province(tmp_path)  # doctest: +SKIP
-    >>> (store / "manifest.json").exists()  # doctest: +SKIP
+    >>> store = tiny_province(tmp_path)
+    >>> (store / "manifest.json").exists()
     True
     """
     directory = Path(directory)

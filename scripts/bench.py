@@ -178,6 +178,9 @@ def main() -> None:
             from bench_service import bench_service
 
             lines += bench_service(store_dir, Path(tmp), duration_s=args.seconds)
+        from bench_startup import bench_startup
+
+        lines += bench_startup(store_dir)
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
 

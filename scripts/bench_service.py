@@ -88,7 +88,15 @@ class Server:
         )
 
     def wait_ready(self, url: str, timeout_s: float = 120.0) -> None:
-        """Poll ``url`` until it answers 200; fail with the server's log if it dies or times out."""
+        """Poll ``url`` until it answers 200; fail with the server's log if it dies or times out
+        (the server is stopped then: no caller holds it yet)."""
+        try:
+            self._wait_ready(url, timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, url: str, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -1,1 +1,1 @@
-"""Sasaran's HTTP service: a thin FastAPI skin over `layers` (DESIGN §1, §7)."""
+"""Sasaran's HTTP service: a thin FastAPI skin over `layers` (docs/architecture.md)."""

@@ -11,17 +11,17 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.middleware.gzip import GZipMiddleware
-from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from threadpoolctl import threadpool_limits
 
+from layers.errors import StoreError
+from layers.store import LayerStore
 from service import docs, exports, heavy, ogc, openapi, planner, scores, targets, tiles
 from service.bodies import check_body
-from service.catalog import open_served
-from service.errors import add_exception_handlers
-from service.middleware import BodySizeLimitMiddleware, HostGuardMiddleware, SecurityHeadersMiddleware
+from service.catalog import Served, prepare_served, start_preparing
+from service.deps import ServedDep
+from service.errors import add_exception_handlers, problem
+from service.middleware import ServiceMiddleware
 from service.models import Health
 from service.reload import watch_store
 from service.responses import ORJSONResponse
@@ -32,16 +32,47 @@ log = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Open the store once, prepare every collection and the scoring arrays, and watch for rebuilds."""
+    """Open the store, prepare its catalog in the background, and watch for rebuilds.
+
+    The store's manifest and files are checked before the server accepts a connection (a missing
+    or broken store stops the start). Preparing the collections and scoring arrays takes seconds
+    (more for a nation): it runs in a thread while ``/healthz`` already answers, and every other
+    request waits for it (`service.deps.get_served`).
+    """
     settings: Settings = app.state.settings
-    started = time.perf_counter()
     # Requests run in parallel threads and workers already; BLAS threads on top of them spin against
     # each other (measured: /scores at 64 connections fell from 50 to 5 req/s on 2 cores).
     threadpool_limits(limits=settings.blas_threads, user_api="blas")
-    served = open_served(settings.store_dir)
-    app.state.served = served
+    app.state.opened = LayerStore.open(settings.store_dir)
     # Made here, in the worker's own event loop: the bound on heavy work is per worker.
     app.state.heavy = heavy.limiters(settings.heavy_requests, settings.renders, settings.heavy_wait_s)
+    app.state.served = None
+    app.state.watcher = None
+    app.state.preparing = asyncio.create_task(_prepare(app, app.state.opened))
+    try:
+        yield
+    finally:
+        for task in (app.state.preparing, app.state.watcher):
+            if task is not None and not task.done():
+                task.cancel()
+                with suppress(asyncio.CancelledError, Exception):
+                    await task
+
+
+async def _prepare(app: FastAPI, store: LayerStore) -> Served:
+    """Prepare the opened store's catalog off the event loop; then serve it and watch for rebuilds."""
+    settings: Settings = app.state.settings
+    started = time.perf_counter()
+    try:
+        served = await asyncio.to_thread(prepare_served, store)
+    except Exception as exc:
+        log.error("store %s could not be prepared", settings.store_dir, exc_info=exc)
+        raise StoreError(
+            f"the store at {settings.store_dir} could not be prepared ({type(exc).__name__}); "
+            "see the service log, fix or rebuild the store"
+        ) from None
+    app.state.served = served
+    start_preparing(served)
     log.info(
         "serving %s build %s (%d collections, synthetic=%s), prepared in %.2f s",
         settings.store_dir,
@@ -50,16 +81,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         served.store.synthetic,
         time.perf_counter() - started,
     )
-    watcher = None
     if settings.reload_interval_s > 0:
-        watcher = asyncio.create_task(watch_store(app, settings.reload_interval_s))
-    try:
-        yield
-    finally:
-        if watcher is not None:
-            watcher.cancel()
-            with suppress(asyncio.CancelledError):
-                await watcher
+        app.state.watcher = asyncio.create_task(watch_store(app, settings.reload_interval_s))
+    return served
 
 
 def _include_routers(app: FastAPI) -> None:
@@ -87,37 +111,9 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return document
 
 
-def openapi_answer(request: Request) -> Response:
-    """The OpenAPI 3.0.3 document (``/openapi`` and ``/openapi.json``)."""
+def openapi_answer(request: Request, _served: ServedDep) -> Response:
+    """The OpenAPI 3.0.3 document (``/openapi`` and ``/openapi.json``), once the store is prepared."""
     return ORJSONResponse(request.app.openapi(), media_type=openapi.MEDIA_TYPE)
-
-
-class CacheControlMiddleware:
-    """Add ``Cache-Control`` to answers that set none: public for successful GETs, no-store otherwise.
-
-    Pure ASGI (it only edits the start message), so responses stay unbuffered and GZip still sees
-    their true size.
-    """
-
-    def __init__(self, app: ASGIApp, max_age: int):
-        self.app = app
-        self.public = f"public, max-age={max_age}".encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request on; set the header on the way out."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_cache_control(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if "cache-control" not in headers:
-                    ok = scope["method"] == "GET" and message["status"] < 400
-                    headers["Cache-Control"] = self.public.decode() if ok else "no-store"
-            await send(message)
-
-        await self.app(scope, receive, send_with_cache_control)
 
 
 def _log_to_stderr() -> None:
@@ -151,33 +147,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for path in ("/openapi", "/openapi.json"):
         app.add_api_route(path, openapi_answer, methods=["GET"], include_in_schema=False)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
-    # add_middleware wraps: the last added runs first. Host and body checks run inside the header
-    # middleware so that their 400/413 answers carry no-store and nosniff like every other answer.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(HostGuardMiddleware, allowed_hosts=settings.allowed_hosts)
-    app.add_middleware(CacheControlMiddleware, max_age=settings.cache_max_age)
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
+    # One pure-ASGI layer: Host and body checks, then headers and compression on every answer,
+    # their own 400/413 included (service.middleware).
+    app.add_middleware(
+        ServiceMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        allowed_hosts=settings.allowed_hosts,
+        cache_max_age=settings.cache_max_age,
+        gzip_min_bytes=settings.gzip_min_bytes,
+    )
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"])
     add_exception_handlers(app)
     return app
 
 
-async def healthz(request: Request) -> dict[str, Any]:
-    """Liveness, and which build of which store is served (synthetic or not).
+async def healthz(request: Request) -> dict[str, Any] | Response:
+    """Liveness, and which build of which store is served (synthetic or not), prepared or not, and
+    this worker's heavy work (`service.heavy`).
 
-    Async and without dependencies, so it runs on the event loop alone: no worker thread is needed
-    to answer it, whatever heavy work the threads are doing (`service.heavy`).
+    Async and without dependencies, so it runs on the event loop alone and answers even while every
+    worker thread is busy, and from the start: it does not wait for the store's catalog.
     """
-    served = request.app.state.served
-    store = served.store
+    state = request.app.state
+    served: Served | None = state.served
+    preparing: asyncio.Task[Served] = state.preparing
+    if served is None and preparing.done() and not preparing.cancelled() and preparing.exception():
+        return problem(503, str(preparing.exception()))
+    store: LayerStore = served.store if served is not None else state.opened
     return {
         "status": "ok",
-        "store": str(store.manifest.get("name", store.path)),
+        "ready": served is not None,
+        "store": store.name,
         "synthetic": store.synthetic,
         "layers": len(store.names),
-        "build_id": served.build_id,
-        "built": store.manifest.get("created"),
+        "build_id": store.build_id,
+        "built": store.created,
         "heavy": heavy.status(request.app),
     }

@@ -1,4 +1,4 @@
-"""Map domain errors to HTTP answers: one table, ``application/problem+json`` bodies (STYLE §4).
+"""Map domain errors to HTTP answers: one table, ``application/problem+json`` bodies (RFC 9457).
 
 The body's ``detail`` is the domain error's message, written for a person. Unexpected exceptions
 get a fixed message; the traceback goes to the log only.

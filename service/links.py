@@ -8,7 +8,7 @@ header a client sent let one request poison a shared cache for everyone behind i
 1. ``SASARAN_PUBLIC_URL`` when set (``sasaran serve`` sets it from ``--public-url``, or from the
    address it was started on);
 2. otherwise, when ``SASARAN_ALLOWED_HOSTS`` is set, the request's ``Host``, which
-   `service.middleware.HostGuardMiddleware` has already checked to be one of them (Django's way);
+   `service.middleware.ServiceMiddleware` has already checked to be one of them (Django's way);
 3. otherwise the address of the server's own socket the request came in on (the ASGI ``server``),
    which no client header can change.
 """
@@ -16,7 +16,8 @@ header a client sent let one request poison a shared cache for everyone behind i
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from collections.abc import Mapping, Sequence
+from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.requests import Request
 
@@ -94,10 +95,30 @@ def href(request: Request, path: str) -> str:
 
 def request_href(request: Request, **params: object) -> str:
     """This request's own URL under `root_url`, with the query parameters ``params`` set."""
-    url = request.url.include_query_params(**params) if params else request.url
+    return request_hrefs(request, [params])[0]
+
+
+def request_hrefs(request: Request, variants: Sequence[Mapping[str, object]]) -> list[str]:
+    """This request's own URL under `root_url` once per set of query parameters to set.
+
+    What Starlette's ``URL.include_query_params`` writes (the other parameters in their order, then
+    the ones set), with the path, root and query parsed once for all: a page's self, alternate,
+    next and prev links.
+    """
+    url = request.url
     path = url.path
     prefix = request.base_url.path.rstrip("/")  # a root_path (behind a proxy prefix) is in both
     if prefix and path.startswith(prefix):
         path = path[len(prefix) :]
-    query = f"?{url.query}" if url.query else ""
-    return href(request, path) + query
+    base = href(request, path)
+    pairs: list[tuple[str, str]] | None = None
+    out = []
+    for params in variants:
+        query = url.query
+        if params:
+            if pairs is None:
+                pairs = parse_qsl(url.query, keep_blank_values=True)
+            new = {str(key): str(value) for key, value in params.items()}
+            query = urlencode([(k, v) for k, v in pairs if k not in new] + list(new.items()))
+        out.append(base + (f"?{query}" if query else ""))
+    return out

@@ -119,6 +119,10 @@ class Health(_Open):
     """Liveness and what the service is serving."""
 
     status: Literal["ok"]
+    ready: bool = Field(
+        description="Whether the build's catalog is prepared; until then (seconds after a start) other "
+        "requests wait for it."
+    )
     store: str
     synthetic: bool
     layers: int

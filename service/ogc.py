@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -38,6 +39,8 @@ from service.deps import (
     check_known,
     known_parameters,
     requested_year,
+    served_of,
+    table_for,
 )
 from service.heavy import run_heavy
 from service.models import Collection as CollectionModel
@@ -52,7 +55,6 @@ from service.responses import (
     SchemaJSONResponse,
     dumps,
     feature_collection_bytes,
-    features_bytes,
 )
 
 router = APIRouter(tags=["OGC API - Features"])
@@ -104,7 +106,7 @@ def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str
 def landing_page(request: Request, title: str, catalog: Catalog) -> dict[str, Any]:
     """The landing page document."""
     root = base_url(request)
-    name = catalog.store.manifest.get("name", "a province")
+    name = catalog.store.name
     synthetic = " Built from the SYNTHETIC demo province." if catalog.store.synthetic else ""
     return {
         "title": title,
@@ -198,22 +200,30 @@ def next_limit(limit: int, max_limit: int) -> int:
 
 
 def _page_links(request: Request, q: ItemsQuery, matched: int, max_limit: int) -> list[dict[str, str]]:
+    variants: list[dict[str, object]] = [{}, {"f": "json"}]
+    has_next, has_prev = q.offset + q.limit < matched, q.offset > 0
+    if has_next:
+        variants.append({"offset": q.offset + q.limit, "limit": next_limit(q.limit, max_limit)})
+    if has_prev:
+        variants.append({"offset": max(q.offset - q.limit, 0), "limit": q.limit})
+    hrefs = iter(links.request_hrefs(request, variants))
+    own = next(hrefs)
     page_links = [
-        _link(links.request_href(request), "self", GEOJSON, "This page"),
-        _link(links.request_href(request, f="json"), "alternate", JSON, "This page as JSON"),
+        _link(own, "self", GEOJSON, "This page"),
+        _link(next(hrefs), "alternate", JSON, "This page as JSON"),
     ]
-    if q.offset + q.limit < matched:
-        href = links.request_href(request, offset=q.offset + q.limit, limit=next_limit(q.limit, max_limit))
-        page_links.append(_link(href, "next", GEOJSON, "Next page"))
-    if q.offset > 0:
-        href = links.request_href(request, offset=max(q.offset - q.limit, 0), limit=q.limit)
-        page_links.append(_link(href, "prev", GEOJSON, "Previous page"))
-    collection = links.request_href(request).split("?", 1)[0].rsplit("/items", 1)[0]
+    if has_next:
+        page_links.append(_link(next(hrefs), "next", GEOJSON, "Next page"))
+    if has_prev:
+        page_links.append(_link(next(hrefs), "prev", GEOJSON, "Previous page"))
+    collection = own.split("?", 1)[0].rsplit("/items", 1)[0]
     page_links.append(_link(collection, "collection", JSON, "The collection"))
     return page_links
 
 
-def items_page(request: Request, collection: Collection, q: ItemsQuery, max_limit: int) -> bytes:
+def items_page(
+    request: Request, catalog: Catalog, collection: Collection, q: ItemsQuery, max_limit: int
+) -> bytes:
     """One page of a collection's features as GeoJSON bytes."""
     rows = select(q.table, bbox=q.bbox, equals=q.equals, where=q.where, sortby=q.sortby)
     shown = page(rows, q.offset, q.limit)
@@ -223,7 +233,7 @@ def items_page(request: Request, collection: Collection, q: ItemsQuery, max_limi
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "links": _page_links(request, q, len(rows), max_limit),
     }
-    return feature_collection_bytes(features_bytes(q.table, collection.geometry, shown), members)
+    return feature_collection_bytes(catalog.features_json(collection, q.table, shown), members)
 
 
 def _queryable(name: str, kind: str) -> dict[str, Any]:
@@ -259,20 +269,22 @@ def queryables_document(request: Request, collection: Collection) -> dict[str, A
 
 
 @router.get("/", response_model=Landing, dependencies=ONLY_F)
-def landing(request: Request, catalog: CatalogDep, settings: SettingsDep, f: PageFormat = None) -> Response:
+async def landing(
+    request: Request, catalog: CatalogDep, settings: SettingsDep, f: PageFormat = None
+) -> Response:
     """Landing page: links to every service (API definition, collections, scores, tiles, exports, planner)."""
     doc = landing_page(request, settings.title, catalog)
     return _negotiated(request, doc, html.landing, f)
 
 
 @router.get("/conformance", response_model=Conformance, dependencies=ONLY_F)
-def conformance(request: Request, f: PageFormat = None) -> Response:
+async def conformance(request: Request, f: PageFormat = None) -> Response:
     """Conformance classes implemented by this service."""
     return _negotiated(request, {"conformsTo": CONFORMANCE}, html.conformance, f)
 
 
 @router.get("/collections", response_model=Collections, dependencies=ONLY_F)
-def collections(request: Request, catalog: CatalogDep, f: PageFormat = None) -> Response:
+async def collections(request: Request, catalog: CatalogDep, f: PageFormat = None) -> Response:
     """All collections (every layer of the store)."""
     doc = {
         "links": [_link(f"{base_url(request)}/collections", "self", JSON, "Collections")],
@@ -282,45 +294,61 @@ def collections(request: Request, catalog: CatalogDep, f: PageFormat = None) -> 
 
 
 @router.get("/collections/{collection_id}", response_model=CollectionModel, dependencies=ONLY_F)
-def collection(request: Request, collection: CollectionDep, f: PageFormat = None) -> Response:
+async def collection(request: Request, collection: CollectionDep, f: PageFormat = None) -> Response:
     """One collection: extent, CRS and links."""
     return _negotiated(request, collection_document(request, collection), html.collection, f)
 
 
 @router.get("/collections/{collection_id}/queryables", response_class=SchemaJSONResponse, dependencies=ONLY_F)
-def queryables(request: Request, collection: CollectionDep) -> Response:
+async def queryables(request: Request, collection: CollectionDep) -> Response:
     """Queryable properties of a collection (JSON Schema): type, title, description and unit."""
     return SchemaJSONResponse(queryables_document(request, collection))
 
 
 @router.get("/collections/{collection_id}/items", response_class=GeoJSONResponse)
-async def items(
-    request: Request, collection: CollectionDep, query: ItemsDep, settings: SettingsDep
-) -> Response:
+async def items(request: Request, collection: CollectionDep, query: ItemsDep) -> Response:
     """Features of a collection, filtered and paged (GeoJSON, or an HTML page with a map)."""
-    if query.where is not None:  # a filter may visit every row: heavy work (`service.heavy`)
-        return await run_heavy(request, _items_answer, request, collection, query, settings.max_limit)
-    return await run_in_threadpool(_items_answer, request, collection, query, settings.max_limit)
-
-
-def _items_answer(request: Request, collection: Collection, query: ItemsQuery, max_limit: int) -> Response:
-    body = items_page(request, collection, query, max_limit)
-    if html.wants_html(request, request.query_params.get("f")):
-        return html.items(request, f"{collection.id}: features", orjson.loads(body))
+    # A JSON page of a prepared layer is answered on the event loop (selection on a few thousand
+    # rows, then joined bytes); a big layer's page, and any HTML page (up to max_limit features
+    # parsed and written out again), in the thread pool, where the loop keeps answering meanwhile.
+    # A filter may visit every row however small the page: heavy work (`service.heavy`), bounded
+    # per worker and stopped when the client leaves.
+    catalog, max_limit = (await served_of(request)).catalog, request.app.state.settings.max_limit
+    args = (request, catalog, collection, query, max_limit)
+    wants_html = html.wants_html(request, request.query_params.get("f"))
+    if query.where is not None:
+        if wants_html:
+            return await run_heavy(request, _items_html, *args)
+        return GeoJSONResponse(await run_heavy(request, items_page, *args), headers=VARY)
+    if wants_html:
+        return await run_in_threadpool(_items_html, *args)
+    if catalog.answers_on_loop(collection, query.table):
+        body = items_page(*args)
+    else:
+        body = await run_in_threadpool(items_page, *args)
     return GeoJSONResponse(body, headers=VARY)
 
 
+def _items_html(
+    request: Request, catalog: Catalog, collection: Collection, query: ItemsQuery, max_limit: int
+) -> Response:
+    body = items_page(request, catalog, collection, query, max_limit)
+    return html.items(request, f"{collection.id}: features", orjson.loads(body))
+
+
 @router.get("/collections/{collection_id}/items/{feature_id}", response_class=GeoJSONResponse)
-def item(
-    request: Request, collection: CollectionDep, catalog: CatalogDep, feature_id: str, f: FeatureFormat = None
+async def item(
+    request: Request, collection: CollectionDep, feature_id: str, f: FeatureFormat = None
 ) -> Response:
     """One feature by its id (GeoJSON, or an HTML page with a map), with the values of ``year`` or
     ``datetime`` (default: the stored year)."""
+    # On the event loop: a lookup and one feature's bytes (a year view is built in the thread pool).
+    catalog = (await served_of(request)).catalog
     params = request.query_params
     check_known(params, set(ITEM_PARAMETERS), f"a feature of '{collection.id}'")
     year = requested_year(params, collection.years) if collection.years else None
-    table = catalog.table(collection, year)  # 400 for a year on a collection that has none
-    body = feature_bytes(request, collection, table, feature_id)
+    table = await table_for(catalog, collection, year)  # 400 for a year on a collection that has none
+    body = feature_bytes(request, catalog, collection, table, feature_id)
     if html.wants_html(request, f):
         return html.feature(request, f"{collection.id} {feature_id}", orjson.loads(body))
     return GeoJSONResponse(body, headers=VARY)
@@ -341,10 +369,12 @@ def _negotiated(
     return ORJSONResponse(doc, headers=VARY)
 
 
-def feature_bytes(request: Request, collection: Collection, table: Table, feature_id: str) -> bytes:
+def feature_bytes(
+    request: Request, catalog: Catalog, collection: Collection, table: Table, feature_id: str
+) -> bytes:
     """One feature of ``table`` (the collection or its year view) with its links, as GeoJSON bytes."""
     row = table.row_of(feature_id)
-    body = features_bytes(table, collection.geometry, [row])  # type: ignore[arg-type]
+    body = catalog.features_json(collection, table, np.array([row]))
     url = f"{base_url(request)}/collections/{collection.id}"
     links = [_link(f"{url}/items/{feature_id}", "self", GEOJSON), _link(url, "collection", JSON)]
     return body[:-1] + b',"links":' + dumps(links) + b"}"

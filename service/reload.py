@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import gc
-import json
 import logging
 import signal
 import time
@@ -23,8 +22,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from layers.errors import SasaranError
-from layers.store import MANIFEST
-from service.catalog import Served, build_id, open_served
+from layers.store import manifest_build_id, read_manifest
+from service.catalog import Served, open_served, start_preparing
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ def release_memory() -> None:
 
 def _manifest_build_id(store_dir: Path) -> str | None:
     try:
-        return build_id(json.loads((store_dir / MANIFEST).read_text()))
+        return manifest_build_id(read_manifest(store_dir))
     except (OSError, ValueError):
         return None  # mid-swap or gone: look again next time
 
@@ -71,6 +70,7 @@ async def reload_if_changed(app: FastAPI) -> bool:
                     store_dir, exc, served.build_id)  # fmt: skip
         return False
     app.state.served = fresh
+    start_preparing(fresh)
     app.openapi_schema = None  # collections may differ: describe them again on the next request
     old_build = served.build_id
     del served  # the old catalog must have no reference left here when memory is released

@@ -1,7 +1,8 @@
 """Response classes, media types and the byte-level GeoJSON writer.
 
-Feature geometries are serialised once, at startup (`geometry_json`); a page of features is then
-assembled by joining bytes, with only the page's properties serialised per request (orjson).
+Features of the layers the catalog prepares are serialised whole, once (`prepare_features`): a page
+or a single feature is then assembled by joining bytes. Bigger layers have their geometry serialised
+once, off the request path (`LazyGeometryJSON.prepare`), and only the page's properties per request.
 """
 
 from __future__ import annotations
@@ -89,17 +90,31 @@ class LazyGeometryJSON:
 
     For big layers: held whole, a nation's 2.6 M hexagons would take ~1.7 GB of text per worker and
     ~17 s of startup; a page of 1,000 hexagons serialises in a few milliseconds. Indexed by rows
-    like the object array `geometry_json` returns.
+    like the object array `geometry_json` returns. `prepare` serialises every row once, off the
+    request path (a province's 206k hexagons: ~1 s, ~50 MB), after which pages only index bytes.
     """
 
     def __init__(self, geometry: np.ndarray):
         self.geometry = geometry
+        self.prepared: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.geometry)
 
     def __getitem__(self, rows: Any) -> np.ndarray:
+        prepared = self.prepared  # one read: a request sees the array whole or not at all
+        if prepared is not None:
+            return np.atleast_1d(prepared[rows])
         return geometry_json(np.atleast_1d(self.geometry[rows]))
+
+    def prepare(self, chunk: int = 20_000) -> None:
+        """Serialise every row (in chunks, so requests interleave), then answer from the bytes."""
+        if self.prepared is not None:
+            return
+        out = np.empty(len(self.geometry), dtype=object)
+        for start in range(0, len(self.geometry), chunk):
+            out[start : start + chunk] = geometry_json(self.geometry[start : start + chunk])
+        self.prepared = out
 
 
 def property_records(table: Table, rows: np.ndarray, names: Sequence[str] | None = None) -> list[dict]:
@@ -109,15 +124,34 @@ def property_records(table: Table, rows: np.ndarray, names: Sequence[str] | None
     return [dict(zip(names, values, strict=True)) for values in zip(*lists, strict=True)]
 
 
-def features_bytes(table: Table, geometry: np.ndarray | LazyGeometryJSON, rows: np.ndarray) -> bytes:
-    """Comma-joined GeoJSON Feature objects for ``rows`` (the inside of a ``features`` array)."""
+def _feature_dicts(table: Table, geometry: np.ndarray | LazyGeometryJSON, rows: np.ndarray) -> list[dict]:
+    """``rows`` as GeoJSON Feature dicts whose geometry is its prepared bytes (`orjson.Fragment`)."""
     ids = table.ids[rows].tolist()
     geoms = geometry[rows]
-    parts = [
-        b'{"type":"Feature","id":%b,"geometry":%b,"properties":%b}' % (dumps(fid), geom, dumps(props))
+    fragment = orjson.Fragment
+    return [
+        {"type": "Feature", "id": fid, "geometry": fragment(geom), "properties": props}
         for fid, geom, props in zip(ids, geoms, property_records(table, rows), strict=True)
     ]
-    return b",".join(parts)
+
+
+def features_bytes(table: Table, geometry: np.ndarray | LazyGeometryJSON, rows: np.ndarray) -> bytes:
+    """Comma-joined GeoJSON Feature objects for ``rows`` (the inside of a ``features`` array).
+
+    One orjson call for the whole page: the Features' text is the same as one call per Feature.
+    """
+    return dumps(_feature_dicts(table, geometry, rows))[1:-1]
+
+
+def prepare_features(table: Table, geometry: np.ndarray | LazyGeometryJSON) -> np.ndarray:
+    """Every row's GeoJSON Feature bytes (object array), for answers that only join them.
+
+    Each column is rounded once, whole (`layers.rounding.round_array`), so a page, a single
+    feature and a year view answer from bytes prepared here.
+    """
+    out = np.empty(len(table), dtype=object)
+    out[:] = [dumps(feature) for feature in _feature_dicts(table, geometry, np.arange(len(table)))]
+    return out
 
 
 def feature_collection_bytes(features: bytes, members: Mapping[str, Any]) -> bytes:

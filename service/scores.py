@@ -11,7 +11,6 @@ Query parameters: ``year``, ``k``, ``w_<dimension>`` or ``w_<indicator>`` (weigh
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +20,11 @@ from fastapi import APIRouter, Body, Request
 from starlette.responses import Response
 
 from layers.cancel import checkpoint
-from layers.rounding import round_array, round_record
+from layers.rounding import round_list, round_record
 from layers.schema import level as level_schema
 from layers.scoring.af import dimension_share, summary_to_json
 from layers.scoring.spec import IndicatorSpec, spec_from_dict, spec_to_dict, with_named_overrides
+from layers.types import SpecDict
 from service.catalog import Catalog
 from service.deps import CatalogDep, ScoreQuery, ScoreQueryDep
 from service.heavy import run_heavy
@@ -57,12 +57,6 @@ class LevelScores:
     """Row of each unit in the level's layer (for geometry); empty for the province."""
 
 
-def _num(values: np.ndarray, name: str) -> list[float | int | None]:
-    """A column as JSON values, rounded as a person sees field ``name`` (NaN and inf → None)."""
-    shown = round_array(name, np.asarray(values, dtype=np.float64)).tolist()
-    return [None if isinstance(v, float) and not math.isfinite(v) else v for v in shown]
-
-
 def _flags(values: np.ndarray, scored: np.ndarray, rows: np.ndarray) -> list[bool | None]:
     """Flags of the rows; None where a cell has no score (nobody lives there, or a value is missing)."""
     return [
@@ -74,7 +68,7 @@ def _named(matrix: np.ndarray, names: list[str], field: str) -> list[dict[str, f
     columns = []
     for j in range(len(names)):
         checkpoint()  # up to 64 columns of 10,000 rows as Python values: stop if the client left
-        columns.append(_num(matrix[:, j], field))
+        columns.append(round_list(field, matrix[:, j]))
     return [dict(zip(names, vals, strict=True)) for vals in zip(*columns, strict=True)] if names else []
 
 
@@ -89,8 +83,8 @@ def _hexagon_rows(
     base = {
         "id": hexes.ids[rows].tolist(),
         "name": list(names),
-        "population": _num(pop[rows], "population"),
-        "c": _num(units.c[rows], "c"),
+        "population": round_list("population", pop[rows]),
+        "c": round_list("c", units.c[rows]),
         "poor": _flags(units.poor, units.complete, rows),
         "vulnerable": _flags(units.vulnerable, units.complete, rows),
         "severe": _flags(units.severe, units.complete, rows),
@@ -108,7 +102,7 @@ def _area_rows(
         ids = [keys[i] for i in rows.tolist()]
         names = [f"Provinsi {key}" for key in ids]
     elif level == "province":
-        ids, names = ["province"], [str(catalog.store.manifest.get("name", "province"))]
+        ids, names = ["province"], [catalog.store.name]
     else:
         unit = level_schema(level)
         table = catalog.collection(unit.layer or "").table
@@ -116,14 +110,14 @@ def _area_rows(
     base = {
         "id": ids,
         "name": names,
-        "population": _num(people[rows], "population"),
-        "scored_population": _num(summary.population[rows], "scored_population"),
-        "H": _num(summary.H[rows], "H"),
-        "A": _num(summary.A[rows], "A"),
-        "M0": _num(summary.M0[rows], "M0"),
-        "mpi_poor_population": _num(summary.H[rows] * summary.population[rows], "mpi_poor_population"),
-        "vulnerable_share": _num(summary.vulnerable[rows], "vulnerable_share"),
-        "severe_share": _num(summary.severe[rows], "severe_share"),
+        "population": round_list("population", people[rows]),
+        "scored_population": round_list("scored_population", summary.population[rows]),
+        "H": round_list("H", summary.H[rows]),
+        "A": round_list("A", summary.A[rows]),
+        "M0": round_list("M0", summary.M0[rows]),
+        "mpi_poor_population": round_list("mpi_poor_population", summary.H[rows] * summary.population[rows]),
+        "vulnerable_share": round_list("vulnerable_share", summary.vulnerable[rows]),
+        "severe_share": round_list("severe_share", summary.severe[rows]),
         "deprivations": _named(summary.censored_headcount[rows], spec.names, "deprivations"),
         "dimension_share": _named(summary.contribution_dimension[rows], spec.dimensions, "dimension_share"),
     }
@@ -165,7 +159,7 @@ def _links(request: Request, q: ScoreQuery, total: int) -> list[dict[str, str]]:
     return links
 
 
-def spec_digest(spec_dict: dict[str, Any]) -> str:
+def spec_digest(spec_dict: SpecDict) -> str:
     """A short fingerprint of a spec: ``sha256:`` and 16 hex digits of its canonical JSON.
 
     CSV answers have no body field for the spec; a header echoing it whole grew with the request

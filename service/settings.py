@@ -1,4 +1,4 @@
-"""Service settings, read from the environment with the ``SASARAN_`` prefix (DESIGN §2)."""
+"""Service settings, read from the environment with the ``SASARAN_`` prefix (README, "HTTP API")."""
 
 from __future__ import annotations
 
@@ -34,7 +34,6 @@ class Settings(BaseSettings):
     reload_interval_s: float = Field(
         2.0, ge=0, description="Seconds between checks for a rebuilt store (0: never; SIGHUP checks at once)."
     )
-    access_log: bool = Field(False, description="Keep the URLs of recent requests on app.state (tests).")
     max_body_bytes: int = Field(
         1 << 20, ge=1, description="Larger request bodies are refused with 413 before they are parsed."
     )

@@ -97,7 +97,7 @@ def _download(result: TargetResult, store: LayerStore, fmt: str, lang: str) -> R
     name = target_filename(result, fmt, store.synthetic)
     villages = store.layer("villages")
     with tempfile.TemporaryDirectory(prefix="sasaran-targets-") as tmp:
-        path = write_targets(result, Path(tmp) / name, fmt, villages, store.synthetic, lang, store.manifest)
+        path = write_targets(result, Path(tmp) / name, fmt, villages, store.synthetic, lang, store.provenance)
         content = path.read_bytes()
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
     return Response(content, media_type=MEDIA_TYPES[fmt], headers=headers)

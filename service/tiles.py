@@ -12,6 +12,7 @@ import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from layers.errors import LayerNotFound
 from layers.maps.classes import CLASSIFICATIONS, classes_json
@@ -20,7 +21,7 @@ from layers.maps.qml import vector_tile_qml
 from layers.maps.tiles import LIMIT_ZOOM, MAX_ZOOM, MIN_ZOOM, VectorTiles, hexagon_resolution
 from layers.schema import LAYERS
 from service.catalog import Catalog
-from service.deps import CatalogDep, known_parameters, requested_year
+from service.deps import CatalogDep, known_parameters, requested_year, served_of
 from service.links import href
 from service.responses import ORJSONResponse
 
@@ -42,9 +43,9 @@ NO_PARAMETERS = [Depends(known_parameters())]
 YEAR_ONLY = [Depends(known_parameters(*YEAR_PARAMETERS))]
 
 
-def get_tiles(catalog: CatalogDep) -> VectorTiles:
+async def get_tiles(request: Request) -> VectorTiles:
     """The store's vector tiles, prepared with the catalog in the lifespan."""
-    return catalog.tiles
+    return (await served_of(request)).catalog.tiles
 
 
 TilesDep = Annotated[VectorTiles, Depends(get_tiles)]
@@ -139,16 +140,19 @@ def style_qml(collection_id: str, tiles: TilesDep, catalog: CatalogDep, request:
     response_class=Response,
     responses={200: {"content": {MVT_MEDIA_TYPE: {}}, "description": "A Mapbox vector tile (may be empty)."}},
 )
-def tile(
-    collection_id: str, z: int, y: int, x: int, tiles: TilesDep, catalog: CatalogDep, request: Request
-) -> Response:
+async def tile(collection_id: str, z: int, y: int, x: int, request: Request) -> Response:
     """One vector tile: tileMatrix z, tileRow y, tileCol x (OGC order); ``year`` or ``datetime``
     for another year's values (a year not in the data is a 400 naming the years available)."""
+    # A cached tile is answered on the event loop; a tile to render is rendered in the thread pool.
+    catalog = (await served_of(request)).catalog
+    tiles = catalog.tiles
     if 0 <= z <= LIMIT_ZOOM and not (x < 1 << z and y < 1 << z):
         # A row or column past the matrix's edge names no tile (OGC API - Tiles: 404).
         raise LayerNotFound(f"no tile {z}/{y}/{x}: tile matrix {z} has rows and columns 0-{(1 << z) - 1}")
     year = requested_year(request.query_params, catalog.store.years)
-    body = tiles.tile(collection_id, z, x, y, year)
+    body = tiles.cached(collection_id, z, x, y, year)
+    if body is None:
+        body = await run_in_threadpool(tiles.tile, collection_id, z, x, y, year)
     etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
     headers = {"Cache-Control": TILE_CACHE_CONTROL, "ETag": etag}
     if request.headers.get("if-none-match") == etag:

@@ -43,6 +43,21 @@ def store_dir(demo_build: BuildResult) -> Path:
 
 
 @pytest.fixture(scope="session")
+def default_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The default demo (``sasaran demo``: 1,500 villages, seed 62), its sources and built store:
+    what the README and docs describe. Built once per session (about a minute)."""
+    from layers.config import load_config
+    from layers.demo.province import write_demo
+    from layers.pipeline.province import build
+
+    config = write_demo(tmp_path_factory.mktemp("default_demo") / "sources")
+    store = build(
+        load_config(config), tmp_path_factory.mktemp("default_demo") / "store", progress=False
+    ).store
+    return config.parent, store
+
+
+@pytest.fixture(scope="session")
 def store(store_dir: Path) -> LayerStore:
     """The session's demo store, opened."""
     return LayerStore.open(store_dir)

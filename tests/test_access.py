@@ -279,8 +279,8 @@ def test_travel_times_all_kinds_in_workers_match_serial(
     facilities = {kind: sources[i : i + 2] for i, kind in enumerate(FACILITY_KINDS)}
     facilities["health_hospital"] = np.empty((0, 2))
     fresh = FrictionSurface(surface.minutes_per_m, surface.transform, surface.crs, surface.resolution_m)
-    parallel = travel_times(fresh, facilities, targets, workers=2)
-    serial = travel_times(surface, facilities, targets, workers=1)
+    parallel = travel_times(fresh, facilities, targets, workers=2).by_kind
+    serial = travel_times(surface, facilities, targets, workers=1).by_kind
     assert list(parallel) == list(FACILITY_KINDS)
     for kind in FACILITY_KINDS:
         np.testing.assert_array_equal(parallel[kind], serial[kind])
@@ -289,6 +289,25 @@ def test_travel_times_all_kinds_in_workers_match_serial(
     rasters = travel_time_rasters(fresh, facilities)
     assert rasters["school_sd"] is travel_time_rasters(fresh, facilities)["school_sd"]
     assert not rasters["school_sd"].flags.writeable
+
+
+def test_minutes_to_the_edge_come_with_the_kinds_and_bound_every_path_out(walking: FrictionSurface) -> None:
+    """``to_edge``: on uniform walking, a target's minutes to the edge are its distance to the
+    nearest side of the grid over the walking speed; the kinds' minutes do not change."""
+    xy, lonlat = pixel_centres(walking)
+    rows, cols = walking.shape
+    centre = np.argmin(np.hypot(*(xy - xy.mean(axis=0)).T))
+    targets = lonlat[[centre, cols * (rows // 2) + 3]]  # the middle, and 3 pixels in from the west side
+    facilities = {"k": lonlat[[centre]]}
+    with_edge = travel_times(walking, facilities, targets, to_edge=True)
+    without = travel_times(walking, facilities, targets)
+    assert without.to_edge is None and list(with_edge.by_kind) == ["k"]
+    np.testing.assert_array_equal(with_edge.by_kind["k"], without.by_kind["k"])
+    west_m = 3 * PIXEL  # pixel centre 3 to pixel centre 0
+    assert with_edge.to_edge[1] == pytest.approx(west_m * WALK, rel=1e-6)
+    r, c = divmod(int(centre), cols)
+    middle_m = min(r, c, rows - 1 - r, cols - 1 - c) * PIXEL  # straight along a row or column
+    assert with_edge.to_edge[0] == pytest.approx(middle_m * WALK, rel=1e-6)
 
 
 # --- friction surface ---------------------------------------------------------------------------

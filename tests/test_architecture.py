@@ -4,6 +4,7 @@ including those inside functions; not those under ``if TYPE_CHECKING``)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,47 @@ def test_the_import_graph_has_no_cycles() -> None:
     for start in sorted(edges):
         if start not in state and (cycle := visit(start)):
             pytest.fail("import cycle: " + " -> ".join(cycle))
+
+
+def _defines_a_router(path: Path) -> bool:
+    """Whether a module assigns ``router = APIRouter(...)`` at its top level."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(
+        isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "router" for t in node.targets)
+        and isinstance(node.value, ast.Call)
+        and ast.unparse(node.value.func).endswith("APIRouter")
+        for node in tree.body
+    )
+
+
+#: Router modules, and packages re-exporting one (``service.planner`` is its router).
+ROUTERS = {_module_name(p) for p in (ROOT / "service").rglob("*.py") if _defines_a_router(p)}
+ROUTERS |= {
+    m for m in GRAPH if m.startswith("service") and any(e.startswith(m + ".") for e in GRAPH[m] & ROUTERS)
+}
+
+
+def _router_imports(module: str, imported: set[str]) -> list[str]:
+    """The routers ``module`` imports, other than itself and the package that re-exports it."""
+    own = {module, module.rpartition(".")[0]}
+    return sorted(name for name in imported if name in ROUTERS and name not in own)
+
+
+@pytest.mark.parametrize("module", sorted(m for m in ROUTERS if not m.endswith("planner")))
+def test_a_router_never_imports_another_router(module: str) -> None:
+    """Shared pieces (media types, static files, links) live in plain modules, not in a router."""
+    bad = _router_imports(module, GRAPH[module])
+    assert not bad, f"{module} imports the router(s) {bad}"
+
+
+def test_the_router_rule_sees_the_routers() -> None:
+    assert {"service.ogc", "service.docs", "service.planner", "service.planner.router"} <= ROUTERS
+    assert "service.app" not in ROUTERS and "service.deps" not in ROUTERS
+    assert _router_imports("service.docs", {"service.planner.router", "service.links"}) == [
+        "service.planner.router"
+    ]
+    assert _router_imports("service.planner.router", {"service.planner", "service.assets"}) == []
 
 
 def test_the_rules_see_real_imports() -> None:
@@ -175,3 +217,62 @@ def test_the_level_rule_sees_a_violation() -> None:
     assert _upward_imports("layers.maps.tiles", {"layers.query.table"}) == ["layers.query.table (level 4)"]
     assert _upward_imports("layers.store", {"layers.geo.grid"}) == ["layers.geo.grid (level 2)"]
     assert _upward_imports("layers.export.gpkg", {"layers.maps.qml", "layers.schema", "numpy"}) == []
+
+
+#: Public signatures in `layers` that pass ``dict[str, Any]`` (or a ``Mapping`` of it) across a
+#: module boundary. A typed record (dataclass, TypedDict, pydantic model) says what travels; what
+#: is left is untrusted input before validation (``from_dict``, ``config_from_dict``) and JSON
+#: answers. The count only goes down: lower it when you type one.
+UNTYPED_CONTRACTS_CEILING = 14
+_UNTYPED = re.compile(r"\b(?:dict|Mapping|MutableMapping)\[str, Any\]")
+
+
+def _untyped_contracts(path: Path, name: str) -> list[str]:
+    """``module:line function(param)`` or ``function ->``: each public annotation with ``dict[str, Any]``."""
+    found: list[str] = []
+
+    def visit(body: list[ast.stmt], prefix: str) -> None:
+        for node in body:
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                visit(node.body, f"{prefix}{node.name}.")
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith("_"):
+                args = node.args
+                params = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+                where = f"{name}:{node.lineno} {prefix}{node.name}"
+                annotated = [a for a in params if a is not None and a.annotation is not None]
+                found.extend(
+                    f"{where}({a.arg})" for a in annotated if _UNTYPED.search(ast.unparse(a.annotation))
+                )
+                if node.returns is not None and _UNTYPED.search(ast.unparse(node.returns)):
+                    found.append(f"{where} ->")
+
+    visit(ast.parse(path.read_text(encoding="utf-8")).body, "")
+    return found
+
+
+def test_untyped_contracts_only_go_down() -> None:
+    files = sorted((ROOT / "layers").rglob("*.py"))
+    found = [entry for path in files for entry in _untyped_contracts(path, _module_name(path))]
+    listing = "\n".join(found)
+    assert len(found) <= UNTYPED_CONTRACTS_CEILING, (
+        f"{len(found)} public signatures in layers/ pass dict[str, Any] (at most "
+        f"{UNTYPED_CONTRACTS_CEILING}): type the new one with a dataclass or TypedDict\n{listing}"
+    )
+    assert len(found) == UNTYPED_CONTRACTS_CEILING, (
+        f"only {len(found)} left: lower UNTYPED_CONTRACTS_CEILING to {len(found)}\n{listing}"
+    )
+
+
+def test_the_untyped_contract_count_sees_them(tmp_path: Path) -> None:
+    module = tmp_path / "example.py"
+    module.write_text(
+        "from typing import Any\n"
+        "def public(a: dict[str, Any], b: int) -> Mapping[str, Any]: ...\n"
+        "def _private(a: dict[str, Any]) -> None: ...\n"
+        "class Record:\n"
+        "    def to_json(self) -> dict[str, Any]: ...\n"
+        "    def _hidden(self, raw: dict[str, Any]) -> None: ...\n"
+        "def typed(a: dict[str, float]) -> dict[str, object]: ...\n"
+    )
+    names = [entry.split(" ", 1)[1] for entry in _untyped_contracts(module, "layers.example")]
+    assert names == ["public(a)", "public ->", "Record.to_json ->"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -34,16 +33,15 @@ FILES = (
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "small"
-    start = time.perf_counter()
     write_demo(out, villages=SMALL, seed=62)
-    return out, time.perf_counter() - start
+    return out
 
 
 @pytest.fixture(scope="module")
-def out(small: tuple[Path, float]) -> Path:
-    return small[0]
+def out(small: Path) -> Path:
+    return small
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +85,6 @@ def test_returns_a_config_that_loads(out: Path) -> None:
 def test_writes_every_file_and_no_leftovers(out: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
     assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temporary siblings
-
-
-def test_small_province_generates_in_a_few_seconds(small: tuple[Path, float]) -> None:
-    assert small[1] < 10.0
 
 
 def test_too_few_villages_is_refused(tmp_path: Path) -> None:
@@ -323,13 +317,11 @@ def test_rivers_and_roads(out: Path, villages: gpd.GeoDataFrame) -> None:
 
 
 def test_default_province_is_central_kalimantan_sized(tmp_path: Path) -> None:
-    start = time.perf_counter()
+    # How long it takes is a benchmark (docs/benchmarks.md, "Build of the demo province").
     out = write_demo(tmp_path / "default").parent
-    elapsed = time.perf_counter() - start
     villages = pyogrio.read_dataframe(out / "villages.gpkg", columns=["kode_kec", "kode_kab"])
     poverty = pd.read_csv(out / "poverty.csv", usecols=["tahun", "jumlah_penduduk"])
 
-    assert elapsed < 20.0
     assert len(villages) == 1500
     assert villages["kode_kab"].nunique() == 14
     assert 120 <= villages["kode_kec"].nunique() <= 150

@@ -18,9 +18,7 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from layers.config import load_config
-from layers.demo.province import _KABUPATEN_POVERTY, _KOTA_POVERTY, kabupaten_poverty_weights, write_demo
-from layers.pipeline.province import build
+from layers.demo.province import _KABUPATEN_POVERTY, _KOTA_POVERTY, kabupaten_poverty_weights
 from tests.conftest import SHARED_DATA
 
 #: Published provincial multidimensional headcounts (PRAKARSA, Indeks Kemiskinan Multidimensi
@@ -30,11 +28,9 @@ BPS_RATE = {2023: 0.0511, 2024: 0.0517}
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The default demo's sources and its built store."""
-    config = write_demo(tmp_path_factory.mktemp("demo") / "sources")
-    store = build(load_config(config), tmp_path_factory.mktemp("demo") / "store", progress=False).store
-    return config.parent, store
+def demo(default_demo: tuple[Path, Path]) -> tuple[Path, Path]:
+    """The default demo's sources and its built store (tests/conftest.py)."""
+    return default_demo
 
 
 def test_province_poverty_matches_bps(demo: tuple[Path, Path]) -> None:

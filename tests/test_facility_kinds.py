@@ -16,9 +16,10 @@ import shapely
 from fastapi.testclient import TestClient
 from pyproj import Geod
 
-from layers.config import load_config
+from layers.config import FacilitySource, load_config
 from layers.export import export_all_gpkg, export_layer
 from layers.pipeline.province import build
+from layers.sources import read_declared_facility
 from layers.store import LayerStore
 from service.app import create_app
 from service.settings import Settings
@@ -124,6 +125,24 @@ def test_exported_with_its_columns_and_a_styled_facilities_layer(market_build, t
     assert 'value="market"' in qml and "Pasar / market" in qml
 
 
+def _build_with(demo_sources: Path, tmp_path: Path, section: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """``sasaran build`` of the demo sources, the markets and ``section`` added to the config."""
+    sources = tmp_path / "src"
+    shutil.copytree(demo_sources.parent, sources)
+    _write_markets(sources)
+    config = sources / "sasaran.toml"
+    config.write_text(config.read_text() + section + "\n")
+    store = tmp_path / "store"
+    done = subprocess.run(
+        [sys.executable, "-m", "layers.cli", "build", str(config), "--store", str(store), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return done, store
+
+
 @pytest.mark.parametrize(
     ("section", "needles"),
     [
@@ -139,21 +158,45 @@ def test_exported_with_its_columns_and_a_styled_facilities_layer(market_build, t
     ids=["missing file", "empty after filter", "name clash", "unsafe name", "bad filter"],
 )
 def test_bad_declarations_exit_2_naming_the_key(demo_sources: Path, tmp_path: Path, section, needles) -> None:
-    sources = tmp_path / "src"
-    shutil.copytree(demo_sources.parent, sources)
-    _write_markets(sources)
-    config = sources / "sasaran.toml"
-    config.write_text(config.read_text() + section)
-    store = tmp_path / "store"
-    done = subprocess.run(
-        [sys.executable, "-m", "layers.cli", "build", str(config), "--store", str(store), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done, store = _build_with(demo_sources, tmp_path, section)
     assert done.returncode == 2, done.stderr
     for needle in needles:
         assert needle in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert not store.exists()
+
+
+#: Each optional key of ``[facilities.<kind>]`` and what the store shows without it.
+OPTIONAL_KEYS = ["layer", "where", "label", "name"]
+
+
+@pytest.mark.parametrize("left_out", OPTIONAL_KEYS)
+def test_a_kind_builds_without_each_optional_key(demo_sources: Path, tmp_path: Path, left_out: str) -> None:
+    """``sasaran build`` succeeds with only ``file`` and any three of the optional keys."""
+    section = "\n".join(line for line in MARKET.splitlines() if not line.startswith(f"{left_out} ="))
+    done, store_dir = _build_with(demo_sources, tmp_path, section)
+    assert done.returncode == 0, done.stderr
+    store = LayerStore.open(store_dir)
+    facilities = store.layer("facilities")
+    assert set(facilities["kind"]) == {"market"}
+    # Without the filter the banks in the same layer count as markets too.
+    assert len(facilities) == (20 if left_out == "where" else 12)
+    names = set(facilities["name"])
+    assert names == {""} if left_out == "name" else names <= {f"Pasar {i}" for i in range(20)}
+    (kind,) = [k for k in store.facility_kinds if k.name == "market"]
+    assert kind.label.en == ("market" if left_out == "label" else "Pasar / market")
+    assert np.isfinite(store.layer("hexagons")["dist_km_market"]).all()
+
+
+def test_a_partition_with_no_point_of_a_nameless_kind_reads_an_empty_typed_frame(
+    demo_sources: Path, tmp_path: Path
+) -> None:
+    """A national build's partition may hold no point of a kind: an empty frame, not a crash."""
+    sources = tmp_path / "src"
+    shutil.copytree(demo_sources.parent, sources)
+    _write_markets(sources)
+    config = load_config(sources / "sasaran.toml")
+    source = FacilitySource(file=Path("pasar.gpkg"))
+    frame = read_declared_facility("market", source, config, area=(100.0, -1.0, 100.1, -0.9), partial=True)
+    assert len(frame) == 0 and list(frame.columns) == ["kind", "name", "geometry"]
+    assert frame.crs.to_epsg() == 4326

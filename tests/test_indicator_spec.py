@@ -1,4 +1,4 @@
-"""Indicator spec: the TOML format of DESIGN §9, validation messages, overrides, restriction."""
+"""Indicator spec: the TOML format of docs/contracts.md, validation messages, overrides, restriction."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A build on the real Central Kalimantan boundaries and schools (../shared/data/kalteng).
+"""A build on the real Central Kalimantan boundaries and schools (`SHARED_DATA` in conftest.py).
 
 The real folder has no village poverty table, health facilities or roads (see its SOURCES.md), so
 this test supplies synthetic ones on the real geography; boundaries and schools are real.

@@ -1,4 +1,4 @@
-"""The ``sasaran`` command (DESIGN §9).
+"""The ``sasaran`` command (docs/contracts.md, "Command line").
 
 Exit status: 0 on success, 2 on bad input (a `SasaranError`, whose message names file, row and
 field), 1 on an unexpected fault.
@@ -25,15 +25,15 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    # Help text is plain text: rich markup read "[change_gate]" as a style tag and dropped it.
+    # Help text is plain: "[change_gate]" and "[default: CPUs]" are words here, not rich markup.
     rich_markup_mode=None,
 )
 log = logging.getLogger("sasaran")
-#: The service's app factory, for uvicorn (an import string: `layers` never imports `service`).
 #: Seconds a worker may leave uvicorn's health check unanswered before it is killed as hung (uvicorn's
 #: default is 5). A worker preparing a national store, or GDAL writing a large export, can hold the GIL
 #: for longer than that without being hung; killing it dropped the download (issue 12).
 WORKER_HEALTHCHECK_S = 60
+#: The service's app factory, for uvicorn (an import string: `layers` never imports `service`).
 SERVICE_APP = "service.app:create_app"
 #: uvicorn's HTTP protocol with its own parse errors as problem+json (an import string, as above).
 SERVICE_PROTOCOL = "service.protocol:ProblemHTTPProtocol"
@@ -200,9 +200,11 @@ def serve_command(
     LayerStore.open(store)  # fail here, with exit 2, rather than inside the server
     public = _public_url(public_url or os.environ.get("SASARAN_PUBLIC_URL"), host, port)
     base = public or f"http://{_url_host(host)}:{port}"
-    typer.echo(
+    # The URLs are printed once they answer, not before: a reader who opens them gets a page.
+    _announce_when_answering(
         f"Sasaran serving {store} at {base}/ ({workers or os.cpu_count() or 1} workers)\n"
-        f"  planner page: {base}/planner\n  API docs:     {base}/docs\n  health:       {base}/healthz"
+        f"  planner page: {base}/planner\n  API docs:     {base}/docs\n  health:       {base}/healthz",
+        f"http://{_url_host(_LOOPBACK.get(host, host))}:{port}/healthz",
     )
     if public is None:
         typer.echo(
@@ -231,10 +233,6 @@ def serve_command(
 _EVERY_INTERFACE = ("0.0.0.0", "::", "")
 
 
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
 def _public_url(given: str | None, host: str, port: int) -> str | None:
     """The service's public URL: ``given`` (checked), else ``http://HOST:PORT`` unless HOST is a wildcard."""
     if given:
@@ -248,6 +246,45 @@ def _public_url(given: str | None, host: str, port: int) -> str | None:
     if host in _EVERY_INTERFACE:
         return None
     return f"http://{_url_host(host)}:{port}"
+
+
+#: Where to ask an address that listens on every interface whether the service answers.
+_LOOPBACK = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}
+#: Seconds before the first ask of ``/healthz`` while the service starts, and the longest wait between
+#: two (each wait 1.5 times the last): each ask is a line in the access log.
+_POLL_S = (0.2, 2.0)
+
+
+def _url_host(host: str) -> str:
+    """A host as a URL writes it (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _announce_when_answering(text: str, healthz: str) -> None:
+    """Print ``text`` once ``healthz`` answers 200 with the store prepared (``ready``), from a daemon
+    thread (the server blocks this one).
+
+    If the server never answers (it failed to start and exits), nothing is printed: uvicorn has said why.
+    """
+    import json
+    import threading
+    import urllib.error
+    import urllib.request
+
+    def wait_then_print() -> None:
+        wait = _POLL_S[0]
+        while True:
+            try:
+                with urllib.request.urlopen(healthz, timeout=5) as answer:
+                    if answer.status == 200 and json.load(answer).get("ready", True):
+                        typer.echo(text)
+                        return
+            except (urllib.error.URLError, OSError, ValueError):
+                pass  # not listening yet
+            threading.Event().wait(wait)
+            wait = min(wait * 1.5, _POLL_S[1])
+
+    threading.Thread(target=wait_then_print, name="announce", daemon=True).start()
 
 
 app.command("mpi")(mpi_command)

@@ -1,4 +1,4 @@
-"""``sasaran mpi``: score any unit table (CSV, Parquet, XLSX) against an indicator spec (DESIGN §9).
+"""``sasaran mpi``: score any unit table (CSV, Parquet, XLSX) against an indicator spec (docs/contracts.md).
 
 This module converts at the edges only: `layers.scoring.unit_table` reads the table and builds the
 ``(n, m)`` value matrix, `layers.scoring.af` scores it, and this module writes JSON, CSV or a table

@@ -177,7 +177,7 @@ def target_command(
         result = select_targets(frame, villages, request, store_spec(opened))
     if fmt in ("xlsx", "gpkg", "pdf") or (out is not None and fmt != "table"):
         target = out or Path(target_filename(result, fmt, opened.synthetic))
-        write_targets(result, target, fmt, villages, opened.synthetic, lang, opened.manifest)
+        write_targets(result, target, fmt, villages, opened.synthetic, lang, opened.provenance)
         note = " (SYNTHETIC demo data)" if opened.synthetic else ""
         typer.echo(f"Wrote {target}: {result.summary['n_selected']} villages{note}", err=out is None)
     elif fmt == "json":

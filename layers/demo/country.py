@@ -27,6 +27,7 @@ import pyogrio
 import rasterio
 import shapely
 
+from layers.atomic import writing_directory
 from layers.demo import _country_geo as cg
 from layers.demo import province as demo
 from layers.demo._province_geo import Geography, generate_geography
@@ -221,7 +222,7 @@ def build_country(
         )
     start = time.perf_counter()
     out_dir = Path(out_dir)
-    with demo.writing_directory(out_dir) as tmp:
+    with writing_directory(out_dir, "tmp") as tmp:
         counts = _write_all(tmp, villages, seed, codes)
     return CountryReport(config=out_dir / "sasaran.toml", seconds=time.perf_counter() - start, **counts)
 

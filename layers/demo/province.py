@@ -15,11 +15,7 @@ and the files.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +28,7 @@ import shapely
 from rasterio.features import rasterize
 from scipy.spatial import cKDTree
 
+from layers.atomic import writing_directory
 from layers.demo._province_geo import (
     DEMO_BBOX,
     Geography,
@@ -141,58 +138,16 @@ def write_demo(out_dir: str | Path, villages: int = 1500, seed: int = 62) -> Pat
     Examples
     --------
     >>> from layers.config import load_config
-    >>> load_config(write_demo(getfixture("tmp_path") / "demo", villages=40)).synthetic
+    >>> load_config(write_demo(tmp_path / "demo", villages=40)).synthetic
     True
     """
     if not 20 <= villages <= 20_000:
         # Above ~20,000 a kabupaten would need more than 99 kecamatan, which 3-digit CCC codes cannot hold.
         raise ValueError(f"'villages' should be between 20 and 20,000, got {villages}")
     out_dir = Path(out_dir)
-    with writing_directory(out_dir) as tmp:
+    with writing_directory(out_dir, "tmp") as tmp:
         _write_all(tmp, villages=villages, seed=seed)
     return out_dir / "sasaran.toml"
-
-
-@contextmanager
-def writing_directory(out_dir: Path) -> Iterator[Path]:
-    """A temporary sibling of ``out_dir`` to write into; it replaces ``out_dir`` when the block ends.
-
-    A failure inside the block removes it and leaves ``out_dir`` as it was (the province and the
-    country demo write their files this way).
-    """
-    if out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(f"{out_dir} exists and is not a directory")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    try:
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the demo folder is an ordinary one
-        yield tmp
-        _swap_into_place(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _umask() -> int:
-    """The process umask (reading it means setting it, so it is put straight back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _swap_into_place(tmp: Path, out_dir: Path) -> None:
-    """Replace ``out_dir`` by ``tmp`` with renames, so readers never see a partial directory."""
-    if not out_dir.exists():
-        tmp.rename(out_dir)
-        return
-    old = tmp.with_name(tmp.name.replace(".tmp", ".old"))
-    out_dir.rename(old)
-    try:
-        tmp.rename(out_dir)
-    except BaseException:
-        old.rename(out_dir)  # put the previous demo back before reporting the failure
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _write_all(out: Path, villages: int, seed: int) -> None:

@@ -14,7 +14,6 @@ The font is the DejaVu Sans that matplotlib ships: it has every character the wo
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from layers.export.wording import (
     value_word,
     word,
 )
+from layers.store import Provenance
 from layers.targeting.selection import TargetResult
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
@@ -181,7 +181,7 @@ def write_briefing(
     path: Path,
     villages: pd.DataFrame | None,
     lang: str = "id",
-    manifest: Mapping[str, Any] | None = None,
+    provenance: Provenance | None = None,
 ) -> None:
     """Write the briefing PDF of a selection to ``path`` (not atomically: `write_targets` does).
 
@@ -195,18 +195,18 @@ def write_briefing(
         The store's villages layer (geometry for the map; without it the map is left out).
     lang
         ``id`` (default) or ``en``.
-    manifest
-        The store's manifest (provenance).
+    provenance
+        The store's name, build and sources (`LayerStore.provenance`).
     """
     text = TEXT[lang]
-    manifest = manifest or {}
-    synthetic = bool(manifest.get("synthetic"))
-    footer = f"Sasaran · {manifest.get('name', '')} · {result.year}" + (" · SYNTHETIC" if synthetic else "")
+    name = provenance.name if provenance else ""
+    synthetic = provenance is not None and provenance.synthetic
+    footer = f"Sasaran · {name} · {result.year}" + (" · SYNTHETIC" if synthetic else "")
     pdf = _Briefing(lang, footer)
     pdf.set_title(text["title"])
     pdf.set_creator("Sasaran")
     pdf.add_page()
-    pdf.heading(f"{text['title']} — {manifest.get('name', '')} {result.year}", 14)
+    pdf.heading(f"{text['title']} — {name} {result.year}", 14)
     if synthetic:
         pdf.set_fill_color(255, 216, 77)
         pdf.set_font("DejaVu", "B", 9)
@@ -225,7 +225,7 @@ def write_briefing(
     _ranked(pdf, result, lang)
     _below(pdf, result, lang)
     _priority(pdf, result, lang)
-    _parameters(pdf, result, lang, manifest)
+    _parameters(pdf, result, lang, provenance)
     pdf.output(str(path))
 
 
@@ -324,10 +324,10 @@ def _priority(pdf: _Briefing, result: TargetResult, lang: str) -> None:
         pdf.paragraph(f"{text[key]}: {names}")
 
 
-def _parameters(pdf: _Briefing, result: TargetResult, lang: str, manifest: Mapping[str, Any]) -> None:
+def _parameters(pdf: _Briefing, result: TargetResult, lang: str, provenance: Provenance | None) -> None:
     text = TEXT[lang]
     pdf.add_page()
-    items = about_items(result, lang, manifest)
+    items = about_items(result, lang, provenance)
     pdf.heading(text["parameters"], 12)
     header = [word("item", lang), word("value", lang)]
     pdf.table_of(header, [list(i) for i in items[PROVENANCE_ITEMS:]], (70, 112), set())

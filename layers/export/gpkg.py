@@ -45,7 +45,7 @@ def promote_to_multi(name: str, frame: pd.DataFrame) -> bool | None:
     """Whether to write a layer's geometry as Multi* (pyogrio's ``promote_to_multi``).
 
     Note: QGIS treats a mixed Polygon/MultiPolygon layer as generic geometry, so areas are always
-    MultiPolygon (DESIGN §7), and any layer mixing single and multi parts is promoted.
+    MultiPolygon, and any layer mixing single and multi parts is promoted.
     """
     if name in AREA_LAYERS:
         return True

@@ -38,7 +38,7 @@ from layers.export.gpkg import CHUNK_ROWS, promote_to_multi, write_gpkg_layer, w
 from layers.maps.qml import style_for
 from layers.rounding import round_frame
 from layers.schema import AREA_LEVELS, LAYERS, YEAR_LAYERS, level
-from layers.scoring.rescore import ScoringFrame, check_year, layer_by_years, layer_for_year, stored_year
+from layers.scoring.rescore import ScoringFrame, check_year, layer_by_years, layer_for_year
 from layers.store import LayerStore
 
 XLSX_MAX_ROWS = 1_048_575
@@ -101,8 +101,8 @@ def export_layer(
 
     Examples
     --------
-    >>> out = export_layer(store, "villages", tmp_path / "v.gpkg", "gpkg")  # doctest: +SKIP
-    >>> pyogrio.read_info(out)["features"] == store.rows("villages")  # doctest: +SKIP
+    >>> out = export_layer(store, "villages", tmp_path / "v.gpkg", "gpkg")
+    >>> pyogrio.read_info(out)["features"] == store.rows("villages")
     True
     """
     if fmt not in FORMATS:
@@ -214,8 +214,8 @@ def export_all_gpkg(store: LayerStore, path: str | Path, scoring: ScoringFrame |
 
     Examples
     --------
-    >>> out = export_all_gpkg(store, tmp_path / "sasaran.gpkg")  # doctest: +SKIP
-    >>> "hexagons" in pyogrio.list_layers(out)[:, 0]  # doctest: +SKIP
+    >>> out = export_all_gpkg(store, tmp_path / "sasaran.gpkg")
+    >>> "hexagons" in pyogrio.list_layers(out)[:, 0]
     True
     """
     path = Path(path)
@@ -263,8 +263,8 @@ def layer_description(store: LayerStore, name: str, year: int | str | None = Non
     text = LAYERS[base].description.en if base in LAYERS else name
     if name.endswith(BY_YEAR) or year == "all":
         text += f" (one row per feature and year: {', '.join(map(str, store.years))})"
-    elif year is not None or store.manifest.get("default_year"):
-        text += f" ({year or store.manifest['default_year']})"
+    elif year is not None or store.default_year is not None:
+        text += f" ({year or store.default_year})"
     text += ". Sasaran"
     if store.synthetic:
         text = f"SYNTHETIC demo data, not real statistics. {text}"
@@ -351,7 +351,7 @@ def cached_export(
 
     Examples
     --------
-    >>> cached_export(store, "villages", "csv").name  # doctest: +SKIP
+    >>> cached_export(store, "villages", "csv").name
     'sasaran-villages-synthetic.csv'
     """
     if fmt not in FORMATS:
@@ -362,7 +362,7 @@ def cached_export(
         raise InvalidQuery("sasaran.gpkg holds the stored year plus <area>_by_year layers; drop year")
     if name != "all":
         rows = store.rows(name)  # LayerNotFound before any work
-        if year is not None and year == stored_year(store):
+        if year is not None and year == store.default_year:
             year = None  # the stored layer: one cached file, whichever way it was asked for
         if year is not None or all_years:
             if name not in YEAR_LAYERS:
@@ -396,8 +396,7 @@ def _age(path: Path) -> float:
 def _build_dir(store: LayerStore, cache_dir: str | Path | None) -> Path:
     root = Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir()) / "sasaran-exports"
     store_key = hashlib.sha256(str(store.path.resolve()).encode()).hexdigest()[:16]
-    build = str(store.manifest.get("build_id") or store.manifest.get("created", "unknown"))
-    directory = root / store_key / "".join(c for c in build if c.isalnum())
+    directory = root / store_key / "".join(c for c in store.build_id if c.isalnum())
     if not directory.exists():
         directory.mkdir(parents=True, exist_ok=True)
         builds = sorted(

@@ -9,9 +9,8 @@ GeoPackage keep the field names (for programs and GIS) with the same rounding.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -19,7 +18,6 @@ import shapely
 
 from layers.atomic import atomic_path
 from layers.errors import InvalidQuery
-from layers.export.briefing import write_briefing
 from layers.export.formats import TARGET_FORMATS
 from layers.export.gpkg import write_gpkg_layer, write_styles
 from layers.export.wording import (
@@ -32,6 +30,7 @@ from layers.export.wording import (
 )
 from layers.maps.qml import targets_style
 from layers.rounding import round_frame, round_record
+from layers.store import Provenance
 from layers.targeting.selection import TargetResult
 
 
@@ -62,7 +61,7 @@ def write_targets(
     villages: pd.DataFrame | None = None,
     synthetic: bool = False,
     lang: str = "id",
-    manifest: Mapping[str, Any] | None = None,
+    provenance: Provenance | None = None,
 ) -> Path:
     """Write a selection to ``path`` atomically as json, csv, xlsx, gpkg or pdf.
 
@@ -80,8 +79,9 @@ def write_targets(
         Whether the store is the synthetic demo (said in the XLSX, the GeoPackage and the PDF).
     lang
         ``id`` (default) or ``en``: the headers and words of the CSV, XLSX and PDF.
-    manifest
-        The store's manifest: build id and date, sources (the XLSX about sheet and the PDF).
+    provenance
+        The store's name, build id and date and sources (`LayerStore.provenance`: the XLSX about
+        sheet and the PDF); its ``synthetic`` counts as ``synthetic``.
 
     Returns
     -------
@@ -91,7 +91,9 @@ def write_targets(
     if fmt not in TARGET_FORMATS:
         raise InvalidQuery(f"format must be one of {', '.join(TARGET_FORMATS)} for a file, got '{fmt}'")
     check_lang(lang)
-    manifest = {**(manifest or {}), "synthetic": synthetic or bool((manifest or {}).get("synthetic"))}
+    synthetic = synthetic or (provenance is not None and provenance.synthetic)
+    if provenance is not None and synthetic != provenance.synthetic:
+        provenance = replace(provenance, synthetic=synthetic)
     path = Path(path)
     with atomic_path(path) as tmp:
         if fmt == "json":
@@ -101,20 +103,23 @@ def write_targets(
             # utf-8-sig: Excel, which planners open a CSV with, reads the names' accents right
             selected_table(result, lang).to_csv(tmp, index=False, encoding="utf-8-sig")
         elif fmt == "xlsx":
-            _write_xlsx(result, tmp, lang, manifest)
+            _write_xlsx(result, tmp, lang, provenance)
         elif fmt == "pdf":
-            write_briefing(result, tmp, villages, lang, manifest)
+            # matplotlib and fpdf2 take seconds to import: only a PDF pays for them.
+            from layers.export.briefing import write_briefing
+
+            write_briefing(result, tmp, villages, lang, provenance)
         else:
             _write_gpkg(round_frame(result.selected_frame()), villages, tmp, synthetic)
     return path
 
 
-def _write_xlsx(result: TargetResult, path: Path, lang: str, manifest: Mapping[str, Any]) -> None:
+def _write_xlsx(result: TargetResult, path: Path, lang: str, provenance: Provenance | None) -> None:
     sheets = {
         word("selected", lang): selected_table(result, lang),
         word("below_line", lang): below_line_table(result, lang),
         word("by_kabupaten", lang): by_kabupaten_table(result, lang),
-        word("about", lang): about_table(result, lang, manifest),
+        word("about", lang): about_table(result, lang, provenance),
     }
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, frame in sheets.items():

@@ -15,6 +15,7 @@ import pandas as pd
 from layers.errors import InvalidQuery
 from layers.rounding import decimals_for, round_frame, round_value
 from layers.schema import field_for
+from layers.store import Provenance
 from layers.targeting.selection import TargetResult
 
 #: Languages of the downloads; Bahasa Indonesia first (the default).
@@ -267,7 +268,7 @@ def by_kabupaten_table(result: TargetResult, lang: str) -> pd.DataFrame:
     return localise(pd.DataFrame(result.summary["by_kabupaten"], columns=columns), lang)
 
 
-def about_items(result: TargetResult, lang: str, manifest: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+def about_items(result: TargetResult, lang: str, provenance: Provenance | None) -> list[tuple[str, str]]:
     """Every parameter of a selection and where its data come from, as (label, value) in ``lang``.
 
     Parameters
@@ -276,8 +277,8 @@ def about_items(result: TargetResult, lang: str, manifest: Mapping[str, Any] | N
         The selection (its ``parameters`` hold the request as solved).
     lang
         ``id`` or ``en``.
-    manifest
-        The store's manifest (build id and date, sources, synthetic); None: not known.
+    provenance
+        The store's name, build id and date, sources, and whether it is synthetic; None: not known.
 
     Returns
     -------
@@ -286,8 +287,7 @@ def about_items(result: TargetResult, lang: str, manifest: Mapping[str, Any] | N
     """
     w = WORDS[lang]
     p = result.parameters or {}
-    manifest = manifest or {}
-    synthetic = bool(manifest.get("synthetic"))
+    synthetic = provenance is not None and provenance.synthetic
     kab_names = {k["kabupaten_code"]: k["kabupaten_name"] for k in result.summary["by_kabupaten"]}
     excluded = result.summary.get("excluded_kabupaten", [])
     kab_names |= {k["kabupaten_code"]: k["kabupaten_name"] for k in excluded}
@@ -306,10 +306,13 @@ def about_items(result: TargetResult, lang: str, manifest: Mapping[str, Any] | N
 
     items: list[tuple[str, str]] = [
         (w["data"], w["synthetic"] if synthetic else w["real"]),
-        (w["store"], str(manifest.get("name", "—"))),
-        (w["build_id"], str(manifest.get("build_id", "—"))),
-        (w["built"], str(manifest.get("created", "—"))),
-        (w["sources"], listed(f"{s.get('name')}: {s.get('file')}" for s in manifest.get("sources", []))),
+        (w["store"], provenance.name if provenance else "—"),
+        (w["build_id"], provenance.build_id if provenance else "—"),
+        (w["built"], provenance.created if provenance else "—"),
+        (
+            w["sources"],
+            listed(f"{s['name']}: {s['file']}" for s in provenance.sources) if provenance else w["none"],
+        ),
         (w["year"], str(result.year)),
         (w["objective"], value_word(result.objective, lang, "objective")),
     ]
@@ -353,9 +356,9 @@ def about_items(result: TargetResult, lang: str, manifest: Mapping[str, Any] | N
     return items
 
 
-def about_table(result: TargetResult, lang: str, manifest: Mapping[str, Any] | None) -> pd.DataFrame:
+def about_table(result: TargetResult, lang: str, provenance: Provenance | None) -> pd.DataFrame:
     """`about_items` with the summary figures, as the two-column "about" sheet."""
-    items = about_items(result, lang, manifest)
+    items = about_items(result, lang, provenance)
     s = result.summary
     for name in ("n_selected", "people_reached", "objective_total", "total_cost", "budget_left"):
         items.append((title(name, lang), number(s.get(name), lang, name)))

@@ -1,4 +1,4 @@
-"""Travel time to the nearest facility on a friction surface (DESIGN §4).
+"""Travel time to the nearest facility on a friction surface.
 
 The AccessMod / Malaria Atlas Project method (Weiss et al. 2020, Nature Medicine 26:1835): a raster
 whose pixels hold the minutes needed to cross one metre (walking off-road, faster on roads by class and
@@ -296,7 +296,18 @@ def travel_time(
         connectivity=connectivity,
         max_snap_m=max_snap_m,
         workers=1,
-    )["sources"]
+    ).by_kind["sources"]
+
+
+@dataclass(frozen=True)
+class TravelTimes:
+    """Minutes from each target to the nearest facility of each kind, and to the grid's edge."""
+
+    by_kind: dict[str, NDArray[np.float64]]
+    """Kind -> (n,) float64 minutes, ``inf`` when unreachable."""
+    to_edge: NDArray[np.float64] | None = None
+    """(n,) minutes to the nearest passable pixel on the grid's edge (`edge_pixels`); None unless
+    asked for. Any path leaving the grid takes at least this long."""
 
 
 def travel_times(
@@ -307,8 +318,8 @@ def travel_times(
     connectivity: Literal[8, 16] = 16,
     max_snap_m: float = 1000.0,
     workers: int | None = None,
-    pixel_sources: Mapping[str, NDArray[np.int64]] | None = None,
-) -> dict[str, NDArray[np.float64]]:
+    to_edge: bool = False,
+) -> TravelTimes:
     """Minutes from each target to the nearest facility, for every kind.
 
     Parameters
@@ -323,25 +334,23 @@ def travel_times(
     workers : int, optional
         Processes for the kinds (default: CPUs, at most 4). The rasters are cached on the surface,
         so a later `travel_time_rasters` with the same facilities costs nothing.
-    pixel_sources : mapping of str to numpy.ndarray, optional
-        More source sets given as flat pixel indices (e.g. `edge_pixels`), solved with the kinds
-        on the same graph.
+    to_edge : bool
+        Also the minutes to the grid's edge, solved with the kinds on the same graph (a partition
+        of a national build checks its border buffer with them, `layers.pipeline.national`).
 
     Returns
     -------
-    dict of str to numpy.ndarray
-        Kind -> (n,) float64 minutes, ``inf`` when unreachable.
+    TravelTimes
+        Minutes by kind, and to the edge when asked.
     """
-    rasters = travel_time_rasters(
-        surface,
-        facilities,
-        connectivity=connectivity,
-        max_snap_m=max_snap_m,
-        workers=workers,
-        pixel_sources=pixel_sources,
-    )
+    sources = [_source_pixels(surface, lonlat, kind, max_snap_m) for kind, lonlat in facilities.items()]
+    if to_edge:
+        sources.append(edge_pixels(surface))
+    rasters = _rasters(surface, sources, connectivity, workers)
     pixels = _target_pixels(surface, targets_lonlat, max_snap_m)
-    return {kind: raster.reshape(-1)[pixels].astype(np.float64) for kind, raster in rasters.items()}
+    minutes = [raster.reshape(-1)[pixels].astype(np.float64) for raster in rasters]
+    edge = minutes.pop() if to_edge else None
+    return TravelTimes(dict(zip(facilities, minutes, strict=True)), edge)
 
 
 def travel_time_rasters(
@@ -351,7 +360,6 @@ def travel_time_rasters(
     connectivity: Literal[8, 16] = 16,
     max_snap_m: float = 1000.0,
     workers: int | None = None,
-    pixel_sources: Mapping[str, NDArray[np.int64]] | None = None,
 ) -> dict[str, NDArray[np.float32]]:
     """Minutes from every pixel to the nearest facility of each kind.
 
@@ -360,7 +368,7 @@ def travel_time_rasters(
     surface : FrictionSurface
     facilities : mapping of str to numpy.ndarray
         Kind -> (k, 2) lon/lat.
-    connectivity, max_snap_m, workers, pixel_sources
+    connectivity, max_snap_m, workers
         As in `travel_times`.
 
     Returns
@@ -368,22 +376,27 @@ def travel_time_rasters(
     dict of str to numpy.ndarray
         Kind -> (rows, cols) float32 minutes (read-only), ``inf`` where unreachable.
     """
+    sources = [_source_pixels(surface, lonlat, kind, max_snap_m) for kind, lonlat in facilities.items()]
+    return dict(zip(facilities, _rasters(surface, sources, connectivity, workers), strict=True))
+
+
+def _rasters(
+    surface: FrictionSurface, sources: list[NDArray[np.int64]], connectivity: int, workers: int | None
+) -> list[NDArray[np.float32]]:
+    """One read-only raster per source set, from the surface's cache or solved (each set once)."""
     if connectivity not in (8, 16):
         raise ValueError(f"'connectivity' should be 8 or 16, got {connectivity!r}")
-    keys: dict[str, tuple[int, str]] = {}
-    todo: dict[tuple[int, str], NDArray[np.int64]] = {}  # kinds with the same sources are solved once
-    sources = {kind: _source_pixels(surface, lonlat, kind, max_snap_m) for kind, lonlat in facilities.items()}
-    for kind, pixels in {**sources, **(pixel_sources or {})}.items():
-        keys[kind] = key = _cache_key(connectivity, pixels)
-        if key not in surface._rasters:
-            todo[key] = pixels
+    keys = [_cache_key(connectivity, pixels) for pixels in sources]
+    todo = {key: pixels for key, pixels in zip(keys, sources, strict=True) if key not in surface._rasters}
     solved = _solve_all(surface, list(todo.values()), connectivity, workers)
+    found = {key: surface._rasters[key] for key in keys if key in surface._rasters}
     for key, raster in zip(todo, solved, strict=True):
         raster.flags.writeable = False
+        found[key] = raster
         while len(surface._rasters) >= _CACHE_SIZE:
             surface._rasters.pop(next(iter(surface._rasters)))
         surface._rasters[key] = raster
-    return {kind: surface._rasters[key] for kind, key in keys.items()}
+    return [found[key] for key in keys]
 
 
 def edge_pixels(surface: FrictionSurface) -> NDArray[np.int64]:
@@ -391,8 +404,8 @@ def edge_pixels(surface: FrictionSurface) -> NDArray[np.int64]:
 
     Minutes from the edge bound every path that leaves the grid: a travel time no longer than a
     cell's time to the edge is what an unbounded grid would give. A partition of a national build
-    checks its border buffer with it (`layers.pipeline.national`), passing it as `travel_times`'
-    ``pixel_sources`` so it is solved on the same graph as the facilities.
+    checks its border buffer with it (`travel_times` with ``to_edge``), solved on the same graph as
+    the facilities.
     """
     rows, cols = surface.shape
     flat = np.arange(rows * cols, dtype=np.int64).reshape(rows, cols)
@@ -404,7 +417,7 @@ def write_cog(
     path: str | Path,
     array: NDArray[np.floating[Any]],
     surface: FrictionSurface,
-    tags: Mapping[str, Any] | None = None,
+    tags: Mapping[str, object] | None = None,
 ) -> Path:
     """Write one raster on the surface's grid as a Cloud-Optimized GeoTIFF.
 

@@ -1,6 +1,6 @@
 """H3 cells of villages: tessellation, cell centres and boundaries, parents.
 
-Every function works on whole arrays (h3ronpy over Arrow, DESIGN §8); h3-py is used only at the
+Every function works on whole arrays (h3ronpy over Arrow: docs/benchmarks.md); h3-py is used only at the
 edges. A cell belongs to the village containing its centre; a village too small to contain any
 cell centre gets the cell containing its representative point, so no village is dropped.
 """
@@ -47,7 +47,7 @@ def cells_for_villages(polygons: NDArray[np.object_], resolution: int) -> tuple[
     Examples
     --------
     >>> import shapely
-    >>> cells, pos = cells_for_villages(shapely.box(113.0, -2.1, 113.1, -2.0)[None], 8)
+    >>> cells, pos = cells_for_villages([shapely.box(113.0, -2.1, 113.1, -2.0)], 8)
     >>> bool(len(cells) > 100 and (pos == 0).all())
     True
     """

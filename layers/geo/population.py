@@ -1,7 +1,7 @@
 """People per H3 cell from a population raster, scaled to the villages' own totals.
 
 Pixel centres are binned into cells with one vectorised call per block of rows and summed with
-``np.bincount`` (DESIGN §8: ~1 s for 18 M pixels, where zonal-statistics tools take 16-70 s). The
+``np.bincount`` (~1 s for 18 M pixels, where zonal-statistics tools take 16-70 s: docs/benchmarks.md). The
 raster gives the *shape* of settlement inside a village; the poverty table gives the *total*, so
 each village's cells are scaled to sum exactly to its population.
 """

@@ -18,7 +18,7 @@ import pandas as pd
 
 from layers.config import ChangeGate
 from layers.errors import SasaranError
-from layers.store import MANIFEST
+from layers.store import read_manifest
 
 
 class ChangeRefused(SasaranError, ValueError):
@@ -147,10 +147,8 @@ def headline_of(kabupaten: pd.DataFrame, villages: pd.DataFrame, year: int) -> H
 
 def headlines_of_store(store_dir: Path) -> dict[int, Headline] | None:
     """Every year's headline of the store at ``store_dir``, or None when there is no readable store."""
-    import json
-
     try:
-        manifest = json.loads((store_dir / MANIFEST).read_text())
+        manifest = read_manifest(store_dir)
         files = manifest["files"]
         villages = pd.read_parquet(
             store_dir / files["villages"],
@@ -253,9 +251,8 @@ def render(shifts: list[Shift], old_years: list[int], new_years: list[int]) -> s
             continue
         change = f"{100 * shift.change:+.1f} %" if shift.relative else f"{shift.change:+.3f}"
         limit = f"{100 * shift.limit:.0f} %" if shift.relative else f"{shift.limit:.3f}"
-        lines.append(
-            f"  {shift.what}: {_num(shift.old)} → {_num(shift.new)} ({change}, limit ±{limit}){mark}"
-        )
+        figures = f"{_as_text(shift.old)} → {_as_text(shift.new)}"
+        lines.append(f"  {shift.what}: {figures} ({change}, limit ±{limit}){mark}")
     within = [s for s in shifts if not (s.relative or s.exceeded or s.text or "province" in s.what)]
     if within:
         lines.append(f"  {len(within)} kabupaten figure(s) within tolerance")
@@ -266,7 +263,8 @@ def _years(years: list[int]) -> str:
     return ", ".join(map(str, sorted(years))) or "none"
 
 
-def _num(value: float) -> str:
+def _as_text(value: float) -> str:
+    """A headline figure as the comparison prints it: people whole, shares to 3 decimals."""
     if not math.isfinite(value):
         return "none"
     return f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:.3f}"

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -27,14 +26,14 @@ from layers.config import POVERTY_COLUMNS, AccessConfig, BuildConfig
 from layers.geo import access, distance, grid, population
 from layers.geo.units import Hierarchy, dissolve, union_of
 from layers.schema import LAYERS, FacilityKind, kinds_to_json
+from layers.scoring.af import UnitScores
 from layers.scoring.indicators import add_yearly_indicators, available_columns, weighted_mean
 from layers.scoring.rescore import AF_COLUMNS, INHABITED_MIN_PEOPLE, ScoringFrame, score_flags
 from layers.scoring.spec import IndicatorSpec, default_spec, load_spec, restrict_to_columns, spec_to_dict
+from layers.store import BuildEntries, Figures, SourceEntry, StoredSpec
+from layers.types import FloatArray
 
 log = logging.getLogger(__name__)
-
-#: Key of the grid-edge source set a partition solves beside the facility kinds (not a kind).
-EDGE = " grid edge"
 
 #: Poverty-table counts summed from villages to kecamatan and kabupaten (a rate is not summed).
 _COUNTS = tuple(column for column in POVERTY_COLUMNS if column != "poverty_rate")
@@ -48,7 +47,7 @@ class BuildResult:
     seconds: dict[str, float]
     counts: dict[str, int]
     synthetic: bool
-    province: dict[int, dict[str, float]] = field(default_factory=dict)
+    province: dict[int, Figures] = field(default_factory=dict)
     comparison: str | None = None
     """Headline figures beside those of the store replaced (None: there was none)."""
 
@@ -104,7 +103,7 @@ class Inputs:
     barriers: gpd.GeoDataFrame | None
     #: Points of the kinds declared under ``[facilities.<kind>]``.
     declared: dict[str, gpd.GeoDataFrame]
-    provenance: list[dict[str, Any]]
+    provenance: list[SourceEntry]
     #: A partition of a national build: every village polygon around its own (the land its
     #: travel-time surface spans; None: the villages themselves) and the surface's extent.
     land: np.ndarray | None = None
@@ -146,7 +145,7 @@ def read_inputs(config: BuildConfig) -> Inputs:
         "rivers": rivers,
         "barriers": barriers,
     }
-    provenance = []
+    provenance: list[SourceEntry] = []
     for name, source in src:
         if source is None:
             continue
@@ -155,21 +154,48 @@ def read_inputs(config: BuildConfig) -> Inputs:
             raise sources.not_found(path)
         frame = frames.get(name)  # the population raster has pixels, not rows
         rows = None if frame is None else len(frame)
-        record = {"name": name, "file": path.name, "sha256": sources.sha256(path), "rows": rows}
-        provenance.append(record | _accepted(source))
+        record = SourceEntry(name=name, file=path.name, sha256=sources.sha256(path), rows=rows)
+        provenance.append(_with_accepted(record, source))
     for kind, source in config.facilities.items():
         path = config.resolve(source.file)
-        provenance.append(
-            {"name": f"facilities.{kind}", "file": path.name, "sha256": sources.sha256(path),
-             "rows": len(declared[kind])} | _accepted(source)
-        )  # fmt: skip
+        record = SourceEntry(
+            name=f"facilities.{kind}", file=path.name, sha256=sources.sha256(path), rows=len(declared[kind])
+        )
+        provenance.append(_with_accepted(record, source))
     return Inputs(villages, poverty, schools, health, roads, rivers, barriers, declared, provenance)
 
 
-def _accepted(source: object) -> dict[str, Any]:
-    """The place checks a facility source declares do not apply, with their reasons (for the manifest)."""
+def _with_accepted(record: SourceEntry, source: object) -> SourceEntry:
+    """``record`` with the place checks a facility source declares do not apply, and why."""
     accept = getattr(source, "accept", None)
-    return {"accepted": dict(accept)} if accept else {}
+    if accept:
+        record["accepted"] = dict(accept)
+    return record
+
+
+@dataclass(frozen=True)
+class YearScores:
+    """One year of a build scored: cells as units weighted by people, areas as their aggregates."""
+
+    rows: pd.DataFrame
+    """The year's village rows (poverty values and shares), in village position order."""
+    cells: UnitScores
+    """Every cell's score and flags."""
+    areas: dict[str, dict[str, FloatArray]]
+    """Level (``village``, ``kecamatan``, ``kabupaten``) → `AF_COLUMNS` and ``population`` per unit."""
+    whole: Figures
+    """The whole province's figures (the manifest's ``province`` of the year)."""
+
+
+@dataclass(frozen=True)
+class AccessSurfaces:
+    """What a build's travel times were solved on: its travel-time rasters are written from it."""
+
+    surface: access.FrictionSurface
+    facilities: dict[str, np.ndarray]
+    """Kind → lon/lat of its facilities (the sources)."""
+    edge_minutes: FloatArray | None = None
+    """A partition's minutes from each cell to its grid's edge (the border-buffer certificate)."""
 
 
 @dataclass
@@ -177,11 +203,12 @@ class Computed:
     """Everything a build computes from its inputs, before anything is written."""
 
     layers: dict[str, pd.DataFrame]
-    scored: dict[int, dict[str, Any]]
+    scored: dict[int, YearScores]
     years: list[int]
     spec: IndicatorSpec
     dropped: list[str]
-    surfaces: dict[str, Any]
+    surfaces: AccessSurfaces | None
+    """None when no facility of any kind was given (no travel time to solve)."""
 
 
 def compute(config: BuildConfig, inputs: Inputs, units: Hierarchy, stages: Stages) -> Computed:
@@ -219,20 +246,34 @@ def compute(config: BuildConfig, inputs: Inputs, units: Hierarchy, stages: Stage
     return Computed(layers, scored, years, spec, dropped, surfaces)
 
 
-def manifest_of(config: BuildConfig, computed: Computed, provenance: list[dict[str, Any]]) -> dict[str, Any]:
-    """The manifest entries of a build (the store adds ids, layers, files and packages)."""
-    indicators = {**spec_to_dict(computed.spec), "dropped": computed.dropped}
-    province = {str(y): computed.scored[y]["province"] for y in computed.years}
-    return manifest_entries(config, computed.years, provenance, indicators, province)
+def indicators_entry(computed: Computed) -> StoredSpec:
+    """The manifest's ``indicators``: the spec the stored scores used, and what was ``dropped``."""
+    return {**spec_to_dict(computed.spec), "dropped": computed.dropped}
+
+
+def manifest_of(
+    config: BuildConfig,
+    computed: Computed,
+    provenance: list[SourceEntry],
+    rasters: dict[str, str],
+    build_seconds: dict[str, float],
+) -> BuildEntries:
+    """The manifest entries of a province build (the store adds ids, layers, files and packages)."""
+    province = {str(y): computed.scored[y].whole for y in computed.years}
+    return manifest_entries(
+        config, computed.years, provenance, indicators_entry(computed), province, rasters, build_seconds
+    )
 
 
 def manifest_entries(
     config: BuildConfig,
     years: list[int],
-    provenance: list[dict[str, Any]],
-    indicators: dict[str, Any],
-    province: dict[str, dict[str, float]],
-) -> dict[str, Any]:
+    provenance: list[SourceEntry],
+    indicators: StoredSpec,
+    province: dict[str, Figures],
+    rasters: dict[str, str],
+    build_seconds: dict[str, float],
+) -> BuildEntries:
     """The manifest entries every build writes, province or national (docs/schema.md)."""
     return {
         "name": config.name,
@@ -246,6 +287,8 @@ def manifest_entries(
         "facility_kinds": kinds_to_json(config.facility_kinds()),
         "access": config.access.model_dump(mode="json"),
         "province": province,
+        "rasters": rasters,
+        "build_seconds": build_seconds,
     }
 
 
@@ -300,9 +343,9 @@ def _travel_times(
     lon: np.ndarray,
     lat: np.ndarray,
     tick: Callable[[float], None],
-) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+) -> tuple[dict[str, np.ndarray], AccessSurfaces | None]:
     if not facilities:
-        return {}, {}
+        return {}, None
     # Villages tile the province, so their coverage union is its outline (fast, no overlay).
     # A partition's surface spans its border buffer: the land there is every village around it.
     outline = union_of(inputs.villages.geometry.values if inputs.land is None else inputs.land)
@@ -322,26 +365,27 @@ def _travel_times(
     tick(0.2)
     targets = np.column_stack((lon, lat))
     # A partition also solves the time to its grid's edge: the certificate of its border buffer.
-    edge = {EDGE: access.edge_pixels(surface)} if inputs.extent is not None else None
     times = access.travel_times(
-        surface, facilities, targets, connectivity=config.access.connectivity, pixel_sources=edge
+        surface,
+        facilities,
+        targets,
+        connectivity=config.access.connectivity,
+        to_edge=inputs.extent is not None,
     )
     tick(1.0)
-    surfaces = {"surface": surface, "facilities": facilities}
-    if edge is not None:
-        surfaces["edge_minutes"] = times.pop(EDGE)
-    return {f"time_min_{kind}": t for kind, t in times.items()}, surfaces
+    columns = {f"time_min_{kind}": t for kind, t in times.by_kind.items()}
+    return columns, AccessSurfaces(surface, facilities, times.to_edge)
 
 
 def write_rasters(
-    path_for: Callable[[str], Path], surfaces: dict[str, Any], config: BuildConfig, prefix: str = ""
+    path_for: Callable[[str], Path], surfaces: AccessSurfaces | None, config: BuildConfig, prefix: str = ""
 ) -> dict[str, str]:
     """Write the travel-time rasters of a build; their store-relative file names by layer name."""
-    if not surfaces:
+    if surfaces is None:
         return {}
     # Same connectivity as the per-cell times: the rasters then come from the solver's cache.
     rasters = access.travel_time_rasters(
-        surfaces["surface"], surfaces["facilities"], connectivity=config.access.connectivity
+        surfaces.surface, surfaces.facilities, connectivity=config.access.connectivity
     )
     written = {}
     for kind, array in rasters.items():
@@ -349,7 +393,7 @@ def write_rasters(
         access.write_cog(
             path_for(name),
             array,
-            surfaces["surface"],
+            surfaces.surface,
             tags={"SYNTHETIC": str(config.synthetic).lower(), "UNITS": "minutes", "KIND": kind},
         )
         written[f"time_min_{kind}"] = name
@@ -366,15 +410,14 @@ def _spec_for(
     return spec, dropped
 
 
-def _score_years(frame: ScoringFrame, spec: IndicatorSpec, years: list[int]) -> dict[int, dict[str, Any]]:
+def _score_years(frame: ScoringFrame, spec: IndicatorSpec, years: list[int]) -> dict[int, YearScores]:
     """Score every year: cells are units weighted by people; areas are their aggregates."""
-    out: dict[int, dict[str, Any]] = {}
+    out: dict[int, YearScores] = {}
     for year in years:
         cells = frame.score_cells(spec, year)
-        result: dict[str, Any] = {"rows": frame.year_rows(year)[1], "cells": cells.scores}
-        result |= frame.area_aggregates(cells, spec)
-        result["province"] = {k: float(v[0]) for k, v in result["province"].items()}
-        out[year] = result
+        areas = frame.area_aggregates(cells, spec)
+        whole = {column: float(values[0]) for column, values in areas.pop("province").items()}
+        out[year] = YearScores(frame.year_rows(year)[1], cells.scores, areas, whole)
     return out
 
 
@@ -385,7 +428,7 @@ def _assemble_layers(
     village_pos: np.ndarray,
     cell_people: np.ndarray,
     cell_columns: dict[str, np.ndarray],
-    scored: dict[int, dict[str, Any]],
+    scored: dict[int, YearScores],
     years: list[int],
     access_config: AccessConfig,
 ) -> dict[str, pd.DataFrame]:
@@ -404,9 +447,9 @@ def _assemble_layers(
         hexagons[name] = cell_columns[name]
     hexagons["year"] = np.int64(years[-1])
     for name in LAYERS["hexagons"].village_values:
-        if name in latest["rows"]:
-            hexagons[name] = latest["rows"][name].to_numpy(np.float64)[village_pos]
-    cell_scores = latest["cells"]
+        if name in latest.rows:
+            hexagons[name] = latest.rows[name].to_numpy(np.float64)[village_pos]
+    cell_scores = latest.cells
     hexagons["score"] = cell_scores.c
     for name, flags in score_flags(cell_scores).items():
         hexagons[name] = flags
@@ -436,12 +479,12 @@ def _area_layers(
     village_pos: np.ndarray,
     cell_people: np.ndarray,
     cell_columns: dict[str, np.ndarray],
-    latest: dict[str, Any],
+    latest: YearScores,
     years: list[int],
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
     villages = units.villages
     n_v, n_k, n_b = len(villages), len(units.kecamatan), len(units.kabupaten)
-    rows = latest["rows"]
+    rows = latest.rows
     area_km2 = _area_km2(villages.geometry.values)
     counts = {c: rows[c].to_numpy(np.float64) for c in _COUNTS if c in rows}
     base = villages.drop(columns="geometry").copy()
@@ -469,7 +512,7 @@ def _area_layers(
         for column, values in sorted(cell_columns.items()):
             table[column] = weighted_mean(values, cell_people, cell_groups, n)
         for column in AF_COLUMNS:
-            table[column] = latest[level][column]
+            table[column] = latest.areas[level][column]
     village_geoms = villages.geometry.values
     return (
         gpd.GeoDataFrame(base, geometry=village_geoms, crs=4326),
@@ -489,12 +532,12 @@ def _area_km2(geoms: np.ndarray) -> np.ndarray:
     return gpd.GeoSeries(geoms, crs=4326).to_crs(6933).area.to_numpy() / 1e6
 
 
-def _village_years(scored: dict[int, dict[str, Any]], years: list[int]) -> pd.DataFrame:
+def _village_years(scored: dict[int, YearScores], years: list[int]) -> pd.DataFrame:
     frames = []
     for year in years:
-        rows = scored[year]["rows"].copy()
+        rows = scored[year].rows.copy()
         for column in AF_COLUMNS:
-            rows[column] = scored[year]["village"][column]
+            rows[column] = scored[year].areas["village"][column]
         frames.append(rows)
     return pd.concat(frames, ignore_index=True)
 

@@ -28,7 +28,6 @@ other partitions' files are hard-linked into the new store unchanged.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -48,20 +47,35 @@ import shapely
 from pyproj import CRS, Transformer
 
 from layers import sources
+from layers.atomic import atomic_path
 from layers.config import HEALTH_TYPE_KINDS, SCHOOL_LEVEL_KINDS, BuildConfig, PointSource
 from layers.errors import ConfigError, SasaranError, SourceError, StoreError
 from layers.geo.units import hierarchy
 from layers.pipeline import change_gate
 from layers.pipeline.compute import (
+    AccessSurfaces,
     BuildResult,
     Inputs,
     Stages,
     compute,
+    indicators_entry,
     manifest_entries,
-    manifest_of,
     write_rasters,
 )
-from layers.store import MANIFEST, PART_FILE, PARTITION_KEY, build_lock, writing_store
+from layers.store import (
+    PART_FILE,
+    PARTITION_KEY,
+    BuildEntries,
+    Figures,
+    PartitionEntry,
+    Partitioning,
+    SourceEntry,
+    StoredSpec,
+    build_lock,
+    read_manifest,
+    write_parquet,
+    writing_store,
+)
 from layers.types import BBox
 
 log = logging.getLogger(__name__)
@@ -98,14 +112,14 @@ class PartResult:
     key: str
     rows: dict[str, int]
     years: list[int]
-    province: dict[int, dict[str, float]]
-    indicators: dict[str, Any]
+    province: dict[int, Figures]
+    indicators: StoredSpec
     rasters: dict[str, str]
     seconds: dict[str, float]
     bounds: BBox
     border_uncertain_cells: dict[str, int] = field(default_factory=dict)
 
-    def to_manifest(self) -> dict[str, Any]:
+    def to_manifest(self) -> PartitionEntry:
         """The partition's entry in the manifest's ``partitions`` list."""
         return {
             "key": self.key,
@@ -408,8 +422,8 @@ def _build_partition(config: BuildConfig, part: Partition, poverty: pd.DataFrame
         key=part.key,
         rows={name: len(table) for name, table in layers.items()},
         years=computed.years,
-        province={y: computed.scored[y]["province"] for y in computed.years},
-        indicators={**manifest_of(config, computed, [])["indicators"]},
+        province={y: computed.scored[y].whole for y in computed.years},
+        indicators=indicators_entry(computed),
         rasters=rasters,
         seconds={"read": round(read_seconds, 3), **stages.seconds},
         bounds=part.bounds,
@@ -423,13 +437,8 @@ def write_part(path: Path, frame: pd.DataFrame) -> None:
     A retried task (its first worker died) rewrites the same path; the rename makes each part
     whole or absent.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    if isinstance(frame, gpd.GeoDataFrame):
-        frame.to_parquet(tmp, index=False, compression="zstd", write_covering_bbox=True)
-    else:
-        frame.to_parquet(tmp, index=False, compression="zstd")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        write_parquet(frame, tmp)
 
 
 def _own_features(
@@ -451,18 +460,18 @@ def _own_features(
     return frame.loc[owner == key].reset_index(drop=True)
 
 
-def _border_uncertain(hexagons: pd.DataFrame, surfaces: dict[str, Any]) -> dict[str, int]:
+def _border_uncertain(hexagons: pd.DataFrame, surfaces: AccessSurfaces | None) -> dict[str, int]:
     """Cells per kind whose travel time could be shorter through a facility beyond the buffer.
 
     Any path leaving the partition's grid takes at least as long as reaching its edge
     (`layers.geo.access.edge_pixels`); a time no longer than that is exact. Zero everywhere means the
     buffer held every cell's best path (a larger time is never shorter than the truth).
     """
-    if not surfaces:
+    if surfaces is None or surfaces.edge_minutes is None:
         return {}
-    edge = surfaces["edge_minutes"]  # in cell order, as the hexagons
+    edge = surfaces.edge_minutes  # in cell order, as the hexagons
     out = {}
-    for kind in surfaces["facilities"]:
+    for kind in surfaces.facilities:
         minutes = hexagons[f"time_min_{kind}"].to_numpy(np.float64)
         out[kind] = int(np.count_nonzero(np.isfinite(minutes) & (minutes > edge)))
     return out
@@ -516,7 +525,7 @@ def build_partitioned(
         raise ConfigError("--workers starts a local cluster and --scheduler names another: give one")
     codes = _village_codes(config)
     parts = plan(config, codes)
-    keep: list[dict[str, Any]] = []
+    keep: list[PartitionEntry] = []
     with build_lock(store_dir):
         if only is not None:
             parts, keep = _only(parts, only, store_dir)
@@ -532,22 +541,24 @@ def build_partitioned(
             seconds["partitions"] = round(time.perf_counter() - tick, 3)
             _check_kept(results, keep, store_dir)
             _warn_uncertain(results, config.partitions.buffer_km)
-            entries = sorted([r.to_manifest() for r in results] + keep, key=lambda e: e["key"])
-            manifest = _national_manifest(config, results, entries, codes)
+            partitions = sorted([r.to_manifest() for r in results] + keep, key=lambda e: e["key"])
+            entries = _national_entries(config, results, partitions, codes)
             headlines = _headlines(writer.tmp)
             comparison = change_gate.check(store_dir, headlines, config.change_gate, accept_changes)
-            for name in manifest.pop("layer_rows"):
-                writer.rows[name] = sum(int(e["rows"].get(name, 0)) for e in entries)
+            for name in dict.fromkeys(name for e in partitions for name in e["rows"]):
+                writer.rows[name] = sum(int(e["rows"].get(name, 0)) for e in partitions)
                 writer.files[name] = name
             seconds["total"] = round(time.perf_counter() - start, 3)
-            writer.commit(manifest | {"build_seconds": seconds})
-    province = {int(y): stats for y, stats in manifest["province"].items()}
+            entries["build_seconds"] = seconds
+            partitioning = Partitioning(by=PARTITION_KEY, buffer_km=config.partitions.buffer_km)
+            writer.commit(entries, partitioning, partitions)
+    province = {int(y): stats for y, stats in entries["province"].items()}
     counts = dict(writer.rows)
     log.info("built %s: %d partition(s) in %.1f s", store_dir, len(results), seconds["total"])
     return BuildResult(store_dir, seconds, counts, config.synthetic, province, comparison)
 
 
-def _only(parts: list[Partition], only: str, store_dir: Path) -> tuple[list[Partition], list[dict[str, Any]]]:
+def _only(parts: list[Partition], only: str, store_dir: Path) -> tuple[list[Partition], list[PartitionEntry]]:
     """The partition to rebuild, and the manifest entries of those kept from the existing store."""
     chosen = [p for p in parts if p.key == only]
     if not chosen:
@@ -555,7 +566,7 @@ def _only(parts: list[Partition], only: str, store_dir: Path) -> tuple[list[Part
             f"--only {only}: no village of province {only}; provinces: {[p.key for p in parts]}"
         )
     try:
-        old = json.loads((store_dir / MANIFEST).read_text())
+        old = read_manifest(store_dir)
     except (OSError, ValueError):
         raise StoreError(f"--only {only}: {store_dir} is not a store to rebuild a province into") from None
     entries = old.get("partitions")
@@ -570,11 +581,11 @@ def _only(parts: list[Partition], only: str, store_dir: Path) -> tuple[list[Part
     return chosen, [e for e in entries if e["key"] != only]
 
 
-def _check_kept(results: list[PartResult], keep: list[dict[str, Any]], store_dir: Path) -> None:
+def _check_kept(results: list[PartResult], keep: list[PartitionEntry], store_dir: Path) -> None:
     """Refuse to mix a rebuilt province with kept ones of other years or another indicator set."""
     if not keep:
         return
-    old = json.loads((store_dir / MANIFEST).read_text())
+    old = read_manifest(store_dir)
     new = results[0]
     if [int(y) for y in old.get("years", [])] != new.years or old.get("indicators") != new.indicators:
         raise StoreError(
@@ -597,7 +608,7 @@ def _warn_uncertain(results: list[PartResult], buffer_km: float) -> None:
         )
 
 
-def _link_partitions(store_dir: Path, tmp: Path, entries: list[dict[str, Any]]) -> None:
+def _link_partitions(store_dir: Path, tmp: Path, entries: list[PartitionEntry]) -> None:
     """Hard-link the kept partitions' files into the new store (a copy across file systems)."""
     for entry in entries:
         for old in store_dir.glob(f"**/{entry['path']}/*"):
@@ -653,7 +664,7 @@ def _run(
     return results
 
 
-def _combine(provinces: list[dict[str, float]]) -> dict[str, float]:
+def _combine(provinces: list[Figures]) -> Figures:
     """National figures from provinces' own (each ratio's numerator and denominator summed)."""
     scored = sum(p["scored_population"] for p in provinces)
     poor = sum(p["mpi_poor_population"] for p in provinces)
@@ -675,9 +686,10 @@ def _combine(provinces: list[dict[str, float]]) -> dict[str, float]:
     }
 
 
-def _national_manifest(
-    config: BuildConfig, results: list[PartResult], entries: list[dict[str, Any]], codes: pd.Series
-) -> dict[str, Any]:
+def _national_entries(
+    config: BuildConfig, results: list[PartResult], entries: list[PartitionEntry], codes: pd.Series
+) -> BuildEntries:
+    """The nation's manifest entries: partitions' figures combined; rasters are the partitions'."""
     years = sorted({y for r in results for y in r.years})
     indicators = results[0].indicators
     differing = [r.key for r in results if r.indicators != indicators]
@@ -691,17 +703,12 @@ def _national_manifest(
             "missing in part of the country",
         )
     province = {str(y): _combine([e["province"][str(y)] for e in entries]) for y in years}
-    layer_rows = list(dict.fromkeys(name for e in entries for name in e["rows"]))
-    return manifest_entries(config, years, _provenance(config, len(codes)), indicators, province) | {
-        "partitioning": {"by": PARTITION_KEY, "buffer_km": config.partitions.buffer_km},
-        "partitions": entries,
-        "rasters": {},
-        "layer_rows": layer_rows,
-    }
+    provenance = _provenance(config, len(codes))
+    return manifest_entries(config, years, provenance, indicators, province, rasters={}, build_seconds={})
 
 
-def _provenance(config: BuildConfig, villages: int) -> list[dict[str, Any]]:
-    out = []
+def _provenance(config: BuildConfig, villages: int) -> list[SourceEntry]:
+    out: list[SourceEntry] = []
     for name, source in config.sources:
         if source is not None:
             path = config.resolve(source.file)

@@ -71,10 +71,11 @@ def build(
     ChangeRefused
         When an existing store would change beyond tolerance; it is kept as it was.
     """
-    from layers.pipeline import national as partition
+    # Imported here: a province build never needs the national machinery (pyproj, Dask).
+    from layers.pipeline import national
 
-    if workers is not None or scheduler is not None or only is not None or partition.is_national(config):
-        return partition.build_partitioned(
+    if workers is not None or scheduler is not None or only is not None or national.is_national(config):
+        return national.build_partitioned(
             config,
             Path(store_dir),
             progress=progress,
@@ -99,17 +100,14 @@ def build(
                     writer.write_layer(name, table)
                 rasters = write_rasters(writer.path_for, computed.surfaces, config)
             # The manifest records every stage, "write" included; the swap after it is a rename.
-            writer.commit(
-                manifest_of(config, computed, inputs.provenance)
-                | {"rasters": rasters, "build_seconds": stages.seconds}
-            )
+            writer.commit(manifest_of(config, computed, inputs.provenance, rasters, dict(stages.seconds)))
     counts = {name: len(table) for name, table in layers.items()}
     result = BuildResult(
         Path(store_dir),
         dict(stages.seconds),
         counts,
         config.synthetic,
-        {y: scored[y]["province"] for y in years},
+        {y: scored[y].whole for y in years},
         comparison,
     )
     log.info("built %s in %.1f s", store_dir, sum(stages.seconds.values()))

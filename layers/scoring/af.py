@@ -1,4 +1,4 @@
-"""Alkire-Foster counting on arrays (DESIGN §5): deprivations, scores and their aggregates.
+"""Alkire-Foster counting on arrays (docs/method.md): deprivations, scores and their aggregates.
 
 Pure numpy, no I/O. Units are rows of a ``(n, m)`` value matrix whose columns follow the
 `IndicatorSpec` order; the CLI, the build and the service each convert their input to that matrix.
@@ -17,7 +17,6 @@ Conventions (OPHI practice):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ import numpy as np
 from scipy import sparse
 
 from layers.errors import InvalidQuery
+from layers.rounding import finite_or_none
 from layers.scoring.spec import IndicatorSpec
 from layers.types import BoolArray, FloatArray, IntArray
 
@@ -660,19 +660,14 @@ def summary_total(summary: Summary, spec: IndicatorSpec) -> Summary:
     return _summary_from_sums(sums, n_units, n_all, spec.weights, summary.k, spec)
 
 
-def _num(value: Any) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def _named(values: np.ndarray, names: Sequence[str]) -> dict[str, float | None]:
-    return {name: _num(v) for name, v in zip(names, values, strict=True)}
+    return {name: finite_or_none(v) for name, v in zip(names, values, strict=True)}
 
 
 def summary_to_json(
     summary: Summary, spec: IndicatorSpec, group_labels: Sequence[Any] | None = None
 ) -> dict[str, Any]:
-    """Convert a summary to the ``sasaran mpi --format json`` object (DESIGN §9); NaN becomes None.
+    """Convert a summary to the ``sasaran mpi --format json`` object (docs/contracts.md); NaN becomes None.
 
     Parameters
     ----------
@@ -711,11 +706,11 @@ def summary_to_json(
         "n_units": int(total.n_units[0]),
         "n_excluded": int(total.n_excluded[0]),
         "population": float(total.population[0]),
-        "H": _num(total.H[0]),
-        "A": _num(total.A[0]),
-        "M0": _num(total.M0[0]),
-        "vulnerable": _num(total.vulnerable[0]),
-        "severe": _num(total.severe[0]),
+        "H": finite_or_none(total.H[0]),
+        "A": finite_or_none(total.A[0]),
+        "M0": finite_or_none(total.M0[0]),
+        "vulnerable": finite_or_none(total.vulnerable[0]),
+        "severe": finite_or_none(total.severe[0]),
         "uncensored_headcount": _named(total.uncensored_headcount[0], spec.names),
         "censored_headcount": _named(total.censored_headcount[0], spec.names),
         "contribution_indicator": _named(total.contribution_indicator[0], spec.names),
@@ -729,12 +724,12 @@ def summary_to_json(
             label: {
                 "n_units": int(summary.n_units[i]),
                 "population": float(summary.population[i]),
-                "pop_share": _num(summary.pop_share[i]),
-                "H": _num(summary.H[i]),
-                "A": _num(summary.A[i]),
-                "M0": _num(summary.M0[i]),
+                "pop_share": finite_or_none(summary.pop_share[i]),
+                "H": finite_or_none(summary.H[i]),
+                "A": finite_or_none(summary.A[i]),
+                "M0": finite_or_none(summary.M0[i]),
                 "censored_headcount": _named(summary.censored_headcount[i], spec.names),
-                "contribution_to_M0": _num(summary.contribution_to_M0[i]),
+                "contribution_to_M0": finite_or_none(summary.contribution_to_M0[i]),
             }
             for i, label in enumerate(labels)
         }

@@ -8,7 +8,6 @@ first: the kabupaten planners commend.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -65,8 +64,11 @@ def changes(
 
     Examples
     --------
-    >>> table = changes(frame, demo_store, 2023, 2024)  # doctest: +SKIP
-    >>> table[["kabupaten_code", "M0_change", "rank"]].head(1)  # doctest: +SKIP
+    >>> from layers.scoring.rescore import ScoringFrame
+    >>> table = changes(ScoringFrame.from_store(store), store, 2023, 2024)
+    >>> first = table.iloc[0]
+    >>> int(first["rank"]), bool(first["M0_change"] == table["M0_change"].min())
+    (1, True)
     """
     if level not in CHANGE_LEVELS:
         raise InvalidQuery(f"level must be one of {', '.join(CHANGE_LEVELS)}, got '{level}'")
@@ -137,14 +139,6 @@ def _village_to_level(store: LayerStore, frame: ScoringFrame, level: str) -> Int
     return pos.astype(np.int64)
 
 
-def _num(value: Any) -> Any:
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return None if value is pd.NA else value
-
-
 def _field(key: str) -> str:
     """The field a change column is read as: ``H_change`` as ``H``, ``*_change_rel`` as a fraction."""
     if key.endswith("_change_rel"):
@@ -185,7 +179,7 @@ def changes_to_json(
     dict
         ``{"from", "to", "level", "rank_by", "spec", "units": [row, ...]}``, rows in rank order.
     """
-    records = [{k: _shown(k, _num(v)) for k, v in row.items()} for row in table.to_dict(orient="records")]
+    records = [{k: _shown(k, v) for k, v in row.items()} for row in table.to_dict(orient="records")]
     return {
         "from": year_from,
         "to": year_to,

@@ -412,7 +412,7 @@ class ScoringFrame:
         raise InvalidQuery(f"'{layer}' does not vary by year")
 
 
-def score_flags(units: UnitScores) -> dict[str, Any]:
+def score_flags(units: UnitScores) -> dict[str, pd.arrays.BooleanArray]:
     """``poor``, ``vulnerable`` and ``severe`` as nullable booleans: null where a cell has no score."""
     flags = {"poor": units.poor, "vulnerable": units.vulnerable, "severe": units.severe}
     return {name: pd.arrays.BooleanArray(values, ~units.complete) for name, values in flags.items()}
@@ -431,7 +431,7 @@ def store_spec(store: LayerStore) -> IndicatorSpec:
     IndicatorSpec
         The spec, restricted to the indicators the build could compute.
     """
-    raw = store.manifest.get("indicators")
+    raw: Any = store.manifest.get("indicators")
     if not isinstance(raw, dict) or not raw.get("indicator"):
         return default_spec()
     return spec_from_dict({key: raw[key] for key in ("k", "indicator") if key in raw}, "store manifest")
@@ -457,14 +457,6 @@ def _sorted_positions(codes: np.ndarray, wanted: np.ndarray) -> IntArray:
     at = np.minimum(np.searchsorted(codes[order], wanted), max(len(order) - 1, 0))
     found = codes[order][at] == wanted if len(order) else np.zeros(len(wanted), bool)
     return np.where(found, order[at], -1)
-
-
-def stored_year(store: LayerStore) -> int | None:
-    """The year a store's year-bearing layers hold (manifest ``default_year``, else the latest)."""
-    year = store.manifest.get("default_year")
-    if year is None and store.years:
-        year = store.years[-1]
-    return None if year is None else int(year)
 
 
 def check_year(store: LayerStore, year: int) -> int:
@@ -499,12 +491,12 @@ def layer_for_year(
 
     Examples
     --------
-    >>> old = layer_for_year(store, "kecamatan", store.years[0])  # doctest: +SKIP
-    >>> bool((old["year"] == store.years[0]).all())  # doctest: +SKIP
+    >>> old = layer_for_year(store, "kecamatan", store.years[0])
+    >>> bool((old["year"] == store.years[0]).all())
     True
     """
     frame = store.layer(name)
-    if year is None or year == stored_year(store):
+    if year is None or year == store.default_year:
         return frame
     if name not in YEAR_LAYERS:
         raise InvalidQuery(f"'{name}' does not vary by year; drop the year")

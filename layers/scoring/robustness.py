@@ -16,6 +16,7 @@ import numpy as np
 from scipy.stats import kendalltau, rankdata
 
 from layers.errors import InvalidQuery
+from layers.rounding import finite_or_none
 from layers.scoring.af import score_units, scores_from_profiles, summarize
 from layers.scoring.spec import IndicatorSpec, with_overrides
 from layers.types import FloatArray
@@ -77,17 +78,13 @@ def _ranking(m0: FloatArray) -> list[int | None]:
     return out
 
 
-def _json_floats(values: np.ndarray) -> list[float | None]:
-    return [float(v) if math.isfinite(v) else None for v in values]
-
-
 def _compare(base: FloatArray, alt: FloatArray) -> dict[str, Any]:
     both = np.isfinite(base) & np.isfinite(alt)
     x, y = base[both], alt[both]
     tau = kendalltau(x, y, variant="b").statistic if len(x) >= 2 else math.nan
     share, n_pairs = pairs_holding(x, y)
     return {
-        "kendall_tau_b": float(tau) if math.isfinite(tau) else None,
+        "kendall_tau_b": finite_or_none(tau),
         "pairs_holding": share,
         "pairs_compared": n_pairs,
     }
@@ -141,7 +138,9 @@ def rank_robustness(
     --------
     >>> from layers.scoring.spec import default_spec
     >>> spec = default_spec()
-    >>> rows = [[10, 11, 40, 0, 0, 0, 0, 0, 0, 0], [10, 0, 40, 0, 0, 0, 0, 0, 0, 0], [0] * 10]
+    >>> spec.columns[:3]
+    ['poverty_rate', 'extreme_poor_share', 'dist_km_school_sd']
+    >>> rows = [[10, 11, 40] + [0] * 8, [10, 0, 40] + [0] * 8, [0] * 11]
     >>> out = rank_robustness(rows, spec, None, [0, 1, 2], 3, [0.2], [])
     >>> out["baseline"]["rank"], out["alternatives"][0]["rank"], out["alternatives"][0]["pairs_holding"]
     ([1, 2, 2], [1, 2, 3], 1.0)
@@ -170,7 +169,7 @@ def rank_robustness(
                 "label": label,
                 "k": k,
                 "weights": dict(zip(spec.names, w.tolist(), strict=True)),
-                "M0": _json_floats(alt_m0),
+                "M0": [finite_or_none(v) for v in alt_m0],
                 "rank": _ranking(alt_m0),
                 **_compare(base_m0, alt_m0),
             }
@@ -179,7 +178,7 @@ def rank_robustness(
         "baseline": {
             "k": spec.k,
             "weights": dict(zip(spec.names, spec.weights.tolist(), strict=True)),
-            "M0": _json_floats(base_m0),
+            "M0": [finite_or_none(v) for v in base_m0],
             "rank": _ranking(base_m0),
         },
         "alternatives": alternatives,

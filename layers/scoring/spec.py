@@ -1,4 +1,4 @@
-"""The indicator spec: which columns count as deprivations, with which weights and cutoffs (DESIGN §9).
+"""The indicator spec: which columns count as deprivations, with what weights and cutoffs (docs/contracts.md).
 
 A spec is a TOML file, the same format for the built-in spatial set (``layers/data/indicators.toml``)
 and for ``sasaran mpi``::
@@ -30,14 +30,12 @@ from fractions import Fraction
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from layers.errors import ConfigError, excerpt, excerpt_list
-from layers.types import BoolArray, FloatArray, IntArray
-
-DeprivedWhen = Literal["below", "above"]
+from layers.types import BoolArray, DeprivedWhen, FloatArray, IndicatorDict, IntArray, SpecDict
 
 #: Most indicators one spec may list (README, "Limits"): checked before any array is built, so a
 #: request body with thousands of copies is refused at once. Real specs have 10-20.
@@ -432,7 +430,7 @@ def default_spec() -> IndicatorSpec:
     return spec_from_dict(default_spec_dict(), source=_DEFAULT_SOURCE, require_provenance=True)
 
 
-def spec_to_dict(spec: IndicatorSpec) -> dict[str, Any]:
+def spec_to_dict(spec: IndicatorSpec) -> SpecDict:
     """Return the spec as a plain mapping that `spec_from_dict` reads back (for JSON answers).
 
     Parameters
@@ -452,25 +450,18 @@ def spec_to_dict(spec: IndicatorSpec) -> dict[str, Any]:
     >>> spec_from_dict(spec_to_dict(spec)) == spec
     True
     """
-    return {
-        "k": spec.k,
-        "indicator": [
-            {
-                "name": ind.name,
-                "column": ind.column,
-                "dimension": ind.dimension,
-                "weight": ind.weight,
-                "cutoff": ind.cutoff,
-                "deprived_when": ind.deprived_when,
-                **_provenance(ind),
-            }
-            for ind in spec.indicators
-        ],
+    return {"k": spec.k, "indicator": [_indicator_dict(ind) for ind in spec.indicators]}
+
+
+def _indicator_dict(ind: Indicator) -> IndicatorDict:
+    out: IndicatorDict = {
+        "name": ind.name,
+        "column": ind.column,
+        "dimension": ind.dimension,
+        "weight": ind.weight,
+        "cutoff": ind.cutoff,
+        "deprived_when": ind.deprived_when,
     }
-
-
-def _provenance(ind: Indicator) -> dict[str, Any]:
-    out: dict[str, Any] = {}
     if ind.source is not None:
         out["source"] = {
             "document": ind.source.document,

@@ -391,8 +391,16 @@ def read_declared_facility(
         raise SourceError(path.name, None, "where" if source.where else None, f"no facility {what} ({key})")
     check_geometry(frame, path.name, ("Point", "MultiPoint", "Polygon", "MultiPolygon"))
     frame = to_lonlat_within(frame, path.name, section, *within(config, area), every=False)
-    names = frame[source.name].astype("string").fillna("").astype(str).to_numpy() if source.name else ""
+    # Without a ``name`` column every facility is nameless: one empty name per point (a scalar
+    # beside scalars would leave pandas without a length, and an empty frame must stay typed).
+    names = (
+        frame[source.name].astype("string").fillna("").astype(str).to_numpy()
+        if source.name
+        else np.full(len(frame), "", dtype=object)
+    )
     points = shapely.point_on_surface(frame.geometry.values)
     if not partial:
         check_places(shapely.get_coordinates(points), None, path.name, section, source.accept, area)
-    return gpd.GeoDataFrame({"kind": kind, "name": names}, geometry=points, crs=4326)
+    return gpd.GeoDataFrame(
+        {"kind": np.full(len(frame), kind, dtype=object), "name": names}, geometry=points, crs=4326
+    )

@@ -50,7 +50,6 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from layers.errors import InfeasibleTargeting, excerpt
 from layers.types import BoolArray, FloatArray, IntArray
@@ -561,6 +560,9 @@ class _Counts:
             rows.append(member[quota])
             lower += self.need[quota].astype(float).tolist()
             upper += self.cap[quota].astype(float).tolist()
+        # HiGHS (scipy.optimize, ~0.3 s to import) loads with the first exact solve, not with the service.
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
         res = milp(
             -self.v[keep],
             integrality=np.ones(k),

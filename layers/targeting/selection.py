@@ -1,4 +1,4 @@
-"""Choosing villages for a programme (DESIGN §6): an exact 0-1 programme, explained village by village.
+"""Choosing villages for a programme (docs/targeting.md): an exact 0-1 programme, explained per village.
 
 A planner's `TargetRequest` becomes a `layers.targeting.knapsack.Problem` on arrays, one entry per village:
 the people the programme would reach there (its objective), a cost, a kabupaten, and which villages
@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 from scipy import sparse
 
 from layers.errors import InfeasibleTargeting, InvalidQuery, excerpt
+from layers.rounding import finite_or_none
 from layers.scoring.af import K_TOLERANCE, Summary
 from layers.scoring.rescore import CellScores, ScoringFrame
 from layers.scoring.spec import IndicatorSpec, default_spec, spec_from_dict, spec_to_dict, with_overrides
@@ -111,7 +112,7 @@ class TargetRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     year: StrictInt | None = Field(None, description="Poverty-table year; the latest when omitted.")
-    spec: dict[str, Any] | None = Field(None, description="A full indicator spec (DESIGN §9, JSON form).")
+    spec: dict[str, Any] | None = Field(None, description="A full indicator spec (JSON form).")
     k: StrictFloat | StrictStr | None = Field(
         None, description="Poverty cutoff in (0, 1], e.g. 0.33 or '1/3'."
     )
@@ -372,9 +373,11 @@ def select_targets(
 
     Examples
     --------
-    >>> frame = ScoringFrame.from_store(demo_store)  # doctest: +SKIP
-    >>> req = TargetRequest(budget=5e9, cost_fixed=1e8, cost_per_person=2e6)  # doctest: +SKIP
-    >>> select_targets(frame, demo_store.layer("villages"), req).summary["n_selected"]  # doctest: +SKIP
+    >>> frame = ScoringFrame.from_store(store)
+    >>> req = TargetRequest(budget=5e9, cost_fixed=1e8, cost_per_person=2e6)
+    >>> result = select_targets(frame, store.layer("villages"), req)
+    >>> result.summary["total_cost"] <= 5e9 and result.summary["n_selected"] > 0
+    True
     """
     request.check()
     spec = resolve_spec(request, base_spec)
@@ -507,7 +510,7 @@ def scenario_weights(spec: IndicatorSpec, n: int, seed: int) -> tuple[FloatArray
     --------
     >>> w, k = scenario_weights(default_spec(), 3, seed=1)
     >>> w.shape, bool(np.allclose(w.sum(axis=0), 1))
-    ((10, 3), True)
+    ((11, 3), True)
     """
     rng = np.random.default_rng(seed)
     dims = np.asarray(spec.dimension_weights)
@@ -554,11 +557,6 @@ def _confidence(
 # ------------------------------------------------------------------------------------------------
 
 
-def _num(value: Any) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 @dataclass(frozen=True)
 class TargetResult:
     """A selection with its summary, per-village explanations and the villages below the line."""
@@ -595,7 +593,7 @@ class TargetResult:
             "spec": spec_to_dict(self.spec),
             "status": self.status,
             "reason": self.reason,
-            "gap": _num(self.gap) if self.gap is not None else None,
+            "gap": finite_or_none(self.gap) if self.gap is not None else None,
             "solve_seconds": self.solve_seconds,
             "solver": self.solver,
             "summary": self.summary,
@@ -672,10 +670,10 @@ def _result(
         "n_selected": int(chosen.sum()),
         "total_cost": total_cost,
         "budget": request.budget,
-        "budget_used_share": _num(total_cost / request.budget) if request.budget else None,
+        "budget_used_share": finite_or_none(total_cost / request.budget) if request.budget else None,
         "people_reached": reached,
         "objective_total": objective_total,
-        "coverage": _num(reached / objective_total) if objective_total > 0 else None,
+        "coverage": finite_or_none(reached / objective_total) if objective_total > 0 else None,
         "cheapest_cost": cheapest,
         "budget_left": None if request.budget is None else max(request.budget - total_cost, 0.0),
         "by_kabupaten": _by_kabupaten(vil, chosen, cost, excluded_kab),
@@ -702,7 +700,10 @@ def _result(
         reason=reason,
         gap=solution.gap,
         solve_seconds=solution.seconds,
-        solver={"bound": _num(solution.bound) if solution.bound is not None else None, **solution.work},
+        solver={
+            "bound": finite_or_none(solution.bound) if solution.bound is not None else None,
+            **solution.work,
+        },
         summary=summary,
         selected=selected,
         below_line=below,
@@ -763,7 +764,7 @@ class _Why:
     def selected(self, i: int, plain: BoolArray | None) -> dict[str, Any]:
         """The village's value per rupiah, its rank, its replacement condition, priority gain."""
         out: dict[str, Any] = {
-            "value_per_million": _num(self.per_million[i]),
+            "value_per_million": finite_or_none(self.per_million[i]),
             "value_per_rupiah_rank": int(self.rank[i]) or None,
             "replace_by": self._replace_by(i),
         }
@@ -785,7 +786,7 @@ class _Why:
             "people_reached": float(vil.people[j]),
             "people_needed": float(p.value[i] / factor) if factor > 0 else None,
             "cost": float(p.cost[j]),
-            "cost_allowed": _num(p.cost[i] + self.slack),
+            "cost_allowed": finite_or_none(p.cost[i] + self.slack),
         }
 
 
@@ -831,7 +832,7 @@ def _by_kabupaten(
             "n_selected": int(count[g]),
             "people_reached": float(reached[g]),
             "cost": float(spent[g]),
-            "coverage": _num(reached[g] / total[g]) if total[g] > 0 else None,
+            "coverage": finite_or_none(reached[g] / total[g]) if total[g] > 0 else None,
         }
         for g in range(n)
         if not excluded[g]  # an excluded kabupaten is named in summary.excluded_kabupaten instead
@@ -845,7 +846,8 @@ def _explain(
     dims = s.contribution_dimension[i]
     inds = s.contribution_indicator[i]
     drivers = [
-        {"dimension": spec.dimensions[d], "share": _num(dims[d])} for d in np.argsort(-np.nan_to_num(dims))
+        {"dimension": spec.dimensions[d], "share": finite_or_none(dims[d])}
+        for d in np.argsort(-np.nan_to_num(dims))
     ]
     top = [j for j in np.argsort(-np.nan_to_num(inds), kind="stable")[:3] if inds[j] > 0]
     return {
@@ -855,16 +857,16 @@ def _explain(
         "kecamatan_name": str(unit.get("kecamatan_name", "")),
         "kabupaten_code": vil.kab_codes[vil.kab_pos[i]],
         "kabupaten_name": vil.kab_names[vil.kab_pos[i]],
-        "population": _num(vil.rows["population"].iloc[i]),
+        "population": finite_or_none(vil.rows["population"].iloc[i]),
         "people_reached": float(vil.people[i]),
         "cost": float(problem.cost[i]),
-        "H": _num(s.H[i]),
-        "A": _num(s.A[i]),
-        "M0": _num(s.M0[i]),
+        "H": finite_or_none(s.H[i]),
+        "A": finite_or_none(s.A[i]),
+        "M0": finite_or_none(s.M0[i]),
         "drivers": drivers,
-        "top_indicators": [{"indicator": spec.names[j], "share": _num(inds[j])} for j in top],
+        "top_indicators": [{"indicator": spec.names[j], "share": finite_or_none(inds[j])} for j in top],
         "priority_shares": {g: float(share[i]) for g, share in vil.shares.items()},
-        "confidence": None if confidence is None else _num(confidence[i]),
+        "confidence": None if confidence is None else finite_or_none(confidence[i]),
     }
 
 
@@ -896,7 +898,7 @@ def _below(
         "kabupaten_name": vil.kab_names[g],
         "people_reached": float(vil.people[i]),
         "cost": float(problem.cost[i]),
-        "M0": _num(m0),
+        "M0": finite_or_none(m0),
         "reason": reason,
         "budget_left": None if request.budget is None else max(left, 0.0),
     }

@@ -1,9 +1,8 @@
 """``GET /planner`` and its static assets, all served from this package (no CDN, works offline).
 
 The page is a client of the service's own API (OGC API - Features, vector tiles, ``POST /targets``)
-and addresses it with relative URLs, so it also works behind a path prefix. Our own files are sent
-with ``no-cache`` (revalidated by ETag, so a redeploy shows at once); the pinned vendored library
-(``static/vendor/``) may be cached for a day.
+and addresses it with relative URLs, so it also works behind a path prefix. The pinned vendored
+library (``static/vendor/``) may be cached for a day (`service.assets`).
 """
 
 from __future__ import annotations
@@ -13,37 +12,19 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse
 from starlette.responses import Response
-from starlette.staticfiles import StaticFiles
+
+from service.assets import StaticAssets
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
-#: Media types by suffix, fixed here because `mimetypes` varies between systems (``.js`` especially).
-MEDIA_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".json": "application/json",
-    ".txt": "text/plain; charset=utf-8",
-    ".md": "text/markdown; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-}
-OWN_CACHE_CONTROL = "no-cache"
-VENDOR_CACHE_CONTROL = "public, max-age=86400"
-
 router = APIRouter(tags=["planner"])
-_static = StaticFiles(directory=STATIC_DIR)
+_assets = StaticAssets(STATIC_DIR, vendored="vendor/")
 
 
 @router.get("/planner", response_class=FileResponse, summary="The targeting planner (HTML page)")
 def planner() -> FileResponse:
     """The targeting planner: a map, the selection controls and the ranked list."""
-    return FileResponse(
-        STATIC_DIR / "index.html",
-        media_type=MEDIA_TYPES[".html"],
-        headers={"Cache-Control": OWN_CACHE_CONTROL},
-    )
+    return _assets.page("index.html")
 
 
 @router.get("/planner/", include_in_schema=False)
@@ -60,11 +41,4 @@ def planner_slash(request: Request) -> RedirectResponse:
 @router.get("/planner/static/{path:path}", include_in_schema=False)
 async def planner_static(path: str, request: Request) -> Response:
     """One static asset of the planner (404 outside the static directory)."""
-    # StaticFiles resolves the path safely inside STATIC_DIR and answers If-None-Match with 304.
-    response = await _static.get_response(path, request.scope)
-    media_type = MEDIA_TYPES.get(Path(path).suffix.lower())
-    if media_type and response.status_code == 200:
-        response.headers["Content-Type"] = media_type
-    vendored = path.startswith("vendor/")
-    response.headers["Cache-Control"] = VENDOR_CACHE_CONTROL if vendored else OWN_CACHE_CONTROL
-    return response
+    return await _assets.asset(path, request)

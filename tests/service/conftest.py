@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.catalog import Served
 from service.settings import Settings
 
 
@@ -24,8 +25,19 @@ def app_settings(service_store: Path) -> Settings:
     return Settings(store_dir=service_store, max_limit=500)
 
 
+def prepared(client: TestClient) -> Served:
+    """The build a started app serves, once its catalog is prepared (the lifespan prepares it in
+    the background: `service.app.lifespan`)."""
+
+    async def wait() -> Served:
+        return await client.app.state.preparing  # type: ignore[attr-defined]
+
+    return client.portal.call(wait)  # type: ignore[union-attr]
+
+
 @pytest.fixture(scope="module")
 def client(app_settings: Settings) -> Iterator[TestClient]:
     """The real app; `with` runs the lifespan (store opened and prepared once per module)."""
     with TestClient(create_app(app_settings)) as c:
+        prepared(c)
         yield c

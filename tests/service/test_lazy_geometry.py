@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from service import catalog
 from service.app import create_app
 from service.responses import LazyGeometryJSON
+from tests.service.conftest import prepared
 
 PATHS = [
     "/collections/hexagons/items?limit=50&offset=7",
@@ -32,7 +33,7 @@ def _answers(client: TestClient, vid: str) -> list[dict]:
 
 def test_lazily_serialised_geometry_answers_like_the_eager_one(app_settings, monkeypatch):
     with TestClient(create_app(app_settings)) as client:
-        collections = client.app.state.served.catalog.collections  # type: ignore[attr-defined]
+        collections = prepared(client).catalog.collections
         assert not any(isinstance(c.geometry, LazyGeometryJSON) for c in collections.values())
         vid = client.get("/collections/villages/items?limit=1").json()["features"][0]["id"]
         eager = _answers(client, vid)
