@@ -208,21 +208,44 @@ class HouseholdSource(TableSource):
         return value
 
 
-class SchoolSource(VectorSource):
+#: The checks of facility points as places (`layers.sources.facilities.check_places`): points at
+#: (0, 0), a large share at one point, duplicated points, most points far from the villages.
+PlaceCheck = Literal["at_zero", "one_point", "duplicated", "far"]
+
+
+class PointSource(VectorSource):
+    """Facility points. ``accept`` declares a check of the points as places that a real file fails,
+    with the reason (docs/sources.md): ``accept = { far = "national file: every school of Indonesia" }``.
+    """
+
+    accept: dict[PlaceCheck, str] = Field(default_factory=dict)
+
+    @field_validator("accept")
+    @classmethod
+    def _reasons_given(cls, value: dict[str, str]) -> dict[str, str]:
+        for check, reason in value.items():
+            if not reason.strip():
+                raise ValueError(
+                    f"accept.{check} needs the reason the check does not apply, not an empty text"
+                )
+        return value
+
+
+class SchoolSource(PointSource):
     """School points; ``level`` holds SD/SMP/SMA/SMK/... (Kemendikbud's ``bentuk``)."""
 
     level: str = "bentuk"
     name: str | None = None
 
 
-class HealthSource(VectorSource):
+class HealthSource(PointSource):
     """Health facility points; ``type`` holds hospital/puskesmas/clinic/... (or OSM amenity values)."""
 
     type: str = "type"
     name: str | None = None
 
 
-class FacilitySource(VectorSource):
+class FacilitySource(PointSource):
     """Points of one facility kind declared in the build config (``[facilities.<kind>]``).
 
     The kind's name becomes the columns ``dist_km_<kind>`` and ``time_min_<kind>``.
@@ -325,6 +348,16 @@ class ChangeGate(_Model):
     province_m0_abs: float = Field(0.03, ge=0, description="Province M0, absolute change")
     kabupaten_h_abs: float = Field(0.10, ge=0, description="Each kabupaten's H, absolute change")
     kabupaten_m0_abs: float = Field(0.06, ge=0, description="Each kabupaten's M0, absolute change")
+    village_rel: float = Field(
+        0.05,
+        ge=0,
+        description="A village's population or poor count in a year both builds hold, relative change",
+    )
+    villages_moved: float = Field(
+        0.10,
+        ge=0,
+        description="Share of villages whose figures for a year both builds hold may move that much",
+    )
 
 
 class PartitionConfig(_Model):

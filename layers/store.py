@@ -71,6 +71,8 @@ class SourceEntry(TypedDict):
     file: str
     sha256: str
     rows: int | None
+    accepted: NotRequired[dict[str, str]]
+    """A facility source's place checks declared not to apply, with the reasons (docs/sources.md)."""
 
 
 class HouseholdsEntry(TypedDict):

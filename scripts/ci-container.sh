@@ -208,7 +208,9 @@ trap stop_container EXIT
 t0=$(date +%s)
 # --no-healthcheck: podman schedules health checks with systemd timers, and there is no systemd
 # here (it logs errors); the image's own check is run by hand below instead.
+# SASARAN_PUBLIC_URL: the address published here, which links must start with (the smoke test checks).
 timeout 120 podman run -d --name "$CONTAINER" "${PODMAN_OPTS[@]}" --no-healthcheck \
+  -e "SASARAN_PUBLIC_URL=http://127.0.0.1:$port" \
   -p "127.0.0.1:$port:8000" "$IMAGE" >/dev/null || die "podman run $IMAGE failed"
 log "running $CONTAINER on 127.0.0.1:$port"
 timeout $((HEALTH_WAIT + 120)) python3 scripts/container_smoke.py "http://127.0.0.1:$port" --wait "$HEALTH_WAIT" \

@@ -143,6 +143,9 @@ def smoke(base: str, wait_s: float) -> None:
             raise SmokeFailure(f"items: a hexagon without Polygon geometry or h3 id: {str(feature)[:300]}")
     if not any(link.get("rel") == "next" for link in page.get("links", [])):
         raise SmokeFailure("items: no 'next' link on the first page of 5 of ~200,000 hexagons")
+    strangers = [link["href"] for link in page["links"] if not str(link.get("href", "")).startswith(base)]
+    if strangers:  # links start at SASARAN_PUBLIC_URL, which the run sets to this address
+        raise SmokeFailure(f"items: links outside {base}: {strangers[:3]}")
     print(f"smoke: items ok ({time.monotonic() - t1:.2f} s): first hexagon {features[0]['properties']['h3']}")
 
     t2 = time.monotonic()

@@ -9,14 +9,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from threadpoolctl import threadpool_limits
 
 from layers.errors import StoreError
 from layers.store import LayerStore
-from service import docs, exports, ogc, openapi, planner, scores, targets, tiles, verification
+from service import docs, exports, heavy, ogc, openapi, planner, scores, targets, tiles, verification
+from service.bodies import check_body
 from service.catalog import Served, prepare_served, register_status, start_preparing
 from service.deps import ServedDep
 from service.errors import add_exception_handlers, problem
@@ -46,6 +47,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # each other (measured: /scores at 64 connections fell from 50 to 5 req/s on 2 cores).
     threadpool_limits(limits=settings.blas_threads, user_api="blas")
     app.state.opened = LayerStore.open(settings.store_dir)
+    # Made here, in the worker's own event loop: the bound on heavy work is per worker.
+    app.state.heavy = heavy.limiters(settings.heavy_requests, settings.renders, settings.heavy_wait_s)
     app.state.served = None
     app.state.watcher = None
     # The verification database needs only the opened store (its register is seeded in a thread).
@@ -177,6 +180,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,  # served below, as OpenAPI 3.0 with its own media type
         docs_url=None,  # service.docs serves /docs from vendored assets (no CDN)
         redoc_url=None,
+        # Every JSON body: sent as JSON (else 415) and valid Unicode (else 400 naming the field).
+        dependencies=[Depends(check_body)],
     )
     app.state.settings = settings
     _include_routers(app)
@@ -212,10 +217,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 async def healthz(request: Request) -> dict[str, Any] | Response:
-    """Liveness, and which build of which store is served (synthetic or not), prepared or not.
+    """Liveness, and which build of which store is served (synthetic or not), prepared or not, and
+    this worker's heavy work (`service.heavy`).
 
-    Async, so it runs on the event loop and answers even while every worker thread is busy, and
-    from the start: it does not wait for the store's catalog to be prepared.
+    Async and without dependencies, so it runs on the event loop alone and answers even while every
+    worker thread is busy, and from the start: it does not wait for the store's catalog.
     """
     state = request.app.state
     served: Served | None = state.served
@@ -232,4 +238,5 @@ async def healthz(request: Request) -> dict[str, Any] | Response:
         "build_id": store.build_id,
         "built": store.created,
         "households": register_status(store),
+        "heavy": heavy.status(request.app),
     }

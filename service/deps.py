@@ -21,6 +21,7 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from layers import numbers
 from layers.errors import EXCERPT_ITEMS, InvalidQuery, close_match, excerpt, excerpt_list
 from layers.geo.crs import Crs, box_to_crs84, from_crs, parse_crs
 from layers.query import cql2
@@ -112,36 +113,43 @@ CollectionDep = Annotated[Collection, Depends(get_collection)]
 
 
 def parse_int(name: str, text: str | None, default: int, minimum: int = 0) -> int:
-    """An integer query parameter (`InvalidQuery` naming it when not a whole number ≥ minimum)."""
+    """An integer query parameter in ASCII digits, at least ``minimum`` (else `InvalidQuery` naming it)."""
     if text is None or text == "":
         return default
     try:
-        value = int(text)
+        value = numbers.whole(text)
     except ValueError:
-        raise InvalidQuery(f"{name} must be a whole number, got '{excerpt(text)}'") from None
+        raise InvalidQuery(f"{name} must be a whole number in ASCII digits, got '{excerpt(text)}'") from None
     if value < minimum:
         raise InvalidQuery(f"{name} must be at least {minimum}, got {value}")
     return value
 
 
 def parse_bbox(text: str | None) -> BBox | None:
-    """``minlon,minlat,maxlon,maxlat`` in CRS84."""
+    """``minlon,minlat,maxlon,maxlat`` in CRS84: four finite decimals, ``minlat <= maxlat``.
+
+    ``minlon > maxlon`` is a box crossing the antimeridian (OGC API - Features 7.15.3); a box whose
+    south lies north of its north is a mistake (swapped corners), refused rather than read as empty.
+    """
     if text is None:
         return None
-    parts = [p for p in text.split(",") if p.strip() != ""]
+    parts = text.split(",")
     try:
-        nums = [float(p) for p in parts]
+        nums = [numbers.decimal(p.strip()) for p in parts]
     except ValueError:
         raise InvalidQuery(
-            f"bbox needs 4 numbers minlon,minlat,maxlon,maxlat; got '{excerpt(text)}'"
+            f"bbox needs 4 finite numbers minlon,minlat,maxlon,maxlat in ASCII digits; got '{excerpt(text)}'"
         ) from None
-    if len(nums) != 4 or not all(math.isfinite(n) for n in nums):
+    if len(nums) != 4:
         raise InvalidQuery(
-            f"bbox needs 4 finite numbers minlon,minlat,maxlon,maxlat; got {len(nums)} in '{excerpt(text)}'"
+            f"bbox needs 4 numbers minlon,minlat,maxlon,maxlat; got {len(nums)} in '{excerpt(text)}'"
         )
-    # minlon > maxlon crosses the antimeridian (OGC API - Features 7.15.3); minlat > maxlat is an
-    # empty box: both are what the OpenAPI document (four numbers) allows, so neither is an error.
     minx, miny, maxx, maxy = nums
+    if miny > maxy:
+        raise InvalidQuery(
+            f"bbox minlat {miny:g} is north of maxlat {maxy:g}: the corners are swapped "
+            "(minlon,minlat,maxlon,maxlat)"
+        )
     return (minx, miny, maxx, maxy)
 
 

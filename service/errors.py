@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
+from layers.cancel import Cancelled
 from layers.errors import (
     EXCERPT_ITEMS,
     ConfigError,
@@ -33,6 +34,8 @@ STATUS_CODES: dict[type[Exception], int] = {
     SourceError: 422,
     ConfigError: 400,
     StoreError: 503,
+    # The client went away and its work stopped (`service.heavy`): nobody reads this answer.
+    Cancelled: 503,
 }
 
 #: Longest ``detail`` sent: domain messages quote inputs through `layers.errors.excerpt`; this
@@ -40,7 +43,8 @@ STATUS_CODES: dict[type[Exception], int] = {
 MAX_DETAIL_CHARS = 2_000
 
 TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 422: "Unprocessable input"}
-TITLES |= {413: "Content too large", 500: "Internal server error", 503: "Service unavailable"}
+TITLES |= {413: "Content too large", 415: "Unsupported media type", 500: "Internal server error"}
+TITLES |= {503: "Service unavailable"}
 
 
 def status_for(exc: Exception) -> int:
@@ -51,19 +55,39 @@ def status_for(exc: Exception) -> int:
     return 500
 
 
+def printable(text: object, limit: int = MAX_DETAIL_CHARS) -> str:
+    """``text`` as an error message can always carry it: shortened, lone surrogates escaped.
+
+    A lone surrogate (``"\\ud800"`` in a JSON string) is a Python ``str`` that no UTF-8 encoder
+    accepts; quoted into a message as it is, it made the problem+json writer itself fail.
+    """
+    shown = excerpt(text, limit)
+    return shown.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+#: The answer when even a problem document cannot be written (it never should).
+_FALLBACK = b'{"type":"about:blank","title":"Internal server error","status":500,"detail":"error"}'
+
+
 def problem(status: int, detail: str, title: str | None = None) -> Response:
-    """A problem document (RFC 9457) response."""
+    """A problem document (RFC 9457) response; it is written whatever ``detail`` holds."""
     body = {
         "type": "about:blank",
-        "title": title or TITLES.get(status, "Error"),
+        "title": printable(title or TITLES.get(status, "Error"), 200),
         "status": status,
-        "detail": excerpt(detail, MAX_DETAIL_CHARS),
+        "detail": printable(detail),
     }
-    return ORJSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    try:
+        return ORJSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    except Exception:  # pragma: no cover - printable() leaves nothing orjson refuses
+        log.exception("could not write a problem document")
+        return Response(_FALLBACK, status_code=500, media_type=PROBLEM_JSON)
 
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
     status = status_for(exc)
+    if isinstance(exc, Cancelled):
+        return problem(status, str(exc))
     if status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
     return problem(status, str(exc))

@@ -16,6 +16,7 @@ from layers.export import FORMATS, MEDIA_TYPES, cached_export, csvt_for, export_
 from layers.export.qgis_project import qgis_project_bytes
 from layers.store import LayerStore
 from service.deps import CatalogDep, SettingsDep, StoreDep, check_known, known_parameters, requested_year
+from service.heavy import run_heavy
 from service.links import href
 from service.openapi import BINARY, answers
 from service.responses import JSON
@@ -47,11 +48,14 @@ def exports(store: StoreDep, settings: SettingsDep, request: Request) -> dict[st
     dependencies=[Depends(known_parameters())],
     responses=answers({MEDIA_TYPES["gpkg"]: BINARY}),
 )
-def export_all(catalog: CatalogDep, settings: SettingsDep) -> FileResponse:
+async def export_all(request: Request, catalog: CatalogDep, settings: SettingsDep) -> FileResponse:
     """Every layer in one GeoPackage, each with a default QGIS style, plus the area layers for every
     year (``villages_by_year`` ...) styled for QGIS's temporal controller."""
     store = catalog.store
-    path = cached_export(store, "all", "gpkg", settings.export_dir, scoring=catalog.scoring)
+    # Written once per build: heavy work the first time (`service.heavy`), a file lookup after.
+    path = await run_heavy(
+        request, cached_export, store, "all", "gpkg", settings.export_dir, scoring=catalog.scoring
+    )
     return _file(path, export_filename(store, "all", "gpkg"), "gpkg")
 
 
@@ -97,7 +101,7 @@ def export_csvt(layer: str, request: Request, catalog: CatalogDep, settings: Set
         found=True,
     ),
 )
-def export_one(
+async def export_one(
     layer: str, ext: str, request: Request, catalog: CatalogDep, settings: SettingsDep
 ) -> FileResponse:
     """One layer in the format its extension names (gpkg, fgb, parquet, geojson, csv, xlsx).
@@ -118,8 +122,17 @@ def export_one(
             "(see /exports)"
         )
     year, all_years = _years(params, store)
-    path = cached_export(
-        store, layer, ext, settings.export_dir, settings.max_xlsx_rows, year, all_years, catalog.scoring
+    path = await run_heavy(
+        request,
+        cached_export,
+        store,
+        layer,
+        ext,
+        settings.export_dir,
+        settings.max_xlsx_rows,
+        year,
+        all_years,
+        catalog.scoring,
     )
     return _file(path, export_filename(store, layer, ext, "all" if all_years else year), ext)
 

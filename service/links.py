@@ -1,10 +1,16 @@
 """Absolute links in answers: one place that decides which root URL the service writes.
 
 Answers that carry links are marked ``Cache-Control: public``; a link built from whatever ``Host``
-header a client sent would let one request poison a shared cache for everyone behind it. So links
-start at the configured public URL (``SASARAN_PUBLIC_URL``) when there is one, and otherwise at the
-request's own root, whose ``Host`` `service.middleware.ServiceMiddleware` has already checked to be
-a well-formed ``host[:port]`` (and, if ``SASARAN_ALLOWED_HOSTS`` is set, one of those).
+header a client sent let one request poison a shared cache for everyone behind it, and sent
+``Location: http://evil.example.com/planner``. So, like pygeoapi (which takes its links from
+``server.url`` in its configuration only), links never come from an unchecked ``Host``. The root is:
+
+1. ``SASARAN_PUBLIC_URL`` when set (``sasaran serve`` sets it from ``--public-url``, or from the
+   address it was started on);
+2. otherwise, when ``SASARAN_ALLOWED_HOSTS`` is set, the request's ``Host``, which
+   `service.middleware.ServiceMiddleware` has already checked to be one of them (Django's way);
+3. otherwise the address of the server's own socket the request came in on (the ASGI ``server``),
+   which no client header can change.
 """
 
 from __future__ import annotations
@@ -17,8 +23,13 @@ from starlette.requests import Request
 
 #: ``host[:port]``: DNS labels (underscores tolerated, as in container names), IPv4, or a bracketed
 #: IPv6 literal. Anything else (quotes, angle brackets, spaces, ``@``, a path) is not a host.
-_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
-HOST_PATTERN = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f:.]{{2,45}}\])(?::[0-9]{{1,5}})?")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+#: A single label may carry underscores (container names such as ``api_1``); a dotted DNS name may
+#: not (RFC 1123: ``evil_example.com`` is no host name).
+_SINGLE = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+HOST_PATTERN = re.compile(
+    rf"(?:{_SINGLE}|{_LABEL}(?:\.{_LABEL})+\.?|\[[0-9A-Fa-f:.]{{2,45}}\])(?::[0-9]{{1,5}})?"
+)
 #: Longer Host headers are refused before the pattern is tried (a DNS name has at most 253 characters).
 MAX_HOST_LENGTH = 260
 #: Characters kept as they are in link paths; quotes, angle brackets and spaces are percent-encoded.
@@ -47,13 +58,34 @@ def host_is_allowed(host: str, allowed: list[str]) -> bool:
 
 
 def root_url(request: Request) -> str:
-    """The service root clients should use, without a trailing slash."""
+    """The service root clients should use, without a trailing slash (see the module docstring)."""
     # A router may be mounted on an app without settings (its own tests): then no public URL.
     settings = getattr(request.app.state, "settings", None)
     public: str | None = getattr(settings, "public_url", None)
     if public:
         return public
-    return str(request.base_url).rstrip("/")
+    root_path = request.scope.get("root_path", "").rstrip("/")
+    host = request.headers.get("host")
+    if getattr(settings, "allowed_hosts", None) and host:  # checked against them already
+        return f"{request.url.scheme}://{host}{root_path}"
+    return server_root(request.scope.get("scheme", "http"), request.scope.get("server")) + root_path
+
+
+def server_root(scheme: str, server: tuple[str, int | None] | None) -> str:
+    """``scheme://host[:port]`` of the server's own socket (the ASGI ``server``), not of any header.
+
+    Examples
+    --------
+    >>> server_root("http", ("127.0.0.1", 8000)), server_root("https", ("::1", 443))
+    ('http://127.0.0.1:8000', 'https://[::1]')
+    """
+    if not server:  # a Unix socket: only the configured public URL can say where clients are
+        return f"{scheme}://localhost"
+    host, port = server
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" + ("" if port in (None, default) else f":{port}")
 
 
 def href(request: Request, path: str) -> str:

@@ -9,10 +9,13 @@ list each); the checks themselves are the small functions below, called in the s
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipResponder, IdentityResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from layers.errors import excerpt_list
 from service.errors import problem
 from service.links import host_is_allowed, host_is_valid
 
@@ -58,6 +61,43 @@ def host_refusal(host: str, allowed_hosts: list[str]) -> str | None:
     if not host_is_allowed(host, allowed_hosts):
         return "this service does not answer to that Host (allowed_hosts)"
     return None
+
+
+def repeated_parameters(query_string: bytes) -> list[str]:
+    """Names given more than once in a query string (``limit=1&limit=2``), in order of appearance."""
+    if b"&" not in query_string:  # one parameter or none: nothing to parse on the common path
+        return []
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for name, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    return repeated
+
+
+def query_refusal(query_string: bytes) -> str | None:
+    """Why a query string is refused with 400 (None: it is read): a parameter given twice.
+
+    Every route reads one value per parameter; silently taking the first or the last of
+    ``limit=1&limit=2`` answers a question the client may not have asked.
+    """
+    repeated = repeated_parameters(query_string)
+    if repeated:
+        return f"query parameter(s) {excerpt_list(repeated)} given more than once; give each once"
+    return None
+
+
+def request_refusal(host: bytes | None, query_string: bytes, allowed_hosts: list[str]) -> str | None:
+    """Why a request is answered 400 before any route sees it: its Host, then its query string.
+
+    A request without a Host (HTTP/1.0) falls back to the server address (`service.links`).
+    """
+    if host is not None:
+        detail = host_refusal(host.decode("latin-1"), allowed_hosts)
+        if detail:
+            return detail
+    return query_refusal(query_string)
 
 
 def declared_too_large(content_length: str | None, max_bytes: int) -> bool:
@@ -112,10 +152,11 @@ _HTML_CSP = HTML_CSP.encode("latin-1")
 class ServiceMiddleware:
     """Every request's checks and every answer's headers, in one pure-ASGI layer.
 
-    In order: a ``Host`` that is malformed or not allowed is answered 400 (`host_refusal`); a
-    declared ``Content-Length`` over ``max_body_bytes`` 413 at once, and a body without one (chunked)
-    is counted as the app receives it, the app stopped as soon as the count passes the limit (at
-    most ``max_body_bytes`` plus one chunk are ever held). Every answer, those included, gets
+    In order: a ``Host`` that is malformed or not allowed, and a query parameter given twice, are
+    answered 400 (`request_refusal`); a declared ``Content-Length`` over ``max_body_bytes`` 413 at
+    once, and a body without one (chunked) is counted as the app receives it, the app stopped as
+    soon as the count passes the limit (at most ``max_body_bytes`` plus one chunk are ever held).
+    Every answer, those included, gets
     `edit_response_headers`, then is gzipped when the client asks and it is at least
     ``gzip_min_bytes`` (Starlette's own responders, as its ``GZipMiddleware`` uses them).
     """
@@ -157,13 +198,12 @@ class ServiceMiddleware:
                 edit_response_headers(headers, message["status"], method, self.public_cache)
             await send(message)
 
-        host = _first(scope["headers"], b"host")
-        if host is not None:
-            # A request without one (HTTP/1.0) falls back to the server address.
-            detail = host_refusal(host.decode("latin-1"), self.allowed_hosts)
-            if detail:
-                await problem(400, detail)(scope, receive, edited)
-                return
+        detail = request_refusal(
+            _first(scope["headers"], b"host"), scope.get("query_string", b""), self.allowed_hosts
+        )
+        if detail:
+            await problem(400, detail)(scope, receive, edited)
+            return
         declared = _first(scope["headers"], b"content-length")
         if declared_too_large(None if declared is None else declared.decode("latin-1"), self.max_bytes):
             await self._refuse(scope, receive, edited)

@@ -144,6 +144,11 @@ class Health(_Open):
         None,
         description="The register of families, when the store has one (aggregates only without the key).",
     )
+    heavy: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="This worker's heavy work by kind (work, render): slots, running now, and refused "
+        "with 503 since the worker started.",
+    )
 
 
 class ScoreUnit(_Open):

@@ -51,6 +51,7 @@ from service.deps import (
     shown_years,
     table_for,
 )
+from service.heavy import run_heavy
 from service.models import Collection as CollectionModel
 from service.models import Collections, Conformance, Landing
 from service.openapi import OBJECT
@@ -505,9 +506,13 @@ async def items(request: Request, collection: CollectionDep, query: ItemsDep) ->
     # A JSON page of a prepared layer is answered on the event loop (selection on a few thousand
     # rows, then joined bytes); a big layer's page, a reprojected one, and any HTML page (up to
     # max_limit features parsed and written out again), in the thread pool, where the loop keeps
-    # answering meanwhile.
+    # answering meanwhile. A filter may visit every row however small the page: heavy work
+    # (`service.heavy`), bounded per worker and stopped when the client leaves.
     catalog = (await served_of(request)).catalog
     settings = request.app.state.settings
+    args = (request, catalog, collection, query, settings)
+    if query.where is not None:
+        return await run_heavy(request, _items_answer, *args)
     light = (
         len(query.parts) == 1
         and _as_prepared(query.crs, query.properties, query.skip_geometry)
@@ -515,8 +520,8 @@ async def items(request: Request, collection: CollectionDep, query: ItemsDep) ->
         and not html.wants_html(request, request.query_params.get("f"))
     )
     if light:
-        return _items_answer(request, catalog, collection, query, settings)
-    return await run_in_threadpool(_items_answer, request, catalog, collection, query, settings)
+        return _items_answer(*args)
+    return await run_in_threadpool(_items_answer, *args)
 
 
 #: Media types of a POSTed items query: the parameters as JSON (``filter`` CQL2-JSON or text),
@@ -544,6 +549,8 @@ async def search_items(
     the GET apply; ``next`` and ``prev`` links are POSTs with their body."""
     params, extras = await read_search(request)
     query = await run_in_threadpool(items_query, params, extras, collection, catalog, settings)
+    if query.where is not None:  # heavy work, as the GET's (`items`)
+        return await run_heavy(request, _items_answer, request, catalog, collection, query, settings)
     return await run_in_threadpool(_items_answer, request, catalog, collection, query, settings)
 
 
@@ -722,7 +729,7 @@ def _shared_parameter(
         if name == "bbox":
             schema |= {"minItems": 4, "maxItems": 4}
         if name == "sortby":
-            schema |= {"maxItems": MAX_SORT_KEYS}
+            schema |= {"minItems": 1, "maxItems": MAX_SORT_KEYS}  # sortby= (no name) is a 400
             items["pattern"] = r"^[+-]?\w+$"
     elif name in ("crs", "bbox-crs", "filter-crs"):
         schema = {"type": "string", "enum": list(SUPPORTED_URIS)}
@@ -756,7 +763,12 @@ def _sortby_parameter(table: Table) -> dict[str, Any]:
         "in": "query",
         "required": False,
         "description": "Comma-separated properties, `-name` descending, `name` or `+name` ascending.",
-        "schema": {"type": "array", "maxItems": MAX_SORT_KEYS, "items": {"type": "string", "enum": keys}},
+        "schema": {
+            "type": "array",
+            "minItems": 1,  # sortby= (no name) is a 400
+            "maxItems": MAX_SORT_KEYS,
+            "items": {"type": "string", "enum": keys},
+        },
         "style": "form",
         "explode": False,
     }

@@ -45,7 +45,8 @@ _ERRORS: dict[int, str] = {
     405: "Method not allowed on this path; the `Allow` header lists the methods there are.",
     413: "Request body larger than the service accepts (SASARAN_MAX_BODY_BYTES).",
     415: "The body's media type is not one this operation reads; `detail` names those it does.",
-    503: "The store cannot be read right now; try again.",
+    503: "This worker is busy with heavy requests (`Retry-After` says when to try again), or the store "
+    "cannot be read right now.",
     401: "Sign in first: no session or bearer token, or one expired, revoked or of a disabled account.",
     403: "Your role may not do this (or the page's CSRF token or origin is wrong).",
     409: "The record changed since you saw it (`current` holds it as it is now), or its state forbids this.",
@@ -132,14 +133,14 @@ def document(
         _store_domains(doc, catalog)
         doc = add_collections(doc)
     for path, item in doc["paths"].items():
-        for op in item.values():
+        for method, op in item.items():
             responses = op.setdefault("responses", {})
             responses.pop("422", None)  # validation errors are answered 400 (service.errors)
-            for code, answer in problem_responses(EVERYWHERE).items():
+            codes = [*EVERYWHERE, *_verification_codes(path, method)]
+            if "requestBody" in op:  # a body of another media type is refused (`service.bodies`)
+                codes.append(415)
+            for code, answer in problem_responses(codes).items():
                 responses.setdefault(code, answer)
-        for method, op in item.items():
-            for code, answer in problem_responses(_verification_codes(path, method)).items():
-                op["responses"].setdefault(code, answer)
     return to_oas30(doc)
 
 
@@ -151,10 +152,20 @@ def _model_schemas(model: type[BaseModel]) -> dict[str, Any]:
 
 def problem_responses(codes: Iterable[int]) -> dict[str, Any]:
     """The problem+json responses ``codes`` (RFC 9457 bodies, `models.Problem`)."""
-    return {
-        str(code): {"description": _ERRORS[code], "content": {PROBLEM_JSON: {"schema": ref("Problem")}}}
-        for code in codes
-    }
+    out: dict[str, Any] = {}
+    for code in codes:
+        content = {PROBLEM_JSON: {"schema": ref("Problem")}}
+        out[str(code)] = {"description": _ERRORS[code], "content": content}
+        if code in _HEADERS:
+            out[str(code)]["headers"] = copy.deepcopy(_HEADERS[code])
+    return out
+
+
+#: Headers of some errors: when to retry a busy worker (`service.heavy`), what a body must be.
+_HEADERS: dict[int, dict[str, Any]] = {
+    503: {"Retry-After": {"description": "Seconds after which to try again.", "schema": {"type": "integer"}}},
+    415: {"Accept-Post": {"description": "The media type a body must have.", "schema": {"type": "string"}}},
+}
 
 
 def _verification_codes(path: str, method: str) -> list[int]:
@@ -209,6 +220,7 @@ def _store_domains(doc: dict[str, Any], catalog: Catalog) -> None:
                     param["schema"] = {"type": "string", "pattern": K_PATTERN}
     _score_body(doc, catalog)
     _score_basis(doc, catalog)
+    _target_body(doc, catalog)
 
 
 def _score_basis(doc: dict[str, Any], catalog: Catalog) -> None:
@@ -233,55 +245,124 @@ def _score_basis(doc: dict[str, Any], catalog: Catalog) -> None:
             op.setdefault("parameters", []).append(copy.deepcopy(parameter))
 
 
-def _score_body(doc: dict[str, Any], catalog: Catalog) -> None:
-    """``POST /scores/{level}``: the indicator spec as a JSON Schema, with the store's spec as example."""
-    op = doc["paths"].get("/scores/{level}", {}).get("post")
-    if op is None:
-        return
-    from layers.scoring.spec import spec_to_dict
+#: A positive decimal or fraction, as text (``"0.25"``, ``"1/4"``): zero and ``"1/0"`` are refused.
+_POSITIVE = r"(?:[0-9]{0,20}[1-9][0-9]{0,20}(?:\.[0-9]{0,20})?|[0-9]{0,20}\.[0-9]{0,20}[1-9][0-9]{0,20})"
+POSITIVE_PATTERN = rf"^\s*{_POSITIVE}(?:\s*/\s*{_POSITIVE})?\s*$"
+#: Any finite decimal or fraction, as text (``"-3.5"``, ``"623954"``, ``"1/3"``).
+_DECIMAL = r"[+-]?(?:[0-9]{1,20}(?:\.[0-9]{0,20})?|\.[0-9]{1,20})"
+DECIMAL_PATTERN = rf"^\s*{_DECIMAL}(?:\s*/\s*{_POSITIVE})?\s*$"
+#: Text with something in it: the service refuses names, dimensions and sources that are blank.
+_WORDS = {"type": "string", "pattern": r"\S"}
 
-    number = {
-        "oneOf": [{"type": "number"}, {"type": "string", "pattern": r"^\s*[0-9.]{1,20}(/[0-9.]{1,20})?\s*$"}]
-    }
-    columns = (
-        sorted(catalog.collections["villages"].table.columns) if "villages" in catalog.collections else []
-    )
+
+def indicator_spec_schema(catalog: Catalog) -> dict[str, Any]:
+    """The indicator spec (the TOML structure, as JSON) as the service accepts it for this store.
+
+    Every column named is one of the store's indicator columns
+    (`layers.scoring.rescore.ScoringFrame.indicator_columns`), every weight is > 0, k is in (0, 1],
+    and text that must say something has a non-blank character. Only what JSON Schema cannot state
+    is left to the description (weights summing to 1, unique names): a spec breaking it is a 400
+    naming the rule.
+    """
+    from layers.scoring.spec import MAX_INDICATORS, MAX_NAME_CHARS, spec_to_dict
+
+    positive = {"oneOf": [{"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 1},
+                          {"type": "string", "pattern": POSITIVE_PATTERN}]}  # fmt: skip
+    finite = {"oneOf": [{"type": "number"}, {"type": "string", "pattern": DECIMAL_PATTERN}]}
+    share = {"oneOf": [{"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 1},
+                       {"type": "string", "pattern": K_PATTERN}]}  # fmt: skip
+    scoring = catalog.scoring
+    columns = scoring.indicator_columns() if scoring is not None else []
     indicator = {
         "type": "object",
         "required": ["name", "column", "dimension", "weight", "cutoff", "deprived_when"],
         "additionalProperties": False,
         "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 64},
-            "column": {"type": "string", "enum": columns} if columns else {"type": "string"},
-            "dimension": {"type": "string", "minLength": 1, "maxLength": 64},
-            "weight": number,
-            "cutoff": number,
+            "name": _WORDS | {"maxLength": MAX_NAME_CHARS},
+            "column": {"type": "string", "enum": columns} if columns else _WORDS,
+            "dimension": _WORDS | {"maxLength": MAX_NAME_CHARS},
+            "weight": positive,
+            "cutoff": finite,
             "deprived_when": {"type": "string", "enum": ["below", "above"]},
             "source": {
                 "type": "object",
                 "required": ["document", "article", "year"],
                 "additionalProperties": False,
-                "properties": {"document": TEXT, "article": TEXT, "year": {"type": "integer"}},
+                "properties": {
+                    "document": _WORDS,
+                    "article": _WORDS,
+                    "year": {"type": "integer", "minimum": 1900, "maximum": 2100},
+                },
             },
-            "rationale": TEXT,
+            "rationale": _WORDS,
         },
     }
-    spec = {
+    return {
         "type": "object",
         "description": "An indicator spec (the TOML structure, as JSON). Besides what this schema "
-        "states, weights must be positive and sum to 1, names must be unique and k in (0, 1]; "
-        "a spec breaking those rules is answered 400 naming the rule.",
+        "states, the weights must sum to 1 and the names be unique; a spec breaking either is "
+        "answered 400 naming the rule.",
         "required": ["indicator"],
         "additionalProperties": False,
         "properties": {
-            "k": number,
-            "description": TEXT,
-            "indicator": {"type": "array", "minItems": 1, "maxItems": 64, "items": indicator},
+            "k": share,
+            "description": {"type": "string"},
+            "indicator": {"type": "array", "minItems": 1, "maxItems": MAX_INDICATORS, "items": indicator},
         },
         "example": spec_to_dict(catalog.spec),
     }
-    doc["components"]["schemas"]["IndicatorSpec"] = spec
-    op["requestBody"] = {"required": True, "content": {JSON: {"schema": ref("IndicatorSpec")}}}
+
+
+def _score_body(doc: dict[str, Any], catalog: Catalog) -> None:
+    """``POST /scores/{level}``: the indicator spec as a JSON Schema, with the store's spec as example."""
+    doc["components"]["schemas"]["IndicatorSpec"] = indicator_spec_schema(catalog)
+    op = doc["paths"].get("/scores/{level}", {}).get("post")
+    if op is not None:
+        op["requestBody"] = {"required": True, "content": {JSON: {"schema": ref("IndicatorSpec")}}}
+
+
+def _target_body(doc: dict[str, Any], catalog: Catalog) -> None:
+    """``POST /targets``: the selection request with the domains the store decides.
+
+    Written from the pydantic model itself (FastAPI's document rounds integer bounds through
+    floats: a seed maximum of 2**63 - 1 came out as 2**63, which the service refuses), with the
+    store's years, its kabupaten codes as the quota keys, the spec as an `indicator_spec_schema`,
+    and k and the dimension weights as the service reads them.
+    """
+    from layers.targeting.request import TargetRequest
+
+    schemas = doc["components"]["schemas"]
+    if "TargetRequest" not in schemas:
+        return
+    schemas.update(_model_schemas(TargetRequest))
+    props = schemas["TargetRequest"]["properties"]
+    years = sorted(int(y) for y in catalog.store.years)
+    if years:
+        # OpenAPI 3.0: a nullable enum lists null among its values, or null is not one of them.
+        props["year"] = {"type": "integer", "nullable": True, "enum": [*years, None]} | _doc(props["year"])
+    props["spec"] = {"anyOf": [ref("IndicatorSpec"), {"type": "null"}]} | _doc(props["spec"])
+    share = [
+        {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        {"type": "string", "pattern": K_PATTERN},
+    ]
+    props["k"] = {"anyOf": [*share, {"type": "null"}]} | _doc(props["k"])
+    weight = {"type": "number", "exclusiveMinimum": 0, "maximum": 1}
+    props["dimension_weights"] = {
+        "anyOf": [{"type": "object", "additionalProperties": weight}, {"type": "null"}]
+    } | _doc(props["dimension_weights"])
+    if "kabupaten" in catalog.collections:
+        codes = sorted(map(str, catalog.collections["kabupaten"].table.ids.tolist()))
+        for name in ("kabupaten_min", "kabupaten_max"):
+            count = props[name].get("additionalProperties", {"type": "integer"})
+            props[name] = _doc(props[name]) | {
+                "type": "object",
+                "properties": {code: copy.deepcopy(count) for code in codes},
+                "additionalProperties": False,
+            }
+
+
+def _doc(schema: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in schema.items() if k in ("title", "description", "default")}
 
 
 # ------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import orjson
 from fastapi import APIRouter, Body, Request
 from starlette.responses import Response
 
+from layers.cancel import checkpoint
 from layers.errors import InvalidQuery
 from layers.rounding import round_list, round_record
 from layers.schema import level as level_schema
@@ -29,6 +30,7 @@ from layers.scoring.spec import IndicatorSpec, spec_from_dict, spec_to_dict, wit
 from layers.types import SpecDict
 from service.catalog import Catalog
 from service.deps import CatalogDep, ScoreQuery, ScoreQueryDep
+from service.heavy import run_heavy
 from service.links import request_href
 from service.models import ScoreResponse
 from service.openapi import answers
@@ -70,7 +72,10 @@ def _flags(values: np.ndarray, scored: np.ndarray, rows: np.ndarray) -> list[boo
 
 
 def _named(matrix: np.ndarray, names: list[str], field: str) -> list[dict[str, float | None]]:
-    columns = [round_list(field, matrix[:, j]) for j in range(len(names))]
+    columns = []
+    for j in range(len(names)):
+        checkpoint()  # up to 64 columns of 10,000 rows as Python values: stop if the client left
+        columns.append(round_list(field, matrix[:, j]))
     return [dict(zip(names, vals, strict=True)) for vals in zip(*columns, strict=True)] if names else []
 
 
@@ -165,6 +170,7 @@ def score_level(catalog: Catalog, spec: IndicatorSpec, q: ScoreQuery) -> tuple[L
         return _household_level(catalog, spec, q)
     scoring = catalog.require_scoring()
     cells = scoring.score_cells(spec, q.year)
+    checkpoint()
     units, pop = cells.scores, cells.weights
     # The whole store (a province's, or a nation's): its table is prepared once, like every level's.
     overall = round_record(summary_to_json(scoring.summarize_whole(cells, spec), spec))
@@ -261,18 +267,19 @@ def base_spec(catalog: Catalog, q: ScoreQuery) -> IndicatorSpec:
 
 
 @router.get("/scores/{level}", response_model=ScoreResponse, responses=_RESPONSES)
-def scores(request: Request, q: ScoreQueryDep, catalog: CatalogDep) -> Response:
+async def scores(request: Request, q: ScoreQueryDep, catalog: CatalogDep) -> Response:
     """Scores of every unit of a level under the store's spec with the caller's k, weights, cutoffs.
 
     ``basis=household`` scores the register's families (weighted by members) with the store's
     household spec instead of the cells: units carry ``hh_H``, ``hh_A``, ``hh_M0``, ``families`` ...,
     null in units of fewer than 3 families.
     """
-    return render_scores(request, catalog, request_spec(base_spec(catalog, q), q), q)
+    spec = request_spec(base_spec(catalog, q), q)
+    return await run_heavy(request, render_scores, request, catalog, spec, q)
 
 
 @router.post("/scores/{level}", response_model=ScoreResponse, responses=_RESPONSES)
-def scores_with_spec(
+async def scores_with_spec(
     request: Request,
     q: ScoreQueryDep,
     catalog: CatalogDep,
@@ -280,4 +287,4 @@ def scores_with_spec(
 ) -> Response:
     """Scores under a full indicator spec given in the body (the TOML spec structure, as JSON)."""
     base = spec_from_dict(spec, source="request body")
-    return render_scores(request, catalog, request_spec(base, q), q)
+    return await run_heavy(request, render_scores, request, catalog, request_spec(base, q), q)

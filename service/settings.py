@@ -37,10 +37,21 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         1 << 20, ge=1, description="Larger request bodies are refused with 413 before they are parsed."
     )
+    heavy_requests: int = Field(
+        2,
+        ge=1,
+        description="Heavy requests (rescoring, targeting, changes, filtered queries, downloads being "
+        "written) one worker runs at once; more wait heavy_wait_s, then get 503 with Retry-After.",
+    )
+    renders: int = Field(1, ge=1, description="PDF briefings one worker renders at once (as heavy_requests).")
+    heavy_wait_s: float = Field(
+        1.0, ge=0, le=60, description="Seconds a heavy request waits for a free slot before its 503."
+    )
     public_url: str | None = Field(
         None,
         description="The service root as clients reach it (https://example.org/sasaran); links are built "
-        "from it. Unset: from the request's validated Host header.",
+        "from it. Unset: from the Host when allowed_hosts lists it, else from the server's own address; "
+        "never from an unchecked Host header.",
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,

@@ -15,9 +15,10 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from layers.cancel import checkpoint
 from layers.errors import InfeasibleTargeting, InvalidQuery
 from layers.export import MEDIA_TYPES, TARGET_FORMATS
 from layers.export.targets import target_filename, write_targets
@@ -29,6 +30,7 @@ from layers.targeting.request import TargetRequest
 from layers.targeting.result import TargetResult
 from service.catalog import Catalog
 from service.deps import CatalogDep, StoreDep
+from service.heavy import RENDER, WORK, run_heavy
 from service.openapi import BINARY, answers
 from service.responses import CSVResponse, ORJSONResponse
 
@@ -52,7 +54,8 @@ FrameDep = Annotated[ScoringFrame, Depends(scoring_frame)]
         description="The selection (JSON), or its download in the format f names.",
     ),
 )
-def targets(
+async def targets(
+    request: Request,
     body: TargetRequest,
     catalog: CatalogDep,
     store: StoreDep,
@@ -70,9 +73,19 @@ def targets(
     slide: Annotated[bool, Query(description="pdf: add a slide-sized (16:9) summary page first.")] = False,
 ) -> Response:
     """Choose villages for a programme: the most people reached within budget, quotas and guards."""
+    # Heavy work (`service.heavy`): bounded per worker, off the event loop, stopped if the client
+    # leaves; a PDF briefing takes a render slot.
+    kind = RENDER if f == "pdf" else WORK
+    return await run_heavy(request, _answer, catalog, store, body, f, lang, slide, kind=kind)
+
+
+def _answer(
+    catalog: Catalog, store: LayerStore, body: TargetRequest, f: str, lang: str | None, slide: bool
+) -> Response:
     result = select(catalog, body, lang)
     if f == "json":
         return ORJSONResponse(result.to_json())
+    checkpoint()
     return _download(result, store, f, lang or "id", slide)
 
 
@@ -95,7 +108,8 @@ def select(catalog: Catalog, body: TargetRequest, lang: str | None) -> TargetRes
         {"application/json": "ChangesResponse", "text/csv": None}, description="Change per unit."
     ),
 )
-def changes_between(
+async def changes_between(
+    request: Request,
     frame: FrameDep,
     store: StoreDep,
     year_from: Annotated[int, Query(alias="from", description="First year.")],
@@ -109,6 +123,12 @@ def changes_between(
     Villages whose H moved only because an indicator crossed its cutoff name it (``crossing``) and
     are not ranked as improvements.
     """
+    return await run_heavy(request, _changes, frame, store, year_from, year_to, level, rank_by, f)
+
+
+def _changes(
+    frame: ScoringFrame, store: LayerStore, year_from: int, year_to: int, level: str, rank_by: str, f: str
+) -> Response:
     spec = store_spec(store)
     table = changes(frame, store, year_from, year_to, spec, level, rank_by)
     if f == "csv":

@@ -101,6 +101,7 @@ def running_service(
     port = _free_port()
     full_env = os.environ | {"SASARAN_STORE_DIR": str(store_dir)} | (env or {})
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app"]
+    cmd += ["--http", "service.protocol:ProblemHTTPProtocol"]  # as `sasaran serve` and the container
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "info", *args]
     base = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:

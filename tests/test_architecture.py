@@ -152,6 +152,8 @@ LEVELS: dict[str, int] = {
     "layers.store": 0,
     "layers.atomic": 0,
     "layers.register": 0,
+    "layers.cancel": 0,
+    "layers.numbers": 0,
     "layers.demo": 1,
     "layers.sources": 1,
     "layers.geo": 2,

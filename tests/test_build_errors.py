@@ -442,9 +442,11 @@ def test_declared_number_format_and_detected_delimiter_build(sources, old_store)
     before = pd.read_parquet(old_store / "village_years.parquet", columns=columns)
     path = sources / "poverty.csv"
     frame = pd.read_csv(path, dtype=str)
-    for column in frame.columns.drop(["kode_desa", "tahun"]):
+    # The rate agrees with the counts (the build cross-checks them), written as "9,19".
+    rate = 100 * frame["penduduk_miskin"].astype(float) / frame["jumlah_penduduk"].astype(float)
+    frame["persen_miskin"] = [f"{r:.2f}".replace(".", ",") for r in rate]
+    for column in frame.columns.drop(["kode_desa", "tahun", "persen_miskin"]):
         frame[column] = [f"{int(v):,}".replace(",", ".") for v in frame[column]]
-    frame["persen_miskin"] = "5,17"
     frame.to_csv(path, index=False, sep=";")
     edit_config(sources, 'year = "tahun"', 'year = "tahun"\nthousands = "."')
     edit_config(

@@ -87,3 +87,49 @@ def test_tolerances_come_from_the_config() -> None:
     assert not shifts["province H"].exceeded
     strict = {s.what: s for s in compare(old, new, ChangeGate(population_rel=0.05))}
     assert strict["population"].exceeded
+
+
+def _edit_years(config: Path, change) -> None:
+    path = config.parent / "poverty.csv"
+    change(pd.read_csv(path, dtype=str)).to_csv(path, index=False)
+
+
+def test_swapped_years_are_refused(built) -> None:
+    """Issue 23, finding 6: the gate compared only the latest year, and a swap passed it."""
+    config, store = built
+    before = _digest(store)
+    _edit_years(config, lambda f: f.assign(tahun=f["tahun"].map({"2023": "2024", "2024": "2023"})))
+    done = _build(config, store)
+    assert done.returncode == 2, done.stdout + done.stderr
+    # Every year is compared, village by village: the province figures of two similar years may not
+    # move beyond tolerance, but most villages' figures for a year already published do.
+    for year in ("2023", "2024"):
+        assert f"  {year}: villages whose population/poor_population moved more than 5 %" in done.stderr
+    assert "REFUSED" in done.stderr and "Traceback" not in done.stderr
+    assert _digest(store) == before
+
+
+def test_a_new_year_is_an_update_and_a_lost_year_a_change(built) -> None:
+    config, store = built
+
+    def add_2025(frame: pd.DataFrame) -> pd.DataFrame:
+        return pd.concat([frame, frame[frame["tahun"] == "2024"].assign(tahun="2025")], ignore_index=True)
+
+    _edit_years(config, add_2025)
+    done = _build(config, store)
+    assert done.returncode == 0, done.stderr
+    assert "years 2023, 2024 → 2023, 2024, 2025; 2025 new, nothing to compare" in done.stdout
+    assert "REFUSED" not in done.stdout
+    # Shifted years (2023 dropped, as if every year had moved on by one) are refused.
+    _edit_years(config, lambda f: f[f["tahun"] != "2023"])
+    done = _build(config, store)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "2023: in the store, missing from the build (2024, 2025)  REFUSED" in done.stderr
+
+
+def test_build_help_shows_the_config_section() -> None:
+    """Issue 23, finding 10: rich markup read ``[change_gate]`` as a style tag and dropped it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "layers.cli", "build", "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and "[change_gate]" in done.stdout

@@ -62,8 +62,14 @@ def test_equality_is_typed(table: Table) -> None:
     assert select(table, equals={"x": "1"}).tolist() == [3]
     assert select(table, equals={"poor": "true", "kab": "62"}).tolist() == [0]
     assert parse_value(table, "poor", "0") is False
-    with pytest.raises(InvalidQuery, match="'n' expects an integer, got 'two'"):
+    with pytest.raises(InvalidQuery, match="'n' expects an integer in ASCII digits, got 'two'"):
         select(table, equals={"n": "two"})
+    for text in ("١٠", "１０", "1_0", " 2"):  # issue 23: Python's int() reads them all as numbers
+        with pytest.raises(InvalidQuery, match="in ASCII digits"):
+            select(table, equals={"n": text})
+    for text in ("nan", "inf", "1e400"):
+        with pytest.raises(InvalidQuery, match="'x' expects a finite number"):
+            select(table, equals={"x": text})
     with pytest.raises(InvalidQuery, match="'zz' is not a property of 'demo'"):
         select(table, equals={"zz": "1"})
 

@@ -55,6 +55,12 @@ def test_unknown_year_and_column_are_invalid_queries(frame):
     }
     with pytest.raises(InvalidQuery, match="'nope'"):
         frame.score_cells(spec_from_dict(raw), 2024)
+    # A store's own scores are results of a spec, never a column to score (issue 23: the OpenAPI
+    # document listed them, and codes, names and areas, as indicator columns).
+    assert {"M0", "H", "A", "village_code", "area_km2"}.isdisjoint(frame.indicator_columns())
+    raw["indicator"][0]["column"] = "M0"
+    with pytest.raises(InvalidQuery, match="column 'M0'"):
+        frame.score_cells(spec_from_dict(raw), 2024)
 
 
 def test_deprivations_are_reused_only_while_cutoffs_stay_the_same(store, frame):

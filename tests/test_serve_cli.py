@@ -44,6 +44,10 @@ def test_serve_with_two_workers_answers_and_stops_on_sigterm(store_dir: Path, tm
         while "planner page:" not in (text := (tmp_path / "serve.log").read_text()):
             assert time.monotonic() < deadline, text
             time.sleep(0.2)
+        # Links come from the address serve was started on, never from the request's Host (issue 23).
+        landing = httpx.get(f"http://127.0.0.1:{port}/", headers={"host": "evil.example.com"})
+        assert "evil.example" not in landing.text
+        assert landing.json()["links"][0]["href"] == f"http://127.0.0.1:{port}/"
         assert f"http://127.0.0.1:{port}/" in text and "2 workers" in text
         assert text.index("Application startup complete") < text.index("Sasaran serving"), text
     finally:
@@ -78,3 +82,43 @@ def test_serve_gives_busy_workers_time_before_killing_them(store_dir: Path, monk
     done = CliRunner().invoke(app, ["serve", "--store", str(store_dir), "--workers", "2"])
     assert done.exit_code == 0, done.output
     assert seen["workers"] == 2 and seen["timeout_worker_healthcheck"] >= 30
+    assert seen["http"] == "service.protocol:ProblemHTTPProtocol"  # uvicorn's errors as problem+json
+
+
+@pytest.mark.parametrize(
+    "args, public",
+    [
+        (["--public-url", "https://peta.example.go.id/sasaran/"], "https://peta.example.go.id/sasaran"),
+        (["--host", "localhost", "--port", "8123"], "http://localhost:8123"),
+        (["--host", "::1", "--port", "8123"], "http://[::1]:8123"),
+        (["--host", "0.0.0.0"], None),  # every interface: each request's own address (docs/security.md)
+    ],
+)
+def test_serve_tells_the_workers_their_public_url(store_dir: Path, monkeypatch, args, public) -> None:
+    import os
+
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from layers.cli.main import app
+
+    announced: list[str] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    monkeypatch.setattr("layers.cli.main._announce_when_answering", lambda text, _: announced.append(text))
+    monkeypatch.setenv("SASARAN_STORE_DIR", "")  # serve sets both; undone by monkeypatch
+    monkeypatch.delenv("SASARAN_PUBLIC_URL", raising=False)
+    done = CliRunner().invoke(app, ["serve", "--store", str(store_dir), *args])
+    assert done.exit_code == 0, done.output
+    assert os.environ.get("SASARAN_PUBLIC_URL") == public
+    if public:
+        assert f"{public}/planner" in announced[0]
+    else:
+        assert "--public-url" in done.output
+
+
+def test_serve_refuses_a_bad_public_url(store_dir: Path) -> None:
+    command = [sys.executable, "-m", "layers.cli", "serve", "--store", str(store_dir)]
+    done = subprocess.run(
+        [*command, "--public-url", "peta.example"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2 and "--public-url" in done.stderr and "absolute http(s) URL" in done.stderr

@@ -10,6 +10,7 @@ import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 
@@ -41,6 +42,8 @@ log = logging.getLogger("sasaran")
 WORKER_HEALTHCHECK_S = 60
 #: The service's app factory, for uvicorn (an import string: `layers` never imports `service`).
 SERVICE_APP = "service.app:create_app"
+#: uvicorn's HTTP protocol with its own parse errors as problem+json (an import string, as above).
+SERVICE_PROTOCOL = "service.protocol:ProblemHTTPProtocol"
 
 
 @app.callback()
@@ -57,6 +60,8 @@ def _root(
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
     # Alembic says each migration it runs at INFO; the verification database migrates on every open.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # rasterio logs GDAL's messages at INFO, with the absolute path of the file it failed to open.
+    logging.getLogger("rasterio").setLevel(logging.WARNING)
 
 
 @app.command("demo")
@@ -161,9 +166,10 @@ def build_command(
 ) -> None:
     """Build the layer store from the sources a config names.
 
-    An existing store is replaced only when the build succeeds and its headline figures
-    (population, villages with cells, H and M0 per kabupaten) stay within the tolerances of the
-    config's ``[change_gate]``, or with ``--accept-changes``.
+    An existing store is replaced only when the build succeeds and, in every year it holds, its
+    headline figures (population, villages with cells, H and M0 per kabupaten, each village's
+    people and poor people) stay within the tolerances of the config's ``[change_gate]``, or
+    with ``--accept-changes``.
 
     Villages of more than one province make a national build: one partition per province, run
     on a local Dask cluster (``--workers``) or an existing one (``--scheduler``); ``--only 62``
@@ -234,11 +240,20 @@ def serve_command(
             "it the service serves aggregates only.",
         ),
     ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="The root URL clients use (https://peta.example.go.id/sasaran): every link starts with "
+            "it. Default: SASARAN_PUBLIC_URL, else http://HOST:PORT as served.",
+        ),
+    ] = None,
 ) -> None:
     """Serve a layer store over HTTP (OGC API - Features, scores, tiles, exports).
 
     A rebuilt store (``sasaran build`` into the same directory) is picked up by every worker within
-    seconds, or at once on SIGHUP, without a failed request.
+    seconds, or at once on SIGHUP, without a failed request. Links in answers start at the public
+    URL, never at a request's Host header (docs/security.md).
     """
     import os
 
@@ -247,18 +262,26 @@ def serve_command(
     from layers.store import LayerStore
 
     LayerStore.open(store)  # fail here, with exit 2, rather than inside the server
-    base = f"http://{_url_host(host)}:{port}"
+    public = _public_url(public_url or os.environ.get("SASARAN_PUBLIC_URL"), host, port)
+    base = public or f"http://{_url_host(host)}:{port}"
     # The URLs are printed once they answer, not before: a reader who opens them gets a page.
     _announce_when_answering(
         f"Sasaran serving {store} at {base}/ ({workers or os.cpu_count() or 1} workers)\n"
         f"  planner page: {base}/planner\n  API docs:     {base}/docs\n  health:       {base}/healthz",
         f"http://{_url_host(_LOOPBACK.get(host, host))}:{port}/healthz",
     )
+    if public is None:
+        typer.echo(
+            f"  links: the address each request came in on ({host} listens on every interface); "
+            "give --public-url for the name clients use"
+        )
     # The app is named by import string, as the Docker image does: the library never imports the
     # service, and the settings reach it the way they reach any deployment, through the environment.
     os.environ["SASARAN_STORE_DIR"] = str(store.resolve())
     if register_key_file is not None:  # the workers read it from their environment, as in a container
         os.environ["SASARAN_REGISTER_KEY_FILE"] = str(register_key_file.resolve())
+    if public is not None:
+        os.environ["SASARAN_PUBLIC_URL"] = public
     uvicorn.run(
         SERVICE_APP,
         factory=True,
@@ -267,8 +290,28 @@ def serve_command(
         workers=workers or os.cpu_count() or 1,
         timeout_graceful_shutdown=shutdown_timeout or None,
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        http=SERVICE_PROTOCOL,
         log_level="info",
     )
+
+
+#: Addresses that listen on every interface: no one URL clients use can be read off them.
+_EVERY_INTERFACE = ("0.0.0.0", "::", "")
+
+
+def _public_url(given: str | None, host: str, port: int) -> str | None:
+    """The service's public URL: ``given`` (checked), else ``http://HOST:PORT`` unless HOST is a wildcard."""
+    if given:
+        parts = urlsplit(given)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise typer.BadParameter(
+                f"must be an absolute http(s) URL without query or fragment, got {given!r}",
+                param_hint="--public-url",
+            )
+        return given.rstrip("/")
+    if host in _EVERY_INTERFACE:
+        return None
+    return f"http://{_url_host(host)}:{port}"
 
 
 #: Where to ask an address that listens on every interface whether the service answers.

@@ -24,6 +24,7 @@ from rasterio.windows import Window, from_bounds
 
 from layers.errors import SourceError
 from layers.geo.grid import cell_centres, lonlat_to_cells, positions_of
+from layers.sources.common import not_found, unreadable
 from layers.types import CellIds, FloatArray, IntArray
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,11 @@ def raster_people_per_cell(
     Float array aligned with ``cells``.
     """
     if not path.exists():
-        raise SourceError(path.name, None, None, f"file not found ({path})")
+        raise not_found(path)
     try:
         dataset = rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
-        raise SourceError(path.name, None, None, f"cannot read raster ({exc})") from None
+        raise unreadable(path, "raster", exc) from None
     totals = np.zeros(len(cells), np.float64)
     valid = 0
     with dataset, ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:

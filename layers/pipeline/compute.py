@@ -176,15 +176,18 @@ def read_inputs(config: BuildConfig, verified: VerifiedRegister | None = None) -
         if source is None:
             continue
         path = config.resolve(source.file)
+        if not path.exists():  # the population raster is read later: its absence is a source error here
+            raise sources.not_found(path)
         frame = frames.get(name)  # the population raster has pixels, not rows
         rows = None if frame is None else len(frame)
-        provenance.append({"name": name, "file": path.name, "sha256": sources.sha256(path), "rows": rows})
+        record = SourceEntry(name=name, file=path.name, sha256=sources.sha256(path), rows=rows)
+        provenance.append(_with_accepted(record, source))
     for kind, source in config.facilities.items():
         path = config.resolve(source.file)
-        provenance.append(
-            {"name": f"facilities.{kind}", "file": path.name, "sha256": sources.sha256(path),
-             "rows": len(declared[kind])}
-        )  # fmt: skip
+        record = SourceEntry(
+            name=f"facilities.{kind}", file=path.name, sha256=sources.sha256(path), rows=len(declared[kind])
+        )
+        provenance.append(_with_accepted(record, source))
     return Inputs(
         villages,
         poverty,
@@ -197,6 +200,14 @@ def read_inputs(config: BuildConfig, verified: VerifiedRegister | None = None) -
         provenance,
         households=households,
     )
+
+
+def _with_accepted(record: SourceEntry, source: object) -> SourceEntry:
+    """``record`` with the place checks a facility source declares do not apply, and why."""
+    accept = getattr(source, "accept", None)
+    if accept:
+        record["accepted"] = dict(accept)
+    return record
 
 
 @dataclass(frozen=True)

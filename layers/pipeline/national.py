@@ -48,7 +48,7 @@ from pyproj import CRS, Transformer
 
 from layers import sources
 from layers.atomic import atomic_path
-from layers.config import HEALTH_TYPE_KINDS, SCHOOL_LEVEL_KINDS, BuildConfig
+from layers.config import HEALTH_TYPE_KINDS, SCHOOL_LEVEL_KINDS, BuildConfig, PointSource
 from layers.errors import ConfigError, SasaranError, SourceError, StoreError
 from layers.geo.units import hierarchy
 from layers.pipeline import change_gate, households
@@ -275,11 +275,55 @@ def check_whole_files(config: BuildConfig) -> None:
         if found.empty:
             what = f"after the filter where = {declared.where!r}" if declared.where else "in the file"
             raise SourceError(path.name, None, None, f"no facility {what} ([facilities.{kind}])")
+    _check_whole_places(config)
     for line_source, theme in ((src.roads, "roads"), (src.rivers, "rivers")):
         if line_source is None or sources.is_osm_extract(config.resolve(line_source.file)):
             continue
         classes = _attributes(config, line_source, line_source.kind, theme).astype("string").str.strip()
         sources.check_line_classes(classes.fillna(""), line_source.file.name, line_source, config, theme)
+
+
+def _check_whole_places(config: BuildConfig) -> None:
+    """The facility files' points as places (`layers.sources.check_places`), each file whole.
+
+    A partition reads only its part of a file, where a file's share of points at (0, 0), on one
+    point or duplicated says nothing; so the whole files are read (points only) and checked once.
+    The villages of a national build span the nation: no point is "far" from them here.
+    """
+    src = config.sources
+    facilities: list[tuple[PointSource, str | None, dict[str, str] | None, str]] = [
+        (source, getattr(source, column), kinds, f"sources.{theme}")
+        for source, column, kinds, theme in (
+            (src.schools, "level", SCHOOL_LEVEL_KINDS, "schools"),
+            (src.health_facilities, "type", HEALTH_TYPE_KINDS, "health_facilities"),
+        )
+        if source is not None
+    ]
+    facilities += [
+        (declared, None, None, f"facilities.{kind}") for kind, declared in config.facilities.items()
+    ]
+    for source, column, kinds, section in facilities:
+        path = config.resolve(source.file)
+        if sources.is_osm_extract(path):
+            continue
+        try:
+            frame = pyogrio.read_dataframe(
+                path,
+                layer=source.layer,
+                columns=[column] if column else [],
+                encoding=source.encoding,
+                where=getattr(source, "where", None),
+            )
+        except Exception as exc:
+            raise sources.unreadable(path, "", exc) from None
+        if frame.crs is None or frame.empty:
+            continue  # refused where the file is read as a whole (no CRS, no feature)
+        points = shapely.point_on_surface(frame.to_crs(4326).geometry.values)
+        labels = None
+        if column and kinds:
+            lookup = {key.lower(): kind for key, kind in kinds.items()}
+            labels = frame[column].astype("string").str.strip().str.lower().map(lookup).fillna("").to_numpy()
+        sources.check_places(shapely.get_coordinates(points), labels, path.name, section, source.accept)
 
 
 def _attributes(config: BuildConfig, source: Any, column: str, theme: str) -> pd.Series:
@@ -529,8 +573,8 @@ def build_partitioned(
             register = _national_households(partitions)
             if key is not None and register is not None:
                 entries["households"] = register | {"key_id": key.key_id, "cipher": CIPHER}
-            headline = _headline(writer.tmp, entries["default_year"])
-            comparison = change_gate.check(store_dir, headline, config.change_gate, accept_changes)
+            headlines = _headlines(writer.tmp)
+            comparison = change_gate.check(store_dir, headlines, config.change_gate, accept_changes)
             for name in dict.fromkeys(name for e in partitions for name in e["rows"]):
                 writer.rows[name] = sum(int(e["rows"].get(name, 0)) for e in partitions)
                 writer.files[name] = name
@@ -751,12 +795,11 @@ def _provenance(config: BuildConfig, villages: int) -> list[SourceEntry]:
     return out
 
 
-def _headline(root: Path, year: int) -> change_gate.Headline:
-    kabupaten = pd.read_parquet(
-        root / "kabupaten", columns=["kabupaten_code", "kabupaten_name", "population", "H", "M0"]
+def _headlines(root: Path) -> dict[int, change_gate.Headline]:
+    villages = pd.read_parquet(
+        root / "villages", columns=["village_code", "kabupaten_code", "kabupaten_name", "n_cells"]
     )
-    villages = pd.read_parquet(root / "villages", columns=["n_cells"])
-    return change_gate.headline_of(kabupaten, villages, year)
+    return change_gate.headlines_of(villages, pd.read_parquet(root / "village_years"))
 
 
 __all__ = ["Partition", "build_partitioned", "is_national", "plan"]

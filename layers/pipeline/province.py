@@ -15,7 +15,7 @@ from layers.config import BuildConfig
 from layers.errors import ConfigError
 from layers.geo.units import hierarchy
 from layers.pipeline import change_gate, households
-from layers.pipeline.change_gate import headline_of
+from layers.pipeline.change_gate import headlines_of
 from layers.pipeline.compute import (
     BuildResult,
     Computed,
@@ -107,8 +107,8 @@ def build(
             units = hierarchy(inputs.villages, config.sources.villages.file.name)
         computed = compute(config, inputs, units, stages)
         layers, scored, years = computed.layers, computed.scored, computed.years
-        headline = headline_of(layers["kabupaten"], layers["villages"], years[-1])
-        comparison = change_gate.check(Path(store_dir), headline, config.change_gate, accept_changes)
+        headlines = headlines_of(layers["villages"], layers["village_years"])
+        comparison = change_gate.check(Path(store_dir), headlines, config.change_gate, accept_changes)
         with writing_store(store_dir) as writer:
             with stages.stage("write"):
                 for name, table in layers.items():

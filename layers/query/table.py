@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from layers import numbers
 from layers.errors import InvalidQuery, LayerNotFound, close_match, excerpt
 from layers.query import cql2
 from layers.query.cql2 import Kind
@@ -212,11 +213,11 @@ def parse_value(table: Table, name: str, text: str) -> Any:
         if kind == "date":
             return np.datetime64(date.fromisoformat(text.strip()[:10]), "D")
         if kind == "integer":
-            return int(text)
+            return numbers.whole(text)
         if kind == "number":
-            return float(text)
+            return numbers.decimal(text)
     except ValueError:
-        expected = {"integer": "an integer", "date": "a date such as 2023-01-01"}.get(kind, "a number")
+        expected = {"integer": "an integer", "date": "a date such as 2023-01-01"}.get(kind, "a finite number")
         raise InvalidQuery(f"'{name}' expects {expected}, got '{excerpt(text)}'") from None
     if kind == "boolean":
         low = text.strip().lower()

@@ -174,11 +174,15 @@ _CODE_MAX_INDICATORS = 52
 
 
 def _profiles(g: BoolArray) -> tuple[IntArray, BoolArray]:
-    """Distinct rows of g and the row of each unit; the order of the profiles is unspecified."""
+    """Distinct rows of g and the row of each unit; the order of the profiles is unspecified.
+
+    Every path is linear in cells × indicators plus one sort of one integer key per cell: a row is
+    packed into integer codes, never compared column by column (``np.unique(g, axis=0)`` sorted a
+    structured view of the rows: 7.6 s of CPU for 206,355 cells at 53 indicators, 0.3 s at 52).
+    """
     n, m = g.shape
     if m > _CODE_MAX_INDICATORS:
-        uniq, inverse = np.unique(g, axis=0, return_inverse=True)
-        return inverse.reshape(n).astype(np.intp), uniq
+        return _packed_profiles(g)
     bits = np.left_shift(1, np.arange(m, dtype=np.int64))
     # A uint8 view times float powers of two runs through BLAS and is exact below 2**53.
     codes = (g.view(np.uint8) @ bits.astype(np.float64)).astype(np.int64)
@@ -191,6 +195,50 @@ def _profiles(g: BoolArray) -> tuple[IntArray, BoolArray]:
         present, inverse = np.unique(codes, return_inverse=True)
     profiles = (present[:, None] & bits) != 0
     return inverse.reshape(n), profiles
+
+
+def profile_words(g: BoolArray) -> np.ndarray:
+    """Each row of g packed into ``ceil(m / 64)`` unsigned 64-bit words, first column most significant.
+
+    Comparing the words of two rows in order compares the rows lexicographically (False < True),
+    so sorting by them orders the rows as ``np.unique(g, axis=0)`` does, at the cost of one integer
+    key per 64 indicators instead of m boolean fields.
+
+    Parameters
+    ----------
+    g
+        Boolean matrix, n × m.
+
+    Returns
+    -------
+    ndarray
+        ``uint64``, n × ceil(m / 64) (at least one column).
+    """
+    n, m = g.shape
+    words = max(-(-m // 64), 1)
+    packed = np.zeros((n, 8 * words), dtype=np.uint8)
+    packed[:, : -(-m // 8)] = np.packbits(g, axis=1)
+    return packed.view(">u8").astype(np.uint64)
+
+
+def _packed_profiles(g: BoolArray) -> tuple[IntArray, BoolArray]:
+    """`_profiles` for more indicators than a float code holds: rows as 64-bit words, one sort."""
+    n, m = g.shape
+    words = profile_words(g)
+    if words.shape[1] == 1:
+        present, inverse = np.unique(words[:, 0], return_inverse=True)
+        firsts = present[:, None]
+    else:  # more than 64 indicators (only through the library: a spec lists at most 64)
+        order = np.lexsort(words[:, ::-1].T)
+        ranked = words[order]
+        starts = np.ones(n, dtype=bool)
+        starts[1:] = (ranked[1:] != ranked[:-1]).any(axis=1)
+        inverse = np.empty(n, dtype=np.intp)
+        inverse[order] = np.cumsum(starts) - 1
+        firsts = ranked[starts]
+    as_bytes = np.ascontiguousarray(firsts.astype(">u8")).view(np.uint8)
+    profiles = np.unpackbits(as_bytes, axis=1, count=m).astype(bool)
+    return inverse.reshape(n).astype(np.intp), profiles
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from layers.errors import InvalidQuery, StoreError
+from layers.cancel import checkpoint
+from layers.errors import InvalidQuery, StoreError, excerpt
 from layers.register import has_register, read_values
 from layers.schema import AREA_LEVELS, YEAR_LAYERS, level
 from layers.scoring.af import (
@@ -187,9 +188,17 @@ class ScoringFrame:
         return year, self.years[year]
 
     def columns(self) -> set[str]:
-        """Raw value columns a spec may name."""
+        """Raw value columns of the cells (static values and every village-year column)."""
         any_year = next(iter(self.years.values()))
         return set(self.cell_columns) | {c for c in any_year.columns if c not in ("village_code", "year")}
+
+    def indicator_columns(self) -> list[str]:
+        """The columns an indicator spec may name, sorted: every raw value but the scores themselves.
+
+        A store's own H, A, M0 ... are results of a spec, not values to score against a cutoff (a
+        spec scoring them would score itself); codes, names and areas are not cell values at all.
+        """
+        return sorted(self.columns() - set(AF_COLUMNS))
 
     @property
     def n_cells(self) -> int:
@@ -228,6 +237,14 @@ class ScoringFrame:
         request that changes just weights or k (the common case: a planner moving sliders).
         """
         year, _ = self.year_rows(year)
+        wrong = sorted(set(spec.columns) - set(self.indicator_columns()))
+        if wrong:
+            bad = [i for i in spec.indicators if i.column in wrong]
+            named = ", ".join(f"'{i.name}' (column '{i.column}')" for i in bad)
+            raise InvalidQuery(
+                f"indicator(s) {excerpt(named, 200)} name no indicator column of this store; "
+                f"columns: {', '.join(self.indicator_columns())}"
+            )
         people = self.population(year)
         key = (year, tuple(spec.columns), tuple(spec.cutoffs.tolist()), tuple(spec.above.tolist()))
         with self._lock:
@@ -236,9 +253,10 @@ class ScoringFrame:
                 self._profiles.move_to_end(key)
         if entry is None:
             # Computed outside the lock: two threads may both compute one key; both results are equal.
-            deprived, complete, profile, distinct = deprivation_profiles(
-                self.matrix(list(spec.columns), year), spec
-            )
+            values = self.matrix(list(spec.columns), year)
+            checkpoint()
+            deprived, complete, profile, distinct = deprivation_profiles(values, spec)
+            checkpoint()
             entry = _Profiles(deprived, complete & (people >= INHABITED_MIN_PEOPLE), profile, distinct)
             with self._lock:
                 self._profiles[key] = entry
@@ -267,6 +285,7 @@ class ScoringFrame:
         with self._lock:
             table = tables.get(level)
         if table is None:
+            checkpoint()
             table = group_table(cells.scores, cells.weights, groups, n)
             with self._lock:
                 tables[level] = table

@@ -40,10 +40,12 @@ from layers.types import BoolArray, DeprivedWhen, FloatArray, IndicatorDict, Int
 #: Most indicators one spec may list (README, "Limits"): checked before any array is built, so a
 #: request body with thousands of copies is refused at once. Real specs have 10-20.
 MAX_INDICATORS = 64
+#: Longest indicator name, column or dimension (they become columns, map labels and messages).
+MAX_NAME_CHARS = 64
 #: Longest number text `parse_fraction` reads, and the form it must have (exponents of at most
 #: 3 digits: `Fraction("1e100000000")` builds a 100-million-digit integer before anything else).
 MAX_NUMBER_CHARS = 64
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")  # ASCII: not "٠.٥"
 
 #: Tolerance on "weights sum to 1". Decimal weights written to 9+ places pass; 0.33 * 3 does not.
 WEIGHT_SUM_TOLERANCE = 1e-9
@@ -172,24 +174,32 @@ def _validate(spec: IndicatorSpec) -> None:
         if ind.name in seen:
             raise ConfigError(f"{where}: duplicate indicator name")
         seen.add(ind.name)
-        for key in ("name", "column", "dimension"):
-            value = getattr(ind, key)
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError(f"{where}: {key} must be a non-empty string, got {excerpt(repr(value))}")
-        if ind.deprived_when not in ("below", "above"):
-            raise ConfigError(
-                f"{where}: deprived_when must be 'below' or 'above', got {excerpt(repr(ind.deprived_when))}"
-            )
-        if not math.isfinite(ind.weight) or ind.weight <= 0:
-            raise ConfigError(f"{where}: weight must be positive and finite, got {ind.weight!r}")
-        if not math.isfinite(ind.cutoff):
-            raise ConfigError(f"{where}: cutoff must be a finite number, got {ind.cutoff!r}")
+        _validate_indicator(ind, where)
     total = math.fsum(ind.weight for ind in spec.indicators)
     if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
         listed = excerpt(
             ", ".join(f"{excerpt(ind.name, 30)}={ind.weight:.6g}" for ind in spec.indicators), 400
         )
         raise ConfigError(f"{src}: indicator weights must sum to 1, they sum to {total:.10g} ({listed})")
+
+
+def _validate_indicator(ind: Indicator, where: str) -> None:
+    for key in ("name", "column", "dimension"):
+        value = getattr(ind, key)
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{where}: {key} must be a non-empty string, got {excerpt(repr(value))}")
+        if len(value) > MAX_NAME_CHARS:  # names become columns, labels and messages
+            raise ConfigError(f"{where}: {key} has {len(value):,} characters, more than {MAX_NAME_CHARS}")
+    if ind.deprived_when not in ("below", "above"):
+        raise ConfigError(
+            f"{where}: deprived_when must be 'below' or 'above', got {excerpt(repr(ind.deprived_when))}"
+        )
+    if not math.isfinite(ind.weight) or ind.weight <= 0:
+        raise ConfigError(f"{where}: weight must be positive and finite, got {ind.weight!r}")
+    if ind.weight > 1:  # weights sum to 1, so none exceeds it (and 1e308s overflow the sum)
+        raise ConfigError(f"{where}: weight must be at most 1 (the weights sum to 1), got {ind.weight:g}")
+    if not math.isfinite(ind.cutoff):
+        raise ConfigError(f"{where}: cutoff must be a finite number, got {ind.cutoff!r}")
 
 
 def _check_count(n: int, source: str) -> None:
@@ -291,7 +301,7 @@ def _indicator_from_dict(raw: Any, index: int, source: str, require_provenance: 
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {excerpt_list(unknown)}; known: {', '.join(known)}")
     rationale = raw.get("rationale")
-    if rationale is not None and (not isinstance(rationale, str) or not rationale.strip()):
+    if "rationale" in raw and (not isinstance(rationale, str) or not rationale.strip()):
         raise ConfigError(f"{where}: rationale must be a non-empty string, got {rationale!r}")
     for key in ("name", "column", "dimension", "deprived_when"):
         if not isinstance(raw[key], str):
@@ -520,7 +530,7 @@ def with_overrides(
     if weights:
         _check_known("indicator", weights, spec.names, src)
         inds = [
-            replace(ind, weight=parse_fraction(weights[ind.name], f"{src}, indicator '{ind.name}', weight"))
+            replace(ind, weight=_positive(weights[ind.name], f"{src}, indicator '{ind.name}', weight"))
             if ind.name in weights
             else ind
             for ind in inds
@@ -535,7 +545,7 @@ def with_overrides(
                     "shared among them; give its indicators weights > 0"
                 )
         scale = {
-            dim: parse_fraction(value, f"{src}, dimension '{dim}', weight") / current[dim]
+            dim: _positive(value, f"{src}, dimension '{dim}', weight") / current[dim]
             for dim, value in dimension_weights.items()
         }
         inds = [
@@ -551,7 +561,18 @@ def with_overrides(
             for ind in inds
         ]
     new_k = spec.k if k is None else parse_fraction(k, f"{src}, k")
-    return IndicatorSpec(indicators=tuple(inds), k=new_k, source=spec.source)
+    # Validated under the overrides' name: a k or weights that break a rule are the caller's, not
+    # the base spec's ("store manifest: k must be in (0, 1]" blamed the store for a query's k=2).
+    checked = IndicatorSpec(indicators=tuple(inds), k=new_k, source=src)
+    return replace(checked, source=spec.source)
+
+
+def _positive(value: Any, where: str) -> float:
+    """A weight given as an override: a finite number > 0 (`ConfigError` naming ``where``)."""
+    weight = parse_fraction(value, where)
+    if not weight > 0:
+        raise ConfigError(f"{where} must be positive, got {weight:g}")
+    return weight
 
 
 def restrict_to_columns(spec: IndicatorSpec, available: set[str]) -> tuple[IndicatorSpec, list[str]]:

@@ -6,10 +6,11 @@ families), `facilities` (points,
 roads, rivers, barriers) and `osm`. The readers a build calls are re-exported here.
 """
 
-from layers.sources.common import SHOWN, as_code, refuse, sha256
+from layers.sources.common import SHOWN, as_code, not_found, refuse, sha256, unreadable
 from layers.sources.facilities import (
     check_facility_kind,
     check_line_classes,
+    check_places,
     read_barriers,
     read_declared_facility,
     read_facilities,
@@ -38,9 +39,11 @@ __all__ = [
     "bbox_in_file_crs",
     "check_facility_kind",
     "check_line_classes",
+    "check_places",
     "check_register_file",
     "csv_text",
     "is_osm_extract",
+    "not_found",
     "parse_numbers",
     "read_barriers",
     "read_declared_facility",
@@ -56,5 +59,6 @@ __all__ = [
     "sniff_delimiter",
     "surroundings",
     "table_kind",
+    "unreadable",
     "validate_families",
 ]

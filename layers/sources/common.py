@@ -76,6 +76,23 @@ def refuse(
     raise SourceError(file, place(first), field, text)
 
 
+def not_found(path: Path) -> SourceError:
+    """The error for a source file that does not exist, named as the config names it.
+
+    Messages name files, never the directories above them: a message is pasted into tickets and
+    chats, and a machine's directory layout (user names, mount points) is not the reader's business.
+    """
+    return SourceError(
+        path.name, None, None, "file not found (paths in the build config are relative to its folder)"
+    )
+
+
+def unreadable(path: Path, what: str, exc: Exception) -> SourceError:
+    """The error for a source file a library could not read, its message without the file's directories."""
+    text = str(exc).replace(str(path), path.name).replace(str(path.parent), "…")
+    return SourceError(path.name, None, None, f"cannot read{f' {what}' if what else ''} ({text})")
+
+
 def row_place(position: int) -> str:
     """A table row as a spreadsheet user counts it, after the header (position 0 -> ``row 1``)."""
     return f"row {position + 1}"
@@ -105,6 +122,31 @@ def as_code(series: pd.Series) -> pd.Series:
     # Arrow strings: their string functions run in C++ (a national register has millions of codes).
     text = series.astype(pd.StringDtype("pyarrow")).str.strip().str.replace(r"\.0$", "", regex=True)
     return text.str.replace(".", "", regex=False)
+
+
+#: A code Excel wrote in scientific notation ("6.20101E+09", or "620101E+09" once dots are dropped).
+_SCIENTIFIC = r"[0-9]+(?:[.,][0-9]+)?[eE]\+?[0-9]+"
+
+
+def refuse_scientific_codes(codes: pd.Series, file: str, field: str, place: Callable[[int], str]) -> None:
+    """Refuse codes that a spreadsheet turned into numbers in scientific notation.
+
+    Excel shows a 10-digit village code as ``6.20101E+09`` and saves it so: the last digits are
+    gone, and no join can bring them back. Such a code is refused with the hint, not reported as
+    "matches no village".
+    """
+    text = codes.astype("string").str.strip()
+    bad = text.str.fullmatch(_SCIENTIFIC, na=False).to_numpy(dtype=bool)
+    refuse(
+        file,
+        bad,
+        place,
+        field,
+        lambda at: repr(str(text.iloc[at])),
+        "is a number in scientific notation, as Excel writes long codes: its last digits are lost",
+        "Format the code column as Text in the spreadsheet (or import the CSV with that column as "
+        "text) and save it again",
+    )
 
 
 def feature_at(frame: pd.DataFrame, position: int) -> str:

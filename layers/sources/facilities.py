@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -17,12 +17,20 @@ from layers.config import (
     FacilitySource,
     HealthSource,
     LineSource,
+    PlaceCheck,
     SchoolSource,
     VectorSource,
 )
 from layers.errors import SourceError
 from layers.sources.common import SHOWN
-from layers.sources.vector import check_geometry, read_vector, refuse_empty, to_lonlat_within, within
+from layers.sources.vector import (
+    MARGIN_DEG,
+    check_geometry,
+    read_vector,
+    refuse_empty,
+    to_lonlat_within,
+    within,
+)
 from layers.types import BBox
 
 log = logging.getLogger(__name__)
@@ -81,7 +89,116 @@ def read_facilities(
     for wanted in dict.fromkeys(kinds.values()) if not partial else ():
         labels = [key for key, value in kinds.items() if value == wanted]
         check_facility_kind(out, path.name, wanted, kind_column, labels, section, unmapped.index)
+    if not partial:
+        lonlat = shapely.get_coordinates(out.geometry.values)
+        check_places(lonlat, out["kind"].to_numpy(), path.name, section, source.accept, area)
     return out
+
+
+#: Points closer to (0°, 0°) than this (degrees) are at (0, 0): where failed geocoding puts them.
+AT_ZERO_DEG = 1e-6
+#: One point holding at least this many features and this share of the file is a geocoding
+#: fallback (every facility placed on the kabupaten's centre), not a building.
+ONE_POINT_MIN, ONE_POINT_SHARE = 10, 0.05
+#: Features repeating an earlier one (same point, same kind) beyond this share: the file was
+#: appended to itself. Fewer are reported in the log (the real schools file has 1.7 %).
+DUPLICATED_MIN, DUPLICATED_SHARE = 10, 0.10
+#: Beyond this share of features outside the villages' surroundings, the file is not this
+#: province's (or its points were geocoded elsewhere); a national file is declared with ``far``.
+FAR_SHARE = 0.5
+#: Coordinates are compared to this many decimals of a degree (~0.1 m).
+_PLACE_DECIMALS = 6
+
+
+def check_places(
+    lonlat: np.ndarray,
+    kinds: np.ndarray | None,
+    file: str,
+    section: str,
+    accept: Mapping[PlaceCheck, str],
+    area: BBox | None = None,
+) -> None:
+    """Refuse facility points that cannot be where the facilities are.
+
+    Geocoding failures parse and reproject without error: every health facility on one point, the
+    schools at (0°, 0°), the file appended twice, a file for another region. Each of these moves
+    every distance and travel time, so each is a `SourceError` naming the file and the count,
+    unless ``accept`` declares it with a reason (``[<section>.accept]``): a national file is
+    ``far`` from one province, a market hall may hold several markets.
+
+    Parameters
+    ----------
+    lonlat
+        ``(n, 2)`` longitude and latitude of every feature (EPSG:4326).
+    kinds
+        The facility kind of each feature (a duplicate repeats point and kind), or None: one kind.
+    file
+        The source file's name, for the message.
+    section
+        Its config section (``sources.schools``, ``facilities.pasar``), for the message.
+    accept
+        The checks declared not to apply, with their reasons.
+    area
+        West, south, east, north (degrees) where the features serve villages; None: no ``far`` check.
+    """
+    total = len(lonlat)
+    if total == 0:
+        return
+    how = f'if that is really so, declare it in [{section}] as accept.{{check}} = "the reason"'
+
+    def refuse_unless(check: PlaceCheck, count: int, what: str, fix: str) -> None:
+        if check not in accept:
+            raise SourceError(
+                file,
+                None,
+                "geometry",
+                f"{count:,} of {total:,} features {what}. {fix}; {how.format(check=check)}",
+            )
+        log.warning("%s: %d of %d features %s (accepted: %s)", file, count, total, what, accept[check])
+
+    # Each misplacement is counted once: points at (0, 0) are neither "far" nor a stack, and the
+    # features of a stack are not also "duplicates" of one another.
+    with np.errstate(invalid="ignore"):
+        zero = (np.abs(lonlat) < AT_ZERO_DEG).all(axis=1)
+    if zero.any():
+        refuse_unless(
+            "at_zero", int(zero.sum()), "lie at (0°, 0°), where failed geocoding puts points",
+            "Give them their coordinates, or leave them out",
+        )  # fmt: skip
+    if area is not None:
+        west, south, east, north = area
+        lon, lat = lonlat[:, 0], lonlat[:, 1]
+        with np.errstate(invalid="ignore"):
+            far = int((~((lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)) & ~zero).sum())
+        if far > FAR_SHARE * total:
+            refuse_unless(
+                "far", far, f"lie more than {MARGIN_DEG:g}° (~110 km) beyond the villages' extent",
+                "This file is not this province's, or its points were geocoded elsewhere",
+            )  # fmt: skip
+    rounded = np.round(lonlat[~zero], _PLACE_DECIMALS)
+    if not len(rounded):
+        return
+    keyed = pd.DataFrame({"x": rounded[:, 0], "y": rounded[:, 1]})
+    keyed["kind"] = "" if kinds is None else np.asarray(kinds)[~zero]
+    here = keyed.groupby(["x", "y"])["kind"].transform("size").to_numpy()
+    busiest = int(here.max())
+    if busiest >= ONE_POINT_MIN and busiest >= ONE_POINT_SHARE * total:
+        x, y = rounded[int(np.argmax(here))]
+        refuse_unless(
+            "one_point", busiest, f"share one point ({x:.6f}°, {y:.6f}°)",
+            "Facilities geocoded to a village's, kecamatan's or kabupaten's centre are not where they "
+            "are: give each its own coordinates",
+        )  # fmt: skip
+    duplicated = int((keyed.duplicated().to_numpy() & (here < ONE_POINT_MIN)).sum())
+    if duplicated >= DUPLICATED_MIN and duplicated > DUPLICATED_SHARE * total:
+        refuse_unless(
+            "duplicated", duplicated, "repeat an earlier feature (same point, same kind)",
+            "The file holds its features twice (appended to itself?): remove the copies",
+        )  # fmt: skip
+    elif duplicated:
+        log.warning(
+            "%s: %d of %d features repeat an earlier one (same point and kind)", file, duplicated, total
+        )
 
 
 def check_facility_kind(
@@ -281,8 +398,9 @@ def read_declared_facility(
         if source.name
         else np.full(len(frame), "", dtype=object)
     )
+    points = shapely.point_on_surface(frame.geometry.values)
+    if not partial:
+        check_places(shapely.get_coordinates(points), None, path.name, section, source.accept, area)
     return gpd.GeoDataFrame(
-        {"kind": np.full(len(frame), kind, dtype=object), "name": names},
-        geometry=shapely.point_on_surface(frame.geometry.values),
-        crs=4326,
+        {"kind": np.full(len(frame), kind, dtype=object), "name": names}, geometry=points, crs=4326
     )

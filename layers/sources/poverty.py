@@ -10,7 +10,7 @@ from layers.config import (
     PovertySource,
 )
 from layers.errors import SourceError
-from layers.sources.common import as_code, refuse, row_place
+from layers.sources.common import as_code, refuse, refuse_scientific_codes, row_place
 from layers.sources.tables import DELIMITERS, DOT_GROUPED, parse_numbers, read_table
 
 FORMAT_HINT = (
@@ -37,6 +37,17 @@ _AT_MOST = {
 #: Plausible survey years.
 YEARS = (1900, 2100)
 
+#: Unit checks need this many rows with values: a handful of villages says nothing about a column.
+UNIT_ROWS = 10
+#: Share of rows beyond which a pattern is the column's, not a few villages' (`_check_units`).
+MOST = 0.5
+#: A poor count disagrees with a given poverty rate by more than this many percentage points, or
+#: this share of the rate, whichever is larger (rounding of either never does).
+RATE_AGREEMENT_PP, RATE_AGREEMENT_REL = 1.0, 0.25
+#: Below this slope of log(poor people) on log(people), poor "counts" do not grow with the
+#: population: they are rates (a count grows about in proportion, slope ~1).
+COUNT_SLOPE_MIN = 0.3
+
 
 def read_poverty(source: PovertySource, config: BuildConfig, village_codes: pd.Series) -> pd.DataFrame:
     """The poverty table in canonical columns, one row per (village_code, year), every code checked.
@@ -59,6 +70,7 @@ def read_poverty(source: PovertySource, config: BuildConfig, village_codes: pd.S
         raise SourceError(path.name, None, missing[0], f"column not found; the file has {found}{note}")
     if "population" not in source.columns:
         raise SourceError(path.name, None, None, "config maps no 'population' column (required)")
+    refuse_scientific_codes(raw[source.code], path.name, source.code, row_place)
     out = pd.DataFrame({"village_code": as_code(raw[source.code])})
     fields = {"year": source.year, **source.columns}
     values = {
@@ -66,6 +78,7 @@ def read_poverty(source: PovertySource, config: BuildConfig, village_codes: pd.S
         for canonical, column in fields.items()
     }
     _check_wholes(values, fields, path.name)
+    _check_units(values, fields, path.name)
     out["year"] = values.pop("year").astype(np.int64)
     for canonical in source.columns:
         out[canonical] = values[canonical]
@@ -229,3 +242,81 @@ def _check_keys(out: pd.DataFrame, file: str, source: PovertySource, village_cod
                 source.code,
                 f"{len(absent)} village(s) have no row for year {year}, e.g. {absent[:5]}",
             )
+
+
+def _check_units(values: dict[str, np.ndarray], fields: dict[str, str], file: str) -> None:
+    """Refuse columns whose numbers are in the wrong unit though every one of them parses.
+
+    A poverty rate delivered as a fraction (0.052 for 5.2 %) leaves nobody above a 9.03 % cutoff; a
+    poor-population column holding the rate (9 for 26 poor people of 283) divides the poor by ten.
+    Both build and pass every other check, so the column's numbers are checked as a whole:
+
+    - ``poverty_rate`` is a percentage: all values within [0, 1] are fractions (multiply by 100);
+    - ``poor_population`` is a count: equal to the rounded rate in most rows, or not growing with
+      the population at all (and never above 100), it holds percentages;
+    - where both are given, ``poor_population / population`` must agree with ``poverty_rate`` in
+      most rows (the build computes the rate from the counts and would drop the given one).
+    """
+    rate = values.get("poverty_rate")
+    poor, people = values.get("poor_population"), values.get("population")
+    if rate is not None:
+        given = rate[np.isfinite(rate)]
+        if len(given) >= UNIT_ROWS and 0 < given.max() <= 1:
+            raise SourceError(
+                file,
+                None,
+                fields["poverty_rate"],
+                f"every value lies between 0 and 1 (the largest is {given.max():g}): these are fractions, "
+                f"but poverty_rate is a percentage (5.17 for 5.17 %). Multiply the column by 100",
+            )
+    if poor is None or people is None:
+        return
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if rate is not None:
+            both = np.isfinite(poor) & np.isfinite(rate) & (people > 0)
+            pasted = both & (rate >= 1) & ((poor == np.floor(rate)) | (poor == np.ceil(rate)))
+            if both.sum() >= UNIT_ROWS and pasted.sum() > MOST * both.sum():
+                at = int(np.flatnonzero(pasted)[0])
+                raise SourceError(
+                    file,
+                    None,
+                    fields["poor_population"],
+                    f"equals the rounded {fields['poverty_rate']} in {int(pasted.sum()):,} of "
+                    f"{int(both.sum()):,} rows (row {at + 1}: {poor[at]:,.0f} poor of {people[at]:,.0f} "
+                    f"people, rate {rate[at]:g} %): the column holds percentages, not people. Map "
+                    "poor_population to the number of poor people",
+                )
+            implied = 100 * poor / people
+            off = np.abs(implied - rate) > np.maximum(RATE_AGREEMENT_PP, RATE_AGREEMENT_REL * rate)
+            off &= both
+            if both.sum() >= UNIT_ROWS and off.sum() > MOST * both.sum():
+                at = int(np.flatnonzero(off)[0])
+                raise SourceError(
+                    file,
+                    None,
+                    fields["poor_population"],
+                    f"{fields['poor_population']} / {fields['population']} disagrees with "
+                    f"{fields['poverty_rate']} in {int(off.sum()):,} of {int(both.sum()):,} rows (row "
+                    f"{at + 1}: {poor[at]:,.0f} of {people[at]:,.0f} people is {implied[at]:.2f} %, the "
+                    f"rate says {rate[at]:g} %). One of the columns is in another unit or from another "
+                    "source: map the ones that belong together",
+                )
+        counted = np.isfinite(poor) & (poor > 0) & (people > 0)
+        if counted.sum() >= UNIT_ROWS and poor[np.isfinite(poor)].max() <= 100:
+            x, y = np.log(people[counted]), np.log(poor[counted])
+            spread = x.var()
+            slope = float(((x - x.mean()) * (y - y.mean())).mean() / spread) if spread > 0 else 1.0
+            if slope < COUNT_SLOPE_MIN and people[counted].max() >= 10 * poor[counted].max():
+                latest = values["year"] == np.nanmax(values["year"])
+                total = np.nansum(poor[latest])
+                share = 100 * total / np.nansum(people[latest])
+                raise SourceError(
+                    file,
+                    None,
+                    fields["poor_population"],
+                    f"never exceeds 100 and does not grow with {fields['population']} (log-log slope "
+                    f"{slope:.2f}; counts of people grow about in proportion, slope ~1): it looks like "
+                    f"a percentage, not a count. Read as people, {np.nanmax(values['year']):.0f} would "
+                    f"have {total:,.0f} poor of {np.nansum(people[latest]):,.0f} ({share:.2f} %). Map "
+                    "poor_population to the number of poor people (or a rate to poverty_rate)",
+                )

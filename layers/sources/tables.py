@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from layers.config import TableSource
 from layers.errors import SourceError
+from layers.sources.common import not_found
 
 #: Field separators tried on a CSV header when none is declared.
 DELIMITERS = (",", ";", "\t", "|")
@@ -59,7 +60,7 @@ def csv_text(
 def read_table(path: Path, source: TableSource) -> tuple[pd.DataFrame, str]:
     """The table, every cell as the user wrote it, and how it was read (for messages)."""
     if not path.exists():
-        raise SourceError(path.name, None, None, f"file not found ({path})")
+        raise not_found(path)
     kind = table_kind(path)
     if kind == "csv":
         return _read_csv(path, source)

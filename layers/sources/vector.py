@@ -19,7 +19,15 @@ from layers.config import (
     VillageSource,
 )
 from layers.errors import SourceError
-from layers.sources.common import crs_name, feature_at, feature_place, refuse
+from layers.sources.common import (
+    crs_name,
+    feature_at,
+    feature_place,
+    not_found,
+    refuse,
+    refuse_scientific_codes,
+    unreadable,
+)
 from layers.sources.osm import read_osm
 from layers.types import BBox
 
@@ -77,7 +85,7 @@ def read_vector(
 ) -> gpd.GeoDataFrame:
     """Read a vector source; ``fids`` or ``area`` (lon/lat) read only part of it (`Part`)."""
     if not path.exists():
-        raise SourceError(path.name, None, None, f"file not found ({path})")
+        raise not_found(path)
     try:
         if osm_theme is not None and is_osm_extract(path):
             # OSM tags become columns (highway, waterway, level, type, name); see layers.sources.osm.
@@ -98,7 +106,7 @@ def read_vector(
     except SourceError:
         raise
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, ...
-        raise SourceError(path.name, None, None, f"cannot read ({exc})") from None
+        raise unreadable(path, "", exc) from None
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise SourceError(
@@ -241,7 +249,12 @@ def to_lonlat_within(
     raw = shapely.bounds(frame.geometry.values)
     first = int(np.flatnonzero(outside)[0])
     x, y = raw[first, 0], raw[first, 1]
-    if frame.crs.is_geographic and (abs(x) > 180 or abs(y) > 90):
+    if frame.crs.is_geographic and west <= y <= east and south <= x <= north:
+        why = (
+            f"Its coordinates ({x:.6g}, {y:.6g}) read as (latitude, longitude): swapped, they lie in "
+            "the region. The axes are swapped: give longitude first (GeoJSON always does)"
+        )
+    elif frame.crs.is_geographic and (abs(x) > 180 or abs(y) > 90):
         why = f"Its coordinates ({x:.6g}, {y:.6g}) are not degrees: is it a projected CRS such as UTM?"
     elif not frame.crs.is_geographic and abs(x) <= 180 and abs(y) <= 90:
         why = f"Its coordinates ({x:.6g}, {y:.6g}) look like degrees: is it EPSG:4326?"
@@ -335,6 +348,7 @@ def read_villages(
     if frame.empty:
         raise SourceError(path.name, None, None, "no village features")
     check_geometry(frame, path.name, ("Polygon", "MultiPolygon"))
+    refuse_scientific_codes(frame[source.code], path.name, source.code, feature_place(frame))
     out = gpd.GeoDataFrame(
         {canonical: as_code(frame[column]) for column, canonical in mapping.items()},
         geometry=frame.geometry.values,

@@ -14,7 +14,6 @@ from fastapi.responses import FileResponse, RedirectResponse
 from starlette.responses import Response
 
 from service.assets import StaticAssets
-from service.links import href
 from service.openapi import answers
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -36,8 +35,13 @@ def planner() -> FileResponse:
 
 @router.get("/planner/", include_in_schema=False)
 def planner_slash(request: Request) -> RedirectResponse:
-    """Redirect to ``/planner``: the page's relative asset URLs assume no trailing slash."""
-    return RedirectResponse(href(request, "/planner"), status_code=308)
+    """Redirect to ``/planner``: the page's relative asset URLs assume no trailing slash.
+
+    The ``Location`` is relative (``../planner`` from ``…/planner/``), so it holds behind any path
+    prefix and can carry no host at all: an absolute one was built from the request's ``Host``.
+    """
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"../planner{query}", status_code=308)
 
 
 @router.get("/planner/static/{path:path}", include_in_schema=False)

@@ -1,13 +1,22 @@
-"""Schemathesis hooks for `test_fuzz`: the string formats the OpenAPI document declares.
+"""Schemathesis hooks for `test_fuzz`: what the OpenAPI document declares that JSON Schema cannot spell.
 
 ``filter`` is ``{"type": "string", "format": "cql2-text"}``: no JSON Schema keyword can state the
 CQL2 grammar, so this teaches the fuzzer the format, as `format` is meant to be used. Expressions
 are built from the grammar (comparisons, LIKE, BETWEEN, IN, IS NULL, spatial predicates on the
 ``geometry`` every collection has, AND/OR/NOT) with literal operands, so each is valid for every
-collection. Loaded by ``SCHEMATHESIS_HOOKS=tests.service.fuzz_hooks``.
+collection.
+
+``bbox`` is four numbers, minlon, minlat, maxlon, maxlat; its description states that minlat may
+not exceed maxlat (swapped corners are a 400, as in pygeoapi), which no JSON Schema keyword can
+relate across the items of an array. `order_bbox` puts the latitudes of a generated box in that
+order, as the format does for filters; nothing else of a case is touched.
+
+Loaded by ``SCHEMATHESIS_HOOKS=tests.service.fuzz_hooks``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import schemathesis
 from hypothesis import strategies as st
@@ -22,8 +31,17 @@ _LAT = st.floats(-90, 90, allow_nan=False).map(lambda v: f"{v:.5f}")
 _OPS = st.sampled_from(["=", "<>", "<", "<=", ">", ">="])
 
 
+def _ordered(low: str, high: str) -> tuple[str, str]:
+    return (low, high) if float(low) <= float(high) else (high, low)
+
+
 def _bbox() -> st.SearchStrategy[str]:
-    return st.tuples(_LON, _LAT, _LON, _LAT).map(lambda b: f"BBOX({', '.join(b)})")
+    # minlon <= maxlon and minlat <= maxlat: a BBOX with swapped corners is no valid CQL2 literal here.
+    def box(b: tuple[str, str, str, str]) -> str:
+        (west, east), (south, north) = _ordered(b[0], b[2]), _ordered(b[1], b[3])
+        return f"BBOX({west}, {south}, {east}, {north})"
+
+    return st.tuples(_LON, _LAT, _LON, _LAT).map(box)
 
 
 def _point() -> st.SearchStrategy[str]:
@@ -57,3 +75,28 @@ CQL2 = st.recursive(
 )
 
 schemathesis.openapi.format("cql2-text", CQL2)
+
+
+def _latitudes_ordered(box: Any) -> Any:
+    if isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) for v in box):
+        west, south, east, north = box
+        return [west, min(south, north), east, max(south, north)]
+    if isinstance(box, str):
+        parts = box.split(",")
+        try:
+            numbers = [float(p) for p in parts]
+        except ValueError:
+            return box
+        if len(numbers) == 4 and numbers[1] > numbers[3]:
+            parts[1], parts[3] = parts[3], parts[1]
+            return ",".join(parts)
+    return box
+
+
+@schemathesis.hook
+def map_case(context: Any, case: Any) -> Any:
+    """A generated ``bbox`` with its latitudes in order (the parameter's one rule beyond JSON Schema)."""
+    query = getattr(case, "query", None)
+    if isinstance(query, dict) and "bbox" in query:
+        query["bbox"] = _latitudes_ordered(query["bbox"])
+    return case

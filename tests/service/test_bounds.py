@@ -355,7 +355,8 @@ def test_dimension_with_all_zero_weights(client: TestClient, spec):
     names = [ind.name for ind in spec.indicators if ind.dimension == dim]
     params = {f"w_{n}": "0" for n in names} | {f"w_{dim}": "0.25"}
     detail = problem(client.get("/scores/kabupaten", params=params))
-    assert f"dimension '{dim}': its indicator weights are all 0" in detail
+    # The first zero named is the caller's own parameter (issue 23: not "store manifest").
+    assert f"query, indicator '{names[0]}', weight must be positive, got 0" in detail
     assert "positive" in problem(client.get("/scores/kabupaten", params={f"w_{dim}": "0"}))
 
 

@@ -148,8 +148,9 @@ def test_bbox_across_the_antimeridian_and_empty_bbox(client: TestClient, store: 
     # minlon > maxlon: the box from minlon east to 180 and on from -180 (OGC API - Features 7.15.3).
     assert items(client, every + f"{minx},{miny},{minx - 1},{maxy}").numberMatched == store.rows("villages")
     assert items(client, every + f"{maxx + 1},{miny},{minx - 1},{maxy}").numberMatched == 0
-    # minlat > maxlat: an empty box, not an error (the document allows any four numbers).
-    assert items(client, every + f"{minx},{maxy},{maxx},{miny}").numberMatched == 0
+    # minlat > maxlat: swapped corners, refused as pygeoapi does (issue 23: inverted boxes are refused).
+    detail = problem(client, every + f"{minx},{maxy},{maxx},{miny}", 400).detail
+    assert "corners are swapped" in detail
 
 
 def test_equality_filter(client: TestClient, store: LayerStore) -> None:

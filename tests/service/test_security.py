@@ -181,7 +181,8 @@ EVIL = 'evil.example"><script>alert(1)</script>'
 
 
 @pytest.mark.parametrize(
-    "host", [EVIL, "evil.example/path", "a b", "user@evil.example", "x" * 300, "h:99999999"]
+    "host",
+    [EVIL, "evil.example/path", "a b", "user@evil.example", "x" * 300, "h:99999999", "evil_example.com"],
 )
 def test_a_malformed_host_is_refused_and_never_reflected(client: TestClient, host: str) -> None:
     for path in [*LINKED, "/planner/", "/docs", "/healthz"]:
@@ -191,11 +192,57 @@ def test_a_malformed_host_is_refused_and_never_reflected(client: TestClient, hos
         assert host not in r.text and all(host not in v for v in r.headers.values())
 
 
-def test_well_formed_hosts_are_served(client: TestClient) -> None:
+def test_well_formed_hosts_are_served_but_links_never_take_them(client: TestClient) -> None:
+    """Issue 23, finding 7: with default settings the attacker's Host was reflected into links."""
     for host in ["testserver", "sasaran.example.go.id:8443", "127.0.0.1:8000", "[::1]:8000", "api_1"]:
         r = client.get("/", headers={"host": host})
         assert r.status_code == 200, (host, r.text)
-        assert r.json()["links"][0]["href"] == f"http://{host}/"
+        # No public URL, no host list: the server's own address (TestClient's is testserver:80).
+        assert r.json()["links"][0]["href"] == "http://testserver/"
+
+
+def _fill(path: str, doc: dict, store) -> str:
+    """A GET path of the OpenAPI document with every path parameter given a value that exists."""
+    tile = "8/130/205"
+    values = {
+        "{collection_id}": "villages",
+        "{feature_id}": str(store.layer("villages")["village_code"].iloc[0]),
+        "{level}": "kabupaten",
+        "{layer}": "villages",
+        "{ext}": "csv",
+        "{z}/{y}/{x}": tile,
+    }
+    if "/tiles/WebMercatorQuad/{z}" in path:
+        path = path.replace("{collection_id}", "hexagons")
+    for name, value in values.items():
+        path = path.replace(name, value)
+    assert "{" not in path, path
+    return path
+
+
+#: Query parameters some GET operations need (the rest answer with their defaults).
+_REQUIRED = {"/changes": "?from={first}&to={last}"}
+
+
+def test_an_attacker_host_never_appears_in_any_answer_by_default(client: TestClient, store) -> None:
+    """Every GET route of the OpenAPI document, with ``Host: evil.example.com`` and default settings."""
+    doc = client.get("/openapi").json()
+    years = sorted(store.years)
+    paths = [p for p, item in doc["paths"].items() if "get" in item]
+    assert len(paths) >= 20
+    seen = 0
+    for path in paths:
+        url = _fill(path, doc, store) + _REQUIRED.get(path, "").format(first=years[0], last=years[-1])
+        for extra in ("", "&f=html" if "?" in url else "?f=html"):
+            r = client.get(url + extra, headers={"host": "evil.example.com"}, follow_redirects=False)
+            assert r.status_code < 500, (url, r.status_code, r.text[:300])
+            assert b"evil.example" not in r.content, (url + extra, r.text[:300])
+            assert not any("evil.example" in value for value in r.headers.values()), (url, r.headers)
+            seen += r.status_code == 200
+    # The planner's trailing-slash redirect is relative: it can carry no host.
+    r = client.get("/planner/", headers={"host": "evil.example.com"}, follow_redirects=False)
+    assert r.status_code == 308 and r.headers["location"] == "../planner"
+    assert seen >= len(paths), seen
 
 
 @pytest.fixture(scope="module")
@@ -229,8 +276,8 @@ def test_links_use_the_public_url_whatever_the_host(public: TestClient) -> None:
         assert ours and all(h.startswith("https://peta.example.go.id/sasaran/") for h in ours), (path, ours)
     tilejson = public.get("/collections/hexagons/tiles/WebMercatorQuad/tilejson.json").json()
     assert tilejson["tiles"][0].startswith("https://peta.example.go.id/sasaran/collections/hexagons/tiles/")
-    redirect = public.get("/planner/", headers={"host": "evil.example"}, follow_redirects=False)
-    assert redirect.headers["location"] == "https://peta.example.go.id/sasaran/planner"
+    redirect = public.get("/planner/?lang=en", headers={"host": "evil.example"}, follow_redirects=False)
+    assert redirect.headers["location"] == "../planner?lang=en"  # relative: right behind any prefix
 
 
 def test_page_links_keep_the_query_under_the_public_url(public: TestClient) -> None:
@@ -247,9 +294,8 @@ def test_page_links_keep_the_query_under_the_public_url(public: TestClient) -> N
 
 def test_links_behind_a_path_prefix_without_public_url(service_store: Path) -> None:
     with TestClient(create_app(Settings(store_dir=service_store)), root_path="/sasaran") as c:
-        links = {
-            link["rel"]: link["href"] for link in c.get("/collections/villages/items?limit=1").json()["links"]
-        }
+        page = c.get("/collections/villages/items?limit=1", headers={"host": "evil.example"})
+        links = {link["rel"]: link["href"] for link in page.json()["links"]}
     assert links["self"] == "http://testserver/sasaran/collections/villages/items?limit=1"
     assert links["collection"] == "http://testserver/sasaran/collections/villages"
 
@@ -262,6 +308,9 @@ def test_allowed_hosts(service_store: Path) -> None:
         assert c.get("/", headers={"host": "api.internal"}).status_code == 200
         detail = _problem(c.get("/", headers={"host": "evil.example"}), 400)["detail"]
         assert "allowed_hosts" in detail and "evil" not in detail
+        # A host of the list is checked: links may follow it (several names for one service).
+        links = c.get("/", headers={"host": "api.internal"}).json()["links"]
+        assert links[0]["href"] == "http://api.internal/"
 
 
 @pytest.mark.parametrize(
