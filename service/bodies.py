@@ -114,7 +114,12 @@ async def check_body(request: Request) -> None:
             "Send it with Content-Type: application/json",
             headers={"Accept-Post": JSON},
         )
-    found = invalid_text(await request.json())
+    check_text(await request.json())
+
+
+def check_text(parsed: Any) -> None:
+    """`InvalidQuery` naming the first field of parsed JSON whose text is not valid Unicode."""
+    found = invalid_text(parsed)
     if found:
         where, text = found
         raise InvalidQuery(

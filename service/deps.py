@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from layers import numbers
@@ -329,6 +329,12 @@ class FeatureParams(BaseModel):
     skipGeometry: bool = Field(  # noqa: N815 - the OGC parameter's name
         False, description="true: features without geometry (null), for tables and charts."
     )
+
+    @field_validator("year", "limit", "offset", mode="before", check_fields=False)
+    @classmethod
+    def _ascii_whole(cls, value: object) -> object:
+        """Whole numbers of a query string in ASCII digits (pydantic reads ``1_0`` as 10)."""
+        return numbers.whole(value) if isinstance(value, str) else value
 
     @classmethod
     def names(cls) -> frozenset[str]:

@@ -64,15 +64,19 @@ def host_refusal(host: str, allowed_hosts: list[str]) -> str | None:
 
 
 def repeated_parameters(query_string: bytes) -> list[str]:
-    """Names given more than once in a query string (``limit=1&limit=2``), in order of appearance."""
+    """Names given more than once with different values (``limit=1&limit=2``), in order of appearance.
+
+    The same value twice is one question: GDAL and QGIS append the query of the URL they were
+    given (``?datetime=../..``) to every ``next`` link, which already carries it (encoded or not).
+    """
     if b"&" not in query_string:  # one parameter or none: nothing to parse on the common path
         return []
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     repeated: list[str] = []
-    for name, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
-        if name in seen and name not in repeated:
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if name in seen and seen[name] != value and name not in repeated:
             repeated.append(name)
-        seen.add(name)
+        seen.setdefault(name, value)
     return repeated
 
 

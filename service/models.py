@@ -140,7 +140,7 @@ class Health(_Open):
     layers: int
     build_id: str = Field(description="Id of the build served; it changes when a rebuilt store is picked up.")
     built: str | None = Field(None, description="When that build was written (ISO 8601, UTC).")
-    register: RegisterHealth | None = Field(
+    households: RegisterHealth | None = Field(
         None,
         description="The register of families, when the store has one (aggregates only without the key).",
     )

@@ -13,6 +13,7 @@ which attribute filters it sends to the server (ogr/ogrsf_frmts/wfs/ogroapifdriv
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -32,6 +33,7 @@ from layers.maps.sld import sld_for
 from layers.query.table import MAX_SORT_KEYS, FeatureNotFound, Selection, Table, select_parts
 from layers.schema import LAYERS, LEVELS, field_for
 from service import html, links
+from service.bodies import check_text
 from service.catalog import Catalog, Collection
 from service.deps import (
     FEATURE_PARAMETERS,
@@ -668,7 +670,17 @@ async def read_search(request: Request) -> tuple[ItemsParams, dict[str, str]]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        _name_invalid_text(text)  # orjson refuses a lone surrogate without saying where it is
         raise InvalidQuery(f"the body is not JSON ({exc})") from None
+    body = _as_parameters(body)
+    declared = {k: v for k, v in body.items() if k in ITEMS_PARAMETERS}
+    extras = {k: _as_text(k, v) for k, v in body.items() if k not in ITEMS_PARAMETERS}
+    # Strict: a JSON body states its types (false is no offset, "5" no limit), as the schema says.
+    return _validated(declared, strict=True), extras
+
+
+def _as_parameters(body: Any) -> dict[str, Any]:
+    """A JSON body's members as the GET's parameters: the filter as text, lists comma-separated."""
     if not isinstance(body, dict):
         raise InvalidQuery("the body must be a JSON object of items parameters")
     empty = [name for name, value in body.items() if value is None]
@@ -680,15 +692,23 @@ async def read_search(request: Request) -> tuple[ItemsParams, dict[str, str]]:
         body.setdefault("filter-lang", "cql2-json")
     if isinstance(body.get("bbox"), list):
         body["bbox"] = ",".join(str(v) for v in body["bbox"])
+    if body.get("sortby") == []:  # as sortby= in a URL: name a property or leave it out
+        raise InvalidQuery('sortby is empty: name the properties (sortby: ["-M0"]) or leave it out')
     for name in ("sortby", "properties"):
         if isinstance(body.get(name), list):
             if any(not isinstance(v, str) or not v.strip() for v in body[name]):
                 raise InvalidQuery(f"{name} lists property names; an empty or non-text item is not one")
             body[name] = ",".join(body[name])
-    declared = {k: v for k, v in body.items() if k in ITEMS_PARAMETERS}
-    extras = {k: _as_text(k, v) for k, v in body.items() if k not in ITEMS_PARAMETERS}
-    # Strict: a JSON body states its types (false is no offset, "5" no limit), as the schema says.
-    return _validated(declared, strict=True), extras
+    return body
+
+
+def _name_invalid_text(text: str) -> None:
+    """`InvalidQuery` naming the field when ``text`` is JSON whose only fault is invalid Unicode."""
+    try:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError):
+        return
+    check_text(parsed)
 
 
 def _as_text(name: str, value: Any) -> str:

@@ -341,6 +341,11 @@ def _target_body(doc: dict[str, Any], catalog: Catalog) -> None:
         # OpenAPI 3.0: a nullable enum lists null among its values, or null is not one of them.
         props["year"] = {"type": "integer", "nullable": True, "enum": [*years, None]} | _doc(props["year"])
     props["spec"] = {"anyOf": [ref("IndicatorSpec"), {"type": "null"}]} | _doc(props["spec"])
+    # household only where the store has a register (else a 400 names basis); a nullable enum
+    # lists null among its values (OpenAPI 3.0).
+    registered = catalog.scoring is not None and catalog.scoring.households is not None
+    bases: list[str | None] = ["household", "area"] if registered else ["area"]
+    props["basis"] = {"type": "string", "nullable": True, "enum": [*bases, None]} | _doc(props["basis"])
     share = [
         {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
         {"type": "string", "pattern": K_PATTERN},

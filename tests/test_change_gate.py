@@ -3,7 +3,6 @@ move beyond tolerance is refused (exit 2, old store byte-identical) unless --acc
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import pytest
 
 from layers.config import ChangeGate
 from layers.pipeline.change_gate import Headline, compare, headline_of_store
+from tests.conftest import store_digest
 
 
 def _build(config: Path, store: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -21,10 +21,6 @@ def _build(config: Path, store: Path, *extra: str) -> subprocess.CompletedProces
         [sys.executable, "-m", "layers.cli", "build", str(config), "--store", str(store), "--quiet", *extra],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
-
-
-def _digest(store: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(store.iterdir())}
 
 
 @pytest.fixture
@@ -55,13 +51,13 @@ def test_an_unchanged_rebuild_passes_and_shows_the_comparison(built) -> None:
 
 def test_a_shifted_rebuild_is_refused_and_the_old_store_kept(built) -> None:
     config, store = built
-    before = _digest(store)
+    before = store_digest(store)
     _scale_population(config, 0.5)  # e.g. a column read in the wrong unit
     done = _build(config, store)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "not replaced" in done.stderr and "population" in done.stderr and "REFUSED" in done.stderr
     assert "--accept-changes" in done.stderr and "Traceback" not in done.stderr
-    assert _digest(store) == before
+    assert store_digest(store) == before
     assert not list(store.parent.glob(".store.building-*"))
 
 
@@ -97,7 +93,7 @@ def _edit_years(config: Path, change) -> None:
 def test_swapped_years_are_refused(built) -> None:
     """Issue 23, finding 6: the gate compared only the latest year, and a swap passed it."""
     config, store = built
-    before = _digest(store)
+    before = store_digest(store)
     _edit_years(config, lambda f: f.assign(tahun=f["tahun"].map({"2023": "2024", "2024": "2023"})))
     done = _build(config, store)
     assert done.returncode == 2, done.stdout + done.stderr
@@ -106,7 +102,7 @@ def test_swapped_years_are_refused(built) -> None:
     for year in ("2023", "2024"):
         assert f"  {year}: villages whose population/poor_population moved more than 5 %" in done.stderr
     assert "REFUSED" in done.stderr and "Traceback" not in done.stderr
-    assert _digest(store) == before
+    assert store_digest(store) == before
 
 
 def test_a_new_year_is_an_update_and_a_lost_year_a_change(built) -> None:
@@ -120,8 +116,12 @@ def test_a_new_year_is_an_update_and_a_lost_year_a_change(built) -> None:
     assert done.returncode == 0, done.stderr
     assert "years 2023, 2024 → 2023, 2024, 2025; 2025 new, nothing to compare" in done.stdout
     assert "REFUSED" not in done.stdout
-    # Shifted years (2023 dropped, as if every year had moved on by one) are refused.
+    # Shifted years (2023 dropped, as if every year had moved on by one) are refused. The register
+    # of families loses 2023 too: it may only hold years of the poverty table.
     _edit_years(config, lambda f: f[f["tahun"] != "2023"])
+    register = config.parent / "keluarga.parquet"
+    families = pd.read_parquet(register)
+    families[families["tahun"].astype(str) != "2023"].to_parquet(register, index=False)
     done = _build(config, store)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "2023: in the store, missing from the build (2024, 2025)  REFUSED" in done.stderr

@@ -5,7 +5,6 @@ build with no store to compare with as on a rebuild (the old store then kept byt
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ import shapely
 
 from layers.errors import SourceError
 from layers.sources import check_places
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, store_digest
 
 
 def build(config: Path, store: Path) -> subprocess.CompletedProcess[str]:
@@ -28,10 +27,6 @@ def build(config: Path, store: Path) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "layers.cli", "build", str(config), "--store", str(store), "--quiet"],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
-
-
-def digest(store: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(store.iterdir())}
 
 
 @pytest.fixture
@@ -89,11 +84,11 @@ def test_a_rate_given_as_a_fraction_is_refused_on_a_first_build(sources: Path, t
 
 def test_poor_people_holding_the_rate_are_refused_and_the_store_kept(sources: Path, old_store: Path) -> None:
     """A clerk pasted the rate into the poor-people column: 287,492 poor became 23,809, exit 0."""
-    before = digest(old_store)
+    before = store_digest(old_store)
     edit_poverty(sources, lambda f: f.assign(penduduk_miskin=rate_of(f).round().astype(int).astype(str)))
     err = refused(build(sources / "sasaran.toml", old_store), "field 'penduduk_miskin'", "percentage")
     assert "does not grow with jumlah_penduduk" in err
-    assert digest(old_store) == before
+    assert store_digest(old_store) == before
 
 
 def test_a_poor_count_equal_to_the_rounded_rate_is_refused(sources: Path, tmp_path: Path) -> None:

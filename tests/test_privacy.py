@@ -26,6 +26,7 @@ import io
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import zipfile
@@ -69,6 +70,9 @@ def decoded(body: bytes, content_type: str, url: str = "") -> str:
         return _pdf_text(body)
     if "mapbox-vector-tile" in kind or "protobuf" in kind:
         return _mvt_text(body)
+    archive = _tile_archive_text(body, kind, url)
+    if archive is not None:
+        return archive
     if "geopackage" in kind or body[:16] == b"SQLite format 3\x00":
         return _vector_text(body, ".gpkg")
     if "flatgeobuf" in kind or body[:3] == b"fgb":
@@ -112,6 +116,39 @@ def _mvt_text(body: bytes) -> str:
     layers = mapbox_vector_tile.decode(body)
     return json.dumps({n: [f["properties"] for f in layer["features"]] for n, layer in layers.items()},
                       ensure_ascii=False, default=str)  # fmt: skip
+
+
+def _tile_archive_text(body: bytes, kind: str, url: str) -> str | None:
+    """The tiles of a PMTiles or MBTiles download, decoded (None: the body is neither)."""
+    if "pmtiles" in kind or body[:7] == b"PMTiles":
+        return _pmtiles_text(body)
+    if kind == "application/vnd.sqlite3" or url.endswith(".mbtiles"):
+        return _mbtiles_text(body)
+    return None
+
+
+def _pmtiles_text(body: bytes) -> str:
+    """Every tile of a PMTiles archive, decoded, and its metadata."""
+    from pmtiles.reader import MemorySource, Reader, all_tiles
+
+    source = MemorySource(body)
+    tiles = [_mvt_text(gzip.decompress(data)) for _, data in all_tiles(source)]
+    return json.dumps(Reader(source).metadata(), ensure_ascii=False) + "\n" + "\n".join(tiles)
+
+
+def _mbtiles_text(body: bytes) -> str:
+    """Every tile of an MBTiles file (SQLite), decoded, and its metadata."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "answer.mbtiles"
+        path.write_bytes(body)
+        db = sqlite3.connect(path)
+        try:
+            meta = db.execute("SELECT name, value FROM metadata").fetchall()
+            rows = db.execute("SELECT tile_data FROM tiles")
+            tiles = [_mvt_text(gzip.decompress(data)) for (data,) in rows]
+        finally:
+            db.close()
+    return json.dumps(meta, ensure_ascii=False) + "\n" + "\n".join(tiles)
 
 
 def _vector_text(body: bytes, suffix: str) -> str:

@@ -95,19 +95,20 @@ def test_serve_gives_busy_workers_time_before_killing_them(store_dir: Path, monk
     ],
 )
 def test_serve_tells_the_workers_their_public_url(store_dir: Path, monkeypatch, args, public) -> None:
+    import importlib
     import os
 
     import uvicorn
     from typer.testing import CliRunner
 
-    from layers.cli.main import app
+    cli = importlib.import_module("layers.cli.main")  # `layers.cli.main` the attribute is the command
 
     announced: list[str] = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
-    monkeypatch.setattr("layers.cli.main._announce_when_answering", lambda text, _: announced.append(text))
+    monkeypatch.setattr(cli, "_announce_when_answering", lambda text, _: announced.append(text))
     monkeypatch.setenv("SASARAN_STORE_DIR", "")  # serve sets both; undone by monkeypatch
     monkeypatch.delenv("SASARAN_PUBLIC_URL", raising=False)
-    done = CliRunner().invoke(app, ["serve", "--store", str(store_dir), *args])
+    done = CliRunner().invoke(cli.app, ["serve", "--store", str(store_dir), *args])
     assert done.exit_code == 0, done.output
     assert os.environ.get("SASARAN_PUBLIC_URL") == public
     if public:

@@ -421,7 +421,7 @@ def test_a_tiny_priority_changes_nothing(frame, store):
 
 
 def test_a_real_priority_effect_comes_with_its_numbers(frame, store):
-    kwargs = {"budget": 3e9, "scenarios": 0}
+    kwargs = {"budget": 3e9, "scenarios": 0, "basis": "area"}  # register shares barely differ
     plain = {x.village_code for x in _select(frame, store, **kwargs).selected}
     result = _select(frame, store, priority={"female_headed_hh": 5.0, "elderly": 5.0}, **kwargs)
     chosen = {x.village_code for x in result.selected}

@@ -217,7 +217,10 @@ def parse_value(table: Table, name: str, text: str) -> Any:
         if kind == "number":
             return numbers.decimal(text)
     except ValueError:
-        expected = {"integer": "an integer", "date": "a date such as 2023-01-01"}.get(kind, "a finite number")
+        expected = {
+            "integer": "an integer in ASCII digits",
+            "date": "a date such as 2023-01-01",
+        }.get(kind, "a finite number in ASCII digits")
         raise InvalidQuery(f"'{name}' expects {expected}, got '{excerpt(text)}'") from None
     if kind == "boolean":
         low = text.strip().lower()

@@ -57,6 +57,9 @@ RupiahOrNone = Annotated[int | None, BeforeValidator(_whole)]
 Index = Annotated[float | None, BeforeValidator(_places(4))]
 #: Whole percentages held as fractions (confidence, a dimension's share of M0): 2 decimals.
 Percent = Annotated[float | None, BeforeValidator(_places(2))]
+#: Weights and cutoffs echoed from the spec: 12 decimals, past which sums of twelfths leave only
+#: float noise (0.24999999999999997 is a quarter).
+Weight = Annotated[float, BeforeValidator(_places(12))]
 #: Scores and ratios (value per Rp 1 juta): 2 decimals.
 Score = Annotated[float | None, BeforeValidator(_places(2))]
 #: Exact floats kept as they are (the proven gap, the solver's bound, seconds).
@@ -338,8 +341,8 @@ class Parameters(_Model):
     """The request as solved: every rule, with what the defaults resolved to."""
 
     year: int
-    k: float
-    dimension_weights: dict[str, float]
+    k: Weight
+    dimension_weights: dict[str, Weight]
     custom_spec: bool
     objective: str
     basis: str

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from layers.export import decree
+from layers.export.formats import MEDIA_TYPES
 from layers.export.households import LIST_FORMATS, family_list, list_filename, write_family_list
-from layers.verification import audit, sheets
+from layers.verification import audit
 from layers.verification.errors import InvalidInput, RecordNotFound
 from layers.verification.final_list import final_list
 from service.deps import ServedDep
@@ -22,21 +22,26 @@ from service.verification import models
 from service.verification.answers import private_file, private_json
 from service.verification.auth import CallerDep, VerificationDep
 
+#: The sheet's and the XLSX lists' media type.
+XLSX = MEDIA_TYPES["xlsx"]
+
 router = APIRouter(prefix="/verification", tags=["verification: files"])
 
 VillageCode = Annotated[str, Path(pattern=r"^[0-9]{10}$", description="BPS village code (10 digits)")]
 KabupatenCode = Annotated[str, Path(pattern=r"^[0-9]{4}$", description="BPS kabupaten code (4 digits)")]
 PDF = "application/pdf"
 _SHEET: dict[int | str, dict[str, Any]] = {
-    200: {"content": {sheets.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}
+    200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}
 }
 
 
 @router.get("/villages/{code}/sheet", summary="The village's offline sheet (XLSX; audited)", responses=_SHEET)
 def sheet_download(code: VillageCode, caller: CallerDep, state: VerificationDep) -> Response:
     """An XLSX to fill offline: instructions, a status drop-down, protected id columns, each row's version."""
+    from layers.verification import sheets  # openpyxl: only when a sheet is made or read
+
     content, name = sheets.write_sheet(state.db, state.require_cipher(), caller, code)
-    return private_file(content, sheets.MEDIA_TYPE, name)
+    return private_file(content, XLSX, name)
 
 
 @router.post(
@@ -46,7 +51,7 @@ def sheet_download(code: VillageCode, caller: CallerDep, state: VerificationDep)
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {sheets.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
         }
     },
 )
@@ -59,11 +64,13 @@ async def sheet_upload(
     written. The body is the XLSX file itself (``Content-Type:
     application/vnd.openxmlformats-officedocument.spreadsheetml.sheet``).
     """
-    if not request.headers.get("content-type", "").startswith(sheets.MEDIA_TYPE):
-        raise InvalidInput(f"send the sheet as the request body with Content-Type: {sheets.MEDIA_TYPE}")
+    if not request.headers.get("content-type", "").startswith(XLSX):
+        raise InvalidInput(f"send the sheet as the request body with Content-Type: {XLSX}")
     content = await request.body()
     cipher = state.require_cipher()
     validate = state.active_validator()
+    from layers.verification import sheets
+
     result = await run_in_threadpool(sheets.apply_sheet, state.db, cipher, caller, code, content, validate)
     return private_json(result.as_dict())
 
@@ -74,7 +81,7 @@ async def sheet_upload(
     responses={
         200: {
             "content": {
-                sheets.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                XLSX: {"schema": {"type": "string", "format": "binary"}},
                 PDF: {"schema": {"type": "string", "format": "binary"}},
             }
         }
@@ -92,13 +99,15 @@ def final_list_download(
     Kabupaten accounts (their own) and provinsi accounts. Villages not approved yet are listed
     apart, and the documents say the list is incomplete while there are any.
     """
+    from layers.export import decree  # fpdf2 and openpyxl: only when a list is made
+
     made = final_list(state.db, state.require_cipher(), caller, code)
     if f == "pdf":
         return private_file(decree.write_pdf(made, lang), PDF, decree.filename(made, "pdf"))
-    return private_file(decree.write_xlsx(made, lang), sheets.MEDIA_TYPE, decree.filename(made, "xlsx"))
+    return private_file(decree.write_xlsx(made, lang), XLSX, decree.filename(made, "xlsx"))
 
 
-LIST_MEDIA = {"xlsx": sheets.MEDIA_TYPE, "csv": "text/csv; charset=utf-8", "pdf": PDF}
+LIST_MEDIA = {"xlsx": XLSX, "csv": "text/csv; charset=utf-8", "pdf": PDF}
 
 
 @router.post(

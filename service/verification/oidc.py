@@ -19,11 +19,9 @@ import logging
 import secrets
 import threading
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
-import httpx
-from authlib.integrations.httpx_client import OAuth2Client
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 from joserfc import jwt
@@ -36,6 +34,9 @@ from service.links import href, root_url
 from service.settings import Settings
 from service.verification.auth import VerificationDep, client_address, secure_cookies, set_session_cookie
 from service.verification.errors import NO_STORE
+
+if TYPE_CHECKING:
+    from authlib.integrations.httpx_client import OAuth2Client
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +72,21 @@ def _fetch(url: str) -> Any:
         hit = _cache.get(url)
         if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
             return hit[1]
+    import httpx  # its package imports its command line (rich): only when someone signs in this way
+
     answer = httpx.get(url, timeout=HTTP_TIMEOUT_S, follow_redirects=False)
     answer.raise_for_status()
     document = answer.json()
     with _cache_lock:
         _cache[url] = (time.monotonic(), document)
     return document
+
+
+def _http_error() -> type[Exception]:
+    """httpx's error class, imported when an except clause is reached (httpx loads rich)."""
+    import httpx
+
+    return httpx.HTTPError
 
 
 def _discovery(issuer: str) -> dict[str, Any]:
@@ -87,6 +97,9 @@ def _discovery(issuer: str) -> dict[str, Any]:
 
 
 def _client(settings: Settings, request: Request) -> OAuth2Client:
+    # authlib's httpx client imports httpx's command line (rich): only when someone signs in with it.
+    from authlib.integrations.httpx_client import OAuth2Client
+
     return OAuth2Client(
         client_id=settings.oidc_client_id,
         client_secret=settings.oidc_client_secret,
@@ -108,7 +121,7 @@ def oidc_login(request: Request) -> RedirectResponse:
     assert settings.oidc_issuer is not None
     try:
         document = _discovery(settings.oidc_issuer)
-    except (httpx.HTTPError, ValueError) as exc:
+    except (_http_error(), ValueError) as exc:
         log.warning("OpenID Connect provider unavailable: %s: %s", exc.__class__.__name__, str(exc)[:200])
         return RedirectResponse(
             href(request, "/verification") + "?signin=failed", status_code=303, headers=dict(NO_STORE)
@@ -164,7 +177,7 @@ def oidc_callback(
         response = RedirectResponse(
             href(request, "/verification") + "?signin=refused", status_code=303, headers=dict(NO_STORE)
         )
-    except (httpx.HTTPError, JoseError, KeyError, ValueError) as exc:
+    except (_http_error(), JoseError, KeyError, ValueError) as exc:
         # The reason goes to the log (no personal data in it); the browser is told it failed.
         log.warning("OpenID Connect sign-in failed: %s: %s", exc.__class__.__name__, str(exc)[:200])
         response = RedirectResponse(

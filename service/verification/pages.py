@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from service.links import href
+from service.openapi import answers
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MEDIA_TYPES = {
@@ -38,7 +39,12 @@ def _page(name: str) -> FileResponse:
     )
 
 
-@router.get("", response_class=FileResponse, summary="The verification page (HTML, phone first)")
+@router.get(
+    "",
+    response_class=FileResponse,
+    summary="The verification page (HTML, phone first)",
+    responses=answers({"text/html": None}),
+)
 def verification_page() -> FileResponse:
     """Sign in, pick a village, check its families one tap at a time, submit, review, approve."""
     return _page("index.html")
@@ -50,7 +56,12 @@ def verification_slash(request: Request) -> RedirectResponse:
     return RedirectResponse(href(request, "/verification"), status_code=308)
 
 
-@router.get("/dashboard", response_class=FileResponse, summary="The progress page (HTML: map and table)")
+@router.get(
+    "/dashboard",
+    response_class=FileResponse,
+    summary="The progress page (HTML: map and table)",
+    responses=answers({"text/html": None}),
+)
 def dashboard_page() -> FileResponse:
     """Share of families checked per village, kecamatan and kabupaten, and the villages still waiting."""
     return _page("dashboard.html")

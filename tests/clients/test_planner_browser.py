@@ -443,7 +443,7 @@ def test_20_1_a_tiny_priority_changes_nothing_and_a_real_one_shows_its_numbers(q
 def test_20_2_guards_keep_absurd_villages_out_and_are_stated(q: dict) -> None:
     huge = q["huge"]
     assert huge["selected"]
-    assert all(v["people"] >= 10 and v["cost_pp"] <= 10_000_000 for v in huge["selected"])
+    assert all(v["people"] >= 50 and v["cost_pp"] <= 10_000_000 for v in huge["selected"])
     million = "10.000.000" if q["lang"] == "id" else "10,000,000"
     assert million in huge["guardNote"] and million in q["guardsHint"]
     assert q["guardDefaults"] == {"min": "10", "max": "10.000.000"}

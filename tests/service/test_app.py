@@ -149,11 +149,12 @@ def test_every_operation_states_its_answers(client: TestClient) -> None:
         for method, op in item.items():
             ok = [code for code in op["responses"] if code.startswith("2")]
             assert ok, (method, path)
-            for code in ok:
+            for code in (c for c in ok if c != "204"):  # 204: no content, by definition
                 content = op["responses"][code].get("content", {})
                 assert content and all("schema" in media for media in content.values()), (method, path)
             assert {"400", "405", "413", "503"} <= set(op["responses"]), (method, path)
-            assert "422" not in op["responses"], (method, path)
+            # 422 is only a sheet upload's rows in error (docs/verification.md); a bad request is 400.
+            assert "422" not in op["responses"] or path.endswith("/sheet"), (method, path)
 
 
 def test_building_the_openapi_document_rescores_nothing(app_settings: Settings) -> None:

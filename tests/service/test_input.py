@@ -114,7 +114,9 @@ def post_bodies(client: TestClient) -> tuple[dict, list[tuple[str, dict, dict]]]
     found = []
     for path, item in doc["paths"].items():
         op = item.get("post")
-        if not op or "requestBody" not in op:
+        if not op or "application/json" not in op.get("requestBody", {}).get("content", {}):
+            continue
+        if path.startswith("/verification"):  # signed in: tests/verification/test_fuzz_verification.py
             continue
         schema = op["requestBody"]["content"]["application/json"]["schema"]
         example = resolve(doc, schema).get("example", {"budget": 1e9})
@@ -201,13 +203,20 @@ def test_non_finite_numbers_and_inverted_boxes_are_refused(client: TestClient, u
         "/scores/kabupaten?k=1/3&k=1/2",
         "/collections/villages/items?filter=TRUE&filter=FALSE",
         "/exports/villages.csv?year=2023&year=2024",
-        "/healthz?x=1&x=1",
+        "/healthz?x=1&x=2",
     ],
 )
 def test_a_repeated_parameter_is_refused(client: TestClient, url: str) -> None:
     """Finding 10: ``limit=1&limit=2`` silently took one of them."""
     name = url.split("?")[1].split("=")[0]
     assert f"'{name}' given more than once" in problem(client.get(url))
+
+
+def test_the_same_value_twice_is_one_question(client: TestClient) -> None:
+    """GDAL appends its URL's query (``?datetime=../..``) to ``next`` links that already carry it."""
+    once = client.get("/collections/villages/items?limit=5&datetime=../..")
+    twice = client.get("/collections/villages/items?datetime=..%2F..&limit=5&datetime=../..")
+    assert twice.status_code == 200 and twice.json()["features"] == once.json()["features"]
 
 
 def test_errors_blame_the_parameter_not_the_store(client: TestClient) -> None:

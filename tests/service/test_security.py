@@ -211,11 +211,16 @@ def _fill(path: str, doc: dict, store) -> str:
         "{layer}": "villages",
         "{ext}": "csv",
         "{z}/{y}/{x}": tile,
+        "{style_id}": "default",
+        "{tile_matrix_set_id}": "WebMercatorQuad",
+        "{fontstack}/{glyph_range}": "DejaVu Sans Book/0-255",
     }
     if "/tiles/WebMercatorQuad/{z}" in path:
         path = path.replace("{collection_id}", "hexagons")
     for name, value in values.items():
         path = path.replace(name, value)
+    if path.startswith("/verification"):  # signed-in paths: any id (a 401 must not show the host either)
+        path = re.sub(r"\{[^}]+\}", "1", path)
     assert "{" not in path, path
     return path
 
@@ -242,7 +247,7 @@ def test_an_attacker_host_never_appears_in_any_answer_by_default(client: TestCli
     # The planner's trailing-slash redirect is relative: it can carry no host.
     r = client.get("/planner/", headers={"host": "evil.example.com"}, follow_redirects=False)
     assert r.status_code == 308 and r.headers["location"] == "../planner"
-    assert seen >= len(paths), seen
+    assert seen >= len([p for p in paths if not p.startswith("/verification")]), seen
 
 
 @pytest.fixture(scope="module")
