@@ -508,7 +508,9 @@ def parse_properties(table: Table, text: str | None) -> tuple[str, ...] | None:
     """``properties``: the named properties, each checked (did-you-mean for a typo); None: all."""
     if text is None:
         return None
-    given = [p.strip() for p in text.split(",") if p.strip()]
+    given = [p.strip() for p in text.split(",")]
+    if "" in given:  # as the document says: a list of property names, none of them empty
+        raise InvalidQuery("properties lists property names (village_name,M0); an empty one names none")
     names = tuple(dict.fromkeys(given))
     if len(names) < len(given):
         twice = sorted({n for n in given if given.count(n) > 1})
