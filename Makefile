@@ -32,11 +32,14 @@ demo: install
 	@$(BIN)/sasaran build demo-data/sasaran.toml --store store --quiet
 	@$(BIN)/sasaran serve --store store --host 127.0.0.1 --port $(PORT) --register-key-file demo-data/register.key
 
+# The suite in TEST_WORKERS processes, each test file kept in one (its module fixtures built once).
+TEST_WORKERS ?= 2
+
 test: install $(NODE_CLIENT)/node_modules
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-all: install
 	$(BIN)/python -m pytest -m ''

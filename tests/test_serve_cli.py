@@ -71,14 +71,18 @@ def test_serve_refuses_a_missing_store(tmp_path: Path) -> None:
 def test_serve_gives_busy_workers_time_before_killing_them(store_dir: Path, monkeypatch) -> None:
     # uvicorn kills a worker that leaves its health check unanswered for timeout_worker_healthcheck
     # seconds (default 5); a long GDAL export holds the GIL longer and was killed mid-download.
+    import importlib
+
     import uvicorn
     from typer.testing import CliRunner
 
     from layers.cli.main import app
 
+    cli = importlib.import_module("layers.cli.main")  # `layers.cli.main` the attribute is the command
     seen: dict = {}
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
-    monkeypatch.setenv("SASARAN_STORE_DIR", "")  # serve sets it; undone by monkeypatch
+    monkeypatch.setattr(cli, "_announce_when_answering", lambda text, _: None)
+    _restore_served_environment(monkeypatch)
     done = CliRunner().invoke(app, ["serve", "--store", str(store_dir), "--workers", "2"])
     assert done.exit_code == 0, done.output
     assert seen["workers"] == 2 and seen["timeout_worker_healthcheck"] >= 30
@@ -106,8 +110,7 @@ def test_serve_tells_the_workers_their_public_url(store_dir: Path, monkeypatch, 
     announced: list[str] = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
     monkeypatch.setattr(cli, "_announce_when_answering", lambda text, _: announced.append(text))
-    monkeypatch.setenv("SASARAN_STORE_DIR", "")  # serve sets both; undone by monkeypatch
-    monkeypatch.delenv("SASARAN_PUBLIC_URL", raising=False)
+    _restore_served_environment(monkeypatch)
     done = CliRunner().invoke(cli.app, ["serve", "--store", str(store_dir), *args])
     assert done.exit_code == 0, done.output
     assert os.environ.get("SASARAN_PUBLIC_URL") == public
@@ -123,3 +126,14 @@ def test_serve_refuses_a_bad_public_url(store_dir: Path) -> None:
         [*command, "--public-url", "peta.example"], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 2 and "--public-url" in done.stderr and "absolute http(s) URL" in done.stderr
+
+
+def _restore_served_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset what ``serve`` sets for its workers, and have monkeypatch put it back afterwards.
+
+    ``delenv`` of an unset name records nothing to undo: set it first, so that the value ``serve``
+    writes is removed when the test ends (a later test's app would read it as its public URL).
+    """
+    for name in ("SASARAN_STORE_DIR", "SASARAN_PUBLIC_URL", "SASARAN_REGISTER_KEY_FILE"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
