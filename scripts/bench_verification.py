@@ -296,10 +296,10 @@ def bench_sheet(args: argparse.Namespace) -> dict[str, Any]:
         accounts.create_account(db, "bench-sheet", "desa", code, PASSWORD, cli_actor())
         headers = {"Authorization": f"Bearer {accounts.issue_token(db, 'bench-sheet', cli_actor())}"}
         for round_number in range(args.repeat):
-            content = httpx.get(
-                f"{base}/verification/villages/{code}/sheet", headers=headers, timeout=300
-            ).content
-            book = load_workbook(io.BytesIO(content))
+            got = httpx.get(f"{base}/verification/villages/{code}/sheet", headers=headers, timeout=300)
+            if got.status_code != 200:
+                raise SystemExit(f"the sheet of {code}: HTTP {got.status_code}: {got.text[:300]}")
+            book = load_workbook(io.BytesIO(got.content))
             sheet = book["Keluarga"]
             header = [c.value for c in sheet[1]]
             status, reason = header.index("Status"), header.index("Alasan")
