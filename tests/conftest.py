@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import socket
@@ -19,13 +18,6 @@ import pytest
 from layers.pipeline.province import BuildResult
 from layers.store import LayerStore
 from layers.testing import tiny_build, tiny_sources
-
-
-def store_digest(store: Path) -> dict[str, str]:
-    """Every file of a store (its restricted ``households/`` too) by relative path: its SHA-256."""
-    files = sorted(p for p in store.rglob("*") if p.is_file())
-    return {str(p.relative_to(store)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-
 
 ROOT = Path(__file__).resolve().parents[1]
 # A worktree sits one level deeper than the main checkout; SASARAN_SHARED_DATA points at the folder.

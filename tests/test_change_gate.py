@@ -13,7 +13,7 @@ import pytest
 
 from layers.config import ChangeGate
 from layers.pipeline.change_gate import Headline, compare, headline_of_store
-from tests.conftest import store_digest
+from tests.conftest import snapshot
 
 
 def _build(config: Path, store: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -51,13 +51,13 @@ def test_an_unchanged_rebuild_passes_and_shows_the_comparison(built) -> None:
 
 def test_a_shifted_rebuild_is_refused_and_the_old_store_kept(built) -> None:
     config, store = built
-    before = store_digest(store)
+    before = snapshot(store)
     _scale_population(config, 0.5)  # e.g. a column read in the wrong unit
     done = _build(config, store)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "not replaced" in done.stderr and "population" in done.stderr and "REFUSED" in done.stderr
     assert "--accept-changes" in done.stderr and "Traceback" not in done.stderr
-    assert store_digest(store) == before
+    assert snapshot(store) == before
     assert not list(store.parent.glob(".store.building-*"))
 
 
@@ -93,7 +93,7 @@ def _edit_years(config: Path, change) -> None:
 def test_swapped_years_are_refused(built) -> None:
     """Issue 23, finding 6: the gate compared only the latest year, and a swap passed it."""
     config, store = built
-    before = store_digest(store)
+    before = snapshot(store)
     _edit_years(config, lambda f: f.assign(tahun=f["tahun"].map({"2023": "2024", "2024": "2023"})))
     done = _build(config, store)
     assert done.returncode == 2, done.stdout + done.stderr
@@ -102,7 +102,7 @@ def test_swapped_years_are_refused(built) -> None:
     for year in ("2023", "2024"):
         assert f"  {year}: villages whose population/poor_population moved more than 5 %" in done.stderr
     assert "REFUSED" in done.stderr and "Traceback" not in done.stderr
-    assert store_digest(store) == before
+    assert snapshot(store) == before
 
 
 def test_a_new_year_is_an_update_and_a_lost_year_a_change(built) -> None:

@@ -6,7 +6,6 @@ build with no store to compare with as on a rebuild (the old store then kept byt
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ import shapely
 
 from layers.errors import SourceError
 from layers.sources import check_places
-from tests.conftest import SHARED_DATA, store_digest
+from tests.conftest import SHARED_DATA, snapshot
 
 
 def build(config: Path, store: Path) -> subprocess.CompletedProcess[str]:
@@ -27,22 +26,6 @@ def build(config: Path, store: Path) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "layers.cli", "build", str(config), "--store", str(store), "--quiet"],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
-
-
-@pytest.fixture
-def sources(demo_sources: Path, tmp_path: Path) -> Path:
-    """A private copy of the demo source files, to break."""
-    copy = tmp_path / "src"
-    shutil.copytree(demo_sources.parent, copy)
-    return copy
-
-
-@pytest.fixture
-def old_store(store_dir: Path, tmp_path: Path) -> Path:
-    """A copy of the session's built store, to rebuild into."""
-    copy = tmp_path / "store"
-    shutil.copytree(store_dir, copy)
-    return copy
 
 
 def edit_poverty(sources: Path, change) -> None:
@@ -84,11 +67,11 @@ def test_a_rate_given_as_a_fraction_is_refused_on_a_first_build(sources: Path, t
 
 def test_poor_people_holding_the_rate_are_refused_and_the_store_kept(sources: Path, old_store: Path) -> None:
     """A clerk pasted the rate into the poor-people column: 287,492 poor became 23,809, exit 0."""
-    before = store_digest(old_store)
+    before = snapshot(old_store)
     edit_poverty(sources, lambda f: f.assign(penduduk_miskin=rate_of(f).round().astype(int).astype(str)))
     err = refused(build(sources / "sasaran.toml", old_store), "field 'penduduk_miskin'", "percentage")
     assert "does not grow with jumlah_penduduk" in err
-    assert store_digest(old_store) == before
+    assert snapshot(old_store) == before
 
 
 def test_a_poor_count_equal_to_the_rounded_rate_is_refused(sources: Path, tmp_path: Path) -> None:
