@@ -188,13 +188,13 @@ async function oneRun(viewportName, language) {
     if (lockIn) {
       await popupOf(page, `#below-line tbody tr[data-code="${lockIn}"] .village-link`);
       await page.click(`.maplibregl-popup .popup[data-code="${lockIn}"] button[data-lock="in"]`);
-      await page.waitForSelector(`#locks li[data-code="${lockIn}"][data-lock="in"]`);
+      await page.waitForSelector(`#locks li[data-code="${lockIn}"][data-lock="in"]`, { state: 'attached' });
     }
     const lockOut = before[0];
     await popupOf(page, `#selected tbody tr[data-code="${lockOut}"] .village-link`);
     await page.click(`.maplibregl-popup .popup[data-code="${lockOut}"] button[data-lock="out"]`);
     // The lock is listed before the run reads it (a loaded machine let the run go first).
-    await page.waitForSelector(`#locks li[data-code="${lockOut}"][data-lock="out"]`);
+    await page.waitForSelector(`#locks li[data-code="${lockOut}"][data-lock="out"]`, { state: 'attached' });
     r.locksShown = await page.$$eval('#locks li[data-code]', (lis) => lis.map((li) => [li.dataset.code, li.dataset.lock]));
     await mustRun(page, 'scenario B');
     const after = await rowCodes(page);
