@@ -72,7 +72,9 @@ class Provider:
             )
 
         async def token(request: Request) -> Response:
-            form = await request.form()
+            # parsed by hand: starlette's request.form() needs python-multipart, which the
+            # service does not depend on (a fresh CI install failed here)
+            form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
             basic = request.headers.get("authorization", "")
             sent = base64.b64decode(basic.split()[1]).decode() if basic.startswith("Basic ") else ""
             if sent != f"{CLIENT_ID}:{CLIENT_SECRET}":
