@@ -422,3 +422,22 @@ def test_write_cog(tmp_path: Path) -> None:
         back = ds.read(1)
     assert np.isnan(back[:10, :10]).all()
     np.testing.assert_array_equal(back[10:, 10:], array[10:, 10:])
+
+
+def test_the_solver_compiles_uncached_where_no_cache_can_be_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only install run by a user without a home: Numba refuses ``cache=True``; the solver
+    module still defines its functions (compiled per process) rather than failing to import."""
+    import layers.geo._grid_dijkstra as grid_dijkstra
+
+    real = grid_dijkstra.njit
+    asked: list[bool] = []
+
+    def njit_without_locator(**options: object) -> object:
+        asked.append(bool(options["cache"]))
+        if options["cache"]:
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'f.py'")
+        return real(**options)
+
+    monkeypatch.setattr(grid_dijkstra, "njit", njit_without_locator)
+    twice = grid_dijkstra._compiled()(lambda x: 2 * x)
+    assert twice(21) == 42 and asked == [True, False]
