@@ -21,7 +21,9 @@ described ("a NIK of 15 digits"), not shown.
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -430,7 +432,11 @@ def check_families(
     # distinct codes stand for the codes, so the sort compares integers, not a million strings.
     rank = np.unique(village_keys.uniques.to_numpy(str), return_inverse=True)[1].reshape(-1)
     order = np.lexsort((np.arange(len(out)), rank[village_keys.codes], out["year"].to_numpy()))
-    return pd.DataFrame({name: out[name].take(order).reset_index(drop=True) for name in ordered})
+    # Arrow's take releases the GIL: the columns (the long texts above all) are moved in threads.
+    columns = [out[name] for name in ordered]
+    with ThreadPoolExecutor(max_workers=min(len(columns), os.cpu_count() or 1) or 1) as pool:
+        moved = list(pool.map(lambda column: column.take(order).reset_index(drop=True), columns))
+    return pd.DataFrame(dict(zip(ordered, moved, strict=True)))
 
 
 class _Checker:
@@ -444,7 +450,7 @@ class _Checker:
         number_format: tuple[str, str] | None,
     ):
         self.file, self.place, self.shown, self.number_format = file, place, shown, number_format
-        #: Every NIK's 16 digits (n × 16) once `nik` found them all ASCII digits, else None.
+        #: Every NIK's 16 digits (n × 16, uint8) once `nik` found them all ASCII digits, else None.
         self._nik_digits: np.ndarray | None = None
 
     def refuse(
@@ -520,7 +526,7 @@ class _Checker:
         """
         digits = self._nik_digits
         if digits is not None:  # ASCII digits: the provinces and dates as numbers
-            number = digits[:, 0] * 10 + digits[:, 1]
+            number = _number(digits, 0, 2)
             if any_province:
                 wrong = ~np.isin(number, [int(code) for code in PROVINCE_CODES])
             else:  # a village code's first two characters as a number when they are ASCII digits
@@ -530,8 +536,8 @@ class _Checker:
             def prefix_at(at: int) -> str:
                 return str(nik.iloc[at])[:2]
 
-            day = digits[:, 6] * 10 + digits[:, 7]
-            month = digits[:, 8] * 10 + digits[:, 9]
+            day = _number(digits, 6, 8)
+            month = _number(digits, 8, 10)
         else:
             prefix = nik.str.slice(0, 2)
             if any_province:
@@ -761,7 +767,7 @@ class _Checker:
         # far sooner than one of (text, year) tuples; the rows are named only when one exists.
         year = _factorized(frame["year"])
         if name == "nik" and self._nik_digits is not None:  # 16 digits: the NIK as a number
-            value = self._nik_digits @ 10 ** np.arange(15, -1, -1, dtype=np.int64)
+            value = _number(self._nik_digits, 0, 16)
         else:
             value = _factorized(frame[name]).codes
         if all(pd.Index(value[year.codes == y]).is_unique for y in range(len(year.uniques))):
@@ -810,13 +816,22 @@ def _fixed_digits(array: pa.Array | pa.ChunkedArray, width: int) -> np.ndarray:
     Their characters lie back to back in the Arrow data buffer: one view, no string made per row.
     """
     if len(array) == 0:
-        return np.zeros((0, width), np.int64)
+        return np.zeros((0, width), np.uint8)
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     offsets_type = np.int64 if pa.types.is_large_string(array.type) else np.int32
     offsets = np.frombuffer(array.buffers()[1], offsets_type)[array.offset : array.offset + len(array) + 1]
     data = np.frombuffer(array.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
-    return (data.reshape(len(array), width) - ord("0")).astype(np.int64)
+    return data.reshape(len(array), width) - np.uint8(ord("0"))
+
+
+def _number(digits: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """The number the digit columns ``start:stop`` of `_fixed_digits` make, as int64."""
+    out = np.zeros(len(digits), np.int64)
+    for column in range(start, stop):
+        out *= 10
+        out += digits[:, column]
+    return out
 
 
 def _as_text(column: pd.Series) -> pd.Series:
