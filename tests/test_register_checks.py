@@ -19,6 +19,7 @@ from layers.scoring.af import _sorted_unique
 from layers.scoring.households import HouseholdFrame, positions
 from layers.scoring.rescore import ScoringFrame
 from layers.sources import read_households, read_villages
+from layers.sources.households import validate_families
 from layers.store import LayerStore
 
 REGISTER = "keluarga.parquet"
@@ -258,3 +259,30 @@ def test_chunks_written_in_threads_read_back_in_order(tmp_path: Path):
     # Each chunk is the Parquet of its rows alone (the ones a list decrypts).
     some = read_personal(tmp_path / "register.enc", key, "62", np.array([5, CHUNK_ROWS + 3, rows - 1]))
     assert some["family_id"].tolist() == ["KK-5", f"KK-{CHUNK_ROWS + 3}", f"KK-{rows - 1}"]
+
+
+# --- columns with no value at all -------------------------------------------------------------
+
+ROW = {
+    "family_id": "KK-1", "nik": "6201014108850001", "head_name": "Siti Contoh", "address": "Jl. Contoh 1",
+    "village_code": "6201010001", "decile": "2", "members": "4",
+}  # fmt: skip
+
+
+def test_an_optional_column_without_a_value_reads_as_missing():
+    rows = pd.DataFrame([dict(ROW, floor=None, female_head=None), dict(ROW, family_id="KK-2", floor=None,
+                         female_head=None, nik="6201014108850002")])  # fmt: skip
+    out = validate_families(rows, "usulan_baru", ["6201010001"], years=[2024])
+    assert out["floor"].isna().all() and str(out["floor"].dtype) == "Int8"
+    assert out["female_head"].isna().all() and str(out["female_head"].dtype) == "boolean"
+
+
+def test_a_required_column_without_a_value_names_its_first_row():
+    rows = pd.DataFrame([dict(ROW, village_code=None), dict(ROW, family_id="KK-2", village_code=None)])
+    with pytest.raises(SourceError) as error:
+        validate_families(rows, "usulan_baru", ["6201010001"])
+    assert str(error.value) == (
+        "usulan_baru, row 1, field 'village_code': an empty cell is not a village code of the villages "
+        "source (also row 2 an empty cell). Check the join key (BPS and Kemendagri codes differ in "
+        "Kalimantan Tengah)"
+    )

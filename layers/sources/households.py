@@ -595,10 +595,10 @@ class _Checker:
         # cleaned and looked up once.
         raw = _factorized(column.astype(TEXT))
         clean = _factorized(as_code(pd.Series(raw.uniques, dtype=TEXT)).astype(TEXT))
-        keys = _Keys(np.where(raw.codes >= 0, clean.codes[raw.codes], -1), clean.uniques)
+        keys = _Keys(_lookup(clean.codes, raw.codes, -1), clean.uniques)
         codes = pd.Series(keys.uniques.take(keys.codes, allow_fill=True), index=column.index)
         found = pd.Series(keys.uniques).isin(pd.Index(known.astype(str))).fillna(False).to_numpy(bool)
-        unknown = (keys.codes < 0) | ~found[keys.codes]
+        unknown = ~_lookup(found, keys.codes, False)
         self.refuse(
             unknown,
             "village_code",
@@ -695,9 +695,9 @@ class _Checker:
             text = column if _is_text(column) else column.astype(TEXT)
             raw = _factorized(text)
             words = _factorized(_keys(pd.Series(raw.uniques, dtype=text.dtype)))
-            keys = _Keys(np.where(raw.codes >= 0, words.codes[raw.codes], -1), words.uniques)
+            keys = _Keys(_lookup(words.codes, raw.codes, -1), words.uniques)
             looked_up = pd.Series(keys.uniques).map(dict(table))
-        unmapped = (keys.codes >= 0) & looked_up.isna().to_numpy(bool)[keys.codes]
+        unmapped = _lookup(looked_up.isna().to_numpy(bool), keys.codes, False)
         if unmapped.any():
             shown = _keys(column[unmapped]).reindex(column.index)
             distinct = list(dict.fromkeys(shown[unmapped].tolist()))
@@ -739,7 +739,7 @@ class _Checker:
         if villages is not None and given.any():
             index = pd.Index(villages["village_code"].astype(str))
             found = index.get_indexer(pd.Index(village.uniques.astype(str)))
-            at = np.where(village.codes >= 0, found[village.codes], -1)
+            at = _lookup(found, village.codes, -1)
             rows = np.flatnonzero(given & (at >= 0))
             polygons = np.asarray(villages.geometry.values)
             shapely.prepare(polygons)  # each village's polygon once, for every family in it
@@ -800,6 +800,14 @@ class _Keys:
 def _factorized(column: pd.Series) -> _Keys:
     codes, uniques = pd.factorize(column.array, use_na_sentinel=True)
     return _Keys(np.asarray(codes, np.int64), uniques)
+
+
+def _lookup(values: np.ndarray, codes: np.ndarray, missing: Any) -> np.ndarray:
+    """``values[codes]``, and ``missing`` where a code is -1 (a missing cell)."""
+    out = np.full(len(codes), missing, dtype=values.dtype)
+    given = codes >= 0
+    out[given] = values[codes[given]]
+    return out
 
 
 def _is_text(column: pd.Series) -> bool:
