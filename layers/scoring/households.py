@@ -329,29 +329,52 @@ class HouseholdFrame:
         """`HOUSEHOLD_COLUMNS` of every unit of each level for a year, small units suppressed."""
         scores = self.score(spec, year)
         levels = levels or (*AREA_LEVELS, *(name for name in self.area.group_pos if name not in AREA_LEVELS))
-        return {name: self.level_values(scores, spec, name)[0] for name in levels}
+        villages = self._village_sums(scores)  # once for every level
+        return {name: self.level_values(scores, spec, name, villages=villages)[0] for name in levels}
+
+    def _village_sums(self, scores: FamilyScores) -> dict[str, FloatArray]:
+        """Per village: the year's families, MPI-poor families and priority counts.
+
+        Whole numbers each: a larger unit's sums are its villages' sums exactly, so every level
+        adds up a village table instead of every family again.
+        """
+        village, n = self.village_pos[scores.rows], len(self.area.village_codes)
+        poor = scores.scores.poor.astype(np.float64)
+        sums: dict[str, FloatArray] = {
+            "families": np.bincount(village, minlength=n).astype(np.float64),
+            "families_mpi_poor": _sum_by(village, poor, n),
+        }
+        counts = self._counts_of(scores.year, scores.rows)
+        return sums | {c: _sum_by(village, v, n) for c, v in counts.items()}
 
     def level_values(
-        self, scores: FamilyScores, spec: IndicatorSpec, level: str, raw: bool = False
+        self,
+        scores: FamilyScores,
+        spec: IndicatorSpec,
+        level: str,
+        raw: bool = False,
+        villages: dict[str, FloatArray] | None = None,
     ) -> tuple[dict[str, FloatArray], Summary]:
         """`HOUSEHOLD_COLUMNS` of a level's units (suppressed) and their summary (not suppressed).
 
         The summary carries what `HOUSEHOLD_COLUMNS` do not (censored headcounts, contributions);
         a caller publishing it must null the units `suppressed` marks. ``raw``: nothing suppressed
         (for `totals`, which combine partitions into a nation; never published as such).
+        ``villages``: `_village_sums` of these scores, when the caller has them.
         """
-        rows = scores.rows
-        groups, n = self.groups(level, rows)
         summary = self.summarize(scores, spec, level)
-        counts = {
-            c: np.bincount(groups, weights=v, minlength=n)
-            for c, v in self._counts_of(scores.year, rows).items()
-        }
-        poor = scores.scores.poor.astype(np.float64)
+        if villages is None:
+            villages = self._village_sums(scores)
+        if level == "village":
+            n, sums = len(self.area.village_codes), villages
+        else:
+            groups, n = self.area.village_groups(level), self.area.n_groups[level]
+            sums = {c: _sum_by(groups, v, n) for c, v in villages.items()}
+        counts = {c: sums[c] for c in self.counts}
         columns = {
-            "families": np.bincount(groups, minlength=n).astype(np.float64),
+            "families": sums["families"],
             "hh_people": summary.population,
-            "families_mpi_poor": np.bincount(groups, weights=poor, minlength=n),
+            "families_mpi_poor": sums["families_mpi_poor"],
             "people_mpi_poor": summary.H * summary.population,
             "hh_H": summary.H,
             "hh_A": summary.A,
@@ -490,6 +513,10 @@ class HouseholdYear:
     def columns(self) -> set[str]:
         """The columns a household spec may read."""
         return self.frame.columns()
+
+
+def _sum_by(groups: IntArray, values: FloatArray, n: int) -> FloatArray:
+    return np.asarray(np.bincount(groups, weights=values, minlength=n), dtype=np.float64)
 
 
 def _floats(column: pd.Series) -> FloatArray:
