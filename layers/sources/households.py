@@ -804,9 +804,12 @@ def _factorized(column: pd.Series) -> _Keys:
 
 def _lookup(values: np.ndarray, codes: np.ndarray, missing: Any) -> np.ndarray:
     """``values[codes]``, and ``missing`` where a code is -1 (a missing cell)."""
-    out = np.full(len(codes), missing, dtype=values.dtype)
-    given = codes >= 0
-    out[given] = values[codes[given]]
+    if len(values) == 0:
+        return np.full(len(codes), missing, dtype=values.dtype)
+    out = values[codes]
+    absent = codes < 0
+    if absent.any():
+        out[absent] = missing
     return out
 
 
