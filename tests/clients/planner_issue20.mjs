@@ -53,6 +53,12 @@ async function popupOf(page, selector) {
   // can land on the map instead, which closes the popup (seen on a loaded machine).
   await page.waitForFunction(() => !window.sasaranMap?.isMoving());
   return page.$eval('.maplibregl-popup .popup', (el) => ({
+    // the whole popup inside the map, which clips what lies outside it
+    insideMap: (() => {
+      const box = el.closest('.maplibregl-popup').getBoundingClientRect();
+      const frame = window.sasaranMap.getContainer().getBoundingClientRect();
+      return box.top >= frame.top && box.bottom <= frame.bottom && box.left >= frame.left && box.right <= frame.right;
+    })(),
     code: el.dataset.code,
     status: el.dataset.status,
     fields: Object.fromEntries([...el.querySelectorAll('dd[data-field]')].map((d) => [d.dataset.field, d.textContent.trim()])),

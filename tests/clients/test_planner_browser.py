@@ -497,6 +497,8 @@ def test_20_6_the_pdf_from_the_page_is_a_briefing(q: dict, store) -> None:
 
 def test_20_7_popups_say_cost_people_value_and_reason_in_the_year_shown(q: dict, store) -> None:
     chosen, below = q["popupChosen"], q["popupBelow"]
+    # the whole popup lies inside the map (which clips it), lock buttons included, on a phone too
+    assert chosen["insideMap"] and below["insideMap"] and q["yearPopup"]["insideMap"]
     for popup in (chosen, below):
         assert {"people_reached", "cost", "value_per_million", "population", "M0"} <= set(popup["fields"])
     assert chosen["status"] == "selected" and chosen["reason"].startswith(("Terpilih", "Chosen"))

@@ -736,6 +736,26 @@ function showPopup(code, lngLat) {
     if (state.popup?.popup === popup) state.popup = null;
     $('#map-overlay').classList.remove('under-popup');
   });
+  // The map clips what lies outside it: a popup near its edge (on a phone, most of them) would
+  // hide its lock buttons. Once the map stops moving, pan so the whole popup is inside.
+  if (state.map.isMoving()) state.map.once('moveend', () => panToPopup(popup));
+  else panToPopup(popup);
+}
+
+/** Pan the map (at once) so that the popup lies inside it, its top first when it cannot fit. */
+function panToPopup(popup) {
+  if (!popup.isOpen()) return;
+  const box = popup.getElement().getBoundingClientRect();
+  const frame = state.map.getContainer().getBoundingClientRect();
+  const margin = 8;
+  const shift = (low, high, frameLow, frameHigh) => {
+    if (low - margin < frameLow) return low - margin - frameLow;
+    if (high + margin > frameHigh) return Math.min(high + margin - frameHigh, low - margin - frameLow);
+    return 0;
+  };
+  const dx = shift(box.left, box.right, frame.left, frame.right);
+  const dy = shift(box.top, box.bottom, frame.top, frame.bottom);
+  if (dx || dy) state.map.panBy([dx, dy], { duration: 0 });
 }
 
 /** Show the whole selection (the whole province when nothing is selected) after a run. */
