@@ -21,6 +21,7 @@ import threading
 import tomllib
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from typing import Any, Protocol
 
@@ -39,7 +40,7 @@ from layers.scoring.af import (
     scores_from_profiles,
     summarize_table,
 )
-from layers.scoring.indicators import weighted_mean
+from layers.scoring.indicators import lookup, weighted_mean
 from layers.scoring.spec import IndicatorSpec, spec_from_dict
 from layers.types import BoolArray, FloatArray, IntArray
 
@@ -193,21 +194,20 @@ class HouseholdFrame:
         spec
             The household spec the frame's stored figures were computed with.
         """
-        village_pos = pd.Index(area.village_codes.astype(str)).get_indexer(
-            register["village_code"].astype(str)
-        )
+        village_pos = lookup(pd.Index(area.village_codes.astype(str)), register["village_code"].astype(str))
         if (village_pos < 0).any():
             raise InvalidQuery("the register names villages the store does not hold; rebuild the store")
-        cell = (
-            cell_ids.get_indexer(register["h3"].astype(object).where(register["h3"].notna(), None))
-            if "h3" in register
-            else np.full(len(register), -1)
-        )
-        access = {
-            name: np.where(cell >= 0, column[np.maximum(cell, 0)], village_means[name][village_pos])
-            for name, column in area.cell_columns.items()
-            if name in village_means
-        }
+        cell = lookup(cell_ids, register["h3"]) if "h3" in register else np.full(len(register), -1)
+        # A family's cell's access, else its village's: one gather per column, and a second only for
+        # the families without coordinates.
+        placed = np.maximum(cell, 0)
+        unplaced = np.flatnonzero(cell < 0)
+        access = {}
+        for name, column in area.cell_columns.items():
+            if name in village_means:
+                values = column[placed]
+                values[unplaced] = village_means[name][village_pos[unplaced]]
+                access[name] = values
         values = {c: _floats(register[c]) for c in REGISTER_VALUES if c in register}
         counts = {c: _floats(register[c]) for c in ("elderly", "disabled", "female_head") if c in register}
         return cls(
@@ -221,9 +221,9 @@ class HouseholdFrame:
             spec=spec,
         )
 
-    @property
+    @cached_property
     def years(self) -> list[int]:
-        """The register's years, oldest first."""
+        """The register's years, oldest first (found once: a request asks several times)."""
         return sorted(np.unique(self.year).tolist())
 
     def columns(self) -> set[str]:
