@@ -499,12 +499,16 @@ def _read_years(path: Path, years: Sequence[int] | None) -> pd.DataFrame:
         return pd.read_parquet(path)
     import pyarrow.compute as pc
 
-    # Filtered in Arrow, before pandas: a one-off request converts only its year's families.
-    table = pq.read_table(path)
-    kept = table.filter(
-        pc.is_in(table["year"], value_set=pa.array(list(years), table.schema.field("year").type))
-    )
-    return kept.to_pandas()
+    # Filtered in Arrow, before pandas: a one-off request converts only its year's families. Text
+    # columns stay dictionary-encoded (as Parquet holds them) until the other years are dropped.
+    schema = pq.read_schema(path)
+    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    table = pq.read_table(path, read_dictionary=text)
+    table = table.filter(pc.is_in(table["year"], value_set=pa.array(list(years), schema.field("year").type)))
+    for name in text:
+        at = table.schema.get_field_index(name)
+        table = table.set_column(at, schema.field(name), table[name].cast(schema.field(name).type))
+    return table.to_pandas()
 
 
 def check_key(store: Any, key: RegisterKey | None) -> RegisterKey:
