@@ -33,6 +33,7 @@ import os
 import secrets
 import struct
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -398,17 +399,20 @@ def write_register(
     # Encrypted in chunks of rows, each its own Parquet and AES-GCM message: a list of one
     # kabupaten's families decrypts the few chunks that hold them, not the province's register.
     table = pa.Table.from_pandas(personal, preserve_index=False)
-    chunks = []
-    for index, start in enumerate(range(0, max(len(personal), 1), CHUNK_ROWS)):
+
+    def sealed(index: int, start: int) -> tuple[int, int, bytes]:
         sink = io.BytesIO()
         pq.write_table(table.slice(start, CHUNK_ROWS), sink, compression="zstd")
-        chunks.append(
-            (
-                start,
-                min(CHUNK_ROWS, len(personal) - start),
-                encrypt(sink.getvalue(), key, _chunk(part, index)),
-            )
+        return (
+            start,
+            min(CHUNK_ROWS, len(personal) - start),
+            encrypt(sink.getvalue(), key, _chunk(part, index)),
         )
+
+    # Chunks are independent, and Arrow's compression and AES-GCM release the GIL: written in threads.
+    starts = range(0, max(len(personal), 1), CHUNK_ROWS)
+    with ThreadPoolExecutor(max_workers=min(len(starts), os.cpu_count() or 1)) as pool:
+        chunks = list(pool.map(sealed, range(len(starts)), starts))
     header = _CHUNKS.pack(len(chunks)) + b"".join(
         _CHUNK.pack(first, rows, len(blob)) for first, rows, blob in chunks
     )

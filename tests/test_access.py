@@ -13,6 +13,7 @@ import pytest
 import rasterio
 import shapely
 from pyproj import Geod, Transformer
+from scipy.sparse.csgraph import dijkstra
 from skimage.graph import MCP_Geometric
 
 from layers.config import FACILITY_KINDS, AccessConfig
@@ -20,6 +21,8 @@ from layers.geo.access import (
     DISCRETISATION_BOUND,
     OCTILE_BOUND,
     FrictionSurface,
+    _grid_graph,
+    _solve_all,
     friction_surface,
     metric_crs,
     travel_time,
@@ -269,6 +272,28 @@ def test_16_neighbours_match_an_independent_dijkstra() -> None:
     np.testing.assert_allclose(ours[finite], expected[finite], rtol=1e-6)
 
 
+@pytest.mark.parametrize("connectivity", [8, 16])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_grid_solver_is_bit_for_bit_scipy_on_the_csr_graph(connectivity: int, seed: int) -> None:
+    """The compiled grid Dijkstra against ``scipy.sparse.csgraph.dijkstra`` on the CSR graph of the
+    same moves (`_grid_graph`): equal bits, impassable walls, closed corners and grid edges included."""
+    rng = np.random.default_rng(seed)
+    shape = (37 + seed, 53 - seed)
+    friction = rng.uniform(0.0005, 0.03, shape).astype(np.float32)
+    friction[rng.random(shape) < 0.2] = np.inf
+    friction[:, 20] = np.inf  # a wall with one gap: paths must go round it
+    friction[10, 20] = 0.01
+    friction[rng.random(shape) < 0.05] = np.float32(0.0003)  # roads: ties and near-ties of sums
+    surface = FrictionSurface(friction, rasterio.Affine(250, 0, 0, 0, -250, 0), metric_crs(BOUNDS), 250.0)
+    passable = np.flatnonzero(np.isfinite(friction.reshape(-1)))
+    sources = np.unique(rng.choice(passable, 4, replace=False)).astype(np.int64)
+    graph = _grid_graph(friction, 250.0, connectivity)
+    expected = dijkstra(graph, directed=True, indices=sources, min_only=True).astype(np.float32)
+    ours = _solve_all(surface, [sources], connectivity, workers=1)[0].reshape(-1)
+    assert np.isfinite(ours).sum() > 0.5 * len(passable)  # most of the grid is reached
+    np.testing.assert_array_equal(ours, expected)
+
+
 # --- many kinds, workers, caching ----------------------------------------------------------------
 
 
@@ -397,3 +422,22 @@ def test_write_cog(tmp_path: Path) -> None:
         back = ds.read(1)
     assert np.isnan(back[:10, :10]).all()
     np.testing.assert_array_equal(back[10:, 10:], array[10:, 10:])
+
+
+def test_the_solver_compiles_uncached_where_no_cache_can_be_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only install run by a user without a home: Numba refuses ``cache=True``; the solver
+    module still defines its functions (compiled per process) rather than failing to import."""
+    import layers.geo._grid_dijkstra as grid_dijkstra
+
+    real = grid_dijkstra.njit
+    asked: list[bool] = []
+
+    def njit_without_locator(**options: object) -> object:
+        asked.append(bool(options["cache"]))
+        if options["cache"]:
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'f.py'")
+        return real(**options)
+
+    monkeypatch.setattr(grid_dijkstra, "njit", njit_without_locator)
+    twice = grid_dijkstra._compiled()(lambda x: 2 * x)
+    assert twice(21) == 42 and asked == [True, False]

@@ -1,6 +1,7 @@
 import numpy as np
 import shapely
 from pyproj import Geod
+from scipy.spatial import cKDTree
 
 from layers.geo.distance import LINE_SAMPLE_ERROR_KM, nearest_km, nearest_line_km
 
@@ -38,3 +39,44 @@ def test_distance_to_line_within_sampling_error():
     )
     assert (d >= exact - 1e-9).all()
     assert (d - exact <= LINE_SAMPLE_ERROR_KM).all()
+
+
+def every_candidate_km(lon, lat, tlon, tlat, k=3):
+    """The rule before pruning: the k nearest on the sphere, every one measured on the ellipsoid."""
+
+    def unit(x, y):
+        x, y = np.radians(x), np.radians(y)
+        return np.column_stack((np.cos(y) * np.cos(x), np.cos(y) * np.sin(x), np.sin(y)))
+
+    _, nearest = cKDTree(unit(tlon, tlat)).query(unit(lon, lat), k=k)
+    _, _, metres = Geod(ellps="WGS84").inv(
+        np.repeat(lon, k), np.repeat(lat, k), tlon[nearest.ravel()], tlat[nearest.ravel()]
+    )
+    return metres.reshape(len(lon), k).min(axis=1) / 1000
+
+
+def test_candidates_that_cannot_be_nearest_are_skipped_without_changing_a_bit():
+    """Targets on rings around each point (radii within 0.4 %: sphere and ellipsoid order them
+    differently by azimuth), and far points with a clear winner: measuring only the candidates
+    that can be nearest gives bit for bit what measuring all three gives, and with three targets
+    on a point's ring, that is the brute-force minimum."""
+    rng = np.random.default_rng(7)
+    lon, lat = rng.uniform(111.0, 115.5, 300), rng.uniform(-3.0, 0.5, 300)
+    azimuth = rng.uniform(0, 360, (300, 3))
+    radius_m = 5000.0 * (1 + rng.uniform(0, 0.004, (300, 3)))
+    tlon, tlat, _ = Geod(ellps="WGS84").fwd(
+        np.repeat(lon, 3), np.repeat(lat, 3), azimuth.ravel(), radius_m.ravel()
+    )
+    far_lon, far_lat = rng.uniform(111.0, 115.5, 300), rng.uniform(-3.0, 0.5, 300)
+    all_lon, all_lat = np.concatenate([lon, far_lon]), np.concatenate([lat, far_lat])
+    ours = nearest_km(all_lon, all_lat, tlon, tlat)
+    np.testing.assert_array_equal(ours, every_candidate_km(all_lon, all_lat, tlon, tlat))
+    own = np.array(
+        [
+            brute_force_km(lon[i : i + 1], lat[i : i + 1], tlon[3 * i : 3 * i + 3], tlat[3 * i : 3 * i + 3])[
+                0
+            ]
+            for i in range(300)
+        ]
+    )
+    assert (ours[:300] <= own).all()  # another ring may be nearer still, never farther

@@ -105,19 +105,3 @@ def test_tables_kept_per_level_give_what_summarize_gives(store, frame, monkeypat
     # The people per cell and per unit are shared between requests and must not be changed by one.
     with pytest.raises(ValueError, match="read-only"):
         fresh_frame.population(2024)[0] = 1.0
-
-
-@pytest.mark.parametrize("dtype", [object, "str"])
-def test_lookup_finds_codes_as_get_indexer_does(dtype):
-    """`lookup` factorises before it hashes (issue 20); its answer is `get_indexer`'s."""
-    import pandas as pd
-
-    from layers.scoring.indicators import lookup
-
-    index = pd.Index(["6201", "6202", "6203"])
-    values = pd.Series(["6203", None, "6201", "9999", "6203", "6202"], dtype=dtype)
-    expected = index.get_indexer(values.astype(object).where(values.notna(), None))
-    assert lookup(index, values).tolist() == expected.tolist() == [2, -1, 0, -1, 2, 1]
-    assert lookup(index, pd.Series([], dtype=dtype)).tolist() == []
-    assert lookup(index, pd.Series([None, None], dtype=dtype)).tolist() == [-1, -1]
-    assert lookup(index, np.array(["6202", "6202"], dtype=object)).dtype == np.int64

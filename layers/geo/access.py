@@ -19,11 +19,14 @@ How it is computed, and why:
   a quarter in each of the four pixels a knight move crosses (as GRASS ``r.cost -k``). So a knight move
   cannot jump over an impassable pixel, and a diagonal move cannot squeeze between two impassable
   pixels that touch at a corner.
-* **Solver.** ``scipy.sparse.csgraph.dijkstra(min_only=True)`` from all sources of a kind at once, on
-  a CSR graph built with array slicing (no Python loop over pixels). scikit-image's ``MCP_Geometric``
-  is as fast per run (measured 3.3 s vs 3.1 s on 4.8 M pixels, 8 neighbours) but accepts no move longer
-  than one pixel, so it cannot give the 16-neighbour accuracy. Neither releases the GIL, so the five
-  kinds run in forked worker processes sharing the graph copy-on-write.
+* **Solver.** Dijkstra from all sources of a kind at once, compiled with Numba on the grid itself
+  (`layers.geo._grid_dijkstra`): each move's cost is computed where it is relaxed, so no graph is
+  stored. It gives bit for bit what ``scipy.sparse.csgraph.dijkstra(min_only=True)`` gives on the
+  CSR graph of the same moves (`_grid_graph`, which the build used until issue 24 and the tests
+  still compare with), without that graph's ~0.6 GB and its build, a fifth of the stage.
+  scikit-image's ``MCP_Geometric`` accepts no move longer than one pixel, so it cannot give the
+  16-neighbour accuracy. The solver releases the GIL, so the kinds run in threads sharing the
+  friction array.
 * **Targets.** A target (an H3 cell centre) takes the time of the pixel it falls in. The walk from the
   cell centre to the pixel centre (at most 177 m at 250 m, about 2.6 minutes on foot, and the same for
   the facility's end) is left out: it is small against an H3 res-8 cell (0.46 km edge) and the
@@ -38,9 +41,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import multiprocessing as mp
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -58,7 +61,6 @@ from rasterio.features import rasterize
 from rasterio.io import MemoryFile
 from scipy import ndimage
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from layers.config import AccessConfig
 from layers.types import BBox
@@ -73,15 +75,13 @@ OCTILE_BOUND: float = 1.0 / math.cos(math.pi / 8.0) - 1.0
 _KING = ((0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))
 _KNIGHT = ((1, 2), (2, 1), (-1, 2), (-2, 1), (1, -2), (2, -1), (-1, -2), (-2, -1))
 _EARTH_RADIUS_M = 6_371_008.8
-#: Grids above this size would need more than ~25 GB for the graph; refuse them early.
+#: Grids above this size need more than ~10 GB (friction, and minutes for every kind solved at
+#: once, ~70 bytes a pixel); refuse them early.
 _MAX_PIXELS = 120_000_000
-#: Below this size a worker process costs more than it saves.
+#: Below this size a second thread costs more than it saves.
 _PARALLEL_MIN_PIXELS = 250_000
 #: Travel-time rasters kept per surface (each is rows x cols float32).
 _CACHE_SIZE = 8
-#: Dijkstra pushes a neighbour whose tentative cost is <= limit; a finite limit keeps the
-#: infinite-cost (impassable) pixels out of the heap entirely.
-_FINITE_LIMIT = float(np.finfo(np.float64).max)
 
 
 @dataclass(eq=False)
@@ -332,7 +332,7 @@ def travel_times(
     connectivity, max_snap_m
         As in `travel_time`.
     workers : int, optional
-        Processes for the kinds (default: CPUs, at most 4). The rasters are cached on the surface,
+        Threads for the kinds (default: CPUs, at most 4). The rasters are cached on the surface,
         so a later `travel_time_rasters` with the same facilities costs nothing.
     to_edge : bool
         Also the minutes to the grid's edge, solved with the kinds on the same graph (a partition
@@ -470,6 +470,9 @@ def write_cog(
                 BLOCKSIZE=256,
                 OVERVIEW_RESAMPLING="AVERAGE",
                 BIGTIFF="IF_SAFER",
+                # Tiles compressed on every core (the same bytes, written in order): ~40 % less
+                # time on a build's five rasters (docs/benchmarks.md).
+                NUM_THREADS="ALL_CPUS",
             )
         else:  # pragma: no cover - every rasterio wheel since 1.2 ships GDAL >= 3.1 with COG
             factors = [2**i for i in range(1, 20) if max(rows, cols) / 2**i >= 128] or [2]
@@ -521,7 +524,7 @@ def _grid(bounds: BBox, crs: CRS, res: float, pad_m: float) -> tuple[Affine, tup
     shape = (round((ymax - ymin) / res), round((xmax - xmin) / res))
     if shape[0] * shape[1] > _MAX_PIXELS:
         raise ValueError(
-            f"a {shape[0]} x {shape[1]} grid at {res} m is too large (the graph needs ~200 bytes per "
+            f"a {shape[0]} x {shape[1]} grid at {res} m is too large (solving needs ~70 bytes per "
             f"pixel); use a coarser 'resolution_m' or smaller bounds"
         )
     return Affine(res, 0.0, xmin, 0.0, -res, ymax), shape
@@ -681,16 +684,15 @@ def _cache_key(connectivity: int, pixels: NDArray[np.int64]) -> tuple[int, str]:
 def _solve_all(
     surface: FrictionSurface, sources: list[NDArray[np.int64]], connectivity: int, workers: int | None
 ) -> list[NDArray[np.float32]]:
-    """One travel-time raster per source set; the graph is built once and shared."""
+    """One travel-time raster per source set, solved on the friction grid itself (no graph built)."""
     empty = [len(s) == 0 for s in sources]
     results: list[NDArray[np.float32] | None] = [
         np.full(surface.shape, np.inf, np.float32) if e else None for e in empty
     ]
     todo = [s for s, e in zip(sources, empty, strict=True) if not e]
     if todo:
-        graph = _grid_graph(surface.minutes_per_m, surface.resolution_m, connectivity)
-        workers = _worker_count(workers, len(todo), graph.shape[0])
-        solved = iter(_solve_many(graph, todo, workers))
+        workers = _worker_count(workers, len(todo), surface.shape[0] * surface.shape[1])
+        solved = iter(_solve_many(surface, todo, connectivity, workers))
         results = [r if r is not None else next(solved).reshape(surface.shape) for r in results]
     return [r for r in results if r is not None]
 
@@ -703,37 +705,27 @@ def _worker_count(workers: int | None, tasks: int, pixels: int) -> int:
     return min(workers, tasks)
 
 
-# Forked workers read the graph from here: fork shares its ~1 GB copy-on-write, where pickling
-# it to each worker would copy it.
-_SHARED: dict[str, csr_matrix] = {}
-
-
-def _solve_shared(sources: NDArray[np.int64]) -> NDArray[np.float32]:
-    return _solve(_SHARED["graph"], sources)
-
-
 def _solve_many(
-    graph: csr_matrix, sources: list[NDArray[np.int64]], workers: int
+    surface: FrictionSurface, sources: list[NDArray[np.int64]], connectivity: int, workers: int
 ) -> list[NDArray[np.float32]]:
-    # Neither scipy's nor scikit-image's Dijkstra releases the GIL, so threads would not help.
-    can_fork = "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
-    if workers <= 1 or not can_fork:
-        return [_solve(graph, s) for s in sources]
-    _SHARED["graph"] = graph
-    try:
-        with mp.get_context("fork").Pool(workers) as pool:
-            return pool.map(_solve_shared, sources, chunksize=1)
-    finally:
-        _SHARED.clear()
+    # Imported here: Numba takes a moment to load, and only a build solves travel times.
+    from layers.geo._grid_dijkstra import PaddedGrid
 
-
-def _solve(graph: csr_matrix, sources: NDArray[np.int64]) -> NDArray[np.float32]:
-    dist = dijkstra(graph, directed=True, indices=sources, min_only=True, limit=_FINITE_LIMIT)
-    return dist.astype(np.float32)
+    moves = _KING + (_KNIGHT if connectivity == 16 else ())
+    grid = PaddedGrid.of(surface.minutes_per_m, surface.resolution_m, moves)
+    if workers <= 1:
+        return [grid.solve(s) for s in sources]
+    # The solver releases the GIL: threads share the padded friction, where processes copied it.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(grid.solve, sources))
 
 
 def _grid_graph(friction: NDArray[np.float32], resolution_m: float, connectivity: int) -> csr_matrix:
     """The move graph in CSR form: every pixel has one entry per move, in a fixed order.
+
+    The build does not use it (`layers.geo._grid_dijkstra` computes the same costs where it relaxes
+    them); it is the plain form of the moves, on which ``scipy.sparse.csgraph.dijkstra`` gives the
+    same minutes bit for bit (tests/test_access.py checks both against each other).
 
     A move that would leave the grid points back at its own pixel with an infinite cost, so the
     row pointer is a plain ``arange`` and no compaction pass (and second copy) is needed.

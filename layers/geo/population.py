@@ -217,10 +217,20 @@ class _Binner:
         y = t.f + (cols + 0.5) * t.d + (rows + top + 0.5) * t.e
         if self.to_lonlat is not None:
             x, y = self.to_lonlat.transform(x, y)
-        at = positions_of(self.cells, lonlat_to_cells(x, y, self.resolution))
+        at = _run_positions(self.cells, lonlat_to_cells(x, y, self.resolution))
         inside = at >= 0
         people = block[rows[inside], cols[inside] - self.left].astype(np.float64)
         return np.bincount(at[inside], weights=people, minlength=len(self.cells)).astype(np.float64), n_valid
+
+
+def _run_positions(cells: CellIds, found: CellIds) -> IntArray:
+    """`positions_of` for pixel cells in row order: a cell spans ~10 pixels of a row, so each run of
+    equal neighbours is looked up once (a binary search per pixel was a fifth of this stage)."""
+    if len(found) == 0:
+        return np.empty(0, np.int64)
+    head = np.flatnonzero(np.concatenate(([True], found[1:] != found[:-1])))
+    lengths = np.diff(np.append(head, len(found)))
+    return np.repeat(positions_of(cells, found[head]), lengths)
 
 
 def scale_to_villages(raw: FloatArray, village_pos: IntArray, village_population: FloatArray) -> FloatArray:

@@ -390,10 +390,12 @@ def _distances(
     lat: np.ndarray,
 ) -> dict[str, np.ndarray]:
     columns: dict[str, np.ndarray] = {}
+    cells = distance.unit_vectors(lon, lat)  # once for every kind
     for kind, points in facilities.items():
-        columns[f"dist_km_{kind}"] = distance.nearest_km(lon, lat, points[:, 0], points[:, 1])
+        columns[f"dist_km_{kind}"] = distance.nearest_km(lon, lat, points[:, 0], points[:, 1], points=cells)
     if inputs.roads is not None:
-        columns["dist_km_road"] = distance.nearest_line_km(lon, lat, _all_weather_roads(config, inputs.roads))
+        lines = _all_weather_roads(config, inputs.roads)
+        columns["dist_km_road"] = distance.nearest_line_km(lon, lat, lines, points=cells)
     return columns
 
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from layers.config import BuildConfig
 from layers.errors import ConfigError
@@ -190,7 +192,7 @@ def place_and_score(
     cells, cell_people, village_pos
         The build's cells (sorted ids), their people in the stored year and their villages.
     """
-    register = register.copy()
+    register = register.copy(deep=False)  # a new column, the register's columns shared
     cell = np.full(len(register), -1, np.int64)
     if "lon" in register:
         given = np.flatnonzero(register["lon"].notna().to_numpy())
@@ -202,11 +204,12 @@ def place_and_score(
         cell[given] = found
     # A family outside every cell of the build (on a coast the cells do not reach) takes its
     # village's access, like a family without coordinates.
-    h3 = np.full(len(register), None, dtype=object)
-    h3[cell >= 0] = grid.cells_to_strings(cells[cell[cell >= 0]])
+    # Each family's cell id as text, taken from the build's cells' (a family's cell is one of them).
+    ids = grid.cells_to_strings(cells)
+    h3 = pc.take(pa.array(ids, pa.large_string()), pa.array(cell, mask=cell < 0))
     register["h3"] = pd.array(h3, dtype="string")
     means = village_access(frame.cell_columns, cell_people, village_pos, len(frame.village_codes))
-    households = HouseholdFrame.build(register, frame, pd.Index(grid.cells_to_strings(cells)), means)
+    households = HouseholdFrame.build(register, frame, pd.Index(ids), means, cell_pos=cell)
     spec, dropped = restrict_to_columns(household_spec(config), households.columns())
     if dropped:
         log.warning("household indicators dropped for lack of a register column: %s", dropped)

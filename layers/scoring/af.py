@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
 from layers.errors import InvalidQuery
@@ -496,12 +497,22 @@ def group_table(
     else:
         # Sorting the codes once costs more than a dense bincount, but a dense table of every village
         # and profile of a nation (87k × 1,200) would be 800 MB; only the pairs that occur are kept.
-        pairs, at = np.unique(code, return_inverse=True)
+        pairs, at = _sorted_unique(code)
         sums = np.bincount(at.reshape(-1), weights=pc, minlength=len(pairs))
         people = sparse.csr_matrix((sums, (pairs // n_prof, pairs % n_prof)), shape=(n_groups, n_prof))
     n_units = np.bincount(gr, weights=scores.complete, minlength=n_groups)[:n_groups]
     n_all = np.bincount(gr, minlength=n_groups)[:n_groups]
     return GroupTable(n_groups, people, np.rint(n_units).astype(np.int64), n_all)
+
+
+def _sorted_unique(values: IntArray) -> tuple[IntArray, IntArray]:
+    """``np.unique(values, return_inverse=True)`` by hashing, then sorting only the distinct values
+    (a few thousand (group, profile) pairs among a million units)."""
+    codes, distinct = pd.factorize(values)
+    order = np.argsort(distinct, kind="stable")
+    rank = np.empty(len(order), np.intp)
+    rank[order] = np.arange(len(order))
+    return distinct[order], rank[codes]
 
 
 def _sums_by_profile(scores: UnitScores, table: GroupTable) -> _GroupSums:

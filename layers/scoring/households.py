@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 import tomllib
 from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -40,7 +41,7 @@ from layers.scoring.af import (
     scores_from_profiles,
     summarize_table,
 )
-from layers.scoring.indicators import lookup, weighted_mean
+from layers.scoring.indicators import weighted_mean
 from layers.scoring.spec import IndicatorSpec, spec_from_dict
 from layers.types import BoolArray, FloatArray, IntArray
 
@@ -156,8 +157,9 @@ class HouseholdFrame:
     members: FloatArray
     values: dict[str, FloatArray]
     """Register values by column (categorical codes as numbers; NaN where missing)."""
-    access: dict[str, FloatArray]
-    """Access values per family (its cell's, else its village's), by column."""
+    access: Mapping[str, FloatArray]
+    """Access values per family (its cell's, else its village's), by column (each made when first
+    read: a spec reads a few of them)."""
     counts: dict[str, FloatArray]
     """Priority counts per family: ``elderly``, ``disabled``, ``female_head`` (0/1); NaN unknown."""
     area: AreaFrame
@@ -167,6 +169,7 @@ class HouseholdFrame:
         default_factory=OrderedDict, compare=False, repr=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    _year_counts: dict[int, dict[str, FloatArray]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -176,6 +179,8 @@ class HouseholdFrame:
         cell_ids: pd.Index,
         village_means: dict[str, FloatArray],
         spec: IndicatorSpec | None = None,
+        *,
+        cell_pos: IntArray | None = None,
     ) -> HouseholdFrame:
         """Prepare families from the register's values and the place they live in.
 
@@ -193,23 +198,25 @@ class HouseholdFrame:
             Each village's people-weighted access per column (`village_access`).
         spec
             The household spec the frame's stored figures were computed with.
+        cell_pos
+            Each family's position in ``cell_ids`` (-1: none), when the caller knows it (a build
+            placed the families itself); default: looked up by ``register["h3"]``.
         """
-        village_pos = lookup(pd.Index(area.village_codes.astype(str)), register["village_code"].astype(str))
+        village_pos = positions(
+            register["village_code"].astype(str), pd.Index(area.village_codes.astype(str))
+        )
         if (village_pos < 0).any():
             raise InvalidQuery("the register names villages the store does not hold; rebuild the store")
-        cell = lookup(cell_ids, register["h3"]) if "h3" in register else np.full(len(register), -1)
-        # A family's cell's access, else its village's: one gather per column, and a second only for
-        # the families without coordinates.
-        placed = np.maximum(cell, 0)
-        unplaced = np.flatnonzero(cell < 0)
-        access = {}
-        for name, column in area.cell_columns.items():
-            if name in village_means:
-                values = column[placed]
-                values[unplaced] = village_means[name][village_pos[unplaced]]
-                access[name] = values
+        if cell_pos is not None:
+            cell = np.asarray(cell_pos, np.int64)
+        elif "h3" in register:
+            cell = positions(register["h3"], cell_ids)
+        else:
+            cell = np.full(len(register), -1)
+        access = _Access(cell, village_pos, area.cell_columns, village_means)
         values = {c: _floats(register[c]) for c in REGISTER_VALUES if c in register}
-        counts = {c: _floats(register[c]) for c in ("elderly", "disabled", "female_head") if c in register}
+        counts = {c: values[c] if c in values else _floats(register[c])
+                  for c in ("elderly", "disabled", "female_head") if c in register}  # fmt: skip
         return cls(
             year=register["year"].to_numpy(np.int64),
             village_pos=village_pos.astype(np.int64),
@@ -223,8 +230,13 @@ class HouseholdFrame:
 
     @cached_property
     def years(self) -> list[int]:
-        """The register's years, oldest first (found once: a request asks several times)."""
-        return sorted(np.unique(self.year).tolist())
+        """The register's years, oldest first."""
+        return sorted(pd.unique(self.year).tolist())
+
+    @cached_property
+    def _year_rows(self) -> dict[int, IntArray]:
+        # Each year's rows, found once (a year is scored and aggregated many times).
+        return {year: np.flatnonzero(self.year == year) for year in self.years}
 
     def columns(self) -> set[str]:
         """The columns a household spec may read."""
@@ -236,7 +248,7 @@ class HouseholdFrame:
             year = self.years[-1]
         if year not in self.years:
             raise InvalidQuery(f"year {year} is not in the register; its years are {self.years}")
-        return year, np.flatnonzero(self.year == year)
+        return year, self._year_rows[year]
 
     def matrix(self, columns: list[str], rows: IntArray) -> FloatArray:
         """Families × columns of raw values (their own, or their place's)."""
@@ -246,10 +258,16 @@ class HouseholdFrame:
                 f"household indicator column(s) {missing} are not in the register or the store; "
                 f"available: {sorted(self.columns())}"
             )
-        out = np.empty((len(rows), len(columns)))
+        # Column-major: each column is copied whole (a slice when the rows run on, as a year's do).
+        out = np.empty((len(rows), len(columns)), order="F")
+        run = len(rows) > 0 and rows[-1] - rows[0] == len(rows) - 1 and bool((np.diff(rows) == 1).all())
         for j, column in enumerate(columns):
             source = self.values.get(column)
-            out[:, j] = (source if source is not None else self.access[column])[rows]
+            source = source if source is not None else self.access[column]
+            if run:
+                out[:, j] = source[rows[0] : rows[-1] + 1]
+            else:
+                np.take(source, rows, out=out[:, j])
         return out
 
     def score(self, spec: IndicatorSpec, year: int | None = None, k: float | None = None) -> FamilyScores:
@@ -311,29 +329,52 @@ class HouseholdFrame:
         """`HOUSEHOLD_COLUMNS` of every unit of each level for a year, small units suppressed."""
         scores = self.score(spec, year)
         levels = levels or (*AREA_LEVELS, *(name for name in self.area.group_pos if name not in AREA_LEVELS))
-        return {name: self.level_values(scores, spec, name)[0] for name in levels}
+        villages = self._village_sums(scores)  # once for every level
+        return {name: self.level_values(scores, spec, name, villages=villages)[0] for name in levels}
+
+    def _village_sums(self, scores: FamilyScores) -> dict[str, FloatArray]:
+        """Per village: the year's families, MPI-poor families and priority counts.
+
+        Whole numbers each: a larger unit's sums are its villages' sums exactly, so every level
+        adds up a village table instead of every family again.
+        """
+        village, n = self.village_pos[scores.rows], len(self.area.village_codes)
+        poor = scores.scores.poor.astype(np.float64)
+        sums: dict[str, FloatArray] = {
+            "families": np.bincount(village, minlength=n).astype(np.float64),
+            "families_mpi_poor": _sum_by(village, poor, n),
+        }
+        counts = self._counts_of(scores.year, scores.rows)
+        return sums | {c: _sum_by(village, v, n) for c, v in counts.items()}
 
     def level_values(
-        self, scores: FamilyScores, spec: IndicatorSpec, level: str, raw: bool = False
+        self,
+        scores: FamilyScores,
+        spec: IndicatorSpec,
+        level: str,
+        raw: bool = False,
+        villages: dict[str, FloatArray] | None = None,
     ) -> tuple[dict[str, FloatArray], Summary]:
         """`HOUSEHOLD_COLUMNS` of a level's units (suppressed) and their summary (not suppressed).
 
         The summary carries what `HOUSEHOLD_COLUMNS` do not (censored headcounts, contributions);
         a caller publishing it must null the units `suppressed` marks. ``raw``: nothing suppressed
         (for `totals`, which combine partitions into a nation; never published as such).
+        ``villages``: `_village_sums` of these scores, when the caller has them.
         """
-        rows = scores.rows
-        groups, n = self.groups(level, rows)
         summary = self.summarize(scores, spec, level)
-        counts = {
-            c: np.bincount(groups, weights=np.nan_to_num(v[rows]), minlength=n)
-            for c, v in self.counts.items()
-        }
-        poor = scores.scores.poor.astype(np.float64)
+        if villages is None:
+            villages = self._village_sums(scores)
+        if level == "village":
+            n, sums = len(self.area.village_codes), villages
+        else:
+            groups, n = self.area.village_groups(level), self.area.n_groups[level]
+            sums = {c: _sum_by(groups, v, n) for c, v in villages.items()}
+        counts = {c: sums[c] for c in self.counts}
         columns = {
-            "families": np.bincount(groups, minlength=n).astype(np.float64),
+            "families": sums["families"],
             "hh_people": summary.population,
-            "families_mpi_poor": np.bincount(groups, weights=poor, minlength=n),
+            "families_mpi_poor": sums["families_mpi_poor"],
             "people_mpi_poor": summary.H * summary.population,
             "hh_H": summary.H,
             "hh_A": summary.A,
@@ -345,6 +386,18 @@ class HouseholdFrame:
             "hh_female_headed": counts.get("female_head", np.full(n, np.nan)),
         }
         return (columns if raw else suppress(columns)), summary
+
+    def _counts_of(self, year: int, rows: IntArray) -> dict[str, FloatArray]:
+        """The priority counts of a year's families, unknown as 0 (kept per year: every level sums them)."""
+        if rows is not self._year_rows.get(year):
+            return {c: np.nan_to_num(v[rows]) for c, v in self.counts.items()}
+        with self._lock:
+            found = self._year_counts.get(year)
+        if found is None:
+            found = {c: np.nan_to_num(v[rows]) for c, v in self.counts.items()}
+            with self._lock:
+                self._year_counts[year] = found
+        return found
 
     def year_values(self, year: int, level: str, columns: list[str]) -> dict[str, FloatArray]:
         """The named `HOUSEHOLD_COLUMNS` of a level's units in ``year`` under the stored spec (NaN
@@ -462,6 +515,67 @@ class HouseholdYear:
         return self.frame.columns()
 
 
+def _sum_by(groups: IntArray, values: FloatArray, n: int) -> FloatArray:
+    return np.asarray(np.bincount(groups, weights=values, minlength=n), dtype=np.float64)
+
+
 def _floats(column: pd.Series) -> FloatArray:
     """A register column as float64, NaN where missing (booleans as 0/1)."""
-    return column.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    return column.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def positions(values: pd.Series, index: pd.Index) -> IntArray:
+    """Each value's position in ``index`` (-1: absent or missing), looked up once per distinct value.
+
+    A register names a few thousand villages and cells for a million families: hashing the
+    distinct values (factorized by Arrow for Arrow strings) is what makes this fast.
+    """
+    keys = _factorize(values.array)
+    found = index.get_indexer(pd.Index(keys.uniques, dtype=object))
+    return np.where(keys.codes >= 0, found[keys.codes], -1).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class _Codes:
+    codes: IntArray
+    uniques: Any
+
+
+def _factorize(values: Any) -> _Codes:
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return _Codes(np.asarray(codes, np.int64), uniques)
+
+
+class _Access(Mapping[str, FloatArray]):
+    """Each family's access per column: its cell's value, else its village's mean; made on first read."""
+
+    def __init__(
+        self,
+        cell: IntArray,
+        village_pos: IntArray,
+        cell_columns: dict[str, FloatArray],
+        village_means: dict[str, FloatArray],
+    ) -> None:
+        self._placed = cell >= 0
+        self._cell = np.maximum(cell, 0)
+        self._village_pos = village_pos
+        self._columns = {name: column for name, column in cell_columns.items() if name in village_means}
+        self._means = village_means
+        self._made: dict[str, FloatArray] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> FloatArray:
+        with self._lock:
+            made = self._made.get(name)
+        if made is None:
+            column = self._columns[name]
+            made = np.where(self._placed, column[self._cell], self._means[name][self._village_pos])
+            with self._lock:
+                self._made[name] = made
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)

@@ -110,34 +110,3 @@ def share_in_village(cell_people: FloatArray, village_pos: IntArray, n_villages:
     total = village_people[village_pos]
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(total > 0, cell_people / total, 0.0)
-
-
-def lookup(index: pd.Index, values: pd.Series | np.ndarray) -> IntArray:
-    """Each value's position in a unique ``index`` (-1 where absent or missing), like ``get_indexer``.
-
-    The values are factorised first: a million families name a few thousand villages and cells, and
-    hashing each distinct code once (natively, for Arrow strings) is what made preparing a store's
-    register take seconds instead of tenths (issue 20).
-
-    Parameters
-    ----------
-    index
-        Unique codes (village codes, H3 ids ...).
-    values
-        Codes to find; missing values (None, NaN, NA) are never found.
-
-    Returns
-    -------
-    ndarray
-        int64 positions into ``index``, -1 where a value is missing or not in it.
-
-    Examples
-    --------
-    >>> lookup(pd.Index(["a", "b"]), pd.Series(["b", None, "c", "b"])).tolist()
-    [1, -1, -1, 1]
-    """
-    labels, distinct = pd.factorize(values)
-    if not len(distinct):
-        return np.full(len(labels), -1, np.int64)
-    at = index.get_indexer(distinct).astype(np.int64)
-    return np.where(labels >= 0, at[labels], -1)

@@ -21,7 +21,10 @@ described ("a NIK of 15 digits"), not shown.
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -399,7 +402,7 @@ def check_families(
     for name in ("family_id", "head_name", "address"):
         out[name] = check.text(frame[name], name)
     out["nik"] = check.nik(frame["nik"])
-    out["village_code"] = check.village(frame["village_code"], village_codes)
+    out["village_code"], village_keys = check.village(frame["village_code"], village_codes)
     if "year" in frame:
         out["year"] = check.year(frame["year"], years)
     else:
@@ -419,15 +422,21 @@ def check_families(
         given = "lon" if "lon" in frame else "lat"
         raise SourceError(file, None, shown[given], "coordinates need both lon and lat (or neither)")
     if "lon" in frame:
-        out["lon"], out["lat"] = check.coordinates(frame["lon"], frame["lat"], out["village_code"], villages,
+        out["lon"], out["lat"] = check.coordinates(frame["lon"], frame["lat"], village_keys, villages,
                                                    region_bounds)  # fmt: skip
-    check.province_of_nik(out["nik"], out["village_code"], nik_any_province, synthetic)
+    check.province_of_nik(out["nik"], out["village_code"], village_keys, nik_any_province, synthetic)
     check.unique(out, "family_id", "a family id")
     check.unique(out, "nik", "a head's NIK")
     ordered = [c for c in REGISTER_COLUMNS if c in out.columns]
-    out = out[ordered]
-    order = np.lexsort((np.arange(len(out)), out["village_code"].to_numpy(str), out["year"].to_numpy()))
-    return out.iloc[order].reset_index(drop=True)
+    # Sorted by year, village code (as text) and the file's order: the codes' ranks among the few
+    # distinct codes stand for the codes, so the sort compares integers, not a million strings.
+    rank = np.unique(village_keys.uniques.to_numpy(str), return_inverse=True)[1].reshape(-1)
+    order = np.lexsort((np.arange(len(out)), rank[village_keys.codes], out["year"].to_numpy()))
+    # Arrow's take releases the GIL: the columns (the long texts above all) are moved in threads.
+    columns = [out[name] for name in ordered]
+    with ThreadPoolExecutor(max_workers=min(len(columns), os.cpu_count() or 1) or 1) as pool:
+        moved = list(pool.map(lambda column: column.take(order).reset_index(drop=True), columns))
+    return pd.DataFrame(dict(zip(ordered, moved, strict=True)))
 
 
 class _Checker:
@@ -441,6 +450,8 @@ class _Checker:
         number_format: tuple[str, str] | None,
     ):
         self.file, self.place, self.shown, self.number_format = file, place, shown, number_format
+        #: Every NIK's 16 digits (n × 16, uint8) once `nik` found them all ASCII digits, else None.
+        self._nik_digits: np.ndarray | None = None
 
     def refuse(
         self, bad: np.ndarray, name: str, describe: Callable[[int], str], problem: str, hint: str = ""
@@ -451,8 +462,8 @@ class _Checker:
 
     def text(self, column: pd.Series, name: str) -> pd.Series:
         """Trimmed text; an empty cell is refused (its value is never quoted)."""
-        cells = _as_text(column)
-        empty = cells.isna() | (cells.str.len() == 0)
+        cells = _as_text(column)  # blank cells are missing: an empty cell is a missing one
+        empty = cells.isna()
         self.refuse(
             empty.to_numpy(bool),
             name,
@@ -465,24 +476,39 @@ class _Checker:
         """16 digits, a possible date part and serial (province checked with the village)."""
         numeric = _numeric_cells(column)
         self.refuse(numeric, "nik", lambda _: "a NIK stored as a number", "loses its last digits", _TEXT_HINT)
-        cells = _arrow(_as_text(column), lambda a: pc.replace_substring_regex(a, r"[ .\-]", ""))
-        length = cells.str.len().fillna(0).astype(int).to_numpy()
-        digits = cells.str.fullmatch(r"\d{16}").fillna(False).to_numpy(bool)
-        looks_float = cells.str.contains(r"[eE]\+", regex=True).fillna(False).to_numpy(bool)
-        self.refuse(
-            looks_float,
-            "nik",
-            lambda _: "a NIK written in scientific notation",
-            "has lost its digits",
-            _TEXT_HINT,
-        )
-        self.refuse(
-            ~digits,
-            "nik",
-            lambda at: f"a NIK of {length[at]} characters" if length[at] else "an empty NIK",
-            "is not 16 digits",
-        )
-        serial = _arrow_bool(cells, lambda a: pc.equal(pc.utf8_slice_codeunits(a, 12, 16), "0000"))
+        text = _as_text(column)
+        array = pa.array(text.array, type=pa.large_string(), from_pandas=True)
+        # Separators are rare: the regex runs only when one of them occurs at all.
+        if any(pc.any(pc.match_substring(array, mark)).as_py() for mark in " .-"):
+            array = pc.replace_substring_regex(array, r"[ .\-]", "")
+        cells = pd.Series(pd.array(array, dtype=TEXT), index=text.index)
+        ascii = bool(pc.all(pc.string_is_ascii(array), min_count=0).as_py())
+        if ascii:  # RE2's \d, ASCII digits: a length and a class test say the same, without a regex
+            digits = pc.and_(pc.equal(pc.binary_length(array), 16), pc.ascii_is_decimal(array))
+            digits = pc.fill_null(digits, False).to_numpy(zero_copy_only=False)
+        else:  # pandas matches \d by Python's rules (digits of every script) on non-ASCII text
+            digits = cells.str.fullmatch(r"\d{16}").fillna(False).to_numpy(bool)
+        if not digits.all():  # a cell with "e+" is no 16 digits: only then is it looked for
+            looks_float = cells.str.contains(r"[eE]\+", regex=True).fillna(False).to_numpy(bool)
+            self.refuse(
+                looks_float,
+                "nik",
+                lambda _: "a NIK written in scientific notation",
+                "has lost its digits",
+                _TEXT_HINT,
+            )
+            length = cells.str.len().fillna(0).astype(int).to_numpy()
+            self.refuse(
+                ~digits,
+                "nik",
+                lambda at: f"a NIK of {length[at]} characters" if length[at] else "an empty NIK",
+                "is not 16 digits",
+            )
+        if ascii:  # every NIK is 16 ASCII digits now: one row of 16 numbers each
+            self._nik_digits = _fixed_digits(array, 16)
+            serial = (self._nik_digits[:, 12:16] == 0).all(axis=1)
+        else:
+            serial = _arrow_bool(cells, lambda a: pc.equal(pc.utf8_slice_codeunits(a, 12, 16), "0000"))
         self.refuse(
             serial,
             "nik",
@@ -492,30 +518,56 @@ class _Checker:
         return cells
 
     def province_of_nik(
-        self, nik: pd.Series, village: pd.Series, any_province: bool, synthetic: bool
+        self, nik: pd.Series, village: pd.Series, keys: _Keys, any_province: bool, synthetic: bool
     ) -> None:
-        """The NIK's province (digits 1-2) and date of birth (digits 7-12, day + 40 for women)."""
-        prefix = nik.str.slice(0, 2)
+        """The NIK's province (digits 1-2) and date of birth (digits 7-12, day + 40 for women).
+
+        ``keys`` are the village codes factorized (`village`); ``nik`` passed `nik`.
+        """
+        digits = self._nik_digits
+        if digits is not None:  # ASCII digits: the provinces and dates as numbers
+            number = _number(digits, 0, 2)
+            if any_province:
+                wrong = ~np.isin(number, [int(code) for code in PROVINCE_CODES])
+            else:  # a village code's first two characters as a number when they are ASCII digits
+                own = np.array([int(c[:2]) if _two_digits(c[:2]) else -1 for c in keys.uniques], np.int64)
+                wrong = number != own[keys.codes]
+
+            def prefix_at(at: int) -> str:
+                return str(nik.iloc[at])[:2]
+
+            day = _number(digits, 6, 8)
+            month = _number(digits, 8, 10)
+        else:
+            prefix = nik.str.slice(0, 2)
+            if any_province:
+                wrong = ~prefix.isin(PROVINCE_CODES).fillna(False).to_numpy(bool)
+            else:
+                wrong = (prefix != village.str.slice(0, 2)).fillna(True).to_numpy(bool)
+
+            def prefix_at(at: int) -> str:
+                return str(prefix.iloc[at])
+
+            day = _digits(nik, 6, 8)
+            month = _digits(nik, 8, 10)
         if any_province:
-            wrong = ~prefix.isin(PROVINCE_CODES).fillna(False).to_numpy(bool)
             self.refuse(
                 wrong,
                 "nik",
-                lambda at: f"a NIK of province {prefix.iloc[at]}",
+                lambda at: f"a NIK of province {prefix_at(at)}",
                 "names no Indonesian province",
             )
         else:
-            own = village.str.slice(0, 2)
             self.refuse(
-                (prefix != own).fillna(True).to_numpy(bool),
+                wrong,
                 "nik",
-                lambda at: f"a NIK of province {prefix.iloc[at]} for a family in province {own.iloc[at]}",
+                lambda at: (
+                    f"a NIK of province {prefix_at(at)} for a family in province {str(village.iloc[at])[:2]}"
+                ),
                 "does not match its village",
                 "A family that moved in keeps its NIK: declare nik_any_province = true in "
                 "[sources.households]",
             )
-        day = _digits(nik, 6, 8)
-        month = _digits(nik, 8, 10)
         day = np.where(day > 40, day - 40, day)
         marker = month == SYNTHETIC_NIK_MONTH
         month_ok = (month >= 1) & (month <= 12)
@@ -537,9 +589,16 @@ class _Checker:
 
     # --- codes and numbers ------------------------------------------------------------------------
 
-    def village(self, column: pd.Series, known: pd.Series) -> pd.Series:
-        codes = as_code(column.astype(TEXT)).astype(TEXT)
-        unknown = ~codes.isin(pd.Index(known.astype(str))).fillna(False).to_numpy(bool)
+    def village(self, column: pd.Series, known: pd.Series) -> tuple[pd.Series, _Keys]:
+        """Clean village codes, each one known; and the codes factorized (for the later checks)."""
+        # A register has a few thousand villages and a million families: each distinct code is
+        # cleaned and looked up once.
+        raw = _factorized(column.astype(TEXT))
+        clean = _factorized(as_code(pd.Series(raw.uniques, dtype=TEXT)).astype(TEXT))
+        keys = _Keys(_lookup(clean.codes, raw.codes, -1), clean.uniques)
+        codes = pd.Series(keys.uniques.take(keys.codes, allow_fill=True), index=column.index)
+        found = pd.Series(keys.uniques).isin(pd.Index(known.astype(str))).fillna(False).to_numpy(bool)
+        unknown = ~_lookup(found, keys.codes, False)
         self.refuse(
             unknown,
             "village_code",
@@ -547,7 +606,7 @@ class _Checker:
             "is not a village code of the villages source",
             "Check the join key (BPS and Kemendagri codes differ in Kalimantan Tengah)",
         )
-        return codes
+        return codes, keys
 
     def year(self, column: pd.Series, years: Sequence[int] | None) -> pd.Series:
         values = self.whole(column, "year", low=YEARS[0], high=YEARS[1], required=True)
@@ -608,8 +667,7 @@ class _Checker:
     def flag(self, column: pd.Series, declared: Mapping[str, str]) -> pd.Series:
         table = {**{k.lower(): v for k, v in FLAG_VALUES.items()},
                  **{k.strip().lower(): FLAG_VALUES[v] for k, v in declared.items()}}  # fmt: skip
-        mapped = self._mapped(column, table, "female_head", ["ya", "tidak"])
-        return mapped.astype("boolean")
+        return self._mapped(column, table, "female_head", ["ya", "tidak"], "boolean")
 
     def category(
         self, column: pd.Series, name: str, names: tuple[str, ...], declared: Mapping[str, str]
@@ -617,20 +675,29 @@ class _Checker:
         number = {code: i + 1 for i, code in enumerate(names)}
         table = {code.lower(): n for code, n in number.items()}
         table |= {k.strip().lower(): number[v] for k, v in declared.items()}
-        return self._mapped(column, table, name, list(names)).astype("Int8")
+        return self._mapped(column, table, name, list(names), "Int8")
 
-    def _mapped(self, column: pd.Series, table: Mapping[str, Any], name: str, names: list[str]) -> pd.Series:
-        """A categorical column through its map: text trimmed and lower-cased, integers by number
-        (a Parquet column of codes is looked up as numbers, no text made of it)."""
+    def _mapped(
+        self, column: pd.Series, table: Mapping[str, Any], name: str, names: list[str], dtype: str
+    ) -> pd.Series:
+        """A categorical column through its map, as ``dtype``: text trimmed and lower-cased, integers
+        by number (a Parquet column of codes is looked up as numbers, no text made of it).
+
+        Each distinct cell is looked up once (a register has a handful per column).
+        """
         if pd.api.types.is_integer_dtype(column.dtype):
             numeric = {int(k): v for k, v in table.items() if k.lstrip("-").isdigit()}
-            mapped = column.map(numeric)
-            given = column.notna()
+            keys = _factorized(column)
+            looked_up = pd.Series(keys.uniques).map(numeric)
         else:
-            words = _keys(column)
-            mapped = words.map(dict(table))
-            given = words.notna()
-        unmapped = (given & mapped.isna()).to_numpy(bool)
+            # Text columns are keyed per distinct cell; other columns (a spreadsheet's numbers and
+            # text) are made text first, as they always were, and keyed per distinct text.
+            text = column if _is_text(column) else column.astype(TEXT)
+            raw = _factorized(text)
+            words = _factorized(_keys(pd.Series(raw.uniques, dtype=text.dtype)))
+            keys = _Keys(_lookup(words.codes, raw.codes, -1), words.uniques)
+            looked_up = pd.Series(keys.uniques).map(dict(table))
+        unmapped = _lookup(looked_up.isna().to_numpy(bool), keys.codes, False)
         if unmapped.any():
             shown = _keys(column[unmapped]).reindex(column.index)
             distinct = list(dict.fromkeys(shown[unmapped].tolist()))
@@ -642,13 +709,14 @@ class _Checker:
                 f"Unmapped values: {excerpt_list(distinct, SHOWN)}. Map each to one of {names} in "
                 f'[sources.households.values.{name}], e.g. "{distinct[0]}" = "{names[0]}"',
             )
-        return mapped
+        typed = looked_up.astype(dtype).array
+        return pd.Series(typed.take(keys.codes, allow_fill=True), index=column.index)
 
     def coordinates(
         self,
         lon_column: pd.Series,
         lat_column: pd.Series,
-        village: pd.Series,
+        village: _Keys,
         villages: gpd.GeoDataFrame | None,
         bounds: BBox,
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -670,7 +738,8 @@ class _Checker:
         )
         if villages is not None and given.any():
             index = pd.Index(villages["village_code"].astype(str))
-            at = index.get_indexer(village.astype(str).to_numpy())
+            found = index.get_indexer(pd.Index(village.uniques.astype(str)))
+            at = _lookup(found, village.codes, -1)
             rows = np.flatnonzero(given & (at >= 0))
             polygons = np.asarray(villages.geometry.values)
             shapely.prepare(polygons)  # each village's polygon once, for every family in it
@@ -694,6 +763,15 @@ class _Checker:
         return lon, lat
 
     def unique(self, frame: pd.DataFrame, name: str, what: str) -> None:
+        # (value, year) pairs as one integer each: a hash table of integers finds a repeat (if any)
+        # far sooner than one of (text, year) tuples; the rows are named only when one exists.
+        year = _factorized(frame["year"])
+        if name == "nik" and self._nik_digits is not None:  # 16 digits: the NIK as a number
+            value = _number(self._nik_digits, 0, 16)
+        else:
+            value = _factorized(frame[name]).codes
+        if all(pd.Index(value[year.codes == y]).is_unique for y in range(len(year.uniques))):
+            return
         keys = frame[[name, "year"]]
         again = keys.duplicated(keep=False).to_numpy()
         if not again.any():
@@ -709,6 +787,62 @@ class _Checker:
             lambda at: f"{what} already given in {self.place(int(earliest[at]))}",
             f"appears twice in {years[np.flatnonzero(repeat)[0]]} (a family is registered once a year)",
         )
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """A column factorized: each cell's position among the distinct values (-1: missing)."""
+
+    codes: np.ndarray
+    uniques: Any  # a pandas ExtensionArray or ndarray of the column's type
+
+
+def _factorized(column: pd.Series) -> _Keys:
+    codes, uniques = pd.factorize(column.array, use_na_sentinel=True)
+    return _Keys(np.asarray(codes, np.int64), uniques)
+
+
+def _lookup(values: np.ndarray, codes: np.ndarray, missing: Any) -> np.ndarray:
+    """``values[codes]``, and ``missing`` where a code is -1 (a missing cell)."""
+    if len(values) == 0:
+        return np.full(len(codes), missing, dtype=values.dtype)
+    out = values[codes]
+    absent = codes < 0
+    if absent.any():
+        out[absent] = missing
+    return out
+
+
+def _is_text(column: pd.Series) -> bool:
+    return isinstance(column.dtype, pd.StringDtype)
+
+
+def _two_digits(text: str) -> bool:
+    return len(text) == 2 and text.isascii() and text.isdigit()
+
+
+def _fixed_digits(array: pa.Array | pa.ChunkedArray, width: int) -> np.ndarray:
+    """Strings of exactly ``width`` ASCII digits each (checked before) as an n × width digit matrix.
+
+    Their characters lie back to back in the Arrow data buffer: one view, no string made per row.
+    """
+    if len(array) == 0:
+        return np.zeros((0, width), np.uint8)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    offsets_type = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(array.buffers()[1], offsets_type)[array.offset : array.offset + len(array) + 1]
+    data = np.frombuffer(array.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    return data.reshape(len(array), width) - np.uint8(ord("0"))
+
+
+def _number(digits: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """The number the digit columns ``start:stop`` of `_fixed_digits` make, as int64."""
+    out = np.zeros(len(digits), np.int64)
+    for column in range(start, stop):
+        out *= 10
+        out += digits[:, column]
+    return out
 
 
 def _as_text(column: pd.Series) -> pd.Series:

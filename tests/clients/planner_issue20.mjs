@@ -49,6 +49,9 @@ async function shot(page, r, name, full = false) {
 async function popupOf(page, selector) {
   await page.click(selector);
   await page.waitForSelector('.maplibregl-popup .popup');
+  // A village link zooms the map (600 ms) with its popup open: a click on the popup while it moves
+  // can land on the map instead, which closes the popup (seen on a loaded machine).
+  await page.waitForFunction(() => !window.sasaranMap?.isMoving());
   return page.$eval('.maplibregl-popup .popup', (el) => ({
     code: el.dataset.code,
     status: el.dataset.status,
