@@ -478,7 +478,9 @@ def _parts(store: Any, provinces: Sequence[str] | None = None) -> list[tuple[str
     return [(key, root / f"province={key}") for key in wanted]
 
 
-def read_values(store: Any, provinces: Sequence[str] | None = None) -> pd.DataFrame:
+def read_values(
+    store: Any, provinces: Sequence[str] | None = None, years: Sequence[int] | None = None
+) -> pd.DataFrame:
     """The register's values (nothing personal): what scoring and aggregates read; no key needed.
 
     Parameters
@@ -487,10 +489,30 @@ def read_values(store: Any, provinces: Sequence[str] | None = None) -> pd.DataFr
         An open `layers.store.LayerStore` with a register.
     provinces
         For a national store, only these provinces' parts (BPS codes); default all.
+    years
+        Only the families of these years (in the stored order, as if the others were not there);
+        default every year.
     """
     _entry(store)
-    frames = [pd.read_parquet(directory / VALUES_FILE) for _, directory in _parts(store, provinces)]
+    frames = [_read_years(directory / VALUES_FILE, years) for _, directory in _parts(store, provinces)]
     return pd.concat(frames, ignore_index=True) if len(frames) != 1 else frames[0]
+
+
+def _read_years(path: Path, years: Sequence[int] | None) -> pd.DataFrame:
+    if years is None:
+        return pd.read_parquet(path)
+    import pyarrow.compute as pc
+
+    # Filtered in Arrow, before pandas: a one-off request converts only its year's families. Text
+    # columns stay dictionary-encoded (as Parquet holds them) until the other years are dropped.
+    schema = pq.read_schema(path)
+    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    table = pq.read_table(path, read_dictionary=text)
+    table = table.filter(pc.is_in(table["year"], value_set=pa.array(list(years), schema.field("year").type)))
+    for name in text:
+        at = table.schema.get_field_index(name)
+        table = table.set_column(at, schema.field(name), table[name].cast(schema.field(name).type))
+    return table.to_pandas()
 
 
 def check_key(store: Any, key: RegisterKey | None) -> RegisterKey:

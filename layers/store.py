@@ -26,7 +26,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -377,6 +376,8 @@ def _remove_stale_temporaries(target: Path) -> None:
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     """Write a layer as a store holds it: GeoParquet (with bbox covering) or plain Parquet, zstd."""
+    import geopandas as gpd
+
     if isinstance(frame, gpd.GeoDataFrame):
         frame.to_parquet(path, index=False, compression="zstd", write_covering_bbox=True)
     else:
@@ -384,9 +385,17 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _read_table(path: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    # A plain table (no GeoParquet metadata) is read without loading geopandas, shapely and pyproj:
+    # ``sasaran target --format json`` reads only such tables and attributes (issue 20).
+    if b"geo" not in (pq.read_schema(path).metadata or {}):
+        return pd.read_parquet(path)
+    import geopandas as gpd
+
     try:
         return gpd.read_parquet(path)
-    except ValueError:  # no geometry metadata: a plain table
+    except ValueError:  # unusable geometry metadata: a plain table
         return pd.read_parquet(path)
 
 
@@ -508,10 +517,21 @@ class LayerStore:
                 self._cache[name] = frames[0]
             else:
                 frame = pd.concat(frames, ignore_index=True)
+                import geopandas as gpd
+
                 if isinstance(frames[0], gpd.GeoDataFrame):
                     frame = gpd.GeoDataFrame(frame, geometry=frames[0].geometry.name, crs=frames[0].crs)
                 self._cache[name] = frame
         return self._cache[name]
+
+    def column_names(self, name: str) -> list[str]:
+        """A layer's column names (its file's schema when it is not loaded: nothing is read)."""
+        self._check(name)
+        if name in self._cache:
+            return [str(c) for c in self._cache[name].columns]
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(self.parts(name)[0]).names)
 
     def attributes(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         """A layer's attribute columns without its geometry (a plain DataFrame; ``columns``: those

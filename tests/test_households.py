@@ -313,6 +313,57 @@ def test_the_default_selection_counts_the_members_of_mpi_poor_families(
     )
 
 
+def _answer(result) -> dict:
+    """A selection as JSON without what the clock measured (``seconds``, ``solve_seconds``)."""
+
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in ("seconds", "solve_seconds")}
+        return [strip(v) for v in value] if isinstance(value, list) else value
+
+    return strip(json.loads(result.model_dump_json()))
+
+
+@pytest.mark.parametrize("year", [None, 2023, 2024])
+def test_a_frame_of_the_requested_register_year_gives_the_same_answer(
+    frame: ScoringFrame, store: LayerStore, year: int | None
+):
+    """Issue 20 (``sasaran target`` in seconds): the command prepares only the register year its
+    request scores; every answer of that year is the one the whole register gives."""
+    one = ScoringFrame.from_store(LayerStore.open(store.path), register_year=year)
+    assert one.households is not None and frame.households is not None
+    chosen = year or max(frame.years)
+    assert one.households.years == [chosen] and frame.households.years == [2023, 2024]
+    villages = store.attributes("villages")
+    for request in (
+        TargetRequest(budget=3e9, scenarios=20, year=year),
+        TargetRequest(
+            budget=5e9, scenarios=10, seed=5, year=year, priority={"elderly": 2}, objective="m0_people"
+        ),
+    ):
+        assert _answer(select_targets(one, villages, request, store_spec(store))) == _answer(
+            select_targets(frame, villages, request, store_spec(store))
+        )
+    spec = frame.households.spec
+    assert spec is not None
+    whole, part = frame.households.aggregates(spec, chosen), one.households.aggregates(spec, chosen)
+    for level, columns in whole.items():
+        for name, values in columns.items():
+            np.testing.assert_array_equal(part[level][name], values, err_msg=f"{level} {name}")
+    with pytest.raises(InvalidQuery, match="year 2019 is not in the store"):
+        ScoringFrame.from_store(store, register_year=2019)
+
+
+def test_the_register_values_of_some_years_are_those_rows_of_all(store: LayerStore):
+    from layers.register import read_values
+
+    every = read_values(store)
+    some = read_values(store, years=[2023])
+    expected = every[every["year"] == 2023].reset_index(drop=True)
+    pd.testing.assert_frame_equal(some, expected)  # same rows, order and column types
+    assert read_values(store, years=[1999]).empty
+
+
 def test_priority_shares_come_from_the_families(frame: ScoringFrame, store: LayerStore):
     from layers.targeting.selection import priority_shares
 

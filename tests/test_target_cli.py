@@ -314,3 +314,50 @@ def test_a_pdf_is_written_quietly(store_dir: Path, tmp_path: Path):
     assert lines == ["budget: Rp 2.000.000.000 (2 miliar)"], lines  # the echo of the amount, nothing else
     assert run.stdout.decode().startswith(f"Wrote {out}")
     assert out.read_bytes()[:5] == b"%PDF-"
+
+
+#: What a JSON or CSV answer never needs: drawing and PDF (the briefing), spreadsheets, geometry, the
+#: verification database. Loading them was a second of ``sasaran target``'s start (issue 20).
+HEAVY = (
+    "matplotlib",
+    "fpdf",
+    "openpyxl",
+    "geopandas",
+    "shapely",
+    "pyproj",
+    "pyogrio",
+    "sqlalchemy",
+    "argon2",
+)
+
+
+def _modules_after(store_dir: Path, out: Path, *args: str) -> set[str]:
+    """The top-level packages loaded by one ``sasaran target`` run (in a fresh interpreter)."""
+    script = (
+        "import sys\n"
+        "from layers.cli.main import app\n"
+        "try:\n"
+        f"    app({['target', '--store', str(store_dir), '--out', str(out), *args]!r})\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "print(' '.join(sorted({name.split('.')[0] for name in sys.modules})))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return set(run.stdout.split())
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_an_answer_as_text_loads_no_drawing_spreadsheet_geometry_or_database(
+    store_dir: Path, tmp_path: Path, fmt: str
+):
+    loaded = _modules_after(store_dir, tmp_path / f"answer.{fmt}", "--budget", "2 miliar", "--format", fmt)
+    assert "layers" in loaded and "pandas" in loaded  # the run did happen
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+    assert (tmp_path / f"answer.{fmt}").stat().st_size > 0
+
+
+def test_a_briefing_loads_what_it_draws_with(store_dir: Path, tmp_path: Path):
+    """The same check sees the libraries when a run needs them (so the test above can fail)."""
+    loaded = _modules_after(store_dir, tmp_path / "b.pdf", "--budget", "2 miliar", "--format", "pdf")
+    assert {"matplotlib", "fpdf", "geopandas", "shapely"} <= loaded

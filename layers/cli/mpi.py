@@ -23,13 +23,6 @@ from layers.atomic import write_text
 from layers.errors import ConfigError, InvalidQuery
 from layers.scoring.af import Summary, score_units, summarize, summary_to_json, summary_total
 from layers.scoring.spec import IndicatorSpec, load_spec, parse_fraction, with_overrides
-from layers.scoring.unit_table import (
-    group_positions,
-    population_weights,
-    read_units,
-    require_column,
-    value_matrix,
-)
 
 log = logging.getLogger("sasaran.mpi")
 
@@ -199,6 +192,15 @@ def mpi_command(
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of standard output.")] = None,
 ) -> None:
     """Score a unit table with the Alkire-Foster method: H, A, M0, headcounts, contributions."""
+    # Here, not at the top: reading tables loads the sources' stack, which other commands never need.
+    from layers.scoring.unit_table import (
+        group_positions,
+        population_weights,
+        read_units,
+        require_column,
+        value_matrix,
+    )
+
     # Checked here rather than by typer: a usage error must exit 2 like any other bad input.
     if format not in OUTPUT_FORMATS:
         raise InvalidQuery(f"--format: expected one of {', '.join(OUTPUT_FORMATS)}, got {format!r}")

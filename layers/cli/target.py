@@ -221,7 +221,8 @@ def _run_target(
     request = request_from_options(given, request_file, indicators)  # before the store loads: fail fast
     opened = LayerStore.open(store)
     with _quiet_stdout():
-        frame = ScoringFrame.from_store(opened)
+        # only the register year the request scores: a one-off run needs no other
+        frame = ScoringFrame.from_store(opened, register_year=request.year)
         result = select_targets(frame, opened.attributes("villages"), request, store_spec(opened))
     if fmt in ("xlsx", "gpkg", "pdf") or (out is not None and fmt != "table"):
         target = out or Path(target_filename(result, fmt, opened.synthetic))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from layers.verification.accounts import DEFAULT_TOKEN_DAYS, ROLES
+from layers.verification.roles import DEFAULT_TOKEN_DAYS, ROLES
 
 if TYPE_CHECKING:
     from layers.verification.db import Database

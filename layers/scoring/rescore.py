@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -30,8 +30,13 @@ from layers.scoring.af import (
     summarize,
     summarize_table,
 )
-from layers.scoring.households import HOUSEHOLD_COLUMNS, HouseholdFrame
-from layers.scoring.indicators import YEARLY_SHARES, add_yearly_indicators, indicator_matrix, share_in_village
+from layers.scoring.households import HOUSEHOLD_COLUMNS, HouseholdFrame, positions
+from layers.scoring.indicators import (
+    YEARLY_SHARES,
+    add_yearly_indicators,
+    indicator_matrix,
+    share_in_village,
+)
 from layers.scoring.spec import IndicatorSpec, default_spec, spec_from_dict
 from layers.store import LayerStore
 from layers.types import BoolArray, FloatArray, IntArray
@@ -61,6 +66,9 @@ INHABITED_MIN_PEOPLE = 0.5
 
 #: The level of a national store's whole (its ``province`` level has a unit per province).
 WHOLE = "all"
+
+#: `ScoringFrame.from_store`: prepare the register's families of every year.
+EVERY_YEAR: Literal["every"] = "every"
 
 #: Area aggregates of the cell scores, per unit and year (store columns of areas and village_years).
 AF_COLUMNS: tuple[str, ...] = (
@@ -142,21 +150,40 @@ class ScoringFrame:
         return cls(cell_columns, village_pos, group_pos, n_groups, share, village_codes, years)
 
     @classmethod
-    def from_store(cls, store: LayerStore) -> ScoringFrame:
-        """Prepare a store's cells for rescoring (positions by `searchsorted`, never a join)."""
-        # attributes only: the cells' geometry is not needed to score them, and decoding it was
-        # most of the time `sasaran target` took before its first answer
-        hexes = store.attributes("hexagons")
+    def from_store(
+        cls, store: LayerStore, register_year: int | None | Literal["every"] = EVERY_YEAR
+    ) -> ScoringFrame:
+        """Prepare a store's cells (and its register's families) for rescoring.
+
+        Parameters
+        ----------
+        store
+            An open layer store.
+        register_year
+            Prepare only the register's families of the year a request for this year scores (None:
+            the latest, as `year_rows`): a one-off request (``sasaran target``) then reads and
+            places half the families or fewer, and gets the same answer. Default `EVERY_YEAR`: the
+            families of every year (a service answering any year).
+
+        Raises
+        ------
+        InvalidQuery
+            When ``register_year`` is not a year of the store (as `year_rows`).
+        """
+        # The columns scoring reads, no more: the cells' geometry and yearly values are not needed
+        # to score them, and decoding them was most of the time `sasaran target` took (issue 20).
+        units = [level(name) for name in AREA_LEVELS]
+        static_names = [c for c in store.column_names("hexagons") if c.startswith(("time_min_", "dist_km_"))]
+        hexes = store.attributes(
+            "hexagons", ["h3", *(unit.id_column or "" for unit in units), "population", *static_names]
+        )
         village_codes = store.attributes("villages", ["village_code"])["village_code"].to_numpy()
-        village_pos = _positions(village_codes, hexes["village_code"].to_numpy())
+        village_pos = _positions(village_codes, hexes["village_code"])
         area_pos = {}
-        for name in AREA_LEVELS[1:]:
-            unit = level(name)
+        for unit in units[1:]:
             codes = store.attributes(unit.layer or "", [unit.id_column or ""])[unit.id_column].to_numpy()
-            area_pos[name] = (_positions(codes, hexes[unit.id_column].to_numpy()), len(codes))
-        static = {
-            c: hexes[c].to_numpy(np.float64) for c in hexes.columns if c.startswith(("time_min_", "dist_km_"))
-        }
+            area_pos[unit.name] = (_positions(codes, hexes[unit.id_column]), len(codes))
+        static = {c: hexes[c].to_numpy(np.float64) for c in static_names}
         people = hexes["population"].to_numpy(np.float64)
         keys = [entry["key"] for entry in store.partitions]
         province_pos = None
@@ -168,7 +195,8 @@ class ScoringFrame:
         )
         if not has_register(store):
             return frame
-        return replace(frame, households=_households(store, frame, hexes["h3"]))
+        years = None if register_year == EVERY_YEAR else [frame.year_rows(register_year)[0]]
+        return replace(frame, households=_households(store, frame, hexes["h3"], years))
 
     @property
     def provinces(self) -> int:
@@ -418,9 +446,11 @@ class ScoringFrame:
         raise InvalidQuery(f"'{layer}' does not vary by year")
 
 
-def _households(store: LayerStore, frame: ScoringFrame, h3: pd.Series) -> HouseholdFrame:
+def _households(
+    store: LayerStore, frame: ScoringFrame, h3: pd.Series, years: list[int] | None = None
+) -> HouseholdFrame:
     """The register's families on a store's cells and villages (the values only: no key needed)."""
-    villages = store.layer("villages")
+    villages = store.attributes("villages", ["village_code", *frame.cell_columns])  # not the geometry
     means = {
         c: np.where(np.isnan(v := villages[c].to_numpy(np.float64)), np.inf, v)
         for c in frame.cell_columns
@@ -435,7 +465,7 @@ def _households(store: LayerStore, frame: ScoringFrame, h3: pd.Series) -> Househ
         if raw
         else None
     )
-    return HouseholdFrame.build(read_values(store), frame, pd.Index(h3.astype(str)), means, spec)
+    return HouseholdFrame.build(read_values(store, years=years), frame, pd.Index(h3.astype(str)), means, spec)
 
 
 def score_flags(units: UnitScores) -> dict[str, pd.arrays.BooleanArray]:
@@ -463,22 +493,25 @@ def store_spec(store: LayerStore) -> IndicatorSpec:
     return spec_from_dict({key: raw[key] for key in ("k", "indicator") if key in raw}, "store manifest")
 
 
-def _positions(codes: np.ndarray, wanted: np.ndarray) -> IntArray:
+def _positions(codes: np.ndarray, wanted: pd.Series | np.ndarray) -> IntArray:
     """Position of each wanted code in ``codes``; a code that is absent means a broken store."""
     # A hash lookup: a sorted search compares strings (2.8 s for a nation's 2.4 M cells, 0.3 s so).
     at = (
-        pd.Index(codes).get_indexer(wanted) if pd.Index(codes).is_unique else _sorted_positions(codes, wanted)
+        positions(pd.Series(wanted), pd.Index(codes))
+        if pd.Index(codes).is_unique
+        else _sorted_positions(codes, wanted)
     )
     found = at >= 0
     if not found.all():
         raise StoreError(
             f"{(~found).sum()} cell(s) name a unit code the store's layers lack, e.g. "
-            f"'{wanted[~found][0]}'; rebuild the store"
+            f"'{np.asarray(wanted)[~found][0]}'; rebuild the store"
         )
     return at.astype(np.int64)
 
 
-def _sorted_positions(codes: np.ndarray, wanted: np.ndarray) -> IntArray:
+def _sorted_positions(codes: np.ndarray, wanted: pd.Series | np.ndarray) -> IntArray:
+    wanted = np.asarray(wanted)
     order = np.argsort(codes, kind="stable")
     at = np.minimum(np.searchsorted(codes[order], wanted), max(len(order) - 1, 0))
     found = codes[order][at] == wanted if len(order) else np.zeros(len(wanted), bool)

@@ -47,10 +47,10 @@ from layers.verification.errors import (
     SignInFailed,
     TooManyAttempts,
 )
+from layers.verification.roles import DEFAULT_TOKEN_DAYS as DEFAULT_TOKEN_DAYS
+from layers.verification.roles import ROLES as ROLES
 from layers.verification.tables import accounts, credentials, now, signin_failures
 
-#: Role → digits of its region code.
-ROLES: dict[str, int] = {"provinsi": 2, "kabupaten": 4, "kecamatan": 7, "desa": 10}
 #: Roles a kabupaten account may create, disable and reset within its kabupaten.
 MANAGED_BY_KABUPATEN = ("kecamatan", "desa")
 SESSION = "session"
@@ -58,7 +58,6 @@ TOKEN = "token"
 #: Prefix of bearer tokens (so that a token pasted where it does not belong is recognisable).
 TOKEN_PREFIX = "sasaran_"
 DEFAULT_SESSION_HOURS = 12.0
-DEFAULT_TOKEN_DAYS = 90
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 20
 FAILURE_WINDOW_S = 15 * 60

@@ -10,7 +10,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from layers.verification.accounts import ROLES
+from layers.verification.roles import ROLES
 from layers.verification.workflow import FAMILY_STATUSES, MAX_REASON, VILLAGE_STATES
 
 # Spelled out for the type checker; `_same` below checks them against the library's tables.
