@@ -746,15 +746,24 @@ function showPopup(code, lngLat) {
 function panToPopup(popup) {
   if (!popup.isOpen()) return;
   const box = popup.getElement().getBoundingClientRect();
-  const frame = state.map.getContainer().getBoundingClientRect();
+  const container = state.map.getContainer();
+  const frame = container.getBoundingClientRect();
   const margin = 8;
-  const shift = (low, high, frameLow, frameHigh) => {
-    if (low - margin < frameLow) return low - margin - frameLow;
-    if (high + margin > frameHigh) return Math.min(high + margin - frameHigh, low - margin - frameLow);
+  // The map's controls (zoom buttons above, scale and attribution below) are drawn over popups:
+  // kept clear of those beside the popup, when the popup fits between them.
+  const controls = (where) => Math.max(0, ...[...container.querySelectorAll(`.maplibregl-ctrl-${where}-left, .maplibregl-ctrl-${where}-right`)]
+    .map((el) => el.getBoundingClientRect())
+    .filter((r) => r.left < box.right && r.right > box.left)
+    .map((r) => r.height));
+  let [top, bottom] = [controls('top') + margin, controls('bottom') + margin];
+  if (box.height + top + bottom > frame.height) [top, bottom] = [margin, margin];
+  const shift = (low, high, frameLow, frameHigh, lowMargin, highMargin) => {
+    if (low - lowMargin < frameLow) return low - lowMargin - frameLow;
+    if (high + highMargin > frameHigh) return Math.min(high + highMargin - frameHigh, low - lowMargin - frameLow);
     return 0;
   };
-  const dx = shift(box.left, box.right, frame.left, frame.right);
-  const dy = shift(box.top, box.bottom, frame.top, frame.bottom);
+  const dx = shift(box.left, box.right, frame.left, frame.right, margin, margin);
+  const dy = shift(box.top, box.bottom, frame.top, frame.bottom, top, bottom);
   if (dx || dy) state.map.panBy([dx, dy], { duration: 0 });
 }
 
