@@ -12,16 +12,19 @@ import numpy as np
 import pytest
 import rasterio
 import shapely
+from numpy.typing import NDArray
 from pyproj import Geod, Transformer
+from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from skimage.graph import MCP_Geometric
 
 from layers.config import FACILITY_KINDS, AccessConfig
 from layers.geo.access import (
+    _KING,
+    _KNIGHT,
     DISCRETISATION_BOUND,
     OCTILE_BOUND,
     FrictionSurface,
-    _grid_graph,
     _solve_all,
     friction_surface,
     metric_crs,
@@ -270,6 +273,56 @@ def test_16_neighbours_match_an_independent_dijkstra() -> None:
     np.testing.assert_array_equal(np.isinf(ours), np.isinf(expected))
     finite = np.isfinite(expected)
     np.testing.assert_allclose(ours[finite], expected[finite], rtol=1e-6)
+
+
+def _grid_graph(friction: NDArray[np.float32], resolution_m: float, connectivity: int) -> csr_matrix:
+    """The move graph in CSR form: every pixel has one entry per move, in a fixed order.
+
+    The build's solver until issue 24 ran ``scipy.sparse.csgraph.dijkstra`` on it; kept here as
+    the plain form of the moves, which `layers.geo._grid_dijkstra` must match bit for bit.
+
+    A move that would leave the grid points back at its own pixel with an infinite cost, so the
+    row pointer is a plain ``arange`` and no compaction pass (and second copy) is needed.
+    """
+    rows, cols = friction.shape
+    n = rows * cols
+    moves = _KING + (_KNIGHT if connectivity == 16 else ())
+    k = len(moves)
+    if n * k >= 2**31:
+        raise ValueError(f"grid of {n} pixels is too large for a 32-bit graph index")
+    weight = np.full((rows, cols, k), np.inf)
+    target = np.empty((rows, cols, k), np.int32)
+    own = np.arange(n, dtype=np.int32).reshape(rows, cols)
+    for j, (dr, dc) in enumerate(moves):
+        src = (slice(max(0, -dr), rows - max(0, dr)), slice(max(0, -dc), cols - max(0, dc)))
+        target[..., j] = own
+        target[src + (j,)] = own[_shifted(src, dr, dc)]
+        weight[src + (j,)] = _move_cost(friction, src, dr, dc) * resolution_m
+    indptr = np.arange(0, n * k + 1, k, dtype=np.int32)
+    return csr_matrix((weight.reshape(-1), target.reshape(-1), indptr), shape=(n, n))
+
+
+def _shifted(src: tuple[slice, slice], dr: int, dc: int) -> tuple[slice, slice]:
+    return slice(src[0].start + dr, src[0].stop + dr), slice(src[1].start + dc, src[1].stop + dc)
+
+
+def _move_cost(f: NDArray[np.float32], src: tuple[slice, slice], dr: int, dc: int) -> NDArray[np.float64]:
+    """Minutes per metre of resolution for one move: the friction integrated along the segment."""
+    start = f[src].astype(np.float64)
+    end = f[_shifted(src, dr, dc)]
+    length = math.hypot(dr, dc)
+    if abs(dr) + abs(dc) == 1:  # orthogonal: half in each pixel
+        return (start + end) * (length / 2.0)
+    if abs(dr) == abs(dc):  # diagonal: half in each pixel, closed if both corner pixels are
+        cost = (start + end) * (length / 2.0)
+        cost[np.isinf(f[_shifted(src, dr, 0)]) & np.isinf(f[_shifted(src, 0, dc)])] = np.inf
+        return cost
+    # Knight move (1, 2): the segment crosses (0, 0), (0, 1), (1, 1), (1, 2), a quarter in each.
+    if abs(dc) == 2:
+        a, b = f[_shifted(src, 0, dc // 2)], f[_shifted(src, dr, dc // 2)]
+    else:
+        a, b = f[_shifted(src, dr // 2, 0)], f[_shifted(src, dr // 2, dc)]
+    return (start + a + b + end) * (length / 4.0)
 
 
 @pytest.mark.parametrize("connectivity", [8, 16])

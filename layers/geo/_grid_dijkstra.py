@@ -1,8 +1,9 @@
 """Dijkstra on the friction grid itself, compiled with Numba (`layers.geo.access` uses it).
 
-Edges are not stored: each move's cost is computed from the friction where it is relaxed, with the
-same floating-point operations, in the same order, as `layers.geo.access._move_cost` times the
-resolution. With non-negative costs, the minutes Dijkstra settles are the unique solution of
+Edges are not stored: each move's cost is computed from the friction where it is relaxed, as
+`layers.geo.access` describes its moves (half in each pixel for king moves, a quarter in each of
+the four a knight move crosses), summed in float64 in a fixed order and times the resolution.
+With non-negative costs, the minutes Dijkstra settles are the unique solution of
 ``d[v] = min(d[u] + w(u, v))`` whatever the order of ties, so this gives bit for bit what
 ``scipy.sparse.csgraph.dijkstra`` gives on the CSR graph of the same moves (tests/test_access.py
 compares them), without building that graph (~0.6 GB and about 2 s at 3.3 M pixels).
@@ -61,7 +62,7 @@ class PaddedGrid:
     friction: NDArray[np.float32]
     """Flat minutes per metre, ``inf`` impassable, padding included. Kept in float32 (half the
     memory traffic of the solver, which is bound by it: ~20 % faster); every cost is summed in
-    float64 after an exact widening, as `_move_cost` does."""
+    float64 after an exact widening."""
     shape: tuple[int, int]
     """Rows and columns of the unpadded grid."""
     resolution_m: float
@@ -83,7 +84,7 @@ class PaddedGrid:
         resolution_m: float,
         moves: tuple[tuple[int, int], ...],
     ) -> PaddedGrid:
-        """Pad ``friction`` and lay out ``moves`` (row, column steps) as `_move_cost` costs them."""
+        """Pad ``friction`` and lay out ``moves`` (row, column steps) as the module says they cost."""
         rows, cols = friction.shape
         width = cols + 2 * _PAD
         padded = np.full((rows + 2 * _PAD, width), np.inf, np.float32)
@@ -98,7 +99,7 @@ class PaddedGrid:
             return np.array([r * width + c for r, c in steps], np.int64).reshape(len(steps))
 
         def factors(steps: list[tuple[int, int]], parts: float) -> NDArray[np.float64]:
-            # As `_move_cost`: the segment's length shared equally among the pixels it crosses.
+            # The segment's length shared equally among the pixels it crosses.
             return np.array([math.hypot(r, c) / parts for r, c in steps], np.float64).reshape(len(steps))
 
         # A knight move (1, 2) crosses (0, 1) and (1, 1); (2, 1) crosses (1, 0) and (1, 1).
@@ -188,6 +189,14 @@ def _grown(keys, nodes, size):  # type: ignore[no-untyped-def]
     return bigger_keys, bigger_nodes
 
 
+@_compiled(inline="always")
+def _push(keys, nodes, size, key, node):  # type: ignore[no-untyped-def]
+    if size == len(keys):
+        keys, nodes = _grown(keys, nodes, size)
+    _sift_up(keys, nodes, size, key, node)
+    return keys, nodes, size + 1
+
+
 @_compiled()
 def _dijkstra(  # type: ignore[no-untyped-def]  # noqa: C901 (one flat loop per move group: the hot path)
     friction,
@@ -229,10 +238,7 @@ def _dijkstra(  # type: ignore[no-untyped-def]  # noqa: C901 (one flat loop per 
             candidate = d + ((fu + np.float64(friction[v])) * orthogonal_factor[j]) * resolution_m
             if candidate < dist[v]:
                 dist[v] = candidate
-                if size == len(keys):
-                    keys, nodes = _grown(keys, nodes, size)
-                _sift_up(keys, nodes, size, candidate, v)
-                size += 1
+                keys, nodes, size = _push(keys, nodes, size, candidate, v)
         for j in range(len(diagonal)):
             v = u + diagonal[j]
             if d >= dist[v]:
@@ -245,10 +251,7 @@ def _dijkstra(  # type: ignore[no-untyped-def]  # noqa: C901 (one flat loop per 
             candidate = d + ((fu + np.float64(friction[v])) * diagonal_factor[j]) * resolution_m
             if candidate < dist[v]:
                 dist[v] = candidate
-                if size == len(keys):
-                    keys, nodes = _grown(keys, nodes, size)
-                _sift_up(keys, nodes, size, candidate, v)
-                size += 1
+                keys, nodes, size = _push(keys, nodes, size, candidate, v)
         for j in range(len(knight)):
             v = u + knight[j]
             if d >= dist[v]:
@@ -258,8 +261,5 @@ def _dijkstra(  # type: ignore[no-untyped-def]  # noqa: C901 (one flat loop per 
             candidate = d + ((((fu + a) + b) + np.float64(friction[v])) * knight_factor[j]) * resolution_m
             if candidate < dist[v]:
                 dist[v] = candidate
-                if size == len(keys):
-                    keys, nodes = _grown(keys, nodes, size)
-                _sift_up(keys, nodes, size, candidate, v)
-                size += 1
+                keys, nodes, size = _push(keys, nodes, size, candidate, v)
     return dist

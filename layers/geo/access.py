@@ -22,8 +22,8 @@ How it is computed, and why:
 * **Solver.** Dijkstra from all sources of a kind at once, compiled with Numba on the grid itself
   (`layers.geo._grid_dijkstra`): each move's cost is computed where it is relaxed, so no graph is
   stored. It gives bit for bit what ``scipy.sparse.csgraph.dijkstra(min_only=True)`` gives on the
-  CSR graph of the same moves (`_grid_graph`, which the build used until issue 24 and the tests
-  still compare with), without that graph's ~0.6 GB and its build, a fifth of the stage.
+  CSR graph of the same moves (which the build used until issue 24; tests/test_access.py builds it
+  and compares them), without that graph's ~0.6 GB and its build, a fifth of the stage.
   scikit-image's ``MCP_Geometric`` accepts no move longer than one pixel, so it cannot give the
   16-neighbour accuracy. The solver releases the GIL, so the kinds run in threads sharing the
   friction array.
@@ -60,7 +60,6 @@ from rasterio.enums import MergeAlg, Resampling
 from rasterio.features import rasterize
 from rasterio.io import MemoryFile
 from scipy import ndimage
-from scipy.sparse import csr_matrix
 
 from layers.config import AccessConfig
 from layers.types import BBox
@@ -718,57 +717,6 @@ def _solve_many(
     # The solver releases the GIL: threads share the padded friction, where processes copied it.
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(grid.solve, sources))
-
-
-def _grid_graph(friction: NDArray[np.float32], resolution_m: float, connectivity: int) -> csr_matrix:
-    """The move graph in CSR form: every pixel has one entry per move, in a fixed order.
-
-    The build does not use it (`layers.geo._grid_dijkstra` computes the same costs where it relaxes
-    them); it is the plain form of the moves, on which ``scipy.sparse.csgraph.dijkstra`` gives the
-    same minutes bit for bit (tests/test_access.py checks both against each other).
-
-    A move that would leave the grid points back at its own pixel with an infinite cost, so the
-    row pointer is a plain ``arange`` and no compaction pass (and second copy) is needed.
-    """
-    rows, cols = friction.shape
-    n = rows * cols
-    moves = _KING + (_KNIGHT if connectivity == 16 else ())
-    k = len(moves)
-    if n * k >= 2**31:
-        raise ValueError(f"grid of {n} pixels is too large for a 32-bit graph index")
-    weight = np.full((rows, cols, k), np.inf)
-    target = np.empty((rows, cols, k), np.int32)
-    own = np.arange(n, dtype=np.int32).reshape(rows, cols)
-    for j, (dr, dc) in enumerate(moves):
-        src = (slice(max(0, -dr), rows - max(0, dr)), slice(max(0, -dc), cols - max(0, dc)))
-        target[..., j] = own
-        target[src + (j,)] = own[_shifted(src, dr, dc)]
-        weight[src + (j,)] = _move_cost(friction, src, dr, dc) * resolution_m
-    indptr = np.arange(0, n * k + 1, k, dtype=np.int32)
-    return csr_matrix((weight.reshape(-1), target.reshape(-1), indptr), shape=(n, n))
-
-
-def _shifted(src: tuple[slice, slice], dr: int, dc: int) -> tuple[slice, slice]:
-    return slice(src[0].start + dr, src[0].stop + dr), slice(src[1].start + dc, src[1].stop + dc)
-
-
-def _move_cost(f: NDArray[np.float32], src: tuple[slice, slice], dr: int, dc: int) -> NDArray[np.float64]:
-    """Minutes per metre of resolution for one move: the friction integrated along the segment."""
-    start = f[src].astype(np.float64)
-    end = f[_shifted(src, dr, dc)]
-    length = math.hypot(dr, dc)
-    if abs(dr) + abs(dc) == 1:  # orthogonal: half in each pixel
-        return (start + end) * (length / 2.0)
-    if abs(dr) == abs(dc):  # diagonal: half in each pixel, closed if both corner pixels are
-        cost = (start + end) * (length / 2.0)
-        cost[np.isinf(f[_shifted(src, dr, 0)]) & np.isinf(f[_shifted(src, 0, dc)])] = np.inf
-        return cost
-    # Knight move (1, 2): the segment crosses (0, 0), (0, 1), (1, 1), (1, 2), a quarter in each.
-    if abs(dc) == 2:
-        a, b = f[_shifted(src, 0, dc // 2)], f[_shifted(src, dr, dc // 2)]
-    else:
-        a, b = f[_shifted(src, dr // 2, 0)], f[_shifted(src, dr // 2, dc)]
-    return (start + a + b + end) * (length / 4.0)
 
 
 def _has_driver(name: str) -> bool:
