@@ -390,12 +390,12 @@ def _distances(
     lat: np.ndarray,
 ) -> dict[str, np.ndarray]:
     columns: dict[str, np.ndarray] = {}
-    cells = distance.unit_vectors(lon, lat)  # once for every kind
-    for kind, points in facilities.items():
-        columns[f"dist_km_{kind}"] = distance.nearest_km(lon, lat, points[:, 0], points[:, 1], points=cells)
+    unit = distance.unit_vectors(lon, lat)  # the cells on the sphere, once for every kind
+    for kind, sites in facilities.items():
+        columns[f"dist_km_{kind}"] = distance.nearest_km(lon, lat, sites[:, 0], sites[:, 1], points=unit)
     if inputs.roads is not None:
         lines = _all_weather_roads(config, inputs.roads)
-        columns["dist_km_road"] = distance.nearest_line_km(lon, lat, lines, points=cells)
+        columns["dist_km_road"] = distance.nearest_line_km(lon, lat, lines, points=unit)
     return columns
 
 
